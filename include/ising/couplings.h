@@ -1,0 +1,52 @@
+/* couplings.h: the bonds J_ij and fields h_i of the model, generated
+ * decomposition-independently.
+ *
+ * Bond (site, d) joins a site to its +d neighbour; its global number is
+ * site*dim + d, and with disorder its value is a pure function of
+ * (disorder_seed, bond number) (stream ISING_STREAM_BONDS); a random field
+ * is a function of (disorder_seed, site number) (ISING_STREAM_FIELDS).  On an
+ * open axis the bond leaving the last site is absent (J = 0).  Every coupling
+ * and field is quantised to a multiple of 2^-32 (ising_quantize) so energies
+ * are exact fixed-point integers.
+ *
+ * Uniform couplings keep only the per-axis constants; disordered ones store,
+ * on the extended array, Jp[d][i] = coupling of the bond from i to i + e_d
+ * (halo positions included, so the -d bond of site i is Jp[d][i - stride_d]).
+ * A random field is stored per extended position in h.
+ *
+ *   int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c)
+ *       Collective.  Generates this rank's couplings and fields (halo
+ *       positions included).  Returns 0, or ISING_EXIT_RUNTIME on every rank
+ *       (message printed) when memory runs out.
+ *   void ising_couplings_free(ising_couplings *c)                   Local.
+ *   double ising_couplings_bond(const ising_params *p, int64_t site, int d)
+ *       Local.  The coupling of global bond (site, d) (0 if absent).
+ *   double ising_couplings_field(const ising_params *p, int64_t site)
+ *       Local.  The field on a global site.
+ *   int ising_couplings_bondlist(const ising_params *p, ising_bondlist *b)
+ *       Local.  The whole model as a bond list (for the exact module and
+ *       tests; the caller checks the size).  Returns 0, or -1 if out of memory.
+ */
+#ifndef ISING_COUPLINGS_H
+#define ISING_COUPLINGS_H
+
+#include "ising/bondlist.h"
+#include "ising/geometry.h"
+#include "ising/params.h"
+
+typedef struct {
+  int uniform_bonds;          /* 1: J[d] holds every bond of axis d */
+  int uniform_field;          /* 1: field holds every h_i */
+  double J[ISING_MAX_DIM];    /* quantised per-axis couplings when uniform_bonds */
+  double field;               /* quantised uniform field when uniform_field */
+  double *Jp[ISING_MAX_DIM];  /* extended arrays when !uniform_bonds, else NULL */
+  double *h;                  /* extended array when !uniform_field, else NULL */
+} ising_couplings;
+
+int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c);
+void ising_couplings_free(ising_couplings *c);
+double ising_couplings_bond(const ising_params *p, int64_t site, int d);
+double ising_couplings_field(const ising_params *p, int64_t site);
+int ising_couplings_bondlist(const ising_params *p, ising_bondlist *b);
+
+#endif

@@ -1,0 +1,78 @@
+/* geometry.h: the global lattice, the MPI Cartesian process grid and this
+ * rank's block with its one-site halo.
+ *
+ * Axes are numbered 0 (x), 1 (y), 2 (z); axes >= dim have length 1.  The
+ * process grid is created with MPI_Cart_create so that rank = cx + gx*(cy +
+ * gy*cz) (x fastest, as PETSc's DMDA numbers its ranks), and axis d of L sites
+ * over g ranks gives rank coordinate c the block of L/g sites plus one if
+ * c < L % g, starting at c*(L/g) + min(c, L % g): uneven splits work and the
+ * ownership is the DMDA's.
+ *
+ * Local storage is an "extended" array of ext[0]*ext[1]*ext[2] entries with
+ * ext[d] = n[d] + 2 on active axes (one halo layer each side) and 1 on
+ * unused axes; x is fastest.  Local site (x, y, z), 0 <= x < n[0], lives at
+ * ising_geometry_index(g, x+1, y+1, z+1) (halo coordinates 0 and n+1; on an
+ * unused axis the coordinate is 0).  nbr[2d] is the rank on the -d side,
+ * nbr[2d+1] on the +d side, MPI_PROC_NULL at an open boundary.  The colour of
+ * a site is the parity of the sum of its global coordinates.
+ *
+ *   int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *g)
+ *       Collective.  Chooses the process grid (-process_grid, or the
+ *       factorisation of the rank count that minimises the halo surface while
+ *       giving every rank at least one site per axis), creates the Cartesian
+ *       communicator and fills g.  On failure prints one message and returns
+ *       ISING_EXIT_INPUT on every rank.
+ *   void ising_geometry_free(ising_geometry *g)            Collective (frees the communicator).
+ *   int64_t ising_geometry_global_index(g, ex, ey, ez)
+ *       Local.  Global site number gx + Lx*(gy + Ly*gz) of the extended-array
+ *       position (ex, ey, ez), halo positions included (wrapped on periodic
+ *       axes; -1 if the position lies outside an open boundary).
+ *   void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *len)
+ *       Local.  The block of rank coordinate c when L sites go to parts ranks.
+ *   int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
+ *       Local.  The default process grid; returns -1 if none fits.
+ */
+#ifndef ISING_GEOMETRY_H
+#define ISING_GEOMETRY_H
+
+#include "ising/params.h"
+
+#include <mpi.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+  int dim;
+  int64_t L[ISING_MAX_DIM];
+  int periodic[ISING_MAX_DIM];
+  int64_t nsites;                  /* global */
+  MPI_Comm comm;                   /* Cartesian communicator */
+  int rank, size;
+  int grid[ISING_MAX_DIM], coords[ISING_MAX_DIM];
+  int nbr[2 * ISING_MAX_DIM];
+  int64_t offset[ISING_MAX_DIM];   /* global coordinate of the first local site */
+  int n[ISING_MAX_DIM];            /* local sites per axis (1 on unused axes) */
+  int ext[ISING_MAX_DIM];          /* n + 2 on active axes, 1 otherwise */
+  ptrdiff_t stride[ISING_MAX_DIM]; /* of the extended array: 1, ext0, ext0*ext1 */
+  size_t nlocal;                   /* n0*n1*n2 */
+  size_t nextended;                /* ext0*ext1*ext2 */
+} ising_geometry;
+
+int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *g);
+void ising_geometry_free(ising_geometry *g);
+int64_t ising_geometry_global_index(const ising_geometry *g, int ex, int ey, int ez);
+void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *len);
+int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid);
+
+static inline size_t ising_geometry_index(const ising_geometry *g, int ex, int ey, int ez)
+{
+  return (size_t)ex + (size_t)g->stride[1] * (size_t)ey + (size_t)g->stride[2] * (size_t)ez;
+}
+
+/* First extended position of each active axis: 1 on active axes, 0 otherwise. */
+static inline int ising_geometry_lo(const ising_geometry *g, int d)
+{
+  return d < g->dim ? 1 : 0;
+}
+
+#endif

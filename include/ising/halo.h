@@ -1,0 +1,34 @@
+/* halo.h: halo exchange of a field stored on the extended array of a
+ * geometry (geometry.h).  The only module besides I/O that sends
+ * point-to-point messages; kernels never call MPI.
+ *
+ *   int ising_halo_create(const ising_geometry *g, MPI_Datatype element, ising_halo *h)
+ *       Local.  Builds the face datatypes (one layer, interior extent) of
+ *       an extended array with entries of type element (MPI_INT8_T for
+ *       spins, MPI_DOUBLE for mean-field magnetisations).  Returns 0.
+ *   void ising_halo_exchange(ising_halo *h, void *field)
+ *       Collective over the geometry's communicator.  Fills the halo layers
+ *       of field with the neighbours' boundary values on every active axis;
+ *       halo layers at open boundaries are left untouched (they hold 0).
+ *   void ising_halo_free(ising_halo *h)
+ *       Local.
+ */
+#ifndef ISING_HALO_H
+#define ISING_HALO_H
+
+#include "ising/geometry.h"
+
+#include <mpi.h>
+
+typedef struct {
+  const ising_geometry *geom;
+  /* per axis: [0] send low face, [1] send high face, [2] recv low halo, [3] recv high halo */
+  MPI_Datatype face[ISING_MAX_DIM][4];
+  int ntypes;
+} ising_halo;
+
+int ising_halo_create(const ising_geometry *g, MPI_Datatype element, ising_halo *h);
+void ising_halo_exchange(ising_halo *h, void *field);
+void ising_halo_free(ising_halo *h);
+
+#endif

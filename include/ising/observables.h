@@ -1,0 +1,38 @@
+/* observables.h: energy and magnetisation of the distributed lattice.
+ *
+ * The energy is accumulated exactly in fixed point (units of 2^-32, the
+ * quantum of every coupling and field, see rng.h) in 128-bit integers and
+ * reduced exactly, so the result does not depend on the order of summation
+ * and is bit-identical on any number of ranks and any process grid; 128 bits
+ * cannot overflow for any lattice and couplings the options allow.
+ *
+ *   ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c,
+ *                                                 const int8_t *spins)
+ *       Local.  This rank's share: H in units of 2^-32 over the bonds
+ *       leaving its sites in the +d directions and its fields, and the sum
+ *       of its spins.  Needs an up-to-date halo.
+ *   void ising_observables_measure(const ising_geometry *g, const ising_couplings *c,
+ *                                  const int8_t *spins, double *energy, double *magnetization)
+ *       Collective.  Energy per spin H/N and magnetisation per spin m.
+ */
+#ifndef ISING_OBSERVABLES_H
+#define ISING_OBSERVABLES_H
+
+#include "ising/couplings.h"
+#include "ising/geometry.h"
+
+#include <stdint.h>
+
+__extension__ typedef __int128 ising_int128;
+
+typedef struct {
+  ising_int128 energy; /* units of 2^-32 */
+  int64_t magnetization;
+} ising_observables_sums;
+
+ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c,
+                                               const int8_t *spins);
+void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins,
+                               double *energy, double *magnetization);
+
+#endif

@@ -1,0 +1,80 @@
+/* params.h: the options database -> one validated parameter struct.
+ *
+ *   int ising_params_load(MPI_Comm comm, int nranks, ising_params *p)
+ *       Collective.  Reads every option of the program from the PETSc options
+ *       database (options files and command line), validates it, and fills p
+ *       identically on every rank.  Options that nobody reads (misspelt or
+ *       unknown) are an error.  On any error one message naming the option and
+ *       what is allowed is printed (by rank 0) and ISING_EXIT_INPUT is
+ *       returned on every rank; 0 on success.
+ *
+ *   void ising_params_help(FILE *out)
+ *       Local.  Prints every option with its default and a one-line
+ *       description (the text of -help).
+ *
+ *   void ising_params_print(const ising_params *p, FILE *out)
+ *       Local.  Human-readable summary of the run's parameters.
+ *
+ *   void ising_params_free(ising_params *p)
+ *       Local.  Releases the lists and strings held by p.
+ *
+ *   const char *ising_algorithm_name(ising_algorithm a),
+ *   const char *ising_couplings_name(ising_couplings_kind k)
+ *       Local.  The option spelling of an enumerated value.
+ */
+#ifndef ISING_PARAMS_H
+#define ISING_PARAMS_H
+
+#include <mpi.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define ISING_MAX_DIM 3
+#define ISING_PATH_MAX 4096
+
+typedef enum { ISING_COUPLINGS_UNIFORM, ISING_COUPLINGS_PM, ISING_COUPLINGS_GAUSSIAN } ising_couplings_kind;
+typedef enum { ISING_ALGORITHM_METROPOLIS, ISING_ALGORITHM_HEATBATH } ising_algorithm;
+typedef enum { ISING_TASK_MC = 1u << 0 } ising_task;
+
+typedef struct {
+  /* lattice */
+  int dim;                      /* 1, 2 or 3 */
+  int64_t L[ISING_MAX_DIM];     /* sites per axis (1 on unused axes) */
+  int periodic[ISING_MAX_DIM];  /* 1 periodic, 0 open (0 on unused axes) */
+  int64_t nsites;               /* product of L */
+  /* couplings and fields */
+  ising_couplings_kind couplings;
+  double J[ISING_MAX_DIM];      /* uniform / +-J magnitude per axis */
+  double pm_p;                  /* probability of an antiferromagnetic (-J) bond */
+  double gaussian_mean, gaussian_sigma;
+  double field, field_sigma;
+  uint64_t seed, disorder_seed;
+  /* temperatures */
+  int nbeta;
+  double *beta;
+  /* what to run */
+  unsigned tasks;               /* bitmask of ising_task */
+  ising_algorithm algorithm;
+  int64_t sweeps, thermalize, measure_interval, snapshot_interval;
+  int hot_start;
+  /* decomposition */
+  int have_process_grid;
+  int process_grid[ISING_MAX_DIM];
+  /* output and run control */
+  char output[ISING_PATH_MAX];
+  int overwrite;
+  int exact;                    /* 1: compute exact values where the exact module applies */
+  int quiet;
+  double progress_interval;     /* seconds between progress lines */
+  char *options_text;           /* the whole options database, for provenance */
+  char *command_line;
+} ising_params;
+
+int ising_params_load(MPI_Comm comm, int nranks, ising_params *p);
+void ising_params_help(FILE *out);
+void ising_params_print(const ising_params *p, FILE *out);
+void ising_params_free(ising_params *p);
+const char *ising_algorithm_name(ising_algorithm a);
+const char *ising_couplings_name(ising_couplings_kind k);
+
+#endif

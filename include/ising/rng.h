@@ -1,0 +1,87 @@
+/* rng.h: counter-based random numbers (Random123 Philox4x32-10).
+ *
+ * Every random number of the program is a pure function of
+ *     (seed, stream, step, index)
+ * with index a global site or bond number and step a global sweep (or swap)
+ * count, so the numbers do not depend on the decomposition, the rank count
+ * or restarts.  The 128-bit counter is
+ *     { index & 0xffffffff, index >> 32, step & 0xffffffff,
+ *       (stream << 16) | ((step >> 32) & 0xffff) }
+ * and the key is { seed & 0xffffffff, seed >> 32 }: 2^64 indices, 2^48 steps
+ * and 2^16 streams per seed.
+ *
+ *   void ising_rng4(uint64_t seed, uint32_t stream, uint64_t step, uint64_t index, uint32_t out[4])
+ *       Local.  The four 32-bit words for that key and counter.
+ *   uint32_t ising_rng_u32(...)         Local.  The first word.
+ *   uint32_t ising_rng_site(uint64_t seed, uint32_t stream, uint64_t step, uint64_t site)
+ *       Local.  The update random number of a site: word (site & 3) of the
+ *       block keyed by index site >> 2, so four consecutive sites share one
+ *       Philox call (each with its own word) and a kernel that walks a row
+ *       can reuse the block (ISING_RNG_SITE_BLOCK).
+ *   double ising_rng_uniform(uint32_t r) Local.  (r + 0.5) 2^-32, in (0, 1).
+ *   double ising_rng_normal(const uint32_t w[2])
+ *       Local.  A standard normal deviate from two words (Box-Muller).
+ *   double ising_quantize(double x)
+ *       Local.  x rounded to the nearest multiple of 2^-32 (ISING_QUANTUM).
+ *       Couplings and fields are quantised so that every energy is an exact
+ *       integer multiple of 2^-32 and sums of them are exact, hence
+ *       independent of the summation order and so of the decomposition.
+ */
+#ifndef ISING_RNG_H
+#define ISING_RNG_H
+
+#include <Random123/philox.h>
+#include <math.h>
+#include <stdint.h>
+
+enum {
+  ISING_STREAM_DYNAMICS = 0, /* Monte Carlo updates */
+  ISING_STREAM_INIT = 1,     /* hot start */
+  ISING_STREAM_BONDS = 2,    /* disordered couplings, keyed by disorder_seed */
+  ISING_STREAM_FIELDS = 3    /* random fields, keyed by disorder_seed */
+};
+
+#define ISING_QUANTUM_SCALE 4294967296.0 /* 2^32 */
+
+static inline void ising_rng4(uint64_t seed, uint32_t stream, uint64_t step, uint64_t index, uint32_t out[4])
+{
+  philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step,
+                           (stream << 16) | ((uint32_t)(step >> 32) & 0xffffu)}};
+  philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+  philox4x32_ctr_t r = philox4x32(ctr, key);
+  out[0] = r.v[0];
+  out[1] = r.v[1];
+  out[2] = r.v[2];
+  out[3] = r.v[3];
+}
+
+static inline uint32_t ising_rng_u32(uint64_t seed, uint32_t stream, uint64_t step, uint64_t index)
+{
+  philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step,
+                           (stream << 16) | ((uint32_t)(step >> 32) & 0xffffu)}};
+  philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
+  return philox4x32(ctr, key).v[0];
+}
+
+#define ISING_RNG_SITE_BLOCK 4
+
+static inline uint32_t ising_rng_site(uint64_t seed, uint32_t stream, uint64_t step, uint64_t site)
+{
+  uint32_t w[4];
+  ising_rng4(seed, stream, step, site >> 2, w);
+  return w[site & 3];
+}
+
+static inline double ising_rng_uniform(uint32_t r)
+{
+  return ((double)r + 0.5) * (1.0 / ISING_QUANTUM_SCALE);
+}
+
+double ising_rng_normal(const uint32_t w[2]);
+
+static inline double ising_quantize(double x)
+{
+  return nearbyint(x * ISING_QUANTUM_SCALE) / ISING_QUANTUM_SCALE;
+}
+
+#endif

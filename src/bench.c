@@ -1,0 +1,144 @@
+/* bench.c: the ising_bench program, the yardstick of every speed claim.
+ *
+ * For 2D 4096^2 and 3D 256^3 periodic lattices, uniform and +-J couplings,
+ * Metropolis and heat bath, it times full checkerboard sweeps (both colours
+ * and their halo exchanges) with the production kernel and with the plain
+ * reference kernel (exp per site) in the same run, checks that both leave
+ * bit-identical spins, and prints flip attempts per ns and ns per flip
+ * attempt per core (wall time x ranks / attempts), with the share of the
+ * time spent in the halo exchange.
+ *
+ *   mpirun -n P build/ising_bench [-bench_sweeps 5] [-bench_size2d 4096] [-bench_size3d 256]
+ *                                  [-bench_cases 2d,3d] [-bench_couplings uniform,pm]
+ *                                  [-bench_algorithms metropolis,heatbath]
+ */
+#include "ising/couplings.h"
+#include "ising/error.h"
+#include "ising/geometry.h"
+#include "ising/halo.h"
+#include "ising/mc.h"
+#include "ising/params.h"
+#include "ising/rng.h"
+#include "ising/sweep.h"
+
+#include <petscsys.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef int64_t (*kernel_fn)(const ising_sweeper *, int8_t *, int, uint64_t);
+
+typedef struct {
+  double total, halo;
+} timing;
+
+static timing time_sweeps(kernel_fn kernel, ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps,
+                          MPI_Comm comm)
+{
+  timing t = {0, 0};
+  MPI_Barrier(comm);
+  double t0 = MPI_Wtime();
+  for (int s = 0; s < sweeps; s++)
+    for (int colour = 0; colour < 2; colour++) {
+      kernel(k, spins, colour, (uint64_t)s);
+      double h0 = MPI_Wtime();
+      ising_halo_exchange(halo, spins);
+      t.halo += MPI_Wtime() - h0;
+    }
+  t.total = MPI_Wtime() - t0;
+  double in[2] = {t.total, t.halo}, out[2];
+  MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, comm);
+  t.total = out[0];
+  t.halo = out[1];
+  return t;
+}
+
+static int list_has(const char *list, const char *item)
+{
+  char buf[256];
+  snprintf(buf, sizeof(buf), "%s", list);
+  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","))
+    if (!strcmp(tok, item)) return 1;
+  return 0;
+}
+
+static int bench_case(int dim, int size, const char *couplings, const char *alg, int sweeps, int nranks)
+{
+  char lattice[64], beta[32];
+  snprintf(lattice, sizeof(lattice), dim == 2 ? "%d,%d" : "%d,%d,%d", size, size, size);
+  snprintf(beta, sizeof(beta), "%g", dim == 2 ? 0.44 : 0.2217);
+  PetscOptionsSetValue(NULL, "-lattice_size", lattice);
+  PetscOptionsSetValue(NULL, "-couplings", couplings);
+  PetscOptionsSetValue(NULL, "-algorithm", alg);
+  PetscOptionsSetValue(NULL, "-beta", beta);
+  PetscOptionsSetValue(NULL, "-quiet", "1");
+  ising_params p;
+  ising_geometry g;
+  ising_couplings c;
+  if (ising_params_load(PETSC_COMM_WORLD, nranks, &p)) return 1;
+  if (ising_geometry_create(PETSC_COMM_WORLD, &p, &g) || ising_couplings_create(&p, &g, &c)) {
+    ising_params_free(&p);
+    return 1;
+  }
+  int8_t *spins = malloc(g.nextended), *copy = malloc(g.nextended);
+  if (ising_check(g.comm, !spins || !copy, "out of memory for %zu spins", g.nextended)) return 1;
+  ising_halo halo;
+  ising_halo_create(&g, MPI_INT8_T, &halo);
+  ising_sweeper k;
+  ising_sweeper_init(&k, &g, &c, p.algorithm, p.beta[0], p.seed, ISING_STREAM_DYNAMICS);
+  ising_spins_init(&p, &g, spins);
+  ising_halo_exchange(&halo, spins);
+  memcpy(copy, spins, g.nextended);
+
+  timing prod = time_sweeps(ising_sweep_colour, &k, &halo, spins, sweeps, g.comm);
+  timing ref = time_sweeps(ising_sweep_colour_reference, &k, &halo, copy, sweeps, g.comm);
+  int same = memcmp(spins, copy, g.nextended) == 0, all_same;
+  MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, g.comm);
+
+  double attempts = (double)sweeps * (double)g.nsites;
+  if (g.rank == 0) {
+    const char *names[2] = {"production", "reference"};
+    timing t[2] = {prod, ref};
+    for (int j = 0; j < 2; j++)
+      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
+             nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
+             100.0 * t[j].halo / t[j].total, j == 0 ? "" : (all_same ? "identical" : "DIFFERENT"));
+    fflush(stdout);
+  }
+  free(spins);
+  free(copy);
+  ising_halo_free(&halo);
+  ising_couplings_free(&c);
+  ising_geometry_free(&g);
+  ising_params_free(&p);
+  return all_same ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+  if (PetscInitialize(&argc, &argv, NULL, NULL)) return ISING_EXIT_RUNTIME;
+  int nranks, rank;
+  MPI_Comm_size(PETSC_COMM_WORLD, &nranks);
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  PetscInt sweeps = 5, size2 = 4096, size3 = 256;
+  char cases[64] = "2d,3d", couplings[64] = "uniform,pm", algs[64] = "metropolis,heatbath";
+  PetscOptionsGetInt(NULL, NULL, "-bench_sweeps", &sweeps, NULL);
+  PetscOptionsGetInt(NULL, NULL, "-bench_size2d", &size2, NULL);
+  PetscOptionsGetInt(NULL, NULL, "-bench_size3d", &size3, NULL);
+  PetscOptionsGetString(NULL, NULL, "-bench_cases", cases, sizeof(cases), NULL);
+  PetscOptionsGetString(NULL, NULL, "-bench_couplings", couplings, sizeof(couplings), NULL);
+  PetscOptionsGetString(NULL, NULL, "-bench_algorithms", algs, sizeof(algs), NULL);
+  if (rank == 0)
+    printf("lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core     halo   check\n");
+  int fail = 0;
+  const char *const cpl[2] = {"uniform", "pm"}, *const alg[2] = {"metropolis", "heatbath"};
+  for (int d = 2; d <= 3; d++) {
+    if (!list_has(cases, d == 2 ? "2d" : "3d")) continue;
+    for (int ci = 0; ci < 2; ci++)
+      for (int ai = 0; ai < 2; ai++)
+        if (list_has(couplings, cpl[ci]) && list_has(algs, alg[ai]))
+          fail |= bench_case(d, (int)(d == 2 ? size2 : size3), cpl[ci], alg[ai], (int)sweeps, nranks);
+  }
+  PetscFinalize();
+  return fail ? ISING_EXIT_RUNTIME : 0;
+}

@@ -1,0 +1,251 @@
+/* io.c: the shared HDF5 output file (io.h).  Every function is collective
+ * over io->comm. */
+#include "ising/io.h"
+
+#include "ising/error.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io)
+{
+  memset(io, 0, sizeof(*io));
+  io->comm = comm;
+  io->file = H5I_INVALID_HID;
+  MPI_Comm_rank(comm, &io->rank);
+  snprintf(io->path, sizeof(io->path), "%s", path);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+  int exists = 0;
+  if (io->rank == 0) exists = access(path, F_OK) == 0;
+  MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
+  if (ising_check(comm, exists && !overwrite,
+                  "option -output: '%s' exists; choose another -output, remove the file, or pass -overwrite", path))
+    return ISING_EXIT_INPUT;
+
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  H5Pset_all_coll_metadata_ops(fapl, 1);
+  H5Pset_coll_metadata_write(fapl, 1);
+  io->file = H5Fcreate(path, overwrite ? H5F_ACC_TRUNC : H5F_ACC_EXCL, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (ising_check(comm, io->file < 0,
+                  "option -output: cannot create '%s' (missing directory, no write permission, or the file is in "
+                  "use by another run)",
+                  path)) {
+    io->file = H5I_INVALID_HID;
+    return ISING_EXIT_INPUT;
+  }
+  return 0;
+}
+
+static int io_ok(ising_io *io, int failed, const char *what, const char *path)
+{
+  return ising_check(io->comm, failed, "writing %s '%s' in '%s' failed", what, path, io->path) ? -1 : 0;
+}
+
+int ising_io_group(ising_io *io, const char *path)
+{
+  if (H5Lexists(io->file, path, H5P_DEFAULT) > 0) return 0;
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t gid = H5Gcreate2(io->file, path, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  H5Pclose(lcpl);
+  if (gid >= 0) H5Gclose(gid);
+  return io_ok(io, gid < 0, "group", path);
+}
+
+static int write_attr(ising_io *io, const char *obj, const char *name, hid_t type, hid_t space, const void *buf)
+{
+  hid_t o = H5Oopen(io->file, obj, H5P_DEFAULT);
+  herr_t err = -1;
+  if (o >= 0) {
+    if (H5Aexists(o, name) > 0) H5Adelete(o, name);
+    hid_t a = H5Acreate2(o, name, type, space, H5P_DEFAULT, H5P_DEFAULT);
+    if (a >= 0) {
+      err = H5Awrite(a, type, buf);
+      H5Aclose(a);
+    }
+    H5Oclose(o);
+  }
+  return io_ok(io, err < 0, "attribute", name);
+}
+
+int ising_io_attr_string(ising_io *io, const char *obj, const char *name, const char *value)
+{
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hid_t space = H5Screate(H5S_SCALAR);
+  int rc = write_attr(io, obj, name, type, space, &value);
+  H5Sclose(space);
+  H5Tclose(type);
+  return rc;
+}
+
+static int attr_array(ising_io *io, const char *obj, const char *name, hid_t type, const void *v, int n)
+{
+  hsize_t dims = (hsize_t)n;
+  hid_t space = n == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dims, NULL);
+  int rc = write_attr(io, obj, name, type, space, v);
+  H5Sclose(space);
+  return rc;
+}
+
+int ising_io_attr_int64(ising_io *io, const char *obj, const char *name, const int64_t *v, int n)
+{
+  return attr_array(io, obj, name, H5T_NATIVE_INT64, v, n);
+}
+
+int ising_io_attr_uint64(ising_io *io, const char *obj, const char *name, const uint64_t *v, int n)
+{
+  return attr_array(io, obj, name, H5T_NATIVE_UINT64, v, n);
+}
+
+int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const double *v, int n)
+{
+  return attr_array(io, obj, name, H5T_NATIVE_DOUBLE, v, n);
+}
+
+static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims,
+                          const void *fill)
+{
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+  if (fill) {
+    H5Pset_fill_value(dcpl, type, fill);
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_ALLOC);
+  } else {
+    H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER);
+  }
+  H5Pset_alloc_time(dcpl, H5D_ALLOC_TIME_EARLY);
+  hid_t space = H5Screate_simple(rank, dims, NULL);
+  hid_t d = H5Dcreate2(io->file, path, type, space, lcpl, dcpl, H5P_DEFAULT);
+  H5Sclose(space);
+  H5Pclose(dcpl);
+  H5Pclose(lcpl);
+  if (d >= 0) H5Dclose(d);
+  return io_ok(io, d < 0, "dataset", path);
+}
+
+int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int64_t *dims)
+{
+  hsize_t h[2];
+  for (int k = 0; k < rank; k++) h[k] = (hsize_t)dims[k];
+  double nan = NAN;
+  return create_dataset(io, path, H5T_NATIVE_DOUBLE, rank, h, &nan);
+}
+
+int ising_io_write_double(ising_io *io, const char *path, const int64_t *start, const int64_t *count,
+                          const double *data)
+{
+  herr_t err = -1;
+  hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
+  if (d >= 0) {
+    hid_t fs = H5Dget_space(d);
+    int rank = H5Sget_simple_extent_ndims(fs);
+    hsize_t st[2] = {0, 0}, ct[2] = {1, 1}, n = 1;
+    for (int k = 0; k < rank && k < 2; k++) {
+      st[k] = (hsize_t)start[k];
+      ct[k] = (hsize_t)count[k];
+      n *= ct[k];
+    }
+    hid_t ms = H5Screate_simple(1, &n, NULL);
+    if (io->rank == 0) {
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL);
+    } else {
+      H5Sselect_none(fs);
+      H5Sselect_none(ms);
+    }
+    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    err = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, xfer, data);
+    H5Pclose(xfer);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+  }
+  int failed;
+  int bad = err < 0;
+  MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, io->comm);
+  return io_ok(io, failed, "dataset", path);
+}
+
+/* File dimensions of a field: [lead,] (z,) (y,) x. */
+static int field_dims(const ising_geometry *g, int64_t nlead, hsize_t *dims)
+{
+  int r = 0;
+  if (nlead > 0) dims[r++] = (hsize_t)nlead;
+  for (int d = g->dim - 1; d >= 0; d--) dims[r++] = (hsize_t)g->L[d];
+  return r;
+}
+
+int ising_io_dataset_field(ising_io *io, const char *path, int64_t nlead, const ising_geometry *g, hid_t type)
+{
+  hsize_t dims[4];
+  int r = field_dims(g, nlead, dims);
+  return create_dataset(io, path, type, r, dims, NULL);
+}
+
+int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                         const void *extended)
+{
+  herr_t err = -1;
+  hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
+  if (d >= 0) {
+    hid_t fs = H5Dget_space(d);
+    int frank = H5Sget_simple_extent_ndims(fs);
+    int has_lead = frank > g->dim;
+    hsize_t fst[4], fct[4], mdims[3], mst[3], mct[3];
+    int r = 0;
+    if (has_lead) {
+      fst[r] = (hsize_t)lead;
+      fct[r++] = 1;
+    }
+    for (int k = 0, a = g->dim - 1; a >= 0; a--, k++, r++) {
+      fst[r] = (hsize_t)g->offset[a];
+      fct[r] = (hsize_t)g->n[a];
+      mdims[k] = (hsize_t)g->ext[a];
+      mst[k] = 1;
+      mct[k] = (hsize_t)g->n[a];
+    }
+    H5Sselect_hyperslab(fs, H5S_SELECT_SET, fst, NULL, fct, NULL);
+    hid_t ms = H5Screate_simple(g->dim, mdims, NULL);
+    H5Sselect_hyperslab(ms, H5S_SELECT_SET, mst, NULL, mct, NULL);
+    hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    err = H5Dwrite(d, memtype, ms, fs, xfer, extended);
+    H5Pclose(xfer);
+    H5Sclose(ms);
+    H5Sclose(fs);
+    H5Dclose(d);
+  }
+  int bad = err < 0, failed;
+  MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, io->comm);
+  return io_ok(io, failed, "dataset", path);
+}
+
+int ising_io_flush(ising_io *io)
+{
+  return io_ok(io, H5Fflush(io->file, H5F_SCOPE_GLOBAL) < 0, "file", "(flush)");
+}
+
+int ising_io_close(ising_io *io)
+{
+  if (io->file < 0) return 0;
+  herr_t err = H5Fclose(io->file);
+  io->file = H5I_INVALID_HID;
+  return io_ok(io, err < 0, "file", "(close)");
+}
+
+void ising_io_discard(ising_io *io)
+{
+  if (io->file >= 0) H5Fclose(io->file);
+  io->file = H5I_INVALID_HID;
+  MPI_Barrier(io->comm);
+  if (io->rank == 0 && io->path[0]) remove(io->path);
+  MPI_Barrier(io->comm);
+}

@@ -1,0 +1,215 @@
+/* main.c: the ising program.
+ *   init -> read and validate options -> print them -> lattice, couplings,
+ *   output file -> tasks -> timing report -> finalise.
+ * Every failure is collective: all ranks leave with the same exit status
+ * (error.h), and a run that fails before finishing removes its output. */
+#include "ising/couplings.h"
+#include "ising/error.h"
+#include "ising/geometry.h"
+#include "ising/io.h"
+#include "ising/mc.h"
+#include "ising/params.h"
+#include "ising/timers.h"
+#include "ising/version.h"
+
+#include <petscsys.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void now_iso(char *buf, size_t len)
+{
+  time_t t = time(NULL);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static char *join_args(int argc, char **argv)
+{
+  size_t len = 1;
+  for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+  char *s = malloc(len);
+  if (!s) return NULL;
+  s[0] = '\0';
+  for (int i = 0; i < argc; i++) {
+    if (i) strcat(s, " ");
+    strcat(s, argv[i]);
+  }
+  return s;
+}
+
+/* -help is answered by the program's own option table; PETSc's would list
+ * its library options instead, so the flag is taken out before PETSc sees it. */
+static int take_help_flag(int *argc, char **argv)
+{
+  int help = 0, j = 0;
+  for (int i = 0; i < *argc; i++) {
+    if (i > 0 && (!strcmp(argv[i], "-help") || !strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")))
+      help = 1;
+    else
+      argv[j++] = argv[i];
+  }
+  *argc = j;
+  argv[j] = NULL;
+  return help;
+}
+
+static int write_provenance(ising_io *io, const ising_params *p, const ising_geometry *g, const char *start)
+{
+  char host[256] = "unknown";
+  gethostname(host, sizeof(host) - 1);
+  int64_t nranks = g->size, grid[ISING_MAX_DIM], size[ISING_MAX_DIM];
+  int64_t dim = p->dim;
+  for (int d = 0; d < p->dim; d++) {
+    grid[d] = g->grid[d];
+    size[d] = p->L[d];
+  }
+  char bc[64] = "";
+  for (int d = 0; d < p->dim; d++) {
+    strcat(bc, d ? "," : "");
+    strcat(bc, p->periodic[d] ? "periodic" : "open");
+  }
+  int rc = ising_io_attr_string(io, "/", "program", "ising") || ising_io_attr_string(io, "/", "version", ISING_VERSION) ||
+           ising_io_attr_string(io, "/", "git_revision", ISING_GIT_REVISION) ||
+           ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
+           ising_io_attr_string(io, "/", "options", p->options_text) || ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
+           ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) || ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
+           ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) ||
+           ising_io_attr_string(io, "/", "hostname", host) || ising_io_attr_string(io, "/", "start_time", start) ||
+           ising_io_attr_string(io, "/", "status", "running") || ising_io_group(io, "/model") ||
+           ising_io_attr_int64(io, "/model", "dim", &dim, 0) || ising_io_attr_int64(io, "/model", "size", size, p->dim) ||
+           ising_io_attr_string(io, "/model", "bc", bc) ||
+           ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
+           ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
+           ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
+  if (!rc && p->couplings != ISING_COUPLINGS_GAUSSIAN) rc = ising_io_attr_double(io, "/model", "J", p->J, p->dim);
+  if (!rc && p->couplings == ISING_COUPLINGS_PM) rc = ising_io_attr_double(io, "/model", "pm_p", &p->pm_p, 0);
+  if (!rc && p->couplings == ISING_COUPLINGS_GAUSSIAN)
+    rc = ising_io_attr_double(io, "/model", "gaussian_mean", &p->gaussian_mean, 0) ||
+         ising_io_attr_double(io, "/model", "gaussian_sigma", &p->gaussian_sigma, 0);
+  return rc;
+}
+
+/* The quenched disorder itself: /model/bonds [dim, (z,) (y,) x] holds the
+ * coupling of the bond from each site to its +d neighbour, /model/fields h_i. */
+static int write_disorder(ising_io *io, const ising_geometry *g, const ising_couplings *c)
+{
+  int rc = 0;
+  if (!c->uniform_bonds) {
+    rc = ising_io_dataset_field(io, "/model/bonds", g->dim, g, H5T_NATIVE_DOUBLE);
+    for (int d = 0; d < g->dim && !rc; d++)
+      rc = ising_io_write_field(io, "/model/bonds", d, g, H5T_NATIVE_DOUBLE, c->Jp[d]);
+  }
+  if (!rc && !c->uniform_field) {
+    rc = ising_io_dataset_field(io, "/model/fields", 0, g, H5T_NATIVE_DOUBLE);
+    if (!rc) rc = ising_io_write_field(io, "/model/fields", 0, g, H5T_NATIVE_DOUBLE, c->h);
+  }
+  return rc;
+}
+
+/* PETSc stops with a traceback on an unreadable -options_file; checking
+ * first gives the one-line message and exit status of every input error. */
+static int check_options_files(int argc, char **argv)
+{
+  int rank, bad = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  for (int i = 1; i < argc; i++) {
+    if (strcmp(argv[i], "-options_file")) continue;
+    const char *file = i + 1 < argc ? argv[i + 1] : "";
+    if (rank == 0) bad = access(file, R_OK) != 0;
+    MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (ising_check(MPI_COMM_WORLD, bad, "option -options_file: cannot read '%s'", file)) return ISING_EXIT_INPUT;
+  }
+  return 0;
+}
+
+static int finalize(int status)
+{
+  PetscFinalize();
+  MPI_Finalize();
+  return status;
+}
+
+int main(int argc, char **argv)
+{
+  char *command_line = join_args(argc, argv);
+  int help = take_help_flag(&argc, argv);
+  /* Open MPI 4.1's default MPI-IO component (ompio) loses parts of
+   * collectively written hyperslabs of HDF5 datasets on 3-4 ranks; ROMIO
+   * writes them correctly.  A user's own choice of component is kept. */
+  setenv("OMPI_MCA_io", "^ompio", 0);
+  MPI_Init(&argc, &argv);
+  if (check_options_files(argc, argv)) {
+    free(command_line);
+    MPI_Finalize();
+    return ISING_EXIT_INPUT;
+  }
+  if (PetscInitialize(&argc, &argv, NULL, NULL)) {
+    MPI_Finalize();
+    return ISING_EXIT_RUNTIME;
+  }
+  int rank, size, status = ISING_EXIT_OK;
+  MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
+  MPI_Comm_size(PETSC_COMM_WORLD, &size);
+  if (help) {
+    if (rank == 0) ising_params_help(stdout);
+    free(command_line);
+    return finalize(0);
+  }
+
+  char start[64];
+  now_iso(start, sizeof(start));
+  ising_timers_init();
+  ising_timer_start(ISING_PHASE_SETUP);
+  ising_params p;
+  ising_geometry g = {.comm = MPI_COMM_NULL};
+  ising_couplings c = {0};
+  ising_io io = {.file = H5I_INVALID_HID};
+  int have_io = 0;
+
+  if ((status = ising_params_load(PETSC_COMM_WORLD, size, &p))) goto finish;
+  p.command_line = command_line;
+  command_line = NULL;
+  if ((status = ising_geometry_create(PETSC_COMM_WORLD, &p, &g))) goto finish;
+  if (rank == 0 && !p.quiet) {
+    printf("ising %s (%s), %d MPI rank%s, process grid", ISING_VERSION, ISING_GIT_REVISION, size, size > 1 ? "s" : "");
+    for (int d = 0; d < p.dim; d++) printf("%s%d", d ? " x " : " ", g.grid[d]);
+    printf("\n");
+    ising_params_print(&p, stdout);
+    fflush(stdout);
+  }
+  if ((status = ising_couplings_create(&p, &g, &c))) goto finish;
+  if ((status = ising_io_create(g.comm, p.output, p.overwrite, &io))) goto finish;
+  have_io = 1;
+  if (write_provenance(&io, &p, &g, start) || write_disorder(&io, &g, &c)) {
+    status = ISING_EXIT_RUNTIME;
+    goto finish;
+  }
+  ising_timer_stop(ISING_PHASE_SETUP);
+
+  if (p.tasks & ISING_TASK_MC) status = ising_mc_run(&p, &g, &c, &io);
+  if (!status) {
+    char finish[64];
+    now_iso(finish, sizeof(finish));
+    if (ising_io_attr_string(&io, "/", "finish_time", finish) || ising_io_attr_string(&io, "/", "status", "complete") ||
+        ising_io_close(&io))
+      status = ISING_EXIT_RUNTIME;
+    else
+      have_io = 0;
+  }
+  if (!status && !p.quiet) {
+    ising_timers_report(g.comm, stdout);
+    if (rank == 0) printf("\nwrote %s\n", p.output);
+  }
+
+finish:
+  if (have_io) ising_io_discard(&io);
+  ising_couplings_free(&c);
+  ising_geometry_free(&g);
+  ising_params_free(&p);
+  free(command_line);
+  return finalize(status);
+}

@@ -1,0 +1,531 @@
+/* params.c: the options database -> one validated parameter struct (params.h).
+ *   ising_params_load   collective
+ *   ising_params_help, ising_params_print, ising_params_free,
+ *   ising_algorithm_name, ising_couplings_name   local
+ *
+ * Every option is declared once, in the table below, with its default and its
+ * help line; -help prints the table and reads take their defaults from it, so
+ * the two cannot disagree.  Values are read as strings and parsed strictly
+ * here, so that a bad value gets a message naming the option (PETSc's own
+ * typed getters would abort with a traceback). */
+#include "ising/params.h"
+
+#include "ising/error.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <petscsys.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef struct {
+  const char *name;
+  const char *def; /* NULL: no default (unset unless given) */
+  const char *help;
+} option_doc;
+
+static const option_doc options[] = {
+  {"-lattice_size", "64,64", "sites per axis, comma-separated; the number of entries (1, 2 or 3) sets the dimension"},
+  {"-lattice_bc", "periodic", "boundary conditions: periodic or open, one for all axes or one per axis"},
+  {"-couplings", "uniform", "bonds: uniform (J per axis), pm (+-J spin glass), gaussian (Edwards-Anderson)"},
+  {"-J", "1.0", "coupling J_d (uniform, |J| <= 1e4) or bond magnitude (pm, 0 < J <= 1e4), one value or one per axis"},
+  {"-pm_p", "0.5", "pm couplings: probability that a bond is antiferromagnetic (-J), in [0,1]"},
+  {"-gaussian_mean", "0.0", "gaussian couplings: mean of J_ij, |mean| <= 1e3"},
+  {"-gaussian_sigma", "1.0", "gaussian couplings: standard deviation of J_ij, in [0, 1e3]"},
+  {"-field", "0.0", "uniform magnetic field h, |h| <= 1e3"},
+  {"-field_sigma", "0.0", "random field: h_i = field + field_sigma * N(0,1), field_sigma in [0, 1e3]"},
+  {"-seed", "1", "seed of the dynamics (initial state, Monte Carlo), integer in [0, 2^64)"},
+  {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
+  {"-beta", "0.44", "inverse temperature, >= 0 (not together with -beta_list)"},
+  {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another, each >= 0"},
+  {"-task", "mc", "what to run: mc (Monte Carlo sweeps at each beta); a comma list of tasks"},
+  {"-algorithm", "metropolis", "Monte Carlo update: metropolis or heatbath (checkerboard sweeps)"},
+  {"-sweeps", "10000", "measured sweeps per temperature, >= 1"},
+  {"-thermalize", "1000", "sweeps discarded before measuring, per temperature, >= 0"},
+  {"-measure_interval", "1", "sweeps between measurements, >= 1"},
+  {"-snapshot_interval", "0", "sweeps between spin snapshots in the output file (0: none)"},
+  {"-start", "hot", "initial state: hot (random) or cold (all +1); later temperatures continue from the previous one"},
+  {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
+  {"-output", "ising.h5", "the run's HDF5 output file"},
+  {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
+  {"-exact", "true", "write exact values beside the estimates where they exist: enumeration (N <= 25), Kaufman (2D, both axes periodic, uniform J, h = 0), transfer matrix (1D, uniform J and h)"},
+  {"-progress_interval", "10", "seconds between progress lines on rank 0, >= 0.001"},
+  {"-quiet", "false", "no progress lines and no summary"},
+};
+
+#define NOPTIONS (sizeof(options) / sizeof(options[0]))
+
+const char *ising_algorithm_name(ising_algorithm a)
+{
+  return a == ISING_ALGORITHM_HEATBATH ? "heatbath" : "metropolis";
+}
+
+const char *ising_couplings_name(ising_couplings_kind k)
+{
+  switch (k) {
+  case ISING_COUPLINGS_PM: return "pm";
+  case ISING_COUPLINGS_GAUSSIAN: return "gaussian";
+  default: return "uniform";
+  }
+}
+
+void ising_params_help(FILE *out)
+{
+  fprintf(out,
+          "ising: Monte Carlo of Ising models on domain-decomposed lattices\n\n"
+          "usage: mpirun -n P ising -options_file input/<deck>.opts [-option value ...]\n\n"
+          "Options (a deck is a PETSc options file; the command line overrides it):\n");
+  for (size_t k = 0; k < NOPTIONS; k++)
+    fprintf(out, "  %-19s %s [default: %s]\n", options[k].name, options[k].help,
+            options[k].def ? options[k].def : "unset");
+  fprintf(out, "\nPETSc's own options (-log_view, -options_left, ...) are accepted as well.\n"
+               "Unknown or misspelt options are an error.  See docs/usage.md.\n");
+}
+
+/* The error message of one parse, built up by fail(). */
+typedef struct {
+  char msg[1024];
+  int failed;
+} parse_ctx;
+
+static int fail(parse_ctx *c, const char *fmt, ...) ISING_PRINTF(2, 3);
+static int fail(parse_ctx *c, const char *fmt, ...)
+{
+  if (c->failed) return -1;
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(c->msg, sizeof(c->msg), fmt, ap);
+  va_end(ap);
+  c->failed = 1;
+  return -1;
+}
+
+static const option_doc *find_doc(const char *name)
+{
+  for (size_t k = 0; k < NOPTIONS; k++)
+    if (!strcmp(options[k].name, name)) return &options[k];
+  return NULL;
+}
+
+/* The value of an option as a string: the given one, else the table's
+ * default.  *given says whether the user set it.  Returns NULL when unset and
+ * without default.  A flag given without value yields "". */
+static const char *get(parse_ctx *c, const char *name, char *buf, size_t len, int *given)
+{
+  PetscBool set = PETSC_FALSE;
+  const option_doc *d = find_doc(name);
+  buf[0] = '\0';
+  if (PetscOptionsGetString(NULL, NULL, name, buf, len, &set)) {
+    fail(c, "option %s: could not read its value", name);
+    return NULL;
+  }
+  if (given) *given = set ? 1 : 0;
+  if (set) return buf;
+  if (d && d->def) {
+    snprintf(buf, len, "%s", d->def);
+    return buf;
+  }
+  return NULL;
+}
+
+/* Splits a comma-separated list in place; returns the number of items (at
+ * most maxn) or -1 if there are more than maxn or an item is empty. */
+static int split_list(char *s, char **items, int maxn)
+{
+  int n = 0;
+  char *p = s;
+  for (;;) {
+    char *comma = strchr(p, ',');
+    if (comma) *comma = '\0';
+    while (isspace((unsigned char)*p)) p++;
+    char *end = p + strlen(p);
+    while (end > p && isspace((unsigned char)end[-1])) *--end = '\0';
+    if (*p == '\0' || n == maxn) return -1;
+    items[n++] = p;
+    if (!comma) break;
+    p = comma + 1;
+  }
+  return n;
+}
+
+static int parse_int64(const char *s, int64_t *v)
+{
+  char *end;
+  errno = 0;
+  long long x = strtoll(s, &end, 10);
+  if (errno || end == s || *end != '\0') return -1;
+  *v = (int64_t)x;
+  return 0;
+}
+
+static int parse_uint64(const char *s, uint64_t *v)
+{
+  char *end;
+  if (*s == '-' || *s == '+') return -1;
+  errno = 0;
+  unsigned long long x = strtoull(s, &end, 10);
+  if (errno || end == s || *end != '\0') return -1;
+  *v = (uint64_t)x;
+  return 0;
+}
+
+static int parse_real(const char *s, double *v)
+{
+  char *end;
+  errno = 0;
+  double x = strtod(s, &end);
+  if (errno || end == s || *end != '\0' || !isfinite(x)) return -1;
+  *v = x;
+  return 0;
+}
+
+static int parse_bool(const char *s, int *v)
+{
+  static const char *yes[] = {"", "1", "true", "yes", "on"}, *no[] = {"0", "false", "no", "off"};
+  for (size_t k = 0; k < sizeof(yes) / sizeof(*yes); k++)
+    if (!strcasecmp(s, yes[k])) return *v = 1, 0;
+  for (size_t k = 0; k < sizeof(no) / sizeof(*no); k++)
+    if (!strcasecmp(s, no[k])) return *v = 0, 0;
+  return -1;
+}
+
+static int read_int64(parse_ctx *c, const char *name, int64_t lo, int64_t hi, int64_t *v)
+{
+  char buf[256];
+  const char *s = get(c, name, buf, sizeof(buf), NULL);
+  if (!s) return -1;
+  if (parse_int64(s, v) || *v < lo || *v > hi)
+    return fail(c, "option %s: expected an integer in [%lld, %lld], got '%s'", name, (long long)lo, (long long)hi, s);
+  return 0;
+}
+
+static int read_real(parse_ctx *c, const char *name, double lo, double hi, double *v, int *given)
+{
+  char buf[256];
+  const char *s = get(c, name, buf, sizeof(buf), given);
+  if (!s) return -1;
+  if (parse_real(s, v) || *v < lo || *v > hi)
+    return fail(c, "option %s: expected a real number in [%g, %g], got '%s'", name, lo, hi, s);
+  return 0;
+}
+
+static int read_bool(parse_ctx *c, const char *name, int *v)
+{
+  char buf[64];
+  const char *s = get(c, name, buf, sizeof(buf), NULL);
+  if (!s) return -1;
+  if (parse_bool(s, v)) return fail(c, "option %s: expected true or false, got '%s'", name, s);
+  return 0;
+}
+
+static int read_seed(parse_ctx *c, const char *name, uint64_t *v)
+{
+  char buf[256];
+  const char *s = get(c, name, buf, sizeof(buf), NULL);
+  if (!s) return -1;
+  if (parse_uint64(s, v)) return fail(c, "option %s: expected an integer in [0, 18446744073709551615], got '%s'", name, s);
+  return 0;
+}
+
+/* One keyword out of a list of allowed spellings. */
+static int match_keyword(parse_ctx *c, const char *name, const char *s, const char *const *allowed, int nallowed)
+{
+  char list[256] = "";
+  for (int k = 0; k < nallowed; k++) {
+    if (!strcmp(s, allowed[k])) return k;
+    strncat(list, k ? ", " : "", sizeof(list) - strlen(list) - 1);
+    strncat(list, allowed[k], sizeof(list) - strlen(list) - 1);
+  }
+  return fail(c, "option %s: expected one of %s, got '%s'", name, list, s);
+}
+
+static int read_keyword(parse_ctx *c, const char *name, const char *const *allowed, int nallowed, int *v)
+{
+  char buf[256];
+  const char *s = get(c, name, buf, sizeof(buf), NULL);
+  if (!s) return -1;
+  int k = match_keyword(c, name, s, allowed, nallowed);
+  if (k < 0) return -1;
+  *v = k;
+  return 0;
+}
+
+static int load_lattice(parse_ctx *c, ising_params *p)
+{
+  char buf[256], orig[256], *items[8];
+  get(c, "-lattice_size", buf, sizeof(buf), NULL);
+  snprintf(orig, sizeof(orig), "%s", buf);
+  const char *s = orig;
+  int n = split_list(buf, items, 3);
+  if (n < 1)
+    return fail(c, "option -lattice_size: expected 1 to 3 comma-separated integers >= 2 (sites per axis), got '%s'", s);
+  p->dim = n;
+  p->nsites = 1;
+  for (int d = 0; d < ISING_MAX_DIM; d++) {
+    p->L[d] = 1;
+    p->periodic[d] = 0;
+  }
+  for (int d = 0; d < n; d++) {
+    int64_t v;
+    if (parse_int64(items[d], &v) || v < 2 || v > (INT64_C(1) << 31))
+      return fail(c, "option -lattice_size: entry %d is '%s'; each size must be an integer in [2, 2147483648]", d + 1, items[d]);
+    p->L[d] = v;
+    if (p->nsites > (INT64_C(1) << 40) / v)
+      return fail(c, "option -lattice_size: %s sites exceed the supported 2^40 spins", s);
+    p->nsites *= v;
+  }
+
+  static const char *const bcs[] = {"periodic", "open"};
+  char bbuf[256], *bitems[8];
+  get(c, "-lattice_bc", bbuf, sizeof(bbuf), NULL);
+  int nb = split_list(bbuf, bitems, 8);
+  if (nb != 1 && nb != p->dim)
+    return fail(c, "option -lattice_bc: expected 1 or %d entries (one per axis) of periodic or open, got %d", p->dim,
+                nb < 0 ? 0 : nb);
+  for (int d = 0; d < p->dim; d++) {
+    int k = match_keyword(c, "-lattice_bc", bitems[nb == 1 ? 0 : d], bcs, 2);
+    if (k < 0) return -1;
+    p->periodic[d] = (k == 0);
+    if (p->periodic[d] && p->L[d] % 2)
+      return fail(c,
+                  "option -lattice_size/-lattice_bc: axis %d is periodic with odd length %lld, which cannot be "
+                  "two-coloured for checkerboard updates; use an even size or open boundaries",
+                  d + 1, (long long)p->L[d]);
+  }
+  return 0;
+}
+
+static int load_couplings(parse_ctx *c, ising_params *p)
+{
+  static const char *const kinds[] = {"uniform", "pm", "gaussian"};
+  int k, jgiven = 0, mgiven = 0, sgiven = 0, pgiven = 0;
+  if (read_keyword(c, "-couplings", kinds, 3, &k)) return -1;
+  p->couplings = (ising_couplings_kind)k;
+
+  char buf[256], *items[8];
+  get(c, "-J", buf, sizeof(buf), &jgiven);
+  int n = split_list(buf, items, 8);
+  if (n != 1 && n != p->dim)
+    return fail(c, "option -J: expected 1 or %d values (one per axis), got %d", p->dim, n < 0 ? 0 : n);
+  for (int d = 0; d < ISING_MAX_DIM; d++) p->J[d] = 0.0;
+  for (int d = 0; d < p->dim; d++) {
+    double v;
+    if (parse_real(items[n == 1 ? 0 : d], &v) || fabs(v) > 1e4)
+      return fail(c, "option -J: expected real numbers with |J| <= 1e4, got '%s'", items[n == 1 ? 0 : d]);
+    p->J[d] = v;
+  }
+  if (read_real(c, "-pm_p", 0.0, 1.0, &p->pm_p, &pgiven)) return -1;
+  if (read_real(c, "-gaussian_mean", -1e3, 1e3, &p->gaussian_mean, &mgiven)) return -1;
+  if (read_real(c, "-gaussian_sigma", 0.0, 1e3, &p->gaussian_sigma, &sgiven)) return -1;
+  if (read_real(c, "-field", -1e3, 1e3, &p->field, NULL)) return -1;
+  if (read_real(c, "-field_sigma", 0.0, 1e3, &p->field_sigma, NULL)) return -1;
+  for (int d = 0; d < p->dim; d++)
+    if (p->couplings == ISING_COUPLINGS_PM && !(p->J[d] > 0))
+      return fail(c, "option -J: with -couplings pm each value is a bond magnitude and must be > 0 (the sign is "
+                     "drawn with probability -pm_p), got %g",
+                  p->J[d]);
+  if (p->couplings == ISING_COUPLINGS_GAUSSIAN && jgiven)
+    return fail(c, "option -J: not used with -couplings gaussian (set -gaussian_mean and -gaussian_sigma)");
+  if (p->couplings != ISING_COUPLINGS_GAUSSIAN && (mgiven || sgiven))
+    return fail(c, "option %s: only used with -couplings gaussian", mgiven ? "-gaussian_mean" : "-gaussian_sigma");
+  if (p->couplings != ISING_COUPLINGS_PM && pgiven) return fail(c, "option -pm_p: only used with -couplings pm");
+  if (read_seed(c, "-seed", &p->seed)) return -1;
+  if (read_seed(c, "-disorder_seed", &p->disorder_seed)) return -1;
+  return 0;
+}
+
+static int load_betas(parse_ctx *c, ising_params *p)
+{
+  char lbuf[8192], bbuf[256];
+  int lgiven = 0, bgiven = 0;
+  get(c, "-beta_list", lbuf, sizeof(lbuf), &lgiven);
+  get(c, "-beta", bbuf, sizeof(bbuf), &bgiven);
+  if (lgiven && bgiven) return fail(c, "options -beta and -beta_list: give one of them, not both");
+  if (!lgiven) {
+    double b;
+    if (parse_real(bbuf, &b) || b < 0)
+      return fail(c, "option -beta: expected a real number >= 0 (inverse temperature), got '%s'", bbuf);
+    p->nbeta = 1;
+    p->beta = malloc(sizeof(double));
+    if (!p->beta) return fail(c, "out of memory");
+    p->beta[0] = b;
+    return 0;
+  }
+  char *items[1024];
+  int n = split_list(lbuf, items, 1024);
+  if (n < 1)
+    return fail(c, "option -beta_list: expected 1 to 1024 comma-separated real numbers >= 0 (no empty entries)");
+  p->beta = malloc(sizeof(double) * (size_t)n);
+  if (!p->beta) return fail(c, "out of memory");
+  p->nbeta = n;
+  for (int k = 0; k < n; k++)
+    if (parse_real(items[k], &p->beta[k]) || p->beta[k] < 0)
+      return fail(c, "option -beta_list: entry %d is '%s'; each must be a real number >= 0", k + 1, items[k]);
+  return 0;
+}
+
+static int load_run(parse_ctx *c, ising_params *p, int nranks)
+{
+  static const char *const tasks[] = {"mc"};
+  static const char *const algs[] = {"metropolis", "heatbath"};
+  static const char *const starts[] = {"hot", "cold"};
+  char buf[256], *items[8];
+  int k;
+
+  get(c, "-task", buf, sizeof(buf), NULL);
+  int n = split_list(buf, items, 8);
+  if (n < 1) return fail(c, "option -task: expected a comma list of mc, got '%s'", buf);
+  p->tasks = 0;
+  for (int t = 0; t < n; t++) {
+    if ((k = match_keyword(c, "-task", items[t], tasks, 1)) < 0) return -1;
+    p->tasks |= 1u << k;
+  }
+  if (read_keyword(c, "-algorithm", algs, 2, &k)) return -1;
+  p->algorithm = (ising_algorithm)k;
+  if (read_keyword(c, "-start", starts, 2, &k)) return -1;
+  p->hot_start = (k == 0);
+  const int64_t big = INT64_C(1) << 48;
+  if (read_int64(c, "-sweeps", 1, big, &p->sweeps)) return -1;
+  if (read_int64(c, "-thermalize", 0, big, &p->thermalize)) return -1;
+  if (read_int64(c, "-measure_interval", 1, big, &p->measure_interval)) return -1;
+  if (read_int64(c, "-snapshot_interval", 0, big, &p->snapshot_interval)) return -1;
+  if (p->measure_interval > p->sweeps)
+    return fail(c, "option -measure_interval: %lld exceeds -sweeps %lld; at least one measurement is needed",
+                (long long)p->measure_interval, (long long)p->sweeps);
+  if (p->sweeps / p->measure_interval > (INT64_C(1) << 31))
+    return fail(c, "options -sweeps/-measure_interval: more than 2^31 measurements per temperature; raise -measure_interval");
+  if ((p->thermalize + p->sweeps) > (INT64_C(1) << 48) / p->nbeta)
+    return fail(c, "options -thermalize/-sweeps: more than 2^48 sweeps in all, beyond the random-number counter");
+  if (p->snapshot_interval > 0 && (p->sweeps / p->snapshot_interval) * p->nbeta > 100000)
+    return fail(c, "option -snapshot_interval: %lld gives more than 100000 snapshots; choose a larger interval",
+                (long long)p->snapshot_interval);
+
+  int given = 0;
+  char g[256];
+  get(c, "-process_grid", buf, sizeof(buf), &given);
+  snprintf(g, sizeof(g), "%s", buf);
+  p->have_process_grid = given;
+  for (int d = 0; d < ISING_MAX_DIM; d++) p->process_grid[d] = 1;
+  if (given) {
+    n = split_list(buf, items, 8);
+    if (n != p->dim)
+      return fail(c, "option -process_grid: expected %d comma-separated rank counts (one per axis), got '%s'", p->dim, g);
+    int64_t prod = 1;
+    for (int d = 0; d < p->dim; d++) {
+      int64_t v;
+      if (parse_int64(items[d], &v) || v < 1 || v > nranks)
+        return fail(c, "option -process_grid: entry %d is '%s'; each must be an integer in [1, %d]", d + 1, items[d], nranks);
+      if (v > p->L[d])
+        return fail(c, "option -process_grid: %lld ranks along axis %d but only %lld sites; each rank needs >= 1 site",
+                    (long long)v, d + 1, (long long)p->L[d]);
+      p->process_grid[d] = (int)v;
+      prod *= v;
+    }
+    if (prod != nranks)
+      return fail(c, "option -process_grid: the product of the entries is %lld but the run has %d MPI ranks",
+                  (long long)prod, nranks);
+  }
+
+  const char *o = get(c, "-output", p->output, sizeof(p->output), NULL);
+  if (!o || !*o) return fail(c, "option -output: expected a file name");
+  if (read_bool(c, "-overwrite", &p->overwrite)) return -1;
+  if (read_bool(c, "-exact", &p->exact)) return -1;
+  if (read_bool(c, "-quiet", &p->quiet)) return -1;
+  if (read_real(c, "-progress_interval", 1e-3, 1e9, &p->progress_interval, NULL)) return -1;
+  return 0;
+}
+
+/* Options that nobody read: misspelt or unknown.  PETSc reads some of its
+ * own only in PetscFinalize; they are marked as known here. */
+static int check_unused(parse_ctx *c)
+{
+  static const char *const petsc_late[] = {"-options_left", "-options_view", "-log_view", "-malloc_dump",
+                                           "-memory_view", "-malloc_view", "-log_trace"};
+  for (size_t k = 0; k < sizeof(petsc_late) / sizeof(*petsc_late); k++) {
+    PetscBool set;
+    PetscOptionsHasName(NULL, NULL, petsc_late[k], &set);
+  }
+  PetscInt n;
+  char **names, **values;
+  if (PetscOptionsLeftGet(NULL, &n, &names, &values)) return fail(c, "could not list the options database");
+  if (n > 0) {
+    char list[512] = "";
+    for (PetscInt k = 0; k < n && k < 8; k++) {
+      strncat(list, k ? ", -" : "-", sizeof(list) - strlen(list) - 1);
+      strncat(list, names[k], sizeof(list) - strlen(list) - 1);
+    }
+    fail(c, "unknown option%s %s (misspelt, or not used by this configuration); see -help", n > 1 ? "s" : "", list);
+  }
+  PetscOptionsLeftRestore(NULL, &n, &names, &values);
+  return c->failed ? -1 : 0;
+}
+
+static char *database_text(void)
+{
+  char *all = NULL, *copy;
+  if (PetscOptionsGetAll(NULL, &all)) return NULL;
+  copy = strdup(all ? all : "");
+  PetscFree(all);
+  return copy;
+}
+
+int ising_params_load(MPI_Comm comm, int nranks, ising_params *p)
+{
+  parse_ctx c = {.failed = 0};
+  memset(p, 0, sizeof(*p));
+  if (!load_lattice(&c, p) && !load_couplings(&c, p) && !load_betas(&c, p) && !load_run(&c, p, nranks))
+    check_unused(&c);
+  if (!c.failed) {
+    p->options_text = database_text();
+    if (!p->options_text) fail(&c, "could not read the options database");
+  }
+  /* Every rank parsed the same database, so all agree; the check still
+   * reduces, so that a rank-local failure (e.g. memory) cannot hang others. */
+  if (ising_check(comm, c.failed, "%s", c.msg)) {
+    ising_params_free(p);
+    return ISING_EXIT_INPUT;
+  }
+  return 0;
+}
+
+void ising_params_print(const ising_params *p, FILE *out)
+{
+  static const char axis[] = "xyz";
+  fprintf(out, "lattice     %dD ", p->dim);
+  for (int d = 0; d < p->dim; d++) fprintf(out, "%s%lld", d ? " x " : "", (long long)p->L[d]);
+  fprintf(out, " = %lld spins, boundaries", (long long)p->nsites);
+  for (int d = 0; d < p->dim; d++) fprintf(out, " %c:%s", axis[d], p->periodic[d] ? "periodic" : "open");
+  fprintf(out, "\ncouplings   %s", ising_couplings_name(p->couplings));
+  if (p->couplings == ISING_COUPLINGS_GAUSSIAN)
+    fprintf(out, " mean %g sigma %g", p->gaussian_mean, p->gaussian_sigma);
+  else {
+    fprintf(out, " J =");
+    for (int d = 0; d < p->dim; d++) fprintf(out, " %g", p->J[d]);
+    if (p->couplings == ISING_COUPLINGS_PM) fprintf(out, ", P(-J) = %g", p->pm_p);
+  }
+  fprintf(out, "; field %g", p->field);
+  if (p->field_sigma > 0) fprintf(out, " + %g N(0,1)", p->field_sigma);
+  fprintf(out, "\nseeds       dynamics %llu, disorder %llu\n", (unsigned long long)p->seed,
+          (unsigned long long)p->disorder_seed);
+  fprintf(out, "beta        ");
+  for (int k = 0; k < p->nbeta && k < 12; k++) fprintf(out, "%s%g", k ? ", " : "", p->beta[k]);
+  if (p->nbeta > 12) fprintf(out, ", ... (%d in all)", p->nbeta);
+  fprintf(out, "\nmonte carlo %s, %s start, %lld thermalisation + %lld sweeps per beta, measure every %lld",
+          ising_algorithm_name(p->algorithm), p->hot_start ? "hot" : "cold", (long long)p->thermalize,
+          (long long)p->sweeps, (long long)p->measure_interval);
+  if (p->snapshot_interval) fprintf(out, ", snapshot every %lld", (long long)p->snapshot_interval);
+  fprintf(out, "\noutput      %s\n", p->output);
+}
+
+void ising_params_free(ising_params *p)
+{
+  free(p->beta);
+  free(p->options_text);
+  free(p->command_line);
+  p->beta = NULL;
+  p->options_text = NULL;
+  p->command_line = NULL;
+}

@@ -1,0 +1,22 @@
+# docs_options.sh: docs/usage.md documents every option that -help lists,
+# and docs/output-format.md every dataset an output file holds.
+source "$(dirname "$0")/common.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+for opt in $(run 1 -help | awk '/^  -/ {print $1}'); do
+  if grep -qF -- "\`$opt\`" "$SRC/docs/usage.md"; then pass "usage.md documents $opt"; else fail "usage.md lacks $opt"; fi
+done
+run 2 -lattice_size 4,4 -couplings pm -field_sigma 0.2 -sweeps 20 -thermalize 0 -snapshot_interval 10 -quiet \
+  -output "$work/x.h5" || fail "run"
+for path in $("$PYTHON" -c '
+import h5py, sys
+def walk(name, obj):
+    print(name.split("/")[-1])
+with h5py.File(sys.argv[1]) as f:
+    f.visititems(walk)
+' "$work/x.h5" | sort -u); do
+  if grep -qF -- "$path" "$SRC/docs/output-format.md"; then pass "output-format.md documents $path"; else
+    fail "output-format.md lacks $path"
+  fi
+done
+finish

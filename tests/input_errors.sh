@@ -1,0 +1,82 @@
+# input_errors.sh: bad input stops every rank with one clear message naming
+# the option, exit status 2, within the time limit, and no output file.
+# Each case: ranks, expected message fragment, options.
+source "$(dirname "$0")/common.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+
+n=0
+bad() { # np "message fragment" options...
+  local np=$1 msg=$2
+  shift 2
+  n=$((n + 1))
+  local out="case$n.h5"
+  local start=$SECONDS
+  timeout 60 "$MPIEXEC" -n "$np" --oversubscribe "$ISING" -sweeps 10 -thermalize 0 -output "$out" "$@" \
+    >stdout.txt 2>stderr.txt
+  local rc=$? took=$((SECONDS - start))
+  local count
+  count=$(grep -c "ising: error:" stderr.txt)
+  if [ "$rc" -ne 2 ]; then
+    fail "case $n ($*): exit status $rc, expected 2"
+  elif ! grep -qF -- "$msg" stderr.txt; then
+    fail "case $n ($*): message lacks '$msg': $(cat stderr.txt)"
+  elif [ "$count" -ne 1 ]; then
+    fail "case $n ($*): $count error lines, expected exactly 1"
+  elif [ -e "$out" ]; then
+    fail "case $n ($*): output file left behind"
+  else
+    pass "case $n ($*): $(grep 'ising: error:' stderr.txt) [${took}s]"
+  fi
+}
+
+bad 2 "option -beta: expected a real number >= 0" -beta -1
+bad 2 "option -beta: expected a real number >= 0" -beta abc
+bad 2 "option -beta_list: entry 2" -beta_list 0.3,x,0.5
+bad 2 "option -beta_list: expected 1 to 1024" -beta_list 0.3,,0.5
+bad 2 "options -beta and -beta_list" -beta 0.4 -beta_list 0.3,0.5
+bad 2 "option -lattice_size: entry 1 is '0'" -lattice_size 0,64
+bad 2 "option -lattice_size: entry 1 is '-8'" -lattice_size -8
+bad 2 "option -lattice_size: expected 1 to 3" -lattice_size 8,8,8,8
+bad 2 "option -lattice_size: entry 2 is '8.5'" -lattice_size 8,8.5
+bad 2 "odd length 63" -lattice_size 63,64
+bad 2 "option -lattice_bc: expected 1 or 2 entries" -lattice_bc periodic,open,open
+bad 2 "option -lattice_bc: expected one of periodic, open" -lattice_bc twisted
+bad 2 "option -process_grid: the product of the entries is 1 but the run has 2 MPI ranks" -process_grid 1,1
+bad 2 "option -process_grid: entry 1 is '3'; each must be an integer in [1, 2]" -process_grid 3,1
+bad 2 "option -process_grid: expected 2 comma-separated" -process_grid 2
+bad 4 "option -process_grid: 4 ranks along axis 1 but only 2 sites" -lattice_size 2,8 -process_grid 4,1
+bad 3 "3 MPI ranks cannot be laid out" -lattice_size 2,2
+bad 3 "3 MPI ranks cannot be laid out" -lattice_size 2
+bad 2 "unknown option -bogus_option" -bogus_option 1
+bad 2 "unknown option -beta_lst" -beta_lst 0.4
+bad 2 "option -output: cannot create" -output "$work/no/such/dir/out.h5"
+bad 2 "option -J: expected 1 or 2 values" -J 1,1,1
+bad 2 "option -J: expected real numbers" -J 1,x
+bad 2 "option -couplings: expected one of uniform, pm, gaussian" -couplings foo
+bad 2 "option -algorithm: expected one of metropolis, heatbath" -algorithm wolff
+bad 2 "option -pm_p: expected a real number in [0, 1]" -couplings pm -pm_p 1.5
+bad 2 "option -J: not used with -couplings gaussian" -couplings gaussian -J 2
+bad 2 "option -gaussian_sigma: only used with -couplings gaussian" -gaussian_sigma 2
+bad 2 "option -sweeps: expected an integer in [1," -sweeps 0
+bad 2 "option -measure_interval: 100 exceeds -sweeps 10" -measure_interval 100
+bad 2 "option -seed: expected an integer in [0, 18446744073709551615]" -seed -3
+bad 2 "option -task: expected one of mc" -task foo
+bad 2 "option -start: expected one of hot, cold" -start warm
+bad 2 "option -field_sigma: expected a real number in [0, 1000]" -field_sigma -1
+bad 2 "option -quiet: expected true or false" -quiet maybe
+bad 2 "option -progress_interval" -progress_interval 0
+
+# An existing output file is refused without -overwrite and left untouched.
+n=$((n + 1))
+echo "precious" > existing.h5
+timeout 60 "$MPIEXEC" -n 2 --oversubscribe "$ISING" -sweeps 10 -thermalize 0 -quiet -output existing.h5 \
+  >stdout.txt 2>stderr.txt
+rc=$?
+if [ "$rc" -eq 2 ] && grep -qF "option -output: 'existing.h5' exists" stderr.txt && [ "$(cat existing.h5)" = precious ]; then
+  pass "case $n: existing output refused and untouched"
+else
+  fail "case $n: existing output (exit $rc): $(cat stderr.txt)"
+fi
+finish
