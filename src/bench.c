@@ -100,9 +100,9 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
     const char *names[2] = {"production", "reference"};
     timing t[2] = {prod, ref};
     for (int j = 0; j < 2; j++)
-      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
-             nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
-             100.0 * t[j].halo / t[j].total, j == 0 ? "" : (all_same ? "identical" : "DIFFERENT"));
+      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j], nranks,
+             attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total,
+             j == 0 ? "" : (all_same ? "identical" : "DIFFERENT"));
     fflush(stdout);
   }
   free(spins);
@@ -128,8 +128,7 @@ int main(int argc, char **argv)
   PetscOptionsGetString(NULL, NULL, "-bench_cases", cases, sizeof(cases), NULL);
   PetscOptionsGetString(NULL, NULL, "-bench_couplings", couplings, sizeof(couplings), NULL);
   PetscOptionsGetString(NULL, NULL, "-bench_algorithms", algs, sizeof(algs), NULL);
-  if (rank == 0)
-    printf("lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core     halo   check\n");
+  if (rank == 0) printf("lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core     halo   check\n");
   int fail = 0;
   const char *const cpl[2] = {"uniform", "pm"}, *const alg[2] = {"metropolis", "heatbath"};
   for (int d = 2; d <= 3; d++) {

@@ -29,8 +29,7 @@ double ising_couplings_bond(const ising_params *p, int64_t site, int d)
   case ISING_COUPLINGS_GAUSSIAN:
     ising_rng4(p->disorder_seed, ISING_STREAM_BONDS, 0, bond, w);
     return ising_quantize(p->gaussian_mean + p->gaussian_sigma * ising_rng_normal(w));
-  default:
-    return ising_quantize(p->J[d]);
+  default: return ising_quantize(p->J[d]);
   }
 }
 

@@ -30,31 +30,27 @@ static double grid_cost(int dim, const int64_t *L, const int *grid)
   return cost;
 }
 
-static void search_grids(int dim, const int64_t *L, int d, int remaining, int *grid, int *best, double *best_cost)
-{
-  if (d == dim - 1) {
-    if (remaining > L[d]) return;
-    grid[d] = remaining;
-    double c = grid_cost(dim, L, grid);
-    if (c < *best_cost) {
-      *best_cost = c;
-      memcpy(best, grid, sizeof(int) * (size_t)dim);
-    }
-    return;
-  }
-  for (int f = 1; f <= remaining; f++) {
-    if (remaining % f || f > L[d]) continue;
-    grid[d] = f;
-    search_grids(dim, L, d + 1, remaining / f, grid, best, best_cost);
-  }
-}
-
 int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
 {
-  int trial[ISING_MAX_DIM] = {1, 1, 1};
   double best_cost = 1e300;
   for (int d = 0; d < ISING_MAX_DIM; d++) grid[d] = 1;
-  search_grids(dim, L, 0, nranks, trial, grid, &best_cost);
+  /* Every factorisation nranks = fx * fy * fz (fy = fz = 1 below 2D/3D);
+   * the first minimum found has the fewest ranks along x, then y. */
+  for (int fx = 1; fx <= nranks; fx++) {
+    if (nranks % fx || fx > L[0]) continue;
+    for (int fy = 1; fy <= nranks / fx; fy++) {
+      if ((nranks / fx) % fy) continue;
+      int trial[ISING_MAX_DIM] = {fx, fy, nranks / fx / fy};
+      int fits = 1;
+      for (int d = 0; d < ISING_MAX_DIM; d++) fits &= d < dim ? trial[d] <= L[d] : trial[d] == 1;
+      if (!fits) continue;
+      double c = grid_cost(dim, L, trial);
+      if (c < best_cost) {
+        best_cost = c;
+        for (int d = 0; d < ISING_MAX_DIM; d++) grid[d] = trial[d];
+      }
+    }
+  }
   return best_cost < 1e300 ? 0 : -1;
 }
 

@@ -20,10 +20,10 @@ int ising_halo_create(const ising_geometry *g, MPI_Datatype element, ising_halo 
       for (int f = 0; f < 4; f++) start[f][k] = 1;
     }
     int k = g->dim - 1 - d;
-    start[0][k] = 1;            /* first interior layer, goes to the -d neighbour */
-    start[1][k] = g->n[d];      /* last interior layer, goes to the +d neighbour */
-    start[2][k] = 0;            /* low halo, from the -d neighbour */
-    start[3][k] = g->n[d] + 1;  /* high halo, from the +d neighbour */
+    start[0][k] = 1;           /* first interior layer, goes to the -d neighbour */
+    start[1][k] = g->n[d];     /* last interior layer, goes to the +d neighbour */
+    start[2][k] = 0;           /* low halo, from the -d neighbour */
+    start[3][k] = g->n[d] + 1; /* high halo, from the +d neighbour */
     for (int f = 0; f < 4; f++) {
       MPI_Type_create_subarray(g->dim, sizes, sub, start[f], MPI_ORDER_C, element, &h->face[d][f]);
       MPI_Type_commit(&h->face[d][f]);

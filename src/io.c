@@ -109,8 +109,7 @@ int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const 
   return attr_array(io, obj, name, H5T_NATIVE_DOUBLE, v, n);
 }
 
-static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims,
-                          const void *fill)
+static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims, const void *fill)
 {
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);

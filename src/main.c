@@ -72,19 +72,20 @@ static int write_provenance(ising_io *io, const ising_params *p, const ising_geo
     strcat(bc, d ? "," : "");
     strcat(bc, p->periodic[d] ? "periodic" : "open");
   }
-  int rc = ising_io_attr_string(io, "/", "program", "ising") || ising_io_attr_string(io, "/", "version", ISING_VERSION) ||
-           ising_io_attr_string(io, "/", "git_revision", ISING_GIT_REVISION) ||
-           ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
-           ising_io_attr_string(io, "/", "options", p->options_text) || ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
-           ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) || ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
-           ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) ||
-           ising_io_attr_string(io, "/", "hostname", host) || ising_io_attr_string(io, "/", "start_time", start) ||
-           ising_io_attr_string(io, "/", "status", "running") || ising_io_group(io, "/model") ||
-           ising_io_attr_int64(io, "/model", "dim", &dim, 0) || ising_io_attr_int64(io, "/model", "size", size, p->dim) ||
-           ising_io_attr_string(io, "/model", "bc", bc) ||
-           ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
-           ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
-           ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
+  int rc =
+      ising_io_attr_string(io, "/", "program", "ising") || ising_io_attr_string(io, "/", "version", ISING_VERSION) ||
+      ising_io_attr_string(io, "/", "git_revision", ISING_GIT_REVISION) ||
+      ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
+      ising_io_attr_string(io, "/", "options", p->options_text) || ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
+      ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) ||
+      ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
+      ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) || ising_io_attr_string(io, "/", "hostname", host) ||
+      ising_io_attr_string(io, "/", "start_time", start) || ising_io_attr_string(io, "/", "status", "running") ||
+      ising_io_group(io, "/model") || ising_io_attr_int64(io, "/model", "dim", &dim, 0) ||
+      ising_io_attr_int64(io, "/model", "size", size, p->dim) || ising_io_attr_string(io, "/model", "bc", bc) ||
+      ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
+      ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
+      ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
   if (!rc && p->couplings != ISING_COUPLINGS_GAUSSIAN) rc = ising_io_attr_double(io, "/model", "J", p->J, p->dim);
   if (!rc && p->couplings == ISING_COUPLINGS_PM) rc = ising_io_attr_double(io, "/model", "pm_p", &p->pm_p, 0);
   if (!rc && p->couplings == ISING_COUPLINGS_GAUSSIAN)

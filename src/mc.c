@@ -68,8 +68,8 @@ static const char *exact_method_name(exact_method m)
 }
 
 /* Rank 0 computes, everyone receives: the result is the same on all ranks. */
-static int exact_values(const ising_params *p, exact_method m, const ising_bondlist *model, double beta,
-                        MPI_Comm comm, ising_exact_result *r)
+static int exact_values(const ising_params *p, exact_method m, const ising_bondlist *model, double beta, MPI_Comm comm,
+                        ising_exact_result *r)
 {
   int rank, rc = 0;
   MPI_Comm_rank(comm, &rank);
@@ -94,16 +94,35 @@ static int exact_values(const ising_params *p, exact_method m, const ising_bondl
 }
 
 /* The per-temperature datasets of /observables, in the order written. */
-static const char *const obs_names[] = {
-  "beta", "energy", "energy_err", "magnetization", "magnetization_err", "abs_magnetization",
-  "abs_magnetization_err", "m2", "m2_err", "m4", "m4_err", "specific_heat", "specific_heat_err",
-  "susceptibility", "susceptibility_err", "binder", "binder_err", "tau_int_energy",
-  "tau_int_abs_magnetization", "tau_int_m2", "acceptance", "measurements", "bins", "bins_too_short"};
+static const char *const obs_names[] = {"beta",
+                                        "energy",
+                                        "energy_err",
+                                        "magnetization",
+                                        "magnetization_err",
+                                        "abs_magnetization",
+                                        "abs_magnetization_err",
+                                        "m2",
+                                        "m2_err",
+                                        "m4",
+                                        "m4_err",
+                                        "specific_heat",
+                                        "specific_heat_err",
+                                        "susceptibility",
+                                        "susceptibility_err",
+                                        "binder",
+                                        "binder_err",
+                                        "tau_int_energy",
+                                        "tau_int_abs_magnetization",
+                                        "tau_int_m2",
+                                        "acceptance",
+                                        "measurements",
+                                        "bins",
+                                        "bins_too_short"};
 #define NOBS (sizeof(obs_names) / sizeof(obs_names[0]))
 
-static const char *const exact_names[] = {"energy_exact", "specific_heat_exact", "magnetization_exact",
-                                          "abs_magnetization_exact", "m2_exact", "m4_exact",
-                                          "susceptibility_exact", "binder_exact"};
+static const char *const exact_names[] = {
+    "energy_exact", "specific_heat_exact",  "magnetization_exact", "abs_magnetization_exact", "m2_exact",
+    "m4_exact",     "susceptibility_exact", "binder_exact"};
 #define NEXACT (sizeof(exact_names) / sizeof(exact_names[0]))
 
 static int write_entry(ising_io *io, const char *group, const char *name, int k, double v)
@@ -153,18 +172,36 @@ static int create_datasets(const ising_params *p, const ising_geometry *g, exact
 static int write_results(ising_io *io, int k, double beta, const ising_estimates *est, double acceptance,
                          exact_method em, int ex_ok, const ising_exact_result *ex)
 {
-  const double v[NOBS] = {beta, est->energy, est->energy_err, est->magnetization, est->magnetization_err,
-                          est->abs_magnetization, est->abs_magnetization_err, est->m2, est->m2_err, est->m4,
-                          est->m4_err, est->specific_heat, est->specific_heat_err, est->susceptibility,
-                          est->susceptibility_err, est->binder, est->binder_err, est->tau_int_energy,
-                          est->tau_int_abs_magnetization, est->tau_int_m2, acceptance, (double)est->n,
-                          (double)est->nbins, (double)est->bins_too_short};
+  const double v[NOBS] = {beta,
+                          est->energy,
+                          est->energy_err,
+                          est->magnetization,
+                          est->magnetization_err,
+                          est->abs_magnetization,
+                          est->abs_magnetization_err,
+                          est->m2,
+                          est->m2_err,
+                          est->m4,
+                          est->m4_err,
+                          est->specific_heat,
+                          est->specific_heat_err,
+                          est->susceptibility,
+                          est->susceptibility_err,
+                          est->binder,
+                          est->binder_err,
+                          est->tau_int_energy,
+                          est->tau_int_abs_magnetization,
+                          est->tau_int_m2,
+                          acceptance,
+                          (double)est->n,
+                          (double)est->nbins,
+                          (double)est->bins_too_short};
   int rc = 0;
   for (size_t j = 0; j < NOBS && !rc; j++) rc = write_entry(io, "/observables", obs_names[j], k, v[j]);
   if (em == EXACT_NONE || rc) return rc;
   /* Where the exact method failed at this beta the entries stay NaN. */
-  const double x[NEXACT] = {ex->energy, ex->specific_heat, ex->magnetization, ex->abs_magnetization,
-                            ex->m2, ex->m4, ex->susceptibility, ex->binder};
+  const double x[NEXACT] = {ex->energy, ex->specific_heat,  ex->magnetization, ex->abs_magnetization, ex->m2,
+                            ex->m4,     ex->susceptibility, ex->binder};
   for (size_t j = 0; j < NEXACT && !rc && ex_ok; j++) rc = write_entry(io, "/observables", exact_names[j], k, x[j]);
   if (!rc) rc = write_entry(io, "/free_energy", "beta", k, beta);
   if (!rc && ex_ok) rc = write_entry(io, "/free_energy", "lnZ", k, ex->lnZ);
@@ -232,8 +269,8 @@ static void report_progress(const ising_params *p, progress *pr, int rank, int k
   if (now - pr->last < p->progress_interval) return;
   pr->last = now;
   double rate = (double)pr->done / (now - pr->start);
-  printf("progress: beta %d/%d = %g, sweep %llu/%lld%s, %.1f sweeps/s, ETA %.0f s\n", k + 1, p->nbeta,
-         p->beta[k], (unsigned long long)sweep, (long long)nsweeps, thermalising ? " (thermalising)" : "", rate,
+  printf("progress: beta %d/%d = %g, sweep %llu/%lld%s, %.1f sweeps/s, ETA %.0f s\n", k + 1, p->nbeta, p->beta[k],
+         (unsigned long long)sweep, (long long)nsweeps, thermalising ? " (thermalising)" : "", rate,
          (double)(pr->total - pr->done) / rate);
   fflush(stdout);
 }
@@ -251,8 +288,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   double *e = malloc(sizeof(double) * (size_t)nmeas), *m = malloc(sizeof(double) * (size_t)nmeas);
   int oom = !spins || !e || !m;
   if (em == EXACT_ENUMERATION && g->rank == 0) oom |= ising_couplings_bondlist(p, &model) != 0;
-  if (ising_check(g->comm, oom, "out of memory for the spins and time series"))
-    goto done;
+  if (ising_check(g->comm, oom, "out of memory for the spins and time series")) goto done;
   if (create_datasets(p, g, em, nmeas, snaps_per_beta * p->nbeta, io)) goto done;
 
   ising_spins_init(p, g, spins);

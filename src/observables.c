@@ -12,8 +12,7 @@ static inline int64_t fixed(double x)
   return (int64_t)(x * ISING_QUANTUM_SCALE);
 }
 
-ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c,
-                                               const int8_t *spins)
+ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
 {
   int64_t bond_sum[ISING_MAX_DIM] = {0, 0, 0}, mag = 0;
   ising_int128 field_q = 0, energy = 0;
@@ -42,8 +41,8 @@ ising_observables_sums ising_observables_local(const ising_geometry *g, const is
   return sums;
 }
 
-void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins,
-                               double *energy, double *magnetization)
+void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, double *energy,
+                               double *magnetization)
 {
   /* The 128-bit energy travels as a signed high part and a 32-bit low
    * part, each summed exactly as int64 by MPI. */

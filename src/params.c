@@ -28,32 +28,35 @@ typedef struct {
 } option_doc;
 
 static const option_doc options[] = {
-  {"-lattice_size", "64,64", "sites per axis, comma-separated; the number of entries (1, 2 or 3) sets the dimension"},
-  {"-lattice_bc", "periodic", "boundary conditions: periodic or open, one for all axes or one per axis"},
-  {"-couplings", "uniform", "bonds: uniform (J per axis), pm (+-J spin glass), gaussian (Edwards-Anderson)"},
-  {"-J", "1.0", "coupling J_d (uniform, |J| <= 1e4) or bond magnitude (pm, 0 < J <= 1e4), one value or one per axis"},
-  {"-pm_p", "0.5", "pm couplings: probability that a bond is antiferromagnetic (-J), in [0,1]"},
-  {"-gaussian_mean", "0.0", "gaussian couplings: mean of J_ij, |mean| <= 1e3"},
-  {"-gaussian_sigma", "1.0", "gaussian couplings: standard deviation of J_ij, in [0, 1e3]"},
-  {"-field", "0.0", "uniform magnetic field h, |h| <= 1e3"},
-  {"-field_sigma", "0.0", "random field: h_i = field + field_sigma * N(0,1), field_sigma in [0, 1e3]"},
-  {"-seed", "1", "seed of the dynamics (initial state, Monte Carlo), integer in [0, 2^64)"},
-  {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
-  {"-beta", "0.44", "inverse temperature, >= 0 (not together with -beta_list)"},
-  {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another, each >= 0"},
-  {"-task", "mc", "what to run: mc (Monte Carlo sweeps at each beta); a comma list of tasks"},
-  {"-algorithm", "metropolis", "Monte Carlo update: metropolis or heatbath (checkerboard sweeps)"},
-  {"-sweeps", "10000", "measured sweeps per temperature, >= 1"},
-  {"-thermalize", "1000", "sweeps discarded before measuring, per temperature, >= 0"},
-  {"-measure_interval", "1", "sweeps between measurements, >= 1"},
-  {"-snapshot_interval", "0", "sweeps between spin snapshots in the output file (0: none)"},
-  {"-start", "hot", "initial state: hot (random) or cold (all +1); later temperatures continue from the previous one"},
-  {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
-  {"-output", "ising.h5", "the run's HDF5 output file"},
-  {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
-  {"-exact", "true", "write exact values beside the estimates where they exist: enumeration (N <= 25), Kaufman (2D, both axes periodic, uniform J, h = 0), transfer matrix (1D, uniform J and h)"},
-  {"-progress_interval", "10", "seconds between progress lines on rank 0, >= 0.001"},
-  {"-quiet", "false", "no progress lines and no summary"},
+    {"-lattice_size", "64,64", "sites per axis, comma-separated; the number of entries (1, 2 or 3) sets the dimension"},
+    {"-lattice_bc", "periodic", "boundary conditions: periodic or open, one for all axes or one per axis"},
+    {"-couplings", "uniform", "bonds: uniform (J per axis), pm (+-J spin glass), gaussian (Edwards-Anderson)"},
+    {"-J", "1.0", "coupling J_d (uniform, |J| <= 1e4) or bond magnitude (pm, 0 < J <= 1e4), one value or one per axis"},
+    {"-pm_p", "0.5", "pm couplings: probability that a bond is antiferromagnetic (-J), in [0,1]"},
+    {"-gaussian_mean", "0.0", "gaussian couplings: mean of J_ij, |mean| <= 1e3"},
+    {"-gaussian_sigma", "1.0", "gaussian couplings: standard deviation of J_ij, in [0, 1e3]"},
+    {"-field", "0.0", "uniform magnetic field h, |h| <= 1e3"},
+    {"-field_sigma", "0.0", "random field: h_i = field + field_sigma * N(0,1), field_sigma in [0, 1e3]"},
+    {"-seed", "1", "seed of the dynamics (initial state, Monte Carlo), integer in [0, 2^64)"},
+    {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
+    {"-beta", "0.44", "inverse temperature, >= 0 (not together with -beta_list)"},
+    {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another, each >= 0"},
+    {"-task", "mc", "what to run: mc (Monte Carlo sweeps at each beta); a comma list of tasks"},
+    {"-algorithm", "metropolis", "Monte Carlo update: metropolis or heatbath (checkerboard sweeps)"},
+    {"-sweeps", "10000", "measured sweeps per temperature, >= 1"},
+    {"-thermalize", "1000", "sweeps discarded before measuring, per temperature, >= 0"},
+    {"-measure_interval", "1", "sweeps between measurements, >= 1"},
+    {"-snapshot_interval", "0", "sweeps between spin snapshots in the output file (0: none)"},
+    {"-start", "hot",
+     "initial state: hot (random) or cold (all +1); later temperatures continue from the previous one"},
+    {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
+    {"-output", "ising.h5", "the run's HDF5 output file"},
+    {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
+    {"-exact", "true",
+     "write exact values beside the estimates where they exist: enumeration (N <= 25), Kaufman (2D, both axes "
+     "periodic, uniform J, h = 0), transfer matrix (1D, uniform J and h)"},
+    {"-progress_interval", "10", "seconds between progress lines on rank 0, >= 0.001"},
+    {"-quiet", "false", "no progress lines and no summary"},
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -74,10 +77,9 @@ const char *ising_couplings_name(ising_couplings_kind k)
 
 void ising_params_help(FILE *out)
 {
-  fprintf(out,
-          "ising: Monte Carlo of Ising models on domain-decomposed lattices\n\n"
-          "usage: mpirun -n P ising -options_file input/<deck>.opts [-option value ...]\n\n"
-          "Options (a deck is a PETSc options file; the command line overrides it):\n");
+  fprintf(out, "ising: Monte Carlo of Ising models on domain-decomposed lattices\n\n"
+               "usage: mpirun -n P ising -options_file input/<deck>.opts [-option value ...]\n\n"
+               "Options (a deck is a PETSc options file; the command line overrides it):\n");
   for (size_t k = 0; k < NOPTIONS; k++)
     fprintf(out, "  %-19s %s [default: %s]\n", options[k].name, options[k].help,
             options[k].def ? options[k].def : "unset");
@@ -226,7 +228,8 @@ static int read_seed(parse_ctx *c, const char *name, uint64_t *v)
   char buf[256];
   const char *s = get(c, name, buf, sizeof(buf), NULL);
   if (!s) return -1;
-  if (parse_uint64(s, v)) return fail(c, "option %s: expected an integer in [0, 18446744073709551615], got '%s'", name, s);
+  if (parse_uint64(s, v))
+    return fail(c, "option %s: expected an integer in [0, 18446744073709551615], got '%s'", name, s);
   return 0;
 }
 
@@ -271,7 +274,8 @@ static int load_lattice(parse_ctx *c, ising_params *p)
   for (int d = 0; d < n; d++) {
     int64_t v;
     if (parse_int64(items[d], &v) || v < 2 || v > (INT64_C(1) << 31))
-      return fail(c, "option -lattice_size: entry %d is '%s'; each size must be an integer in [2, 2147483648]", d + 1, items[d]);
+      return fail(c, "option -lattice_size: entry %d is '%s'; each size must be an integer in [2, 2147483648]", d + 1,
+                  items[d]);
     p->L[d] = v;
     if (p->nsites > (INT64_C(1) << 40) / v)
       return fail(c, "option -lattice_size: %s sites exceed the supported 2^40 spins", s);
@@ -324,8 +328,9 @@ static int load_couplings(parse_ctx *c, ising_params *p)
   if (read_real(c, "-field_sigma", 0.0, 1e3, &p->field_sigma, NULL)) return -1;
   for (int d = 0; d < p->dim; d++)
     if (p->couplings == ISING_COUPLINGS_PM && !(p->J[d] > 0))
-      return fail(c, "option -J: with -couplings pm each value is a bond magnitude and must be > 0 (the sign is "
-                     "drawn with probability -pm_p), got %g",
+      return fail(c,
+                  "option -J: with -couplings pm each value is a bond magnitude and must be > 0 (the sign is "
+                  "drawn with probability -pm_p), got %g",
                   p->J[d]);
   if (p->couplings == ISING_COUPLINGS_GAUSSIAN && jgiven)
     return fail(c, "option -J: not used with -couplings gaussian (set -gaussian_mean and -gaussian_sigma)");
@@ -396,7 +401,8 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
     return fail(c, "option -measure_interval: %lld exceeds -sweeps %lld; at least one measurement is needed",
                 (long long)p->measure_interval, (long long)p->sweeps);
   if (p->sweeps / p->measure_interval > (INT64_C(1) << 31))
-    return fail(c, "options -sweeps/-measure_interval: more than 2^31 measurements per temperature; raise -measure_interval");
+    return fail(
+        c, "options -sweeps/-measure_interval: more than 2^31 measurements per temperature; raise -measure_interval");
   if ((p->thermalize + p->sweeps) > (INT64_C(1) << 48) / p->nbeta)
     return fail(c, "options -thermalize/-sweeps: more than 2^48 sweeps in all, beyond the random-number counter");
   if (p->snapshot_interval > 0 && (p->sweeps / p->snapshot_interval) * p->nbeta > 100000)
@@ -412,12 +418,14 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (given) {
     n = split_list(buf, items, 8);
     if (n != p->dim)
-      return fail(c, "option -process_grid: expected %d comma-separated rank counts (one per axis), got '%s'", p->dim, g);
+      return fail(c, "option -process_grid: expected %d comma-separated rank counts (one per axis), got '%s'", p->dim,
+                  g);
     int64_t prod = 1;
     for (int d = 0; d < p->dim; d++) {
       int64_t v;
       if (parse_int64(items[d], &v) || v < 1 || v > nranks)
-        return fail(c, "option -process_grid: entry %d is '%s'; each must be an integer in [1, %d]", d + 1, items[d], nranks);
+        return fail(c, "option -process_grid: entry %d is '%s'; each must be an integer in [1, %d]", d + 1, items[d],
+                    nranks);
       if (v > p->L[d])
         return fail(c, "option -process_grid: %lld ranks along axis %d but only %lld sites; each rank needs >= 1 site",
                     (long long)v, d + 1, (long long)p->L[d]);
@@ -443,7 +451,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
 static int check_unused(parse_ctx *c)
 {
   static const char *const petsc_late[] = {"-options_left", "-options_view", "-log_view", "-malloc_dump",
-                                           "-memory_view", "-malloc_view", "-log_trace"};
+                                           "-memory_view",  "-malloc_view",  "-log_trace"};
   for (size_t k = 0; k < sizeof(petsc_late) / sizeof(*petsc_late); k++) {
     PetscBool set;
     PetscOptionsHasName(NULL, NULL, petsc_late[k], &set);

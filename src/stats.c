@@ -248,10 +248,8 @@ void ising_estimates_compute(const double *e, const double *m, size_t n, double 
   binned_stats(m, n, OBS_FOURTH, nb, &out->m4, &out->m4_err);
 
   for (int r = 0; r < NROWS; r++)
-    for (size_t b = 0; b < nb; b++)
-      bm[(size_t)r * nb + b] = bin_mean(rows[r].of_m ? m : e, n, nb, b, rows[r].o);
+    for (size_t b = 0; b < nb; b++) bm[(size_t)r * nb + b] = bin_mean(rows[r].of_m ? m : e, n, nb, b, rows[r].o);
   jackknife_bins(bm + ROW_E * nb, 2, nb, specific_heat, &th, work, &out->specific_heat, &out->specific_heat_err);
-  jackknife_bins(bm + ROW_ABS_M * nb, 2, nb, susceptibility, &th, work, &out->susceptibility,
-                 &out->susceptibility_err);
+  jackknife_bins(bm + ROW_ABS_M * nb, 2, nb, susceptibility, &th, work, &out->susceptibility, &out->susceptibility_err);
   jackknife_bins(bm + ROW_M2 * nb, 2, nb, binder, NULL, work, &out->binder, &out->binder_err);
 }

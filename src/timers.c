@@ -6,7 +6,7 @@
 
 #include <petscsys.h>
 
-static const char *const names[ISING_NPHASES] = {"setup", "update", "halo exchange", "measure",
+static const char *const names[ISING_NPHASES] = {"setup",    "update", "halo exchange", "measure",
                                                  "analysis", "output", "exact"};
 static double total[ISING_NPHASES], started[ISING_NPHASES];
 static PetscLogStage stage[ISING_NPHASES];
@@ -49,6 +49,5 @@ void ising_timers_report(MPI_Comm comm, FILE *out)
   if (rank) return;
   fprintf(out, "\ntiming (seconds over %d ranks)   min        avg        max\n", size);
   for (int p = 0; p < ISING_NPHASES; p++)
-    if (mx[p] > 0)
-      fprintf(out, "  %-28s %10.3f %10.3f %10.3f\n", names[p], mn[p], sum[p] / size, mx[p]);
+    if (mx[p] > 0) fprintf(out, "  %-28s %10.3f %10.3f %10.3f\n", names[p], mn[p], sum[p] / size, mx[p]);
 }

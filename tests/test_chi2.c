@@ -37,8 +37,7 @@ static int run(ising_algorithm alg)
   double prob[8], z = 0;
   for (int st = 0; st < 8; st++) {
     double E = 0;
-    for (int k = 0; k < b.nbonds; k++)
-      E -= b.J[k] * (2 * ((st >> b.i[k]) & 1) - 1) * (2 * ((st >> b.j[k]) & 1) - 1);
+    for (int k = 0; k < b.nbonds; k++) E -= b.J[k] * (2 * ((st >> b.i[k]) & 1) - 1) * (2 * ((st >> b.j[k]) & 1) - 1);
     for (int s = 0; s < 3; s++) E -= b.h[s] * (2 * ((st >> s) & 1) - 1);
     z += prob[st] = exp(-p.beta[0] * E);
   }
@@ -71,8 +70,7 @@ static int run(ising_algorithm alg)
     printf("  state %d: observed %6ld expected %9.1f\n", st, count[st], expect);
     fail |= expect < 5;
   }
-  printf("%s: chi2 = %.2f with 7 degrees of freedom (fails above 24.32, p = 0.001)\n", ising_algorithm_name(alg),
-         chi2);
+  printf("%s: chi2 = %.2f with 7 degrees of freedom (fails above 24.32, p = 0.001)\n", ising_algorithm_name(alg), chi2);
   fail |= !(chi2 <= 24.32);
   ising_halo_free(&halo);
   ising_bondlist_free(&b);

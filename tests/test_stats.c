@@ -193,14 +193,13 @@ static void test_binning_rules(void)
     size_t nbins;
     int too_short;
   } cases[] = {
-      {1000000, 9.5, 64, 0}, /* n / 95 = 10526 -> capped at 64 */
-      {3000, 9.5, 31, 0},    /* bins of 96 >= 95 */
-      {1000, 9.5, 16, 1},    /* 10 bins of 95 -> raised to 16 of 62 */
-      {3000, 0.1, 64, 0},    /* tau below 1/2 counts as 1/2 */
-      {20, 0.5, 16, 1},      /* bins of 1 < 5 */
-      {10, 0.5, 10, 1},      /* no more bins than values */
-      {1, 0.5, 1, 1},
-      {100000, NAN, 16, 1},  /* unknown tau: flagged */
+      {1000000, 9.5, 64, 0},                       /* n / 95 = 10526 -> capped at 64 */
+      {3000, 9.5, 31, 0},                          /* bins of 96 >= 95 */
+      {1000, 9.5, 16, 1},                          /* 10 bins of 95 -> raised to 16 of 62 */
+      {3000, 0.1, 64, 0},                          /* tau below 1/2 counts as 1/2 */
+      {20, 0.5, 16, 1},                            /* bins of 1 < 5 */
+      {10, 0.5, 10, 1},                            /* no more bins than values */
+      {1, 0.5, 1, 1},        {100000, NAN, 16, 1}, /* unknown tau: flagged */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char what[128];
@@ -343,10 +342,14 @@ static const size_t estimate_fields[] = {
 };
 
 static const size_t error_fields[] = {
-    offsetof(ising_estimates, energy_err),         offsetof(ising_estimates, magnetization_err),
-    offsetof(ising_estimates, abs_magnetization_err), offsetof(ising_estimates, m2_err),
-    offsetof(ising_estimates, m4_err),             offsetof(ising_estimates, specific_heat_err),
-    offsetof(ising_estimates, susceptibility_err), offsetof(ising_estimates, binder_err),
+    offsetof(ising_estimates, energy_err),
+    offsetof(ising_estimates, magnetization_err),
+    offsetof(ising_estimates, abs_magnetization_err),
+    offsetof(ising_estimates, m2_err),
+    offsetof(ising_estimates, m4_err),
+    offsetof(ising_estimates, specific_heat_err),
+    offsetof(ising_estimates, susceptibility_err),
+    offsetof(ising_estimates, binder_err),
 };
 
 static double field(const ising_estimates *s, size_t offset)
@@ -377,8 +380,7 @@ static void test_estimates(rng *r)
 
   check("estimates: nbins 64, not too short (exact)", fabs((double)nb - 64.0) + s.bins_too_short, 0.0);
   check("estimates: <|m|> = 1, err 0 (exact)", fabs(s.abs_magnetization - 1.0) + s.abs_magnetization_err, 0.0);
-  check("estimates: <m^2> = <m^4> = 1, errs 0 (exact)", fabs(s.m2 - 1.0) + fabs(s.m4 - 1.0) + s.m2_err + s.m4_err,
-        0.0);
+  check("estimates: <m^2> = <m^4> = 1, errs 0 (exact)", fabs(s.m2 - 1.0) + fabs(s.m4 - 1.0) + s.m2_err + s.m4_err, 0.0);
   check("estimates: tau_int of |m| and m^2 = 1/2 (exact)",
         fabs(s.tau_int_abs_magnetization - 0.5) + fabs(s.tau_int_m2 - 0.5), 0.0);
   check("estimates: susceptibility 0, err 0 (exact)", fabs(s.susceptibility) + s.susceptibility_err, 0.0);

@@ -10,11 +10,11 @@
 #define ISING_BONDLIST_H
 
 typedef struct {
-  int nspins;  /* number of spins N, sites 0..N-1 */
-  int nbonds;  /* number of bonds */
-  int *i, *j;  /* bond b joins sites i[b] and j[b] (i != j) */
-  double *J;   /* coupling of bond b */
-  double *h;   /* field on each site, length nspins */
+  int nspins; /* number of spins N, sites 0..N-1 */
+  int nbonds; /* number of bonds */
+  int *i, *j; /* bond b joins sites i[b] and j[b] (i != j) */
+  double *J;  /* coupling of bond b */
+  double *h;  /* field on each site, length nspins */
 } ising_bondlist;
 
 /* Allocates arrays for nspins sites and nbonds bonds, zero-filled.

@@ -35,12 +35,12 @@
 #include "ising/params.h"
 
 typedef struct {
-  int uniform_bonds;          /* 1: J[d] holds every bond of axis d */
-  int uniform_field;          /* 1: field holds every h_i */
-  double J[ISING_MAX_DIM];    /* quantised per-axis couplings when uniform_bonds */
-  double field;               /* quantised uniform field when uniform_field */
-  double *Jp[ISING_MAX_DIM];  /* extended arrays when !uniform_bonds, else NULL */
-  double *h;                  /* extended array when !uniform_field, else NULL */
+  int uniform_bonds;         /* 1: J[d] holds every bond of axis d */
+  int uniform_field;         /* 1: field holds every h_i */
+  double J[ISING_MAX_DIM];   /* quantised per-axis couplings when uniform_bonds */
+  double field;              /* quantised uniform field when uniform_field */
+  double *Jp[ISING_MAX_DIM]; /* extended arrays when !uniform_bonds, else NULL */
+  double *h;                 /* extended array when !uniform_field, else NULL */
 } ising_couplings;
 
 int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c);

@@ -18,10 +18,10 @@
 #include <mpi.h>
 
 enum {
-  ISING_EXIT_OK = 0,          /* run complete */
-  ISING_EXIT_INPUT = 2,       /* bad options or input files; nothing written */
-  ISING_EXIT_RUNTIME = 3,     /* I/O or other failure during the run */
-  ISING_EXIT_INTERRUPTED = 4  /* stopped by a signal after a clean shutdown */
+  ISING_EXIT_OK = 0,         /* run complete */
+  ISING_EXIT_INPUT = 2,      /* bad options or input files; nothing written */
+  ISING_EXIT_RUNTIME = 3,    /* I/O or other failure during the run */
+  ISING_EXIT_INTERRUPTED = 4 /* stopped by a signal after a clean shutdown */
 };
 
 #if defined(__GNUC__)

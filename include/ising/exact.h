@@ -50,8 +50,7 @@ typedef struct {
  * Returns 0, or -1 (r all NAN, corr untouched) when N is out of range, an
  * index is out of range or a bond joins a site to itself, a coupling, field
  * or beta is not finite, beta < 0, or memory runs out. */
-int ising_exact_enumerate(const ising_bondlist *model, double beta,
-                          ising_exact_result *r, double *corr);
+int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_result *r, double *corr);
 
 /* Kaufman's closed form for the periodic L x M square lattice at h = 0:
  * coupling Jx on the L bonds (x, y)-(x+1 mod L, y) of each row, Jy on the M
@@ -73,8 +72,7 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta,
  * magnetisation fields NAN.  Returns 0, or -1 (r all NAN) on invalid input:
  * L or M < 2, a zero or non-finite coupling, a negative coupling along an
  * odd axis, beta <= 0 or not finite. */
-int ising_exact_kaufman(int L, int M, double Jx, double Jy, double beta,
-                        ising_exact_result *r);
+int ising_exact_kaufman(int L, int M, double Jx, double Jy, double beta, ising_exact_result *r);
 
 /* Onsager's infinite square lattice, isotropic coupling J, h = 0, beta > 0:
  * lnZ per spin (a tanh-sinh quadrature of Onsager's integral), energy and
@@ -85,8 +83,8 @@ int ising_exact_kaufman(int L, int M, double Jx, double Jy, double beta,
  * J < 0 (antiferromagnet) lnZ, energy and specific heat are those of |J|
  * and abs_m is the staggered magnetisation.  Any output pointer may be NULL;
  * on invalid input (beta <= 0, beta or J not finite) all outputs are NAN. */
-void ising_exact_onsager(double J, double beta, double *lnz_per_spin,
-                         double *energy, double *specific_heat, double *abs_m);
+void ising_exact_onsager(double J, double beta, double *lnz_per_spin, double *energy, double *specific_heat,
+                         double *abs_m);
 
 /* Transfer matrix of the 1D chain of N >= 2 spins, coupling J, uniform field
  * h, beta > 0: periodic (a ring of N bonds; for N = 2 the two bonds join the
@@ -103,7 +101,6 @@ void ising_exact_onsager(double J, double beta, double *lnz_per_spin,
  * not handled: requires |beta J| <= 150 and |beta h| <= 300.  Returns 0, or
  * -1 (r all NAN) on invalid input: N < 2, J, h or beta not finite,
  * beta <= 0, or outside that range. */
-int ising_exact_chain(long N, int periodic, double J, double h, double beta,
-                      ising_exact_result *r);
+int ising_exact_chain(long N, int periodic, double J, double h, double beta, ising_exact_result *r);
 
 #endif

@@ -45,8 +45,8 @@ typedef struct {
   int dim;
   int64_t L[ISING_MAX_DIM];
   int periodic[ISING_MAX_DIM];
-  int64_t nsites;                  /* global */
-  MPI_Comm comm;                   /* Cartesian communicator */
+  int64_t nsites; /* global */
+  MPI_Comm comm;  /* Cartesian communicator */
   int rank, size;
   int grid[ISING_MAX_DIM], coords[ISING_MAX_DIM];
   int nbr[2 * ISING_MAX_DIM];

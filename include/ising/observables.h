@@ -30,9 +30,8 @@ typedef struct {
   int64_t magnetization;
 } ising_observables_sums;
 
-ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c,
-                                               const int8_t *spins);
-void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins,
-                               double *energy, double *magnetization);
+ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c, const int8_t *spins);
+void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, double *energy,
+                               double *magnetization);
 
 #endif

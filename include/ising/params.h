@@ -29,7 +29,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#define ISING_MAX_DIM 3
+#define ISING_MAX_DIM  3
 #define ISING_PATH_MAX 4096
 
 typedef enum { ISING_COUPLINGS_UNIFORM, ISING_COUPLINGS_PM, ISING_COUPLINGS_GAUSSIAN } ising_couplings_kind;
@@ -38,14 +38,14 @@ typedef enum { ISING_TASK_MC = 1u << 0 } ising_task;
 
 typedef struct {
   /* lattice */
-  int dim;                      /* 1, 2 or 3 */
-  int64_t L[ISING_MAX_DIM];     /* sites per axis (1 on unused axes) */
-  int periodic[ISING_MAX_DIM];  /* 1 periodic, 0 open (0 on unused axes) */
-  int64_t nsites;               /* product of L */
+  int dim;                     /* 1, 2 or 3 */
+  int64_t L[ISING_MAX_DIM];    /* sites per axis (1 on unused axes) */
+  int periodic[ISING_MAX_DIM]; /* 1 periodic, 0 open (0 on unused axes) */
+  int64_t nsites;              /* product of L */
   /* couplings and fields */
   ising_couplings_kind couplings;
-  double J[ISING_MAX_DIM];      /* uniform / +-J magnitude per axis */
-  double pm_p;                  /* probability of an antiferromagnetic (-J) bond */
+  double J[ISING_MAX_DIM]; /* uniform / +-J magnitude per axis */
+  double pm_p;             /* probability of an antiferromagnetic (-J) bond */
   double gaussian_mean, gaussian_sigma;
   double field, field_sigma;
   uint64_t seed, disorder_seed;
@@ -53,7 +53,7 @@ typedef struct {
   int nbeta;
   double *beta;
   /* what to run */
-  unsigned tasks;               /* bitmask of ising_task */
+  unsigned tasks; /* bitmask of ising_task */
   ising_algorithm algorithm;
   int64_t sweeps, thermalize, measure_interval, snapshot_interval;
   int hot_start;
@@ -63,10 +63,10 @@ typedef struct {
   /* output and run control */
   char output[ISING_PATH_MAX];
   int overwrite;
-  int exact;                    /* 1: compute exact values where the exact module applies */
+  int exact; /* 1: compute exact values where the exact module applies */
   int quiet;
-  double progress_interval;     /* seconds between progress lines */
-  char *options_text;           /* the whole options database, for provenance */
+  double progress_interval; /* seconds between progress lines */
+  char *options_text;       /* the whole options database, for provenance */
   char *command_line;
 } ising_params;
 

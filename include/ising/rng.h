@@ -45,8 +45,8 @@ enum {
 
 static inline void ising_rng4(uint64_t seed, uint32_t stream, uint64_t step, uint64_t index, uint32_t out[4])
 {
-  philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step,
-                           (stream << 16) | ((uint32_t)(step >> 32) & 0xffffu)}};
+  philox4x32_ctr_t ctr = {
+      {(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step, (stream << 16) | ((uint32_t)(step >> 32) & 0xffffu)}};
   philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
   philox4x32_ctr_t r = philox4x32(ctr, key);
   out[0] = r.v[0];
@@ -57,8 +57,8 @@ static inline void ising_rng4(uint64_t seed, uint32_t stream, uint64_t step, uin
 
 static inline uint32_t ising_rng_u32(uint64_t seed, uint32_t stream, uint64_t step, uint64_t index)
 {
-  philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step,
-                           (stream << 16) | ((uint32_t)(step >> 32) & 0xffffu)}};
+  philox4x32_ctr_t ctr = {
+      {(uint32_t)index, (uint32_t)(index >> 32), (uint32_t)step, (stream << 16) | ((uint32_t)(step >> 32) & 0xffffu)}};
   philox4x32_key_t key = {{(uint32_t)seed, (uint32_t)(seed >> 32)}};
   return philox4x32(ctr, key).v[0];
 }

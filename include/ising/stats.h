@@ -94,16 +94,16 @@ void ising_stats_jackknife(const double *const *series, int k, size_t n, size_t 
 
 /* The Monte Carlo estimates for one temperature. */
 typedef struct {
-  size_t n;                /* measurements */
-  size_t nbins;            /* bins used for every error below */
-  int bins_too_short;      /* 1: bins shorter than 10 tau_int, errors too small */
-  double energy, energy_err;                         /* <e> */
-  double magnetization, magnetization_err;           /* <m> signed */
-  double abs_magnetization, abs_magnetization_err;   /* <|m|> */
-  double m2, m2_err, m4, m4_err;                     /* <m^2>, <m^4> */
-  double specific_heat, specific_heat_err;           /* beta^2 N (<e^2> - <e>^2) */
-  double susceptibility, susceptibility_err;         /* beta N (<m^2> - <|m|>^2) */
-  double binder, binder_err;                         /* 1 - <m^4> / (3 <m^2>^2) */
+  size_t n;                                        /* measurements */
+  size_t nbins;                                    /* bins used for every error below */
+  int bins_too_short;                              /* 1: bins shorter than 10 tau_int, errors too small */
+  double energy, energy_err;                       /* <e> */
+  double magnetization, magnetization_err;         /* <m> signed */
+  double abs_magnetization, abs_magnetization_err; /* <|m|> */
+  double m2, m2_err, m4, m4_err;                   /* <m^2>, <m^4> */
+  double specific_heat, specific_heat_err;         /* beta^2 N (<e^2> - <e>^2) */
+  double susceptibility, susceptibility_err;       /* beta N (<m^2> - <|m|>^2) */
+  double binder, binder_err;                       /* 1 - <m^4> / (3 <m^2>^2) */
   double tau_int_energy, tau_int_abs_magnetization, tau_int_m2;
 } ising_estimates;
 

@@ -38,8 +38,8 @@ typedef struct {
   double beta;
   uint64_t seed;
   uint32_t stream;
-  int use_table;                        /* uniform bonds and field */
-  uint64_t table[2][ISING_TABLE_SIZE];  /* [s_i == +1][neighbour sums] -> T(p) */
+  int use_table;                       /* uniform bonds and field */
+  uint64_t table[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> T(p) */
 } ising_sweeper;
 
 void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, ising_algorithm alg,
