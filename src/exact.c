@@ -33,10 +33,12 @@
 #define PI  3.14159265358979323846
 #define LN2 0.69314718055994530942
 
-/* States of one enumeration block: the energy is recomputed from scratch at
- * each block start, so rounding in the incremental updates cannot build up
- * over 2^25 steps. */
-#define BLOCK_STATES 4096
+/* The enumeration walks BLOCK_STATES states into a buffer, then sums them.
+ * Every RESYNC_STATES steps the energy is recomputed from scratch: each
+ * incremental update rounds, and at beta = 20 an error dE in E is an error
+ * beta dE in a weight, so the drift is kept to a few ulps of E. */
+#define BLOCK_STATES  4096
+#define RESYNC_STATES 64
 
 static double ground_tolerance(double e)
 {
@@ -272,13 +274,6 @@ static void moments_lower_shift(moments *a, double d, double f)
     if (i != MOM_E1 && i != MOM_E2) a->sum[i] = f * v[i];
 }
 
-/* The running sums of w s_i s_j (i < j) behind <s_i s_j>, compensated
- * like the moments. */
-typedef struct {
-  int n;
-  double *sum, *comp, *chunk;
-} correlations;
-
 int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_result *r, double *corr)
 {
   if (!r) return -1;
@@ -286,14 +281,16 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
   if (!model_valid(model) || !isfinite(beta) || beta < 0) return -1;
   const int n = model->nspins;
   neighbours nb;
-  correlations cs = {n, corr, NULL, NULL};
+  /* corr accumulates w s_i s_j (i < j) like the moments: a chunk's sums in
+   * corr_chunk, added with compensation corr_comp */
+  double *corr_comp = NULL, *corr_chunk = NULL;
   if (neighbours_build(&nb, model)) return -1;
   if (corr) {
-    cs.comp = calloc((size_t)n * n, sizeof(double));
-    cs.chunk = calloc((size_t)n * n, sizeof(double));
-    if (!cs.comp || !cs.chunk) {
-      free(cs.comp);
-      free(cs.chunk);
+    corr_comp = calloc((size_t)n * n, sizeof(double));
+    corr_chunk = calloc((size_t)n * n, sizeof(double));
+    if (!corr_comp || !corr_chunk) {
+      free(corr_comp);
+      free(corr_chunk);
       free(nb.site);
       free(nb.coupling);
       return -1;
@@ -312,8 +309,9 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
   /* State t of the walk is the Gray code t ^ (t >> 1), bit k set meaning
    * s_k = -1; step t -> t+1 flips the spin of the lowest set bit of t+1. */
   for (unsigned long start = 0; start < nstates; start += block) {
-    double e = energy_of(model, s), bmin = INFINITY;
+    double e = 0.0, bmin = INFINITY;
     for (unsigned long q = 0; q < block; q++) {
+      if (q % RESYNC_STATES == 0) e = energy_of(model, s);
       ebuf[q] = e;
       mbuf[q] = mag;
       bmin = e < bmin ? e : bmin;
@@ -334,8 +332,8 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
         moments_lower_shift(&total, d, f);
         if (corr)
           for (int k = 0; k < n * n; k++) {
-            corr[k] = f * (corr[k] + cs.comp[k]);
-            cs.comp[k] = 0.0;
+            corr[k] = f * (corr[k] + corr_comp[k]);
+            corr_comp[k] = 0.0;
           }
         if (d > ground_tolerance(bmin)) ground_count = 0.0;
       }
@@ -362,7 +360,7 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
           double sg[ISING_EXACT_MAX_SPINS];
           for (int i = 0; i < n; i++) sg[i] = (g >> i) & 1UL ? -1.0 : 1.0;
           for (int i = 0; i < n; i++) {
-            double wi = w * sg[i], *row = cs.chunk + (size_t)i * n;
+            double wi = w * sg[i], *row = corr_chunk + (size_t)i * n;
             for (int j = i + 1; j < n; j++) row[j] += wi * sg[j];
           }
         }
@@ -372,8 +370,8 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
         for (int i = 0; i < n; i++)
           for (int j = i + 1; j < n; j++) {
             size_t k = (size_t)i * n + j;
-            neumaier_add(&corr[k], &cs.comp[k], cs.chunk[k]);
-            cs.chunk[k] = 0.0;
+            neumaier_add(&corr[k], &corr_comp[k], corr_chunk[k]);
+            corr_chunk[k] = 0.0;
           }
     }
   }
@@ -400,12 +398,12 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
       corr[(size_t)i * n + i] = 1.0;
       for (int j = i + 1; j < n; j++) {
         size_t k = (size_t)i * n + j;
-        corr[k] = (corr[k] + cs.comp[k]) / z;
+        corr[k] = (corr[k] + corr_comp[k]) / z;
         corr[(size_t)j * n + i] = corr[k];
       }
     }
-    free(cs.comp);
-    free(cs.chunk);
+    free(corr_comp);
+    free(corr_chunk);
   }
   return 0;
 }

@@ -7,7 +7,9 @@
 #include "ising/error.h"
 #include "ising/geometry.h"
 #include "ising/io.h"
+#include "ising/freeenergy.h"
 #include "ising/mc.h"
+#include "ising/meanfield.h"
 #include "ising/params.h"
 #include "ising/timers.h"
 #include "ising/version.h"
@@ -169,6 +171,7 @@ int main(int argc, char **argv)
   ising_geometry g = {.comm = MPI_COMM_NULL};
   ising_couplings c = {0};
   ising_io io = {.file = H5I_INVALID_HID};
+  ising_freeenergy fe = {0};
   int have_io = 0;
 
   if ((status = ising_params_load(PETSC_COMM_WORLD, size, &p))) goto finish;
@@ -191,7 +194,9 @@ int main(int argc, char **argv)
   }
   ising_timer_stop(ISING_PHASE_SETUP);
 
-  if (p.tasks & ISING_TASK_MC) status = ising_mc_run(&p, &g, &c, &io);
+  if ((status = ising_freeenergy_init(&p, &g, &io, &fe))) goto finish;
+  if (p.tasks & ISING_TASK_MC) status = ising_mc_run(&p, &g, &c, &io, &fe);
+  if (!status && (p.tasks & ISING_TASK_MEANFIELD)) status = ising_meanfield_run(&p, &g, &c, &io, &fe);
   if (!status) {
     char finish[64];
     now_iso(finish, sizeof(finish));
@@ -208,6 +213,7 @@ int main(int argc, char **argv)
 
 finish:
   if (have_io) ising_io_discard(&io);
+  ising_freeenergy_free(&fe);
   ising_couplings_free(&c);
   ising_geometry_free(&g);
   ising_params_free(&p);

@@ -5,7 +5,7 @@
 
 #include "ising/couplings.h"
 #include "ising/error.h"
-#include "ising/exact.h"
+#include "ising/freeenergy.h"
 #include "ising/observables.h"
 #include "ising/rng.h"
 #include "ising/stats.h"
@@ -42,55 +42,6 @@ void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t 
     ising_halo_exchange(halo, spins);
     ising_timer_stop(ISING_PHASE_HALO);
   }
-}
-
-/* Which exact method applies to the model, if any. */
-typedef enum { EXACT_NONE, EXACT_ENUMERATION, EXACT_KAUFMAN, EXACT_CHAIN } exact_method;
-
-static exact_method choose_exact(const ising_params *p)
-{
-  if (!p->exact) return EXACT_NONE;
-  if (p->nsites <= ISING_EXACT_MAX_SPINS) return EXACT_ENUMERATION;
-  int uniform = p->couplings == ISING_COUPLINGS_UNIFORM && p->field_sigma == 0.0;
-  if (uniform && p->dim == 2 && p->periodic[0] && p->periodic[1] && p->field == 0.0) return EXACT_KAUFMAN;
-  if (uniform && p->dim == 1) return EXACT_CHAIN;
-  return EXACT_NONE;
-}
-
-static const char *exact_method_name(exact_method m)
-{
-  switch (m) {
-  case EXACT_ENUMERATION: return "enumeration";
-  case EXACT_KAUFMAN: return "kaufman";
-  case EXACT_CHAIN: return "transfer_matrix";
-  default: return "none";
-  }
-}
-
-/* Rank 0 computes, everyone receives: the result is the same on all ranks. */
-static int exact_values(const ising_params *p, exact_method m, const ising_bondlist *model, double beta, MPI_Comm comm,
-                        ising_exact_result *r)
-{
-  int rank, rc = 0;
-  MPI_Comm_rank(comm, &rank);
-  if (rank == 0) {
-    switch (m) {
-    case EXACT_ENUMERATION: rc = ising_exact_enumerate(model, beta, r, NULL); break;
-    case EXACT_KAUFMAN:
-      rc = ising_exact_kaufman((int)p->L[0], (int)p->L[1], ising_quantize(p->J[0]), ising_quantize(p->J[1]), beta, r);
-      break;
-    case EXACT_CHAIN:
-      rc = ising_exact_chain(p->L[0], p->periodic[0], ising_quantize(p->J[0]), ising_quantize(p->field), beta, r);
-      /* The chain's susceptibility is beta N (<m^2> - <m>^2); the estimate
-       * uses <|m|>, so the two are not comparable. */
-      r->susceptibility = NAN;
-      break;
-    default: rc = -1;
-    }
-  }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
-  MPI_Bcast(r, (int)sizeof(*r), MPI_BYTE, 0, comm);
-  return rc;
 }
 
 /* The per-temperature datasets of /observables, in the order written. */
@@ -133,7 +84,7 @@ static int write_entry(ising_io *io, const char *group, const char *name, int k,
   return ising_io_write_double(io, path, &start, &count, &v);
 }
 
-static int create_datasets(const ising_params *p, const ising_geometry *g, exact_method em, int64_t nmeas,
+static int create_datasets(const ising_params *p, const ising_geometry *g, int have_exact, int64_t nmeas,
                            int64_t nsnap, ising_io *io)
 {
   char path[256];
@@ -153,24 +104,15 @@ static int create_datasets(const ising_params *p, const ising_geometry *g, exact
     if (!rc) rc = ising_io_dataset_double(io, "/snapshots/sweep", 1, &nsnap);
     if (!rc) rc = ising_io_dataset_double(io, "/snapshots/beta", 1, &nsnap);
   }
-  if (!rc && em != EXACT_NONE) {
-    for (size_t k = 0; k < NEXACT && !rc; k++) {
-      snprintf(path, sizeof(path), "/observables/%s", exact_names[k]);
-      rc = ising_io_dataset_double(io, path, 1, &nb);
-    }
-    char method[64];
-    snprintf(method, sizeof(method), "exact:%s", exact_method_name(em));
-    if (!rc) rc = ising_io_dataset_double(io, "/free_energy/beta", 1, &nb);
-    if (!rc) rc = ising_io_dataset_double(io, "/free_energy/lnZ", 1, &nb);
-    if (!rc) rc = ising_io_dataset_double(io, "/free_energy/lnZ_err", 1, &nb);
-    if (!rc) rc = ising_io_dataset_double(io, "/free_energy/lnZ_exact", 1, &nb);
-    if (!rc) rc = ising_io_attr_string(io, "/free_energy", "method", method);
+  for (size_t k = 0; k < NEXACT && !rc && have_exact; k++) {
+    snprintf(path, sizeof(path), "/observables/%s", exact_names[k]);
+    rc = ising_io_dataset_double(io, path, 1, &nb);
   }
   return rc;
 }
 
 static int write_results(ising_io *io, int k, double beta, const ising_estimates *est, double acceptance,
-                         exact_method em, int ex_ok, const ising_exact_result *ex)
+                         int ex_ok, const ising_exact_result *ex)
 {
   const double v[NOBS] = {beta,
                           est->energy,
@@ -198,15 +140,10 @@ static int write_results(ising_io *io, int k, double beta, const ising_estimates
                           (double)est->bins_too_short};
   int rc = 0;
   for (size_t j = 0; j < NOBS && !rc; j++) rc = write_entry(io, "/observables", obs_names[j], k, v[j]);
-  if (em == EXACT_NONE || rc) return rc;
-  /* Where the exact method failed at this beta the entries stay NaN. */
+  if (!ex_ok || rc) return rc;
   const double x[NEXACT] = {ex->energy, ex->specific_heat,  ex->magnetization, ex->abs_magnetization, ex->m2,
                             ex->m4,     ex->susceptibility, ex->binder};
-  for (size_t j = 0; j < NEXACT && !rc && ex_ok; j++) rc = write_entry(io, "/observables", exact_names[j], k, x[j]);
-  if (!rc) rc = write_entry(io, "/free_energy", "beta", k, beta);
-  if (!rc && ex_ok) rc = write_entry(io, "/free_energy", "lnZ", k, ex->lnZ);
-  if (!rc && ex_ok) rc = write_entry(io, "/free_energy", "lnZ_err", k, 0.0);
-  if (!rc && ex_ok) rc = write_entry(io, "/free_energy", "lnZ_exact", k, ex->lnZ);
+  for (size_t j = 0; j < NEXACT && !rc; j++) rc = write_entry(io, "/observables", exact_names[j], k, x[j]);
   return rc;
 }
 
@@ -228,7 +165,7 @@ static void print_deviation(FILE *out, const char *name, double v, double err, d
   fprintf(out, "    exact %-18s %14.8f  deviation %+.2f sigma\n", name, exact, err > 0 ? (v - exact) / err : 0.0);
 }
 
-static void print_estimates(FILE *out, double beta, const ising_estimates *e, double acceptance, exact_method em,
+static void print_estimates(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
                             const ising_exact_result *x)
 {
   fprintf(out, "beta = %g: %zu measurements in %zu bins%s, acceptance %.4f\n", beta, e->n, e->nbins,
@@ -246,7 +183,7 @@ static void print_estimates(FILE *out, double beta, const ising_estimates *e, do
   fprintf(out, "  tau_int(m^2) %.2f\n  %-22s", e->tau_int_m2, "Binder cumulant");
   print_value(out, e->binder, e->binder_err);
   fputc('\n', out);
-  if (em == EXACT_NONE) return;
+  if (!have_exact) return;
   fprintf(out, "    exact %-18s %14.8f\n", "lnZ", x->lnZ);
   print_deviation(out, "energy", e->energy, e->energy_err, x->energy);
   print_deviation(out, "|m|", e->abs_magnetization, e->abs_magnetization_err, x->abs_magnetization);
@@ -275,21 +212,20 @@ static void report_progress(const ising_params *p, progress *pr, int rank, int k
   fflush(stdout);
 }
 
-int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io)
+int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
+                 ising_freeenergy *fe)
 {
   const int64_t nmeas = p->sweeps / p->measure_interval;
   const int64_t snaps_per_beta = p->snapshot_interval > 0 ? p->sweeps / p->snapshot_interval : 0;
-  const exact_method em = choose_exact(p);
+  const int have_exact = fe->method != ISING_EXACT_NONE;
   int rc = ISING_EXIT_RUNTIME;
-  ising_bondlist model = {0};
   ising_halo halo;
   ising_halo_create(g, MPI_INT8_T, &halo);
   int8_t *spins = malloc(g->nextended);
   double *e = malloc(sizeof(double) * (size_t)nmeas), *m = malloc(sizeof(double) * (size_t)nmeas);
   int oom = !spins || !e || !m;
-  if (em == EXACT_ENUMERATION && g->rank == 0) oom |= ising_couplings_bondlist(p, &model) != 0;
   if (ising_check(g->comm, oom, "out of memory for the spins and time series")) goto done;
-  if (create_datasets(p, g, em, nmeas, snaps_per_beta * p->nbeta, io)) goto done;
+  if (create_datasets(p, g, have_exact, nmeas, snaps_per_beta * p->nbeta, io)) goto done;
 
   ising_spins_init(p, g, spins);
   ising_halo_exchange(&halo, spins);
@@ -334,25 +270,20 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
     ising_timer_stop(ISING_PHASE_ANALYSIS);
 
     ising_exact_result ex;
-    int ex_ok = 0;
-    if (em != EXACT_NONE) {
-      ising_timer_start(ISING_PHASE_EXACT);
-      ex_ok = exact_values(p, em, &model, p->beta[k], g->comm, &ex) == 0;
-      ising_timer_stop(ISING_PHASE_EXACT);
-      if (!ex_ok)
-        ising_warn(g->comm, "the exact method (%s) does not apply at beta = %g; no exact values there",
-                   exact_method_name(em), p->beta[k]);
-    }
+    ising_timer_start(ISING_PHASE_EXACT);
+    int ex_ok = ising_freeenergy_exact(fe, k, &ex);
+    ising_timer_stop(ISING_PHASE_EXACT);
+    if (ex_ok < 0) goto done;
 
     ising_timer_start(ISING_PHASE_OUTPUT);
     int64_t start[2] = {0, k}, count[2] = {nmeas, 1};
-    int bad = write_results(io, k, p->beta[k], &est, acceptance, em, ex_ok, &ex) ||
+    int bad = write_results(io, k, p->beta[k], &est, acceptance, ex_ok, &ex) ||
               ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
               ising_io_write_double(io, "/timeseries/magnetization", start, count, m) || ising_io_flush(io);
     ising_timer_stop(ISING_PHASE_OUTPUT);
     if (bad) goto done;
     if (!p->quiet && g->rank == 0) {
-      print_estimates(stdout, p->beta[k], &est, acceptance, ex_ok ? em : EXACT_NONE, &ex);
+      print_estimates(stdout, p->beta[k], &est, acceptance, ex_ok, &ex);
       fflush(stdout);
     }
   }
@@ -366,7 +297,6 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   ising_timer_stop(ISING_PHASE_OUTPUT);
   rc = 0;
 done:
-  ising_bondlist_free(&model);
   ising_halo_free(&halo);
   free(spins);
   free(e);

@@ -41,15 +41,44 @@ ising_observables_sums ising_observables_local(const ising_geometry *g, const is
   return sums;
 }
 
+void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)
+{
+  /* Each value travels as four 32-bit limbs (the top one signed) summed as
+   * int64, which cannot overflow for fewer than 2^31 ranks; integer sums are
+   * exact in any order. */
+  int64_t local[4 * ISING_INT128_MAX_REDUCE] = {0}, total[4 * ISING_INT128_MAX_REDUCE];
+  for (int k = 0; k < n; k++) {
+    ising_int128 x = v[k];
+    for (int l = 0; l < 3; l++) {
+      local[4 * k + l] = (int64_t)(x & 0xffffffff);
+      x = (x - (x & 0xffffffff)) / ((ising_int128)1 << 32);
+    }
+    local[4 * k + 3] = (int64_t)x;
+  }
+  MPI_Allreduce(local, total, 4 * n, MPI_INT64_T, MPI_SUM, comm);
+  for (int k = 0; k < n; k++) {
+    ising_int128 x = total[4 * k + 3];
+    for (int l = 2; l >= 0; l--) x = x * ((ising_int128)1 << 32) + total[4 * k + l];
+    v[k] = x;
+  }
+}
+
+ising_int128 ising_fixed128(double x)
+{
+  return (ising_int128)(x * 0x1p64);
+}
+
+double ising_unfixed128(ising_int128 x)
+{
+  return (double)x * 0x1p-64;
+}
+
 void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, double *energy,
                                double *magnetization)
 {
-  /* The 128-bit energy travels as a signed high part and a 32-bit low
-   * part, each summed exactly as int64 by MPI. */
   ising_observables_sums s = ising_observables_local(g, c, spins);
-  int64_t local[3] = {(int64_t)(s.energy >> 32), (int64_t)(s.energy & 0xffffffff), s.magnetization}, total[3];
-  MPI_Allreduce(local, total, 3, MPI_INT64_T, MPI_SUM, g->comm);
-  ising_int128 e = (ising_int128)total[0] * ((ising_int128)1 << 32) + total[1];
-  *energy = (double)e / ISING_QUANTUM_SCALE / (double)g->nsites;
-  *magnetization = (double)total[2] / (double)g->nsites;
+  ising_int128 v[2] = {s.energy, s.magnetization};
+  ising_allreduce_int128(g->comm, v, 2);
+  *energy = (double)v[0] / ISING_QUANTUM_SCALE / (double)g->nsites;
+  *magnetization = (double)v[1] / (double)g->nsites;
 }

@@ -41,7 +41,7 @@ static const option_doc options[] = {
     {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
     {"-beta", "0.44", "inverse temperature, >= 0 (not together with -beta_list)"},
     {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another, each >= 0"},
-    {"-task", "mc", "what to run: mc (Monte Carlo sweeps at each beta); a comma list of tasks"},
+    {"-task", "mc", "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound)"},
     {"-algorithm", "metropolis", "Monte Carlo update: metropolis or heatbath (checkerboard sweeps)"},
     {"-sweeps", "10000", "measured sweeps per temperature, >= 1"},
     {"-thermalize", "1000", "sweeps discarded before measuring, per temperature, >= 0"},
@@ -49,7 +49,12 @@ static const option_doc options[] = {
     {"-snapshot_interval", "0", "sweeps between spin snapshots in the output file (0: none)"},
     {"-start", "hot",
      "initial state: hot (random) or cold (all +1); later temperatures continue from the previous one"},
-    {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
+    {"-mf_solver", "sweeps", "mean field: sweeps (damped checkerboard Gauss-Seidel) or snes (Newton, PETSc SNES; -mf_snes_*, -mf_ksp_*, -mf_pc_* options apply)"},
+  {"-mf_init", "paramagnetic,ferro,random", "mean field: starting points tried at each beta (plus the previous beta's solution), any of paramagnetic, ferro, antiferro, random"},
+  {"-mf_damping", "0.0", "mean field sweeps: m <- d m + (1 - d) tanh(beta h_loc), d in [0, 1)"},
+  {"-mf_tol", "1e-12", "mean field: converged when max_i |m_i - tanh(beta h_i^loc)| <= tol, tol > 0"},
+  {"-mf_max_iter", "10000", "mean field: most sweeps (or Newton steps) per starting point, >= 1"},
+  {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
     {"-output", "ising.h5", "the run's HDF5 output file"},
     {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
     {"-exact", "true",
@@ -64,6 +69,12 @@ static const option_doc options[] = {
 const char *ising_algorithm_name(ising_algorithm a)
 {
   return a == ISING_ALGORITHM_HEATBATH ? "heatbath" : "metropolis";
+}
+
+const char *ising_mf_init_name(int k)
+{
+  static const char *const names[ISING_MF_NINIT] = {"paramagnetic", "ferro", "antiferro", "random"};
+  return k >= 0 && k < ISING_MF_NINIT ? names[k] : "previous_beta";
 }
 
 const char *ising_couplings_name(ising_couplings_kind k)
@@ -374,7 +385,7 @@ static int load_betas(parse_ctx *c, ising_params *p)
 
 static int load_run(parse_ctx *c, ising_params *p, int nranks)
 {
-  static const char *const tasks[] = {"mc"};
+  static const char *const tasks[] = {"mc", "meanfield"};
   static const char *const algs[] = {"metropolis", "heatbath"};
   static const char *const starts[] = {"hot", "cold"};
   char buf[256], *items[8];
@@ -382,12 +393,26 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
 
   get(c, "-task", buf, sizeof(buf), NULL);
   int n = split_list(buf, items, 8);
-  if (n < 1) return fail(c, "option -task: expected a comma list of mc, got '%s'", buf);
+  if (n < 1) return fail(c, "option -task: expected a comma list of mc, meanfield, got '%s'", buf);
   p->tasks = 0;
   for (int t = 0; t < n; t++) {
-    if ((k = match_keyword(c, "-task", items[t], tasks, 1)) < 0) return -1;
+    if ((k = match_keyword(c, "-task", items[t], tasks, 2)) < 0) return -1;
     p->tasks |= 1u << k;
   }
+  static const char *const solvers[] = {"sweeps", "snes"};
+  if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
+  get(c, "-mf_init", buf, sizeof(buf), NULL);
+  n = split_list(buf, items, 8);
+  if (n < 1) return fail(c, "option -mf_init: expected a comma list of paramagnetic, ferro, antiferro, random");
+  p->mf_init = 0;
+  for (int t = 0; t < n; t++) {
+    static const char *const inits[] = {"paramagnetic", "ferro", "antiferro", "random"};
+    if ((k = match_keyword(c, "-mf_init", items[t], inits, ISING_MF_NINIT)) < 0) return -1;
+    p->mf_init |= 1u << k;
+  }
+  if (read_real(c, "-mf_damping", 0.0, 0.999999, &p->mf_damping, NULL)) return -1;
+  if (read_real(c, "-mf_tol", 1e-300, 1.0, &p->mf_tol, NULL)) return -1;
+  if (read_int64(c, "-mf_max_iter", 1, INT64_C(1) << 40, &p->mf_max_iter)) return -1;
   if (read_keyword(c, "-algorithm", algs, 2, &k)) return -1;
   p->algorithm = (ising_algorithm)k;
   if (read_keyword(c, "-start", starts, 2, &k)) return -1;
@@ -448,7 +473,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
 
 /* Options that nobody read: misspelt or unknown.  PETSc reads some of its
  * own only in PetscFinalize; they are marked as known here. */
-static int check_unused(parse_ctx *c)
+static int check_unused(parse_ctx *c, int allow_solver_options)
 {
   static const char *const petsc_late[] = {"-options_left", "-options_view", "-log_view", "-malloc_dump",
                                            "-memory_view",  "-malloc_view",  "-log_trace"};
@@ -459,16 +484,31 @@ static int check_unused(parse_ctx *c)
   PetscInt n;
   char **names, **values;
   if (PetscOptionsLeftGet(NULL, &n, &names, &values)) return fail(c, "could not list the options database");
-  if (n > 0) {
-    char list[512] = "";
-    for (PetscInt k = 0; k < n && k < 8; k++) {
-      strncat(list, k ? ", -" : "-", sizeof(list) - strlen(list) - 1);
+  static const char *const solver_prefixes[] = {"mf_snes_", "mf_ksp_", "mf_pc_", "mf_mat_"};
+  char list[512] = "";
+  int unknown = 0;
+  for (PetscInt k = 0; k < n; k++) {
+    int solver = 0;
+    for (size_t j = 0; j < sizeof(solver_prefixes) / sizeof(*solver_prefixes); j++)
+      solver |= !strncmp(names[k], solver_prefixes[j], strlen(solver_prefixes[j]));
+    if (solver && allow_solver_options) continue;
+    if (unknown++ < 8) {
+      strncat(list, unknown > 1 ? ", -" : "-", sizeof(list) - strlen(list) - 1);
       strncat(list, names[k], sizeof(list) - strlen(list) - 1);
     }
-    fail(c, "unknown option%s %s (misspelt, or not used by this configuration); see -help", n > 1 ? "s" : "", list);
   }
+  if (unknown)
+    fail(c, "unknown option%s %s (misspelt, or not used by this configuration); see -help", unknown > 1 ? "s" : "",
+         list);
   PetscOptionsLeftRestore(NULL, &n, &names, &values);
   return c->failed ? -1 : 0;
+}
+
+int ising_params_check_unused(MPI_Comm comm)
+{
+  parse_ctx c = {.failed = 0};
+  check_unused(&c, 0);
+  return ising_check(comm, c.failed, "%s", c.msg) ? ISING_EXIT_INPUT : 0;
 }
 
 static char *database_text(void)
@@ -485,7 +525,7 @@ int ising_params_load(MPI_Comm comm, int nranks, ising_params *p)
   parse_ctx c = {.failed = 0};
   memset(p, 0, sizeof(*p));
   if (!load_lattice(&c, p) && !load_couplings(&c, p) && !load_betas(&c, p) && !load_run(&c, p, nranks))
-    check_unused(&c);
+    check_unused(&c, (p->tasks & ISING_TASK_MEANFIELD) && p->mf_solver == ISING_MF_SNES);
   if (!c.failed) {
     p->options_text = database_text();
     if (!p->options_text) fail(&c, "could not read the options database");

@@ -67,6 +67,14 @@ bad 2 "option -start: expected one of hot, cold" -start warm
 bad 2 "option -field_sigma: expected a real number in [0, 1000]" -field_sigma -1
 bad 2 "option -quiet: expected true or false" -quiet maybe
 bad 2 "option -progress_interval" -progress_interval 0
+bad 2 "option -mf_damping: expected a real number in [0, 0.999999]" -task meanfield -mf_damping -0.5
+bad 2 "option -mf_tol: expected a real number in [1e-300, 1]" -task meanfield -mf_tol 0
+bad 2 "option -mf_init: expected one of paramagnetic, ferro, antiferro, random, got 'warm'" -task meanfield -mf_init ferro,warm
+bad 2 "option -mf_solver: expected one of sweeps, snes" -task meanfield -mf_solver newton
+bad 2 "option -mf_max_iter: expected an integer in [1," -task meanfield -mf_max_iter 0
+bad 2 "unknown option -mf_snes_monitr" -task meanfield -mf_solver snes -mf_snes_monitr
+bad 2 "unknown option -mf_snes_monitor" -task meanfield -mf_snes_monitor
+bad 2 "option -mf_solver snes: a periodic axis needs at least 4 sites" -task meanfield -mf_solver snes -lattice_size 2,8
 
 # An existing output file is refused without -overwrite and left untouched.
 n=$((n + 1))

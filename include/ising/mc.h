@@ -10,15 +10,17 @@
  *       Collective.  One sweep: colour 0, halo exchange, colour 1, halo
  *       exchange.  Adds the number of changed spins of this rank to *changed.
  *   int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
- *                    ising_io *io)
+ *                    ising_io *io, ising_freeenergy *fe)
  *       Collective.  Runs every temperature and writes /observables,
- *       /timeseries, /snapshots and /free_energy (exact values).  Returns 0,
- *       or ISING_EXIT_RUNTIME after a message.
+ *       /timeseries, /snapshots, /state, with the exact values from fe
+ *       beside the estimates.  Returns 0, or ISING_EXIT_RUNTIME after a
+ *       message.
  */
 #ifndef ISING_MC_H
 #define ISING_MC_H
 
 #include "ising/couplings.h"
+#include "ising/freeenergy.h"
 #include "ising/geometry.h"
 #include "ising/halo.h"
 #include "ising/io.h"
@@ -29,6 +31,7 @@
 
 void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *spins);
 void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, int64_t *changed);
-int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io);
+int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
+                 ising_freeenergy *fe);
 
 #endif

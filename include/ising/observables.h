@@ -11,6 +11,12 @@
  *       Local.  This rank's share: H in units of 2^-32 over the bonds
  *       leaving its sites in the +d directions and its fields, and the sum
  *       of its spins.  Needs an up-to-date halo.
+ *   void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)
+ *       Collective.  Exact, order-independent sum over the ranks of n <=
+ *       ISING_INT128_MAX_REDUCE 128-bit integers, in place.
+ *   ising_int128 ising_fixed128(double x), double ising_unfixed128(ising_int128 x)
+ *       Local.  x in fixed point with 64 fraction bits (truncated) and back:
+ *       reproducible sums of doubles (|x| < 2^62) to 5e-20 per term.
  *   void ising_observables_measure(const ising_geometry *g, const ising_couplings *c,
  *                                  const int8_t *spins, double *energy, double *magnetization)
  *       Collective.  Energy per spin H/N and magnetisation per spin m.
@@ -21,6 +27,7 @@
 #include "ising/couplings.h"
 #include "ising/geometry.h"
 
+#include <mpi.h>
 #include <stdint.h>
 
 __extension__ typedef __int128 ising_int128;
@@ -31,6 +38,11 @@ typedef struct {
 } ising_observables_sums;
 
 ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c, const int8_t *spins);
+
+#define ISING_INT128_MAX_REDUCE 8
+void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n);
+ising_int128 ising_fixed128(double x);
+double ising_unfixed128(ising_int128 x);
 void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, double *energy,
                                double *magnetization);
 

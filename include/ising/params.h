@@ -15,6 +15,16 @@
  *   void ising_params_print(const ising_params *p, FILE *out)
  *       Local.  Human-readable summary of the run's parameters.
  *
+ *   int ising_params_check_unused(MPI_Comm comm)
+ *       Collective.  Fails (message, ISING_EXIT_INPUT on every rank) if the
+ *       options database holds an option nobody has read.  ising_params_load
+ *       calls it, except that it lets the mean-field solver's PETSc options
+ *       (-mf_snes_*, -mf_ksp_*, -mf_pc_*, -mf_mat_*) through when that solver
+ *       is used; the solver calls it again once PETSc has read them.
+ *
+ *   const char *ising_mf_init_name(int k)
+ *       Local.  Spelling of starting point k (bit k of ising_mf_init).
+ *
  *   void ising_params_free(ising_params *p)
  *       Local.  Releases the lists and strings held by p.
  *
@@ -34,7 +44,16 @@
 
 typedef enum { ISING_COUPLINGS_UNIFORM, ISING_COUPLINGS_PM, ISING_COUPLINGS_GAUSSIAN } ising_couplings_kind;
 typedef enum { ISING_ALGORITHM_METROPOLIS, ISING_ALGORITHM_HEATBATH } ising_algorithm;
-typedef enum { ISING_TASK_MC = 1u << 0 } ising_task;
+typedef enum { ISING_TASK_MC = 1u << 0, ISING_TASK_MEANFIELD = 1u << 1 } ising_task;
+typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
+/* Starting points of the mean-field solver, in the order they are tried. */
+typedef enum {
+  ISING_MF_INIT_PARAMAGNETIC = 1u << 0, /* m_i = 0 */
+  ISING_MF_INIT_FERRO = 1u << 1,        /* m_i = 1 */
+  ISING_MF_INIT_ANTIFERRO = 1u << 2,    /* m_i = +-1 by checkerboard colour */
+  ISING_MF_INIT_RANDOM = 1u << 3        /* m_i uniform in (-1, 1), keyed by (seed, site) */
+} ising_mf_init;
+#define ISING_MF_NINIT 4
 
 typedef struct {
   /* lattice */
@@ -57,6 +76,11 @@ typedef struct {
   ising_algorithm algorithm;
   int64_t sweeps, thermalize, measure_interval, snapshot_interval;
   int hot_start;
+  /* mean field */
+  int mf_solver;                /* ISING_MF_SWEEPS or ISING_MF_SNES */
+  double mf_damping, mf_tol;
+  int64_t mf_max_iter;
+  unsigned mf_init;             /* bitmask of ising_mf_init */
   /* decomposition */
   int have_process_grid;
   int process_grid[ISING_MAX_DIM];
@@ -74,6 +98,8 @@ int ising_params_load(MPI_Comm comm, int nranks, ising_params *p);
 void ising_params_help(FILE *out);
 void ising_params_print(const ising_params *p, FILE *out);
 void ising_params_free(ising_params *p);
+int ising_params_check_unused(MPI_Comm comm);
+const char *ising_mf_init_name(int k);
 const char *ising_algorithm_name(ising_algorithm a);
 const char *ising_couplings_name(ising_couplings_kind k);
 
