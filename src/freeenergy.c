@@ -33,8 +33,8 @@ const char *ising_freeenergy_method(const ising_freeenergy *fe)
   }
 }
 
-static const char *const datasets[] = {"beta", "lnZ", "lnZ_err", "lnZ_exact", "lnZ_lower_meanfield", "kl_gap",
-                                       "kl_gap_err"};
+static const char *const datasets[] = {"beta",   "lnZ",       "lnZ_err", "lnZ_exact", "lnZ_lower_meanfield",
+                                       "kl_gap", "kl_gap_err"};
 
 int ising_freeenergy_init(const ising_params *p, const ising_geometry *g, ising_io *io, ising_freeenergy *fe)
 {
@@ -126,8 +126,7 @@ int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo)
   ising_exact_result r;
   int have = ising_freeenergy_exact(fe, k, &r);
   if (have < 0 || write_entry(fe->io, "lnZ_lower_meanfield", k, elbo)) return -1;
-  if (have && (write_entry(fe->io, "kl_gap", k, r.lnZ - elbo) || write_entry(fe->io, "kl_gap_err", k, 0.0)))
-    return -1;
+  if (have && (write_entry(fe->io, "kl_gap", k, r.lnZ - elbo) || write_entry(fe->io, "kl_gap_err", k, 0.0))) return -1;
   return 0;
 }
 

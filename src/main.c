@@ -5,9 +5,9 @@
  * (error.h), and a run that fails before finishing removes its output. */
 #include "ising/couplings.h"
 #include "ising/error.h"
+#include "ising/freeenergy.h"
 #include "ising/geometry.h"
 #include "ising/io.h"
-#include "ising/freeenergy.h"
 #include "ising/mc.h"
 #include "ising/meanfield.h"
 #include "ising/params.h"

@@ -84,8 +84,8 @@ static int write_entry(ising_io *io, const char *group, const char *name, int k,
   return ising_io_write_double(io, path, &start, &count, &v);
 }
 
-static int create_datasets(const ising_params *p, const ising_geometry *g, int have_exact, int64_t nmeas,
-                           int64_t nsnap, ising_io *io)
+static int create_datasets(const ising_params *p, const ising_geometry *g, int have_exact, int64_t nmeas, int64_t nsnap,
+                           ising_io *io)
 {
   char path[256];
   int64_t nb = p->nbeta, dims[2] = {nmeas, p->nbeta};
@@ -111,8 +111,8 @@ static int create_datasets(const ising_params *p, const ising_geometry *g, int h
   return rc;
 }
 
-static int write_results(ising_io *io, int k, double beta, const ising_estimates *est, double acceptance,
-                         int ex_ok, const ising_exact_result *ex)
+static int write_results(ising_io *io, int k, double beta, const ising_estimates *est, double acceptance, int ex_ok,
+                         const ising_exact_result *ex)
 {
   const double v[NOBS] = {beta,
                           est->energy,

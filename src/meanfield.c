@@ -105,7 +105,8 @@ static void init_field(const ising_params *p, const ising_geometry *g, int start
         double v = 0.0;
         if (start == 1) v = 1.0;
         if (start == 2) v = row_start(g, ey, ez, 0) == 1 + ((ex - 1) & 1) ? 1.0 : -1.0;
-        if (start == 3) v = 2.0 * ising_rng_uniform(ising_rng_u32(p->seed, ISING_STREAM_MF_INIT, 0, (uint64_t)site)) - 1.0;
+        if (start == 3)
+          v = 2.0 * ising_rng_uniform(ising_rng_u32(p->seed, ISING_STREAM_MF_INIT, 0, (uint64_t)site)) - 1.0;
         m[ising_geometry_index(g, ex, ey, ez)] = v;
       }
 }
@@ -170,10 +171,10 @@ static PetscErrorCode get_corners(DM da, corners *k)
  * ghosted index of each neighbour (or -1 where the bond is absent) and its
  * coupling, and the site's field. */
 typedef struct {
-  PetscInt site;                  /* ghosted local index */
-  PetscInt owned;                 /* index in the owned block */
-  PetscInt x[3];                  /* global coordinates */
-  PetscInt nbr[6];                /* ghosted index of -d (2d) and +d (2d+1) neighbours, -1 if absent */
+  PetscInt site;   /* ghosted local index */
+  PetscInt owned;  /* index in the owned block */
+  PetscInt x[3];   /* global coordinates */
+  PetscInt nbr[6]; /* ghosted index of -d (2d) and +d (2d+1) neighbours, -1 if absent */
   double J[6];
   double h;
 } site_view;
@@ -389,7 +390,7 @@ static PetscErrorCode solve_snes(snes_solver *s, const ising_geometry *g, double
   PetscFunctionReturn(0);
 }
 
-static const char *const dataset_names[] = {"beta",     "elbo",     "energy",     "entropy", "magnetization",
+static const char *const dataset_names[] = {"beta",     "elbo",       "energy",    "entropy", "magnetization",
                                             "residual", "iterations", "converged", "start"};
 #define NDATASETS (sizeof(dataset_names) / sizeof(*dataset_names))
 
@@ -488,10 +489,14 @@ int ising_meanfield_run(const ising_params *p, const ising_geometry *g, const is
       }
     }
     ising_timer_start(ISING_PHASE_OUTPUT);
-    const double row[NDATASETS] = {beta,         top.elbo,
-                                   top.energy,   top.entropy,
-                                   top.magnetization, top.residual,
-                                   (double)top_info.iterations, (double)top_info.converged,
+    const double row[NDATASETS] = {beta,
+                                   top.elbo,
+                                   top.energy,
+                                   top.entropy,
+                                   top.magnetization,
+                                   top.residual,
+                                   (double)top_info.iterations,
+                                   (double)top_info.converged,
                                    (double)top_start};
     bad = write_row(io, k, row) || ising_freeenergy_put_meanfield(fe, k, top.elbo) ||
           (k == p->nbeta - 1 && ising_io_write_field(io, "/meanfield/m", 0, g, H5T_NATIVE_DOUBLE, best)) ||

@@ -6,7 +6,7 @@ trap 'rm -rf "$work"' EXIT
 for opt in $(run 1 -help | awk '/^  -/ {print $1}'); do
   if grep -qF -- "\`$opt\`" "$SRC/docs/usage.md"; then pass "usage.md documents $opt"; else fail "usage.md lacks $opt"; fi
 done
-run 2 -lattice_size 4,4 -couplings pm -field_sigma 0.2 -sweeps 20 -thermalize 0 -snapshot_interval 10 -quiet \
+run 2 -lattice_size 4,4 -couplings pm -field_sigma 0.2 -sweeps 20 -thermalize 0 -snapshot_interval 10 -quiet -task mc,meanfield \
   -output "$work/x.h5" || fail "run"
 for path in $("$PYTHON" -c '
 import h5py, sys

@@ -116,8 +116,9 @@ static void uniform_case(const char *size, int dim, double beta, double h)
   ising_mf_result r = ising_mf_evaluate(&g, &c, beta, m);
   double expect = (double)g.nsites * (entropy(mstar) + beta * (dim * c.J[0] * mstar * mstar + c.field * mstar));
   double rel = fabs(r.elbo - expect) / fabs(expect);
-  snprintf(what, sizeof(what), "%s beta*zJ = %.2f h = %g: m* = %.12f, max |m_i - m*| = %.1e, ELBO rel. dev %.1e (tol 1e-12)",
-           size, beta * zJ, h, mstar, all, rel);
+  snprintf(what, sizeof(what),
+           "%s beta*zJ = %.2f h = %g: m* = %.12f, max |m_i - m*| = %.1e, ELBO rel. dev %.1e (tol 1e-12)", size,
+           beta * zJ, h, mstar, all, rel);
   check(all < 1e-12 && rel < 1e-12 && r.residual < 1e-12, what);
   free(m);
   ising_couplings_free(&c);
@@ -136,8 +137,8 @@ static uint64_t mix(uint64_t *s)
 
 static void bound_cases(void)
 {
-  static const char *const lattices[][2] = {{"4,4", "periodic"}, {"4,4", "open"},  {"2,2,4", "periodic"},
-                                            {"2,3,4", "open"},   {"5,5", "open"},  {"12", "periodic"},
+  static const char *const lattices[][2] = {{"4,4", "periodic"}, {"4,4", "open"}, {"2,2,4", "periodic"},
+                                            {"2,3,4", "open"},   {"5,5", "open"}, {"12", "periodic"},
                                             {"16", "periodic"}};
   static const char *const kinds[] = {"uniform", "pm", "gaussian"};
   uint64_t state = 12345;
@@ -149,10 +150,12 @@ static void bound_cases(void)
     char beta[32], seed[32], sigma[32], fieldv[32];
     snprintf(beta, sizeof(beta), "%.6f", 0.1 + 1.9 * (double)(mix(&state) >> 11) * 0x1p-53);
     snprintf(seed, sizeof(seed), "%d", inst + 1);
-    snprintf(fieldv, sizeof(fieldv), "%.3f", (inst % 3 == 0) ? 0.0 : 0.4 * ((double)(mix(&state) >> 11) * 0x1p-53 - 0.5));
+    snprintf(fieldv, sizeof(fieldv), "%.3f",
+             (inst % 3 == 0) ? 0.0 : 0.4 * ((double)(mix(&state) >> 11) * 0x1p-53 - 0.5));
     snprintf(sigma, sizeof(sigma), "%.3f", (inst % 2) ? 0.5 : 0.0);
-    const char *opts[] = {"-lattice_size", lat[0], "-lattice_bc", lat[1], "-couplings", kind, "-beta", beta,
-                          "-disorder_seed", seed, "-seed", seed, "-field", fieldv, "-field_sigma", sigma, NULL};
+    const char *opts[] = {"-lattice_size", lat[0], "-lattice_bc",    lat[1], "-couplings", kind,
+                          "-beta",         beta,   "-disorder_seed", seed,   "-seed",      seed,
+                          "-field",        fieldv, "-field_sigma",   sigma,  NULL};
     ising_params p;
     ising_geometry g;
     ising_couplings c;
@@ -191,8 +194,10 @@ static void bound_cases(void)
         for (int i = 0; i < b.nspins; i++) {
           int s = (st >> i) & 1 ? 1 : -1;
           double w = 0.5 * (1 + mg[i] * s);
-          if (w <= 0) zero = 1;
-          else lq += logl(w);
+          if (w <= 0)
+            zero = 1;
+          else
+            lq += logl(w);
           H -= b.h[i] * s;
         }
         if (zero) continue;
@@ -214,11 +219,13 @@ static void bound_cases(void)
     ising_params_free(&p);
   }
   char what[200];
-  snprintf(what, sizeof(what), "ELBO <= lnZ on %d/%d random enumerable instances (largest (ELBO-lnZ)/|lnZ| = %.2e, tol 1e-12)",
-           below, n, worst_bound);
+  snprintf(what, sizeof(what),
+           "ELBO <= lnZ on %d/%d random enumerable instances (largest (ELBO-lnZ)/|lnZ| = %.2e, tol 1e-12)", below, n,
+           worst_bound);
   check(below == n, what);
-  snprintf(what, sizeof(what), "ELBO + KL(q||p) = lnZ by enumeration on %d/%d instances (worst rel. dev %.1e, tol 1e-10)",
-           identity, n_identity, worst_identity);
+  snprintf(what, sizeof(what),
+           "ELBO + KL(q||p) = lnZ by enumeration on %d/%d instances (worst rel. dev %.1e, tol 1e-10)", identity,
+           n_identity, worst_identity);
   check(identity == n_identity && n_identity >= 60, what);
 }
 

@@ -34,21 +34,16 @@
 #include "ising/io.h"
 #include "ising/params.h"
 
-typedef enum {
-  ISING_EXACT_NONE,
-  ISING_EXACT_ENUMERATION,
-  ISING_EXACT_KAUFMAN,
-  ISING_EXACT_CHAIN
-} ising_exact_method;
+typedef enum { ISING_EXACT_NONE, ISING_EXACT_ENUMERATION, ISING_EXACT_KAUFMAN, ISING_EXACT_CHAIN } ising_exact_method;
 
 typedef struct {
   const ising_params *p;
   MPI_Comm comm;
   ising_io *io;
   ising_exact_method method;
-  ising_bondlist model;       /* rank 0, enumeration only */
-  ising_exact_result *cache;  /* per temperature */
-  int *state;                 /* per temperature: 0 not computed, 1 available, -1 not available */
+  ising_bondlist model;      /* rank 0, enumeration only */
+  ising_exact_result *cache; /* per temperature */
+  int *state;                /* per temperature: 0 not computed, 1 available, -1 not available */
 } ising_freeenergy;
 
 int ising_freeenergy_init(const ising_params *p, const ising_geometry *g, ising_io *io, ising_freeenergy *fe);

@@ -77,10 +77,10 @@ typedef struct {
   int64_t sweeps, thermalize, measure_interval, snapshot_interval;
   int hot_start;
   /* mean field */
-  int mf_solver;                /* ISING_MF_SWEEPS or ISING_MF_SNES */
+  int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;
   int64_t mf_max_iter;
-  unsigned mf_init;             /* bitmask of ising_mf_init */
+  unsigned mf_init; /* bitmask of ising_mf_init */
   /* decomposition */
   int have_process_grid;
   int process_grid[ISING_MAX_DIM];
