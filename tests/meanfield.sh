@@ -67,6 +67,24 @@ for np in 1 3 4; do
   agree "SNES on $np ranks vs 2 ranks" "$work/sg_snes.h5" "$work/sg_snes.$np.h5" 1e-12
 done
 
+# SNES on a uniform 3D lattice below the transition: every m_i is the
+# scalar solution of m = tanh(beta (z J m + h)) to 1e-12 (h = 1/16 is exact
+# in the 2^-32 quantisation of fields).
+mf 3 "$work/u3.h5" -lattice_size 4,4,6 -J 0.75 -field 0.0625 -beta_list 0.3,0.4 -mf_solver snes -mf_init ferro -mf_tol 1e-14
+if "$PYTHON" - "$work/u3.h5" <<'PY'
+import sys, h5py, numpy as np
+from scipy.optimize import brentq
+with h5py.File(sys.argv[1]) as f:
+    beta = f["meanfield/beta"][:]
+    m = f["meanfield/m"][:]
+    mstar = [brentq(lambda x: x - np.tanh(b * (6 * 0.75 * x + 0.0625)), 1e-3, 1.0, xtol=1e-15) for b in beta]
+    dev = np.max(np.abs(m - mstar[-1]))
+    dmag = np.max(np.abs(f["meanfield/magnetization"][:] - mstar))
+    print(f"  m* = {mstar}, max |m_i - m*| = {dev:.1e}, |<m> - m*| = {dmag:.1e} (tol 1e-12)")
+    sys.exit(0 if dev < 1e-12 and dmag < 1e-12 else 1)
+PY
+then pass "SNES on uniform 3D: scalar self-consistent solution"; else fail "SNES uniform 3D scalar solution"; fi
+
 mf 2 "$work/small.h5" -lattice_size 4,5 -lattice_bc open -couplings gaussian -field_sigma 0.4 -beta_list 0.2,0.8,2
 if "$PYTHON" - "$work/small.h5" <<'PY'
 import sys, h5py, numpy as np
