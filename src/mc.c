@@ -84,9 +84,9 @@ static int write_entry(ising_io *io, const char *group, const char *name, int k,
   return ising_io_write_double(io, path, &start, &count, &v);
 }
 
-static int create_datasets(const ising_params *p, const ising_geometry *g, int have_exact, int64_t nmeas, int64_t nsnap,
-                           ising_io *io)
+int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io)
 {
+  const int64_t nmeas = p->sweeps / p->measure_interval;
   char path[256];
   int64_t nb = p->nbeta, dims[2] = {nmeas, p->nbeta};
   int rc = ising_io_group(io, "/observables");
@@ -98,15 +98,20 @@ static int create_datasets(const ising_params *p, const ising_geometry *g, int h
   if (!rc) rc = ising_io_dataset_double(io, "/timeseries/magnetization", 2, dims);
   if (!rc) rc = ising_io_attr_int64(io, "/timeseries", "measure_interval", &p->measure_interval, 0);
   if (!rc) rc = ising_io_attr_int64(io, "/timeseries", "thermalize", &p->thermalize, 0);
-  if (!rc) rc = ising_io_dataset_field(io, "/state/spins", 0, g, H5T_NATIVE_INT8);
+  for (size_t k = 0; k < NEXACT && !rc && have_exact; k++) {
+    snprintf(path, sizeof(path), "/observables/%s", exact_names[k]);
+    rc = ising_io_dataset_double(io, path, 1, &nb);
+  }
+  return rc;
+}
+
+static int create_spin_datasets(const ising_geometry *g, int64_t nsnap, ising_io *io)
+{
+  int rc = ising_io_dataset_field(io, "/state/spins", 0, g, H5T_NATIVE_INT8);
   if (!rc && nsnap > 0) {
     rc = ising_io_dataset_field(io, "/snapshots/spins", nsnap, g, H5T_NATIVE_INT8);
     if (!rc) rc = ising_io_dataset_double(io, "/snapshots/sweep", 1, &nsnap);
     if (!rc) rc = ising_io_dataset_double(io, "/snapshots/beta", 1, &nsnap);
-  }
-  for (size_t k = 0; k < NEXACT && !rc && have_exact; k++) {
-    snprintf(path, sizeof(path), "/observables/%s", exact_names[k]);
-    rc = ising_io_dataset_double(io, path, 1, &nb);
   }
   return rc;
 }
@@ -165,7 +170,7 @@ static void print_deviation(FILE *out, const char *name, double v, double err, d
   fprintf(out, "    exact %-18s %14.8f  deviation %+.2f sigma\n", name, exact, err > 0 ? (v - exact) / err : 0.0);
 }
 
-static void print_estimates(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
+void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
                             const ising_exact_result *x)
 {
   fprintf(out, "beta = %g: %zu measurements in %zu bins%s, acceptance %.4f\n", beta, e->n, e->nbins,
@@ -190,6 +195,33 @@ static void print_estimates(FILE *out, double beta, const ising_estimates *e, do
   print_deviation(out, "specific heat", e->specific_heat, e->specific_heat_err, x->specific_heat);
   print_deviation(out, "susceptibility", e->susceptibility, e->susceptibility_err, x->susceptibility);
   print_deviation(out, "Binder cumulant", e->binder, e->binder_err, x->binder);
+}
+
+int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
+                                const double *m, double acceptance, int print)
+{
+  const int64_t nmeas = p->sweeps / p->measure_interval;
+  ising_timer_start(ISING_PHASE_ANALYSIS);
+  ising_estimates est;
+  ising_estimates_compute(e, m, (size_t)nmeas, p->beta[k], (double)p->nsites, &est);
+  ising_timer_stop(ISING_PHASE_ANALYSIS);
+  ising_exact_result ex;
+  ising_timer_start(ISING_PHASE_EXACT);
+  int ex_ok = ising_freeenergy_exact(fe, k, &ex);
+  ising_timer_stop(ISING_PHASE_EXACT);
+  if (ex_ok < 0) return -1;
+  ising_timer_start(ISING_PHASE_OUTPUT);
+  int64_t start[2] = {0, k}, count[2] = {nmeas, 1};
+  int bad = write_results(io, k, p->beta[k], &est, acceptance, ex_ok, &ex) ||
+            ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
+            ising_io_write_double(io, "/timeseries/magnetization", start, count, m) || ising_io_flush(io);
+  ising_timer_stop(ISING_PHASE_OUTPUT);
+  if (bad) return -1;
+  if (print) {
+    ising_mc_print_temperature(stdout, p->beta[k], &est, acceptance, ex_ok, &ex);
+    fflush(stdout);
+  }
+  return 0;
 }
 
 typedef struct {
@@ -225,7 +257,8 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   double *e = malloc(sizeof(double) * (size_t)nmeas), *m = malloc(sizeof(double) * (size_t)nmeas);
   int oom = !spins || !e || !m;
   if (ising_check(g->comm, oom, "out of memory for the spins and time series")) goto done;
-  if (create_datasets(p, g, have_exact, nmeas, snaps_per_beta * p->nbeta, io)) goto done;
+  if (ising_mc_create_observables(p, have_exact, io) || create_spin_datasets(g, snaps_per_beta * p->nbeta, io))
+    goto done;
 
   ising_spins_init(p, g, spins);
   ising_halo_exchange(&halo, spins);
@@ -264,28 +297,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
     MPI_Allreduce(&changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);
 
-    ising_timer_start(ISING_PHASE_ANALYSIS);
-    ising_estimates est;
-    ising_estimates_compute(e, m, (size_t)nmeas, p->beta[k], (double)p->nsites, &est);
-    ising_timer_stop(ISING_PHASE_ANALYSIS);
-
-    ising_exact_result ex;
-    ising_timer_start(ISING_PHASE_EXACT);
-    int ex_ok = ising_freeenergy_exact(fe, k, &ex);
-    ising_timer_stop(ISING_PHASE_EXACT);
-    if (ex_ok < 0) goto done;
-
-    ising_timer_start(ISING_PHASE_OUTPUT);
-    int64_t start[2] = {0, k}, count[2] = {nmeas, 1};
-    int bad = write_results(io, k, p->beta[k], &est, acceptance, ex_ok, &ex) ||
-              ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
-              ising_io_write_double(io, "/timeseries/magnetization", start, count, m) || ising_io_flush(io);
-    ising_timer_stop(ISING_PHASE_OUTPUT);
-    if (bad) goto done;
-    if (!p->quiet && g->rank == 0) {
-      print_estimates(stdout, p->beta[k], &est, acceptance, ex_ok, &ex);
-      fflush(stdout);
-    }
+    if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, !p->quiet && g->rank == 0)) goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
   int64_t done_sweeps = (int64_t)step;

@@ -15,6 +15,21 @@
  *       /timeseries, /snapshots, /state, with the exact values from fe
  *       beside the estimates.  Returns 0, or ISING_EXIT_RUNTIME after a
  *       message.
+ *
+ * Shared with the tempering task, which measures per temperature slot:
+ *   int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io)
+ *       Collective.  Creates /observables (one entry per beta, NaN-filled,
+ *       *_exact datasets when have_exact) and /timeseries/{energy,
+ *       magnetization} [measurement, beta].  Returns 0 or -1.
+ *   int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k,
+ *                                   const double *e, const double *m, double acceptance, int print)
+ *       Collective.  Error analysis of temperature k's time series (every
+ *       rank holds the same e and m), writes its /observables entries, the
+ *       exact values, its time-series column, flushes; prints the summary
+ *       when print.  Returns 0 or -1.
+ *   void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance,
+ *                                   int have_exact, const ising_exact_result *x)
+ *       Local.  The human-readable summary of one temperature.
  */
 #ifndef ISING_MC_H
 #define ISING_MC_H
@@ -25,7 +40,10 @@
 #include "ising/halo.h"
 #include "ising/io.h"
 #include "ising/params.h"
+#include "ising/stats.h"
 #include "ising/sweep.h"
+
+#include <stdio.h>
 
 #include <stdint.h>
 
@@ -33,5 +51,10 @@ void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *sp
 void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, int64_t *changed);
 int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
                  ising_freeenergy *fe);
+int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io);
+int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
+                                const double *m, double acceptance, int print);
+void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
+                                const ising_exact_result *x);
 
 #endif
