@@ -1,5 +1,5 @@
 /* couplings.c: bonds and fields (couplings.h).
- *   ising_couplings_create                       collective
+ *   ising_couplings_create, ising_couplings_write  collective
  *   ising_couplings_free, ising_couplings_bond,
  *   ising_couplings_field, ising_couplings_bondlist   local */
 #include "ising/couplings.h"
@@ -101,4 +101,19 @@ int ising_couplings_bondlist(const ising_params *p, ising_bondlist *b)
     }
   }
   return 0;
+}
+
+int ising_couplings_write(ising_io *io, const ising_geometry *g, const ising_couplings *c, int active)
+{
+  int rc = 0;
+  if (!c->uniform_bonds) {
+    rc = ising_io_dataset_field(io, "/model/bonds", g->dim, g, H5T_NATIVE_DOUBLE);
+    for (int d = 0; d < g->dim && !rc; d++)
+      rc = ising_io_write_field_part(io, "/model/bonds", d, g, H5T_NATIVE_DOUBLE, c->Jp[d], active);
+  }
+  if (!rc && !c->uniform_field) {
+    rc = ising_io_dataset_field(io, "/model/fields", 0, g, H5T_NATIVE_DOUBLE);
+    if (!rc) rc = ising_io_write_field_part(io, "/model/fields", 0, g, H5T_NATIVE_DOUBLE, c->h, active);
+  }
+  return rc;
 }

@@ -36,18 +36,20 @@ const char *ising_freeenergy_method(const ising_freeenergy *fe)
 static const char *const datasets[] = {"beta",   "lnZ",       "lnZ_err", "lnZ_exact", "lnZ_lower_meanfield",
                                        "kl_gap", "kl_gap_err"};
 
-int ising_freeenergy_init(const ising_params *p, const ising_geometry *g, ising_io *io, ising_freeenergy *fe)
+int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe)
 {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
   memset(fe, 0, sizeof(*fe));
   fe->p = p;
-  fe->comm = g->comm;
+  fe->comm = comm;
   fe->io = io;
   fe->method = choose(p);
   fe->cache = calloc((size_t)p->nbeta, sizeof(*fe->cache));
   fe->state = calloc((size_t)p->nbeta, sizeof(int));
   int oom = !fe->cache || !fe->state;
-  if (fe->method == ISING_EXACT_ENUMERATION && g->rank == 0) oom |= ising_couplings_bondlist(p, &fe->model) != 0;
-  if (ising_check(g->comm, oom, "out of memory for the exact reference values")) return ISING_EXIT_RUNTIME;
+  if (fe->method == ISING_EXACT_ENUMERATION && rank == 0) oom |= ising_couplings_bondlist(p, &fe->model) != 0;
+  if (ising_check(comm, oom, "out of memory for the exact reference values")) return ISING_EXIT_RUNTIME;
 
   /* The group exists when there is something to put in it: exact values,
    * or a mean-field bound. */

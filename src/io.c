@@ -192,6 +192,12 @@ int ising_io_dataset_field(ising_io *io, const char *path, int64_t nlead, const 
 int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
                          const void *extended)
 {
+  return ising_io_write_field_part(io, path, lead, g, memtype, extended, 1);
+}
+
+int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                              const void *extended, int active)
+{
   herr_t err = -1;
   hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
   if (d >= 0) {
@@ -214,6 +220,10 @@ int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const isi
     H5Sselect_hyperslab(fs, H5S_SELECT_SET, fst, NULL, fct, NULL);
     hid_t ms = H5Screate_simple(g->dim, mdims, NULL);
     H5Sselect_hyperslab(ms, H5S_SELECT_SET, mst, NULL, mct, NULL);
+    if (!active) {
+      H5Sselect_none(fs);
+      H5Sselect_none(ms);
+    }
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
     H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
     err = H5Dwrite(d, memtype, ms, fs, xfer, extended);

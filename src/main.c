@@ -11,6 +11,7 @@
 #include "ising/mc.h"
 #include "ising/meanfield.h"
 #include "ising/params.h"
+#include "ising/tempering.h"
 #include "ising/timers.h"
 #include "ising/version.h"
 
@@ -59,14 +60,14 @@ static int take_help_flag(int *argc, char **argv)
   return help;
 }
 
-static int write_provenance(ising_io *io, const ising_params *p, const ising_geometry *g, const char *start)
+static int write_provenance(ising_io *io, const ising_params *p, int nprocs, const int *layout, const char *start)
 {
   char host[256] = "unknown";
   gethostname(host, sizeof(host) - 1);
-  int64_t nranks = g->size, grid[ISING_MAX_DIM], size[ISING_MAX_DIM];
+  int64_t nranks = nprocs, grid[ISING_MAX_DIM], size[ISING_MAX_DIM];
   int64_t dim = p->dim;
   for (int d = 0; d < p->dim; d++) {
-    grid[d] = g->grid[d];
+    grid[d] = layout[d];
     size[d] = p->L[d];
   }
   char bc[64] = "";
@@ -93,23 +94,6 @@ static int write_provenance(ising_io *io, const ising_params *p, const ising_geo
   if (!rc && p->couplings == ISING_COUPLINGS_GAUSSIAN)
     rc = ising_io_attr_double(io, "/model", "gaussian_mean", &p->gaussian_mean, 0) ||
          ising_io_attr_double(io, "/model", "gaussian_sigma", &p->gaussian_sigma, 0);
-  return rc;
-}
-
-/* The quenched disorder itself: /model/bonds [dim, (z,) (y,) x] holds the
- * coupling of the bond from each site to its +d neighbour, /model/fields h_i. */
-static int write_disorder(ising_io *io, const ising_geometry *g, const ising_couplings *c)
-{
-  int rc = 0;
-  if (!c->uniform_bonds) {
-    rc = ising_io_dataset_field(io, "/model/bonds", g->dim, g, H5T_NATIVE_DOUBLE);
-    for (int d = 0; d < g->dim && !rc; d++)
-      rc = ising_io_write_field(io, "/model/bonds", d, g, H5T_NATIVE_DOUBLE, c->Jp[d]);
-  }
-  if (!rc && !c->uniform_field) {
-    rc = ising_io_dataset_field(io, "/model/fields", 0, g, H5T_NATIVE_DOUBLE);
-    if (!rc) rc = ising_io_write_field(io, "/model/fields", 0, g, H5T_NATIVE_DOUBLE, c->h);
-  }
   return rc;
 }
 
@@ -177,26 +161,44 @@ int main(int argc, char **argv)
   if ((status = ising_params_load(PETSC_COMM_WORLD, size, &p))) goto finish;
   p.command_line = command_line;
   command_line = NULL;
-  if ((status = ising_geometry_create(PETSC_COMM_WORLD, &p, &g))) goto finish;
+  /* Monte Carlo and mean field decompose the lattice over all ranks;
+   * tempering alone decomposes each replica over a group of ranks. */
+  const int world_lattice = (p.tasks & (ISING_TASK_MC | ISING_TASK_MEANFIELD)) != 0;
+  int layout[ISING_MAX_DIM] = {1, 1, 1};
+  if (world_lattice) {
+    if ((status = ising_geometry_create(PETSC_COMM_WORLD, &p, &g))) goto finish;
+    memcpy(layout, g.grid, sizeof(layout));
+  } else if (p.have_process_grid) {
+    memcpy(layout, p.process_grid, sizeof(layout));
+  } else if (ising_check(PETSC_COMM_WORLD, ising_geometry_best_grid(p.dim, p.L, p.ranks_per_replica, layout) != 0,
+                         "option -ranks_per_replica: %d ranks cannot share the %dD lattice with at least one site "
+                         "per rank along every axis",
+                         p.ranks_per_replica, p.dim)) {
+    status = ISING_EXIT_INPUT;
+    goto finish;
+  }
   if (rank == 0 && !p.quiet) {
     printf("ising %s (%s), %d MPI rank%s, process grid", ISING_VERSION, ISING_GIT_REVISION, size, size > 1 ? "s" : "");
-    for (int d = 0; d < p.dim; d++) printf("%s%d", d ? " x " : " ", g.grid[d]);
+    for (int d = 0; d < p.dim; d++) printf("%s%d", d ? " x " : " ", layout[d]);
+    if (!world_lattice) printf(" per replica group of %d", p.ranks_per_replica);
     printf("\n");
     ising_params_print(&p, stdout);
     fflush(stdout);
   }
-  if ((status = ising_couplings_create(&p, &g, &c))) goto finish;
-  if ((status = ising_io_create(g.comm, p.output, p.overwrite, &io))) goto finish;
+  if (world_lattice && (status = ising_couplings_create(&p, &g, &c))) goto finish;
+  MPI_Comm comm = world_lattice ? g.comm : PETSC_COMM_WORLD;
+  if ((status = ising_io_create(comm, p.output, p.overwrite, &io))) goto finish;
   have_io = 1;
-  if (write_provenance(&io, &p, &g, start) || write_disorder(&io, &g, &c)) {
+  if (write_provenance(&io, &p, size, layout, start) || (world_lattice && ising_couplings_write(&io, &g, &c, 1))) {
     status = ISING_EXIT_RUNTIME;
     goto finish;
   }
   ising_timer_stop(ISING_PHASE_SETUP);
 
-  if ((status = ising_freeenergy_init(&p, &g, &io, &fe))) goto finish;
+  if ((status = ising_freeenergy_init(&p, comm, &io, &fe))) goto finish;
   if (p.tasks & ISING_TASK_MC) status = ising_mc_run(&p, &g, &c, &io, &fe);
   if (!status && (p.tasks & ISING_TASK_MEANFIELD)) status = ising_meanfield_run(&p, &g, &c, &io, &fe);
+  if (!status && (p.tasks & ISING_TASK_TEMPERING)) status = ising_tempering_run(&p, &io, &fe);
   if (!status) {
     char finish[64];
     now_iso(finish, sizeof(finish));
@@ -207,7 +209,7 @@ int main(int argc, char **argv)
       have_io = 0;
   }
   if (!status && !p.quiet) {
-    ising_timers_report(g.comm, stdout);
+    ising_timers_report(comm, stdout);
     if (rank == 0) printf("\nwrote %s\n", p.output);
   }
 

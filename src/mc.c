@@ -171,7 +171,7 @@ static void print_deviation(FILE *out, const char *name, double v, double err, d
 }
 
 void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
-                            const ising_exact_result *x)
+                                const ising_exact_result *x)
 {
   fprintf(out, "beta = %g: %zu measurements in %zu bins%s, acceptance %.4f\n", beta, e->n, e->nbins,
           e->bins_too_short ? " (WARNING: bins shorter than 10 tau_int; run longer)" : "", acceptance);

@@ -40,9 +40,18 @@ static const option_doc options[] = {
     {"-seed", "1", "seed of the dynamics (initial state, Monte Carlo), integer in [0, 2^64)"},
     {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
     {"-beta", "0.44", "inverse temperature, >= 0 (not together with -beta_list)"},
-    {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another, each >= 0"},
+    {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another (tempering: at once), each >= 0"},
+    {"-beta_min", NULL, "with -beta_max and -n_temps: a geometric ladder of inverse temperatures, > 0"},
+    {"-beta_max", NULL, "largest inverse temperature of the geometric ladder, > -beta_min"},
+    {"-n_temps", NULL, "number of temperatures of the geometric ladder, in [2, 1024]"},
     {"-task", "mc",
-     "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound)"},
+     "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound), tempering "
+     "(parallel tempering over all betas at once)"},
+    {"-ranks_per_replica", "1", "tempering: MPI ranks that share (decompose) one replica; must divide the rank count"},
+    {"-replicas_per_rank", NULL,
+     "tempering: replicas each replica group holds (default and only allowed value: temperatures / groups)"},
+    {"-pt_swap_interval", "1",
+     "tempering: sweeps between replica-exchange attempts (even and odd pairs alternate), >= 1"},
     {"-algorithm", "metropolis", "Monte Carlo update: metropolis or heatbath (checkerboard sweeps)"},
     {"-sweeps", "10000", "measured sweeps per temperature, >= 1"},
     {"-thermalize", "1000", "sweeps discarded before measuring, per temperature, >= 0"},
@@ -136,6 +145,10 @@ static const char *get(parse_ctx *c, const char *name, char *buf, size_t len, in
   PetscBool set = PETSC_FALSE;
   const option_doc *d = find_doc(name);
   buf[0] = '\0';
+  if (!d) {
+    fail(c, "internal error: option %s is read but not declared in the option table", name);
+    return NULL;
+  }
   if (PetscOptionsGetString(NULL, NULL, name, buf, len, &set)) {
     fail(c, "option %s: could not read its value", name);
     return NULL;
@@ -214,7 +227,7 @@ static int read_int64(parse_ctx *c, const char *name, int64_t lo, int64_t hi, in
 {
   char buf[256];
   const char *s = get(c, name, buf, sizeof(buf), NULL);
-  if (!s) return -1;
+  if (!s) return fail(c, "option %s: a value is required", name);
   if (parse_int64(s, v) || *v < lo || *v > hi)
     return fail(c, "option %s: expected an integer in [%lld, %lld], got '%s'", name, (long long)lo, (long long)hi, s);
   return 0;
@@ -224,7 +237,7 @@ static int read_real(parse_ctx *c, const char *name, double lo, double hi, doubl
 {
   char buf[256];
   const char *s = get(c, name, buf, sizeof(buf), given);
-  if (!s) return -1;
+  if (!s) return fail(c, "option %s: a value is required", name);
   if (parse_real(s, v) || *v < lo || *v > hi)
     return fail(c, "option %s: expected a real number in [%g, %g], got '%s'", name, lo, hi, s);
   return 0;
@@ -234,7 +247,7 @@ static int read_bool(parse_ctx *c, const char *name, int *v)
 {
   char buf[64];
   const char *s = get(c, name, buf, sizeof(buf), NULL);
-  if (!s) return -1;
+  if (!s) return fail(c, "option %s: a value is required", name);
   if (parse_bool(s, v)) return fail(c, "option %s: expected true or false, got '%s'", name, s);
   return 0;
 }
@@ -243,10 +256,18 @@ static int read_seed(parse_ctx *c, const char *name, uint64_t *v)
 {
   char buf[256];
   const char *s = get(c, name, buf, sizeof(buf), NULL);
-  if (!s) return -1;
+  if (!s) return fail(c, "option %s: a value is required", name);
   if (parse_uint64(s, v))
     return fail(c, "option %s: expected an integer in [0, 18446744073709551615], got '%s'", name, s);
   return 0;
+}
+
+static int given_grid(parse_ctx *c)
+{
+  char buf[256];
+  int given = 0;
+  get(c, "-process_grid", buf, sizeof(buf), &given);
+  return given;
 }
 
 /* One keyword out of a list of allowed spellings. */
@@ -265,7 +286,7 @@ static int read_keyword(parse_ctx *c, const char *name, const char *const *allow
 {
   char buf[256];
   const char *s = get(c, name, buf, sizeof(buf), NULL);
-  if (!s) return -1;
+  if (!s) return fail(c, "option %s: a value is required", name);
   int k = match_keyword(c, name, s, allowed, nallowed);
   if (k < 0) return -1;
   *v = k;
@@ -365,6 +386,30 @@ static int load_betas(parse_ctx *c, ising_params *p)
   get(c, "-beta_list", lbuf, sizeof(lbuf), &lgiven);
   get(c, "-beta", bbuf, sizeof(bbuf), &bgiven);
   if (lgiven && bgiven) return fail(c, "options -beta and -beta_list: give one of them, not both");
+  char nbuf[64], lo[64], hi[64];
+  int ngiven = 0, logiven = 0, higiven = 0;
+  get(c, "-n_temps", nbuf, sizeof(nbuf), &ngiven);
+  get(c, "-beta_min", lo, sizeof(lo), &logiven);
+  get(c, "-beta_max", hi, sizeof(hi), &higiven);
+  if (ngiven || logiven || higiven) {
+    int64_t n;
+    double bmin, bmax;
+    if (lgiven || bgiven) return fail(c, "options -beta_min/-beta_max/-n_temps: not together with -beta or -beta_list");
+    if (!(ngiven && logiven && higiven))
+      return fail(c, "options -beta_min, -beta_max, -n_temps: give all three for a geometric ladder");
+    if (parse_int64(nbuf, &n) || n < 2 || n > 1024)
+      return fail(c, "option -n_temps: expected an integer in [2, 1024], got '%s'", nbuf);
+    if (parse_real(lo, &bmin) || !(bmin > 0))
+      return fail(c, "option -beta_min: expected a real number > 0, got '%s'", lo);
+    if (parse_real(hi, &bmax) || !(bmax > bmin))
+      return fail(c, "option -beta_max: expected a real number > -beta_min (%g), got '%s'", bmin, hi);
+    p->nbeta = (int)n;
+    p->beta = malloc(sizeof(double) * (size_t)n);
+    if (!p->beta) return fail(c, "out of memory");
+    for (int k = 0; k < n; k++) p->beta[k] = bmin * pow(bmax / bmin, (double)k / (double)(n - 1));
+    p->beta[n - 1] = bmax;
+    return 0;
+  }
   if (!lgiven) {
     double b;
     if (parse_real(bbuf, &b) || b < 0)
@@ -390,7 +435,7 @@ static int load_betas(parse_ctx *c, ising_params *p)
 
 static int load_run(parse_ctx *c, ising_params *p, int nranks)
 {
-  static const char *const tasks[] = {"mc", "meanfield"};
+  static const char *const tasks[] = {"mc", "meanfield", "tempering"};
   static const char *const algs[] = {"metropolis", "heatbath"};
   static const char *const starts[] = {"hot", "cold"};
   char buf[256], *items[8];
@@ -398,10 +443,10 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
 
   get(c, "-task", buf, sizeof(buf), NULL);
   int n = split_list(buf, items, 8);
-  if (n < 1) return fail(c, "option -task: expected a comma list of mc, meanfield, got '%s'", buf);
+  if (n < 1) return fail(c, "option -task: expected a comma list of mc, meanfield, tempering, got '%s'", buf);
   p->tasks = 0;
   for (int t = 0; t < n; t++) {
-    if ((k = match_keyword(c, "-task", items[t], tasks, 2)) < 0) return -1;
+    if ((k = match_keyword(c, "-task", items[t], tasks, 3)) < 0) return -1;
     p->tasks |= 1u << k;
   }
   static const char *const solvers[] = {"sweeps", "snes"};
@@ -439,6 +484,43 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
     return fail(c, "option -snapshot_interval: %lld gives more than 100000 snapshots; choose a larger interval",
                 (long long)p->snapshot_interval);
 
+  /* Tempering splits the ranks into groups of -ranks_per_replica, each
+   * holding temperatures / groups replicas. */
+  int64_t rpr, swap;
+  if (read_int64(c, "-ranks_per_replica", 1, nranks, &rpr)) return -1;
+  if (read_int64(c, "-pt_swap_interval", 1, INT64_C(1) << 40, &swap)) return -1;
+  p->ranks_per_replica = (int)rpr;
+  p->pt_swap_interval = swap;
+  int rgiven = 0;
+  char rbuf[64];
+  get(c, "-replicas_per_rank", rbuf, sizeof(rbuf), &rgiven);
+  if (p->tasks & ISING_TASK_TEMPERING) {
+    int groups = nranks / p->ranks_per_replica;
+    if (nranks % p->ranks_per_replica)
+      return fail(c, "option -ranks_per_replica: %d does not divide the %d MPI ranks", p->ranks_per_replica, nranks);
+    if (p->nbeta < 2) return fail(c, "option -task tempering: needs at least 2 temperatures (-beta_list or -n_temps)");
+    if (p->nbeta % groups)
+      return fail(c,
+                  "option -ranks_per_replica: %d ranks in groups of %d make %d replica groups, which must divide "
+                  "the %d temperatures",
+                  nranks, p->ranks_per_replica, groups, p->nbeta);
+    p->replicas_per_group = p->nbeta / groups;
+    int64_t v;
+    if (rgiven && (parse_int64(rbuf, &v) || v != p->replicas_per_group))
+      return fail(c,
+                  "option -replicas_per_rank: with %d ranks, -ranks_per_replica %d and %d temperatures each replica "
+                  "group holds %d replicas, got '%s'",
+                  nranks, p->ranks_per_replica, p->nbeta, p->replicas_per_group, rbuf);
+    if ((p->tasks & ~(unsigned)ISING_TASK_TEMPERING) && p->ranks_per_replica != nranks && given_grid(c))
+      return fail(c,
+                  "option -process_grid: with tempering it lays out one replica group (-ranks_per_replica %d "
+                  "ranks) and cannot also lay out the other tasks on %d ranks",
+                  p->ranks_per_replica, nranks);
+    if (!(p->tasks & ~(unsigned)ISING_TASK_TEMPERING)) nranks = p->ranks_per_replica;
+  } else if (rgiven || p->ranks_per_replica != 1 || p->pt_swap_interval != 1) {
+    return fail(c, "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval: only used with -task tempering");
+  }
+
   int given = 0;
   char g[256];
   get(c, "-process_grid", buf, sizeof(buf), &given);
@@ -463,8 +545,8 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
       prod *= v;
     }
     if (prod != nranks)
-      return fail(c, "option -process_grid: the product of the entries is %lld but the run has %d MPI ranks",
-                  (long long)prod, nranks);
+      return fail(c, "option -process_grid: the product of the entries is %lld but the run has %d MPI ranks%s",
+                  (long long)prod, nranks, p->tasks == ISING_TASK_TEMPERING ? " per replica group" : "");
   }
 
   const char *o = get(c, "-output", p->output, sizeof(p->output), NULL);

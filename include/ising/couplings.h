@@ -18,6 +18,12 @@
  *       Collective.  Generates this rank's couplings and fields (halo
  *       positions included).  Returns 0, or ISING_EXIT_RUNTIME on every rank
  *       (message printed) when memory runs out.
+ *   int ising_couplings_write(ising_io *io, const ising_geometry *g, const ising_couplings *c, int active)
+ *       Collective over the file's communicator.  The quenched disorder as
+ *       simulated: /model/bonds [dim, (z,) (y,) x] (the coupling of the bond
+ *       from each site to its +d neighbour) when bonds are disordered,
+ *       /model/fields when fields are random.  Ranks with active == 0 (other
+ *       tempering groups) write nothing.  Returns 0 or -1.
  *   void ising_couplings_free(ising_couplings *c)                   Local.
  *   double ising_couplings_bond(const ising_params *p, int64_t site, int d)
  *       Local.  The coupling of global bond (site, d) (0 if absent).
@@ -32,6 +38,7 @@
 
 #include "ising/bondlist.h"
 #include "ising/geometry.h"
+#include "ising/io.h"
 #include "ising/params.h"
 
 typedef struct {
@@ -44,6 +51,7 @@ typedef struct {
 } ising_couplings;
 
 int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c);
+int ising_couplings_write(ising_io *io, const ising_geometry *g, const ising_couplings *c, int active);
 void ising_couplings_free(ising_couplings *c);
 double ising_couplings_bond(const ising_params *p, int64_t site, int d);
 double ising_couplings_field(const ising_params *p, int64_t site);

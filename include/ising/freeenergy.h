@@ -10,9 +10,8 @@
  * and the mean-field bound lnZ_lower_meanfield with kl_gap = lnZ - ELBO
  * and kl_gap_err where lnZ is known.
  *
- *   int ising_freeenergy_init(const ising_params *p, const ising_geometry *g, ising_io *io,
- *                             ising_freeenergy *fe)
- *       Collective.  Chooses the method and creates the datasets.  Returns 0
+ *   int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe)
+ *       Collective over comm (the output file's communicator).  Chooses the method and creates the datasets.  Returns 0
  *       or ISING_EXIT_RUNTIME (message printed).
  *   int ising_freeenergy_exact(ising_freeenergy *fe, int k, ising_exact_result *r)
  *       Collective.  The exact values at temperature k (computed on first
@@ -46,7 +45,7 @@ typedef struct {
   int *state;                /* per temperature: 0 not computed, 1 available, -1 not available */
 } ising_freeenergy;
 
-int ising_freeenergy_init(const ising_params *p, const ising_geometry *g, ising_io *io, ising_freeenergy *fe);
+int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe);
 int ising_freeenergy_exact(ising_freeenergy *fe, int k, ising_exact_result *r);
 int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo);
 const char *ising_freeenergy_method(const ising_freeenergy *fe);

@@ -34,6 +34,11 @@ int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const 
  *                            hid_t memtype, const void *extended)
  *       Every rank writes its interior block of an extended array (geometry.h)
  *       into entry lead of the leading axis (ignored when there is none).
+ *   int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g,
+ *                                 hid_t memtype, const void *extended, int active)
+ *       The same where g is the geometry of a sub-communicator (a tempering
+ *       replica group): the ranks with active == 0 take part in the
+ *       collective write with nothing to write.
  *   int ising_io_flush(ising_io *io)
  *   int ising_io_close(ising_io *io)
  *   void ising_io_discard(ising_io *io)
@@ -69,6 +74,8 @@ int ising_io_write_double(ising_io *io, const char *path, const int64_t *start, 
 int ising_io_dataset_field(ising_io *io, const char *path, int64_t nlead, const ising_geometry *g, hid_t type);
 int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
                          const void *extended);
+int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                              const void *extended, int active);
 int ising_io_flush(ising_io *io);
 int ising_io_close(ising_io *io);
 void ising_io_discard(ising_io *io);

@@ -44,7 +44,7 @@
 
 typedef enum { ISING_COUPLINGS_UNIFORM, ISING_COUPLINGS_PM, ISING_COUPLINGS_GAUSSIAN } ising_couplings_kind;
 typedef enum { ISING_ALGORITHM_METROPOLIS, ISING_ALGORITHM_HEATBATH } ising_algorithm;
-typedef enum { ISING_TASK_MC = 1u << 0, ISING_TASK_MEANFIELD = 1u << 1 } ising_task;
+typedef enum { ISING_TASK_MC = 1u << 0, ISING_TASK_MEANFIELD = 1u << 1, ISING_TASK_TEMPERING = 1u << 2 } ising_task;
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
 /* Starting points of the mean-field solver, in the order they are tried. */
 typedef enum {
@@ -76,6 +76,10 @@ typedef struct {
   ising_algorithm algorithm;
   int64_t sweeps, thermalize, measure_interval, snapshot_interval;
   int hot_start;
+  /* parallel tempering */
+  int ranks_per_replica;  /* ranks of one replica group */
+  int replicas_per_group; /* derived: nbeta / (nranks / ranks_per_replica) */
+  int64_t pt_swap_interval;
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;

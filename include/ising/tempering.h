@@ -1,0 +1,37 @@
+/* tempering.h: parallel tempering (replica exchange), -task tempering.
+ *
+ * K temperatures run at once, one replica each.  The ranks are split
+ * (MPI_Comm_split) into groups of -ranks_per_replica ranks; each group holds
+ * K / groups replicas, each replica decomposed over the group's ranks with
+ * the run's usual geometry.  Every -pt_swap_interval sweeps, neighbouring
+ * temperature slots (even pairs, then odd pairs, alternately) exchange
+ * their replicas with probability min(1, exp((beta_t - beta_t+1)(E_a - E_b))):
+ * labels move, spins never do.  Replica r's dynamics are keyed by (seed,
+ * stream ISING_STREAM_REPLICA0 + r, sweep, site), its hot start by (seed,
+ * ISING_STREAM_INIT, r, site), and swap decision u of pair t by (seed,
+ * ISING_STREAM_SWAP, u, t); energies are exact, so every rank takes the
+ * same decisions and the result is bit-identical for every layout.
+ *
+ * Measurements are per temperature slot (whichever replica holds it): the
+ * Monte Carlo observables with error bars go to /observables and
+ * /timeseries exactly as for -task mc; /tempering holds the ladder, swap
+ * acceptance per pair, round trips, the up-fraction f(beta), the label
+ * history and the final spins of each slot.
+ *
+ *   int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *fe)
+ *       Collective over the file's communicator (all ranks).  Returns 0,
+ *       ISING_EXIT_INPUT or ISING_EXIT_RUNTIME (message printed).
+ */
+#ifndef ISING_TEMPERING_H
+#define ISING_TEMPERING_H
+
+#include "ising/freeenergy.h"
+#include "ising/io.h"
+#include "ising/params.h"
+
+#define ISING_STREAM_SWAP     5
+#define ISING_STREAM_REPLICA0 16
+
+int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *fe);
+
+#endif
