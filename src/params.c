@@ -449,6 +449,8 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
     if ((k = match_keyword(c, "-task", items[t], tasks, 3)) < 0) return -1;
     p->tasks |= 1u << k;
   }
+  if ((p->tasks & ISING_TASK_MC) && (p->tasks & ISING_TASK_TEMPERING))
+    return fail(c, "option -task: mc and tempering both write /observables; run them separately");
   static const char *const solvers[] = {"sweeps", "snes"};
   if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
   get(c, "-mf_init", buf, sizeof(buf), NULL);

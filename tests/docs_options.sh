@@ -8,13 +8,16 @@ for opt in $(run 1 -help | awk '/^  -/ {print $1}'); do
 done
 run 2 -lattice_size 4,4 -couplings pm -field_sigma 0.2 -sweeps 20 -thermalize 0 -snapshot_interval 10 -quiet -task mc,meanfield \
   -output "$work/x.h5" || fail "run"
+run 2 -lattice_size 4,4 -task tempering -beta_list 0.2,0.4 -sweeps 20 -thermalize 0 -quiet -output "$work/t.h5" ||
+  fail "tempering run"
 for path in $("$PYTHON" -c '
 import h5py, sys
 def walk(name, obj):
     print(name.split("/")[-1])
-with h5py.File(sys.argv[1]) as f:
-    f.visititems(walk)
-' "$work/x.h5" | sort -u); do
+for file in sys.argv[1:]:
+    with h5py.File(file) as f:
+        f.visititems(walk)
+' "$work/x.h5" "$work/t.h5" | sort -u); do
   if grep -qF -- "$path" "$SRC/docs/output-format.md"; then pass "output-format.md documents $path"; else
     fail "output-format.md lacks $path"
   fi
