@@ -50,6 +50,7 @@ static const option_doc options[] = {
     {"-ranks_per_replica", "1", "tempering: MPI ranks that share (decompose) one replica; must divide the rank count"},
     {"-replicas_per_rank", NULL,
      "tempering: replicas each replica group holds (default and only allowed value: temperatures / groups)"},
+    {"-pt_replica_sets", "1", "tempering: independent replica sets, 1 or 2 (2: spin-glass overlaps q between them)"},
     {"-pt_swap_interval", "1",
      "tempering: sweeps between replica-exchange attempts (even and odd pairs alternate), >= 1"},
     {"-algorithm", "metropolis", "Monte Carlo update: metropolis or heatbath (checkerboard sweeps)"},
@@ -491,8 +492,11 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   int64_t rpr, swap;
   if (read_int64(c, "-ranks_per_replica", 1, nranks, &rpr)) return -1;
   if (read_int64(c, "-pt_swap_interval", 1, INT64_C(1) << 40, &swap)) return -1;
+  int64_t sets;
+  if (read_int64(c, "-pt_replica_sets", 1, 2, &sets)) return -1;
   p->ranks_per_replica = (int)rpr;
   p->pt_swap_interval = swap;
+  p->pt_replica_sets = (int)sets;
   int rgiven = 0;
   char rbuf[64];
   get(c, "-replicas_per_rank", rbuf, sizeof(rbuf), &rgiven);
@@ -501,26 +505,28 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
     if (nranks % p->ranks_per_replica)
       return fail(c, "option -ranks_per_replica: %d does not divide the %d MPI ranks", p->ranks_per_replica, nranks);
     if (p->nbeta < 2) return fail(c, "option -task tempering: needs at least 2 temperatures (-beta_list or -n_temps)");
-    if (p->nbeta % groups)
+    int replicas = p->pt_replica_sets * p->nbeta;
+    if (replicas % groups)
       return fail(c,
                   "option -ranks_per_replica: %d ranks in groups of %d make %d replica groups, which must divide "
-                  "the %d temperatures",
-                  nranks, p->ranks_per_replica, groups, p->nbeta);
-    p->replicas_per_group = p->nbeta / groups;
+                  "the %d replicas (%d temperatures x %d sets)",
+                  nranks, p->ranks_per_replica, groups, replicas, p->nbeta, p->pt_replica_sets);
+    p->replicas_per_group = replicas / groups;
     int64_t v;
     if (rgiven && (parse_int64(rbuf, &v) || v != p->replicas_per_group))
       return fail(c,
-                  "option -replicas_per_rank: with %d ranks, -ranks_per_replica %d and %d temperatures each replica "
-                  "group holds %d replicas, got '%s'",
-                  nranks, p->ranks_per_replica, p->nbeta, p->replicas_per_group, rbuf);
+                  "option -replicas_per_rank: with %d ranks, -ranks_per_replica %d and %d replicas each replica "
+                  "group holds %d, got '%s'",
+                  nranks, p->ranks_per_replica, p->pt_replica_sets * p->nbeta, p->replicas_per_group, rbuf);
     if ((p->tasks & ~(unsigned)ISING_TASK_TEMPERING) && p->ranks_per_replica != nranks && given_grid(c))
       return fail(c,
                   "option -process_grid: with tempering it lays out one replica group (-ranks_per_replica %d "
                   "ranks) and cannot also lay out the other tasks on %d ranks",
                   p->ranks_per_replica, nranks);
     if (!(p->tasks & ~(unsigned)ISING_TASK_TEMPERING)) nranks = p->ranks_per_replica;
-  } else if (rgiven || p->ranks_per_replica != 1 || p->pt_swap_interval != 1) {
-    return fail(c, "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval: only used with -task tempering");
+  } else if (rgiven || p->ranks_per_replica != 1 || p->pt_swap_interval != 1 || p->pt_replica_sets != 1) {
+    return fail(c, "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets: only used "
+                   "with -task tempering");
   }
 
   int given = 0;

@@ -9,6 +9,7 @@
 #include "ising/mc.h"
 #include "ising/observables.h"
 #include "ising/rng.h"
+#include "ising/stats.h"
 #include "ising/sweep.h"
 #include "ising/timers.h"
 
@@ -19,31 +20,35 @@
 
 /* The replicated bookkeeping of the ladder: identical on every rank. */
 typedef struct {
-  int K;
-  int *replica_at;    /* [K] replica holding slot t */
-  int *slot_of;       /* [K] slot of replica r */
-  int *direction;     /* [K] +1 last extreme visited was slot 0, -1 slot K-1, 0 neither yet */
-  int64_t *trips;     /* [K] round trips slot 0 -> K-1 -> 0 completed by replica r */
+  int K, R;           /* temperatures, replica sets (each set has one replica per temperature) */
+  int *replica_at;    /* [R*K] replica holding slot t of set s at s*K + t */
+  int *slot_of;       /* [R*K] slot of replica r within its set r / K */
+  int *direction;     /* [R*K] +1 last extreme visited was slot 0, -1 slot K-1, 0 neither yet */
+  int64_t *trips;     /* [R*K] round trips slot 0 -> K-1 -> 0 completed by replica r */
   int64_t *attempts;  /* [K-1] swap attempts of pair (t, t+1), production phase */
   int64_t *accepts;   /* [K-1] */
   int64_t *up, *down; /* [K] measurements at slot t by a replica with direction +1 / -1 */
 } ladder;
 
-static int ladder_alloc(ladder *l, int K)
+static int ladder_alloc(ladder *l, int K, int R)
 {
   memset(l, 0, sizeof(*l));
   l->K = K;
-  l->replica_at = calloc((size_t)K, sizeof(int));
-  l->slot_of = calloc((size_t)K, sizeof(int));
-  l->direction = calloc((size_t)K, sizeof(int));
-  l->trips = calloc((size_t)K, sizeof(int64_t));
+  l->R = R;
+  l->replica_at = calloc((size_t)(R * K), sizeof(int));
+  l->slot_of = calloc((size_t)(R * K), sizeof(int));
+  l->direction = calloc((size_t)(R * K), sizeof(int));
+  l->trips = calloc((size_t)(R * K), sizeof(int64_t));
   l->attempts = calloc((size_t)K, sizeof(int64_t));
   l->accepts = calloc((size_t)K, sizeof(int64_t));
   l->up = calloc((size_t)K, sizeof(int64_t));
   l->down = calloc((size_t)K, sizeof(int64_t));
   if (!l->replica_at || !l->slot_of || !l->direction || !l->trips || !l->attempts || !l->accepts || !l->up || !l->down)
     return -1;
-  for (int t = 0; t < K; t++) l->replica_at[t] = l->slot_of[t] = t;
+  for (int r = 0; r < R * K; r++) {
+    l->replica_at[r] = r;
+    l->slot_of[r] = r % K;
+  }
   return 0;
 }
 
@@ -61,7 +66,7 @@ static void ladder_free(ladder *l)
 
 static void update_directions(ladder *l)
 {
-  for (int r = 0; r < l->K; r++) {
+  for (int r = 0; r < l->R * l->K; r++) {
     if (l->slot_of[r] == 0) {
       if (l->direction[r] == -1) l->trips[r]++;
       l->direction[r] = 1;
@@ -71,25 +76,28 @@ static void update_directions(ladder *l)
   }
 }
 
-/* Swap step u: pairs (t, t+1) with t = u mod 2, 2 + u mod 2, ...;
- * energy[r] is replica r's total energy. */
+/* Swap step u: in every set, pairs (t, t+1) with t = u mod 2, 2 + u mod 2,
+ * ...; energy[r] is replica r's total energy.  The decision of pair t of
+ * set s draws index s*K + t. */
 static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double *energy, int count)
 {
-  for (int t = (int)(u & 1); t + 1 < l->K; t += 2) {
-    int a = l->replica_at[t], b = l->replica_at[t + 1];
-    double delta = (p->beta[t] - p->beta[t + 1]) * (energy[a] - energy[b]);
-    uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_SWAP, u, (uint64_t)t);
-    int accept = delta >= 0 || (double)r < exp(delta) * ISING_QUANTUM_SCALE;
-    if (count) {
-      l->attempts[t]++;
-      l->accepts[t] += accept;
+  const int K = l->K;
+  for (int set = 0; set < l->R; set++)
+    for (int t = (int)(u & 1); t + 1 < K; t += 2) {
+      int *at = l->replica_at + set * K, a = at[t], b = at[t + 1];
+      double delta = (p->beta[t] - p->beta[t + 1]) * (energy[a] - energy[b]);
+      uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_SWAP, u, (uint64_t)(set * K + t));
+      int accept = delta >= 0 || (double)r < exp(delta) * ISING_QUANTUM_SCALE;
+      if (count) {
+        l->attempts[t]++;
+        l->accepts[t] += accept;
+      }
+      if (!accept) continue;
+      at[t] = b;
+      at[t + 1] = a;
+      l->slot_of[a] = t + 1;
+      l->slot_of[b] = t;
     }
-    if (!accept) continue;
-    l->replica_at[t] = b;
-    l->replica_at[t + 1] = a;
-    l->slot_of[a] = t + 1;
-    l->slot_of[b] = t;
-  }
   update_directions(l);
 }
 
@@ -105,6 +113,174 @@ static void init_replica(const ising_params *p, const ising_geometry *g, int r, 
         if (p->hot_start) s = ising_rng_u32(p->seed, ISING_STREAM_INIT, (uint64_t)r, site) & 1 ? 1 : -1;
         spins[ising_geometry_index(g, ex, ey, ez)] = s;
       }
+}
+
+/* Spin-glass overlaps q_t = (1/N) sum_i s_i^a s_i^b between the replicas a
+ * (set 0) and b (set 1) at slot t.  They may sit in different groups; rank
+ * j of one group holds the same sites as rank j of any other, so rank j of
+ * b's group sends its block to rank j of a's group. */
+typedef struct {
+  int K;
+  size_t nlocal;
+  int8_t *send, *recv; /* [K * nlocal] packed blocks */
+  MPI_Request *req;    /* [2K] */
+  int64_t *part, *sum; /* [K] */
+  double *q;           /* [K] */
+} overlap;
+
+static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
+{
+  ov->K = K;
+  ov->nlocal = g->nlocal;
+  ov->send = malloc((size_t)K * g->nlocal);
+  ov->recv = malloc((size_t)K * g->nlocal);
+  ov->req = malloc(sizeof(MPI_Request) * (size_t)(2 * K));
+  ov->part = malloc(sizeof(int64_t) * (size_t)K);
+  ov->sum = malloc(sizeof(int64_t) * (size_t)K);
+  ov->q = malloc(sizeof(double) * (size_t)K);
+  return !ov->send || !ov->recv || !ov->req || !ov->part || !ov->sum || !ov->q;
+}
+
+static void overlap_free(overlap *ov)
+{
+  free(ov->send);
+  free(ov->recv);
+  free(ov->req);
+  free(ov->part);
+  free(ov->sum);
+  free(ov->q);
+}
+
+static void pack(const ising_geometry *g, const int8_t *spins, int8_t *out)
+{
+  size_t o = 0;
+  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
+      for (int ex = 1; ex <= g->n[0]; ex++) out[o++] = spins[ising_geometry_index(g, ex, ey, ez)];
+}
+
+static int64_t dot(const int8_t *a, const int8_t *b, size_t n)
+{
+  int64_t s = 0;
+  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+static void overlaps(overlap *ov, const ising_geometry *g, const ladder *l, int8_t **spins, int per_group, int group,
+                     int rpr, MPI_Comm world)
+{
+  const int K = l->K;
+  int nreq = 0;
+  int8_t *mine_a = malloc(g->nlocal), *mine_b = malloc(g->nlocal);
+  for (int t = 0; t < K; t++) {
+    int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
+    int8_t *slot_send = ov->send + (size_t)t * ov->nlocal, *slot_recv = ov->recv + (size_t)t * ov->nlocal;
+    ov->part[t] = 0;
+    if (ga == gb) continue;
+    if (group == gb) {
+      pack(g, spins[b % per_group], slot_send);
+      MPI_Isend(slot_send, (int)ov->nlocal, MPI_INT8_T, ga * rpr + g->rank, t, world, &ov->req[nreq++]);
+    }
+    if (group == ga) MPI_Irecv(slot_recv, (int)ov->nlocal, MPI_INT8_T, gb * rpr + g->rank, t, world, &ov->req[nreq++]);
+  }
+  MPI_Waitall(nreq, ov->req, MPI_STATUSES_IGNORE);
+  for (int t = 0; t < K; t++) {
+    int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
+    if (group != ga) continue;
+    pack(g, spins[a % per_group], mine_a);
+    if (ga == gb) {
+      pack(g, spins[b % per_group], mine_b);
+      ov->part[t] = dot(mine_a, mine_b, g->nlocal);
+    } else {
+      ov->part[t] = dot(mine_a, ov->recv + (size_t)t * ov->nlocal, g->nlocal);
+    }
+  }
+  free(mine_a);
+  free(mine_b);
+  MPI_Allreduce(ov->part, ov->sum, K, MPI_INT64_T, MPI_SUM, world);
+  for (int t = 0; t < K; t++) ov->q[t] = (double)ov->sum[t] / (double)g->nsites;
+}
+
+typedef struct {
+  double q2, q4;
+} q_moments;
+
+static double binder_g(const double *means, void *ctx)
+{
+  (void)ctx;
+  return 0.5 * (3.0 - means[1] / (means[0] * means[0]));
+}
+
+static double chi_sg(const double *means, void *ctx)
+{
+  return *(const double *)ctx * means[0];
+}
+
+/* /overlap: per slot <q^2>, <q^4>, the Binder ratio g, chi_SG = N <q^2>
+ * with binning/jackknife errors, <|q|>, the q time series and P(q). */
+static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nmeas, ising_io *io)
+{
+  static const char *const names[] = {
+      "beta",      "q2",           "q2_err",           "q4",     "q4_err",     "abs_q",
+      "abs_q_err", "binder_ratio", "binder_ratio_err", "chi_sg", "chi_sg_err", "tau_int_q2"};
+  enum { NQ = sizeof(names) / sizeof(*names) };
+  const int K = p->nbeta;
+  const size_t n = (size_t)nmeas;
+  const int nbins_hist = p->nsites < 200 ? (int)p->nsites + 1 : 201;
+  double *q2 = malloc(sizeof(double) * n), *q4 = malloc(sizeof(double) * n), *aq = malloc(sizeof(double) * n);
+  double *hist = calloc((size_t)(K * nbins_hist), sizeof(double)), *row = malloc(sizeof(double) * NQ * (size_t)K);
+  int rc = !q2 || !q4 || !aq || !hist || !row;
+  double N = (double)p->nsites;
+  for (int t = 0; t < K && !rc; t++) {
+    const double *q = q_ts + (size_t)t * n;
+    for (size_t i = 0; i < n; i++) {
+      q2[i] = q[i] * q[i];
+      q4[i] = q2[i] * q2[i];
+      aq[i] = fabs(q[i]);
+      int b = (int)lround((q[i] + 1.0) * 0.5 * (nbins_hist - 1));
+      hist[t * nbins_hist + b] += 1.0 / (double)n;
+    }
+    double tau = ising_stats_tau_int(q2, n, 0, NULL);
+    int too_short;
+    size_t nb = ising_stats_choose_bins(n, tau, &too_short);
+    double *r = row + (size_t)t * NQ;
+    r[0] = p->beta[t];
+    ising_stats_binned_mean(q2, n, nb, &r[1], &r[2]);
+    ising_stats_binned_mean(q4, n, nb, &r[3], &r[4]);
+    ising_stats_binned_mean(aq, n, nb, &r[5], &r[6]);
+    const double *series[2] = {q2, q4};
+    ising_stats_jackknife(series, 2, n, nb, binder_g, NULL, &r[7], &r[8]);
+    ising_stats_jackknife(series, 1, n, nb, chi_sg, &N, &r[9], &r[10]);
+    r[11] = tau;
+  }
+  int64_t nk = K, zero = 0, hdims[2] = {K, nbins_hist}, tdims[2] = {nmeas, K}, start[2] = {0, 0};
+  for (int j = 0; j < NQ && !rc; j++) {
+    char path[64];
+    double *col = malloc(sizeof(double) * (size_t)K);
+    if (!col) return -1;
+    for (int t = 0; t < K; t++) col[t] = row[(size_t)t * NQ + j];
+    snprintf(path, sizeof(path), "/overlap/%s", names[j]);
+    rc = ising_io_dataset_double(io, path, 1, &nk) || ising_io_write_double(io, path, &zero, &nk, col);
+    free(col);
+  }
+  /* q_ts is [slot][measurement]; the file holds [measurement, slot]. */
+  double *tq = malloc(sizeof(double) * n * (size_t)K);
+  if (!tq) rc = 1;
+  for (int t = 0; t < K && !rc; t++)
+    for (size_t i = 0; i < n; i++) tq[i * (size_t)K + (size_t)t] = q_ts[(size_t)t * n + i];
+  if (!rc)
+    rc = ising_io_dataset_double(io, "/overlap/q", 2, tdims) ||
+         ising_io_write_double(io, "/overlap/q", start, tdims, tq) ||
+         ising_io_dataset_double(io, "/overlap/histogram", 2, hdims) ||
+         ising_io_write_double(io, "/overlap/histogram", start, hdims, hist);
+  free(tq);
+  free(q2);
+  free(q4);
+  free(aq);
+  free(hist);
+  free(row);
+  return rc ? -1 : 0;
 }
 
 typedef struct {
@@ -124,7 +300,7 @@ static void report_progress(const ising_params *p, const ladder *l, progress *pr
     if (a < lo) lo = a;
     if (a > hi) hi = a;
   }
-  for (int r = 0; r < l->K; r++) trips += l->trips[r];
+  for (int r = 0; r < l->R * l->K; r++) trips += l->trips[r];
   double rate = (double)done / (now - pr->start);
   printf("progress: tempering sweep %lld/%lld, %.1f sweeps/s, ETA %.0f s, swap acceptance %.3f-%.3f, %lld round "
          "trips\n",
@@ -134,10 +310,10 @@ static void report_progress(const ising_params *p, const ladder *l, progress *pr
 
 static int write_tempering(const ising_params *p, const ladder *l, const double *labels, int64_t nmeas, ising_io *io)
 {
-  const int K = l->K;
-  int64_t nk = K, npair = K - 1, one = 1, zero = 0, dims[2] = {nmeas, K}, start[2] = {0, 0};
+  const int K = l->K, M = l->R * l->K;
+  int64_t nk = K, nm = M, npair = K - 1, one = 1, zero = 0, dims[2] = {nmeas, K}, start[2] = {0, 0};
   double *acc = malloc(sizeof(double) * (size_t)K), *f = malloc(sizeof(double) * (size_t)K);
-  double *trips = malloc(sizeof(double) * (size_t)K);
+  double *trips = malloc(sizeof(double) * (size_t)M);
   if (!acc || !f || !trips) {
     free(acc);
     free(f);
@@ -148,8 +324,10 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
   for (int t = 0; t < K; t++) {
     acc[t] = t + 1 < K && l->attempts[t] ? (double)l->accepts[t] / (double)l->attempts[t] : NAN;
     f[t] = l->up[t] + l->down[t] ? (double)l->up[t] / (double)(l->up[t] + l->down[t]) : NAN;
-    trips[t] = (double)l->trips[t];
-    total += trips[t];
+  }
+  for (int r = 0; r < M; r++) {
+    trips[r] = (double)l->trips[r];
+    total += trips[r];
   }
   int rc = ising_io_dataset_double(io, "/tempering/beta", 1, &nk) ||
            ising_io_write_double(io, "/tempering/beta", &zero, &nk, p->beta) ||
@@ -157,17 +335,18 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
            ising_io_write_double(io, "/tempering/swap_acceptance", &zero, &npair, acc) ||
            ising_io_dataset_double(io, "/tempering/up_fraction", 1, &nk) ||
            ising_io_write_double(io, "/tempering/up_fraction", &zero, &nk, f) ||
-           ising_io_dataset_double(io, "/tempering/round_trips_per_replica", 1, &nk) ||
-           ising_io_write_double(io, "/tempering/round_trips_per_replica", &zero, &nk, trips) ||
+           ising_io_dataset_double(io, "/tempering/round_trips_per_replica", 1, &nm) ||
+           ising_io_write_double(io, "/tempering/round_trips_per_replica", &zero, &nm, trips) ||
            ising_io_dataset_double(io, "/tempering/round_trips", 1, &one) ||
            ising_io_write_double(io, "/tempering/round_trips", &zero, &one, &total) ||
            ising_io_dataset_double(io, "/tempering/labels", 2, dims) ||
            ising_io_write_double(io, "/tempering/labels", start, dims, labels) ||
            ising_io_attr_int64(io, "/tempering", "swap_interval", &p->pt_swap_interval, 0);
-  int64_t rpr = p->ranks_per_replica, rpg = p->replicas_per_group;
+  int64_t rpr = p->ranks_per_replica, rpg = p->replicas_per_group, sets = l->R;
   if (!rc)
     rc = ising_io_attr_int64(io, "/tempering", "ranks_per_replica", &rpr, 0) ||
-         ising_io_attr_int64(io, "/tempering", "replicas_per_group", &rpg, 0);
+         ising_io_attr_int64(io, "/tempering", "replicas_per_group", &rpg, 0) ||
+         ising_io_attr_int64(io, "/tempering", "replica_sets", &sets, 0);
   free(acc);
   free(f);
   free(trips);
@@ -180,7 +359,8 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
   MPI_Comm world = io->comm, group_comm = MPI_COMM_NULL;
   MPI_Comm_rank(world, &world_rank);
   MPI_Comm_size(world, &world_size);
-  const int K = p->nbeta, per_group = p->replicas_per_group, group = world_rank / p->ranks_per_replica;
+  const int K = p->nbeta, R = p->pt_replica_sets, M = R * K, per_group = p->replicas_per_group;
+  const int group = world_rank / p->ranks_per_replica;
   const int64_t nmeas = p->sweeps / p->measure_interval, total = p->thermalize + p->sweeps;
 
   ising_params gp = *p; /* the group's lattice: -process_grid lays out one group */
@@ -192,13 +372,15 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
   int8_t **spins = calloc((size_t)per_group, sizeof(int8_t *));
   double *e_ts = malloc(sizeof(double) * (size_t)(K * nmeas)), *m_ts = malloc(sizeof(double) * (size_t)(K * nmeas));
   double *labels = malloc(sizeof(double) * (size_t)(K * nmeas));
-  double *energy = malloc(sizeof(double) * (size_t)K), *mag = malloc(sizeof(double) * (size_t)K);
-  double *local = malloc(sizeof(double) * (size_t)(2 * K)), *sums = malloc(sizeof(double) * (size_t)(2 * K));
+  double *energy = malloc(sizeof(double) * (size_t)M), *mag = malloc(sizeof(double) * (size_t)M);
+  double *local = malloc(sizeof(double) * (size_t)(2 * M)), *sums = malloc(sizeof(double) * (size_t)(2 * M));
+  double *q_ts = R == 2 ? malloc(sizeof(double) * (size_t)(K * nmeas)) : NULL;
+  overlap ov = {0};
   int64_t *changed = calloc((size_t)K, sizeof(int64_t)), *changed_all = calloc((size_t)K, sizeof(int64_t));
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
-  int oom = ladder_alloc(&l, K) || !spins || !e_ts || !m_ts || !labels || !energy || !mag || !local || !sums ||
-            !changed || !changed_all || !sweeper;
-  if (ising_check(world, oom, "out of memory for %d replicas and their time series", K)) goto done;
+  int oom = ladder_alloc(&l, K, R) || (R == 2 && !q_ts) || !spins || !e_ts || !m_ts || !labels || !energy || !mag ||
+            !local || !sums || !changed || !changed_all || !sweeper;
+  if (ising_check(world, oom, "out of memory for %d replicas and their time series", M)) goto done;
 
   MPI_Comm_split(world, group, world_rank, &group_comm);
   if ((status = ising_geometry_create(group_comm, &gp, &g))) goto done;
@@ -208,6 +390,7 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
   ising_halo_create(&g, MPI_INT8_T, &halo);
   have_halo = 1;
   for (int j = 0; j < per_group; j++) oom |= !(spins[j] = malloc(g.nextended));
+  if (R == 2) oom |= overlap_alloc(&ov, &g, K);
   if (ising_check(world, oom, "out of memory for the replicas' spins")) goto done;
   if (ising_mc_create_observables(p, fe->method != ISING_EXACT_NONE, io)) goto done;
   int64_t nk = K;
@@ -228,7 +411,7 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
       sweeper[t].stream = ISING_STREAM_REPLICA0 + (uint32_t)r;
       int64_t ch = 0;
       ising_mc_sweep(&sweeper[t], &halo, spins[j], (uint64_t)s, &ch);
-      if (production) changed[t] += ch;
+      if (production && r < K) changed[t] += ch; /* set 0 carries the per-slot statistics */
     }
     const int64_t done = s + 1;
     const int measure = production && (done - p->thermalize) % p->measure_interval == 0;
@@ -238,21 +421,21 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
        * has one non-zero contribution (its group's rank 0), so the sum is
        * exact. */
       ising_timer_start(ISING_PHASE_MEASURE);
-      for (int k = 0; k < 2 * K; k++) local[k] = 0.0;
+      for (int k = 0; k < 2 * M; k++) local[k] = 0.0;
       for (int j = 0; j < per_group; j++) {
         int r = group * per_group + j;
         double e, m;
         ising_observables_measure(&g, &c, spins[j], &e, &m);
         if (g.rank == 0) {
           local[r] = e;
-          local[K + r] = m;
+          local[M + r] = m;
         }
       }
-      MPI_Allreduce(local, sums, 2 * K, MPI_DOUBLE, MPI_SUM, world);
+      MPI_Allreduce(local, sums, 2 * M, MPI_DOUBLE, MPI_SUM, world);
       ising_timer_stop(ISING_PHASE_MEASURE);
-      for (int r = 0; r < K; r++) {
+      for (int r = 0; r < M; r++) {
         energy[r] = sums[r] * (double)p->nsites;
-        mag[r] = sums[K + r];
+        mag[r] = sums[M + r];
       }
     }
     if (measure) {
@@ -264,6 +447,12 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
         labels[i * K + t] = (double)r;
         l.up[t] += l.direction[r] == 1;
         l.down[t] += l.direction[r] == -1;
+      }
+      if (R == 2) {
+        ising_timer_start(ISING_PHASE_MEASURE);
+        overlaps(&ov, &g, &l, spins, per_group, group, p->ranks_per_replica, world);
+        ising_timer_stop(ISING_PHASE_MEASURE);
+        for (int t = 0; t < K; t++) q_ts[t * nmeas + i] = ov.q[t];
       }
     }
     if (swap) swap_step(p, &l, swaps++, energy, production);
@@ -277,7 +466,7 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
     if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, print)) goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
-  int bad = write_tempering(p, &l, labels, nmeas, io);
+  int bad = write_tempering(p, &l, labels, nmeas, io) || (R == 2 && write_overlaps(p, q_ts, nmeas, io));
   for (int t = 0; t < K && !bad; t++) {
     int r = l.replica_at[t], mine = r / per_group == group;
     bad = ising_io_write_field_part(io, "/tempering/spins", t, &g, H5T_NATIVE_INT8,
@@ -288,7 +477,7 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
   if (bad) goto done;
   if (!p->quiet && world_rank == 0) {
     int64_t trips = 0;
-    for (int r = 0; r < K; r++) trips += l.trips[r];
+    for (int r = 0; r < M; r++) trips += l.trips[r];
     printf("\ntempering: %d temperatures, %d replica group%s of %d rank%s, %lld round trips\n  swap acceptance:", K,
            world_size / p->ranks_per_replica, world_size / p->ranks_per_replica > 1 ? "s" : "", p->ranks_per_replica,
            p->ranks_per_replica > 1 ? "s" : "", (long long)trips);
@@ -311,6 +500,8 @@ done:
   free(changed);
   free(changed_all);
   free(sweeper);
+  free(q_ts);
+  overlap_free(&ov);
   ladder_free(&l);
   ising_couplings_free(&c);
   ising_geometry_free(&g);

@@ -8,7 +8,7 @@ for opt in $(run 1 -help | awk '/^  -/ {print $1}'); do
 done
 run 2 -lattice_size 4,4 -couplings pm -field_sigma 0.2 -sweeps 20 -thermalize 0 -snapshot_interval 10 -quiet -task mc,meanfield \
   -output "$work/x.h5" || fail "run"
-run 2 -lattice_size 4,4 -task tempering -beta_list 0.2,0.4 -sweeps 20 -thermalize 0 -quiet -output "$work/t.h5" ||
+run 2 -lattice_size 4,4 -task tempering -pt_replica_sets 2 -beta_list 0.2,0.4 -sweeps 20 -thermalize 0 -quiet -output "$work/t.h5" ||
   fail "tempering run"
 for path in $("$PYTHON" -c '
 import h5py, sys

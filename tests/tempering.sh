@@ -8,7 +8,10 @@
 #   field (64 states), the energy histogram of the replica at each
 #   temperature slot matches the exact Boltzmann distribution of that slot
 #   (chi-square, p = 0.001 per slot; measurements 20 sweeps apart on 6
-#   spins are independent to good approximation).
+#   spins are independent to good approximation);
+# - two replica sets on a 4x4 periodic +-J sample: <q^2> at every
+#   temperature within 4 sigma of its exact value (1/N^2) sum_ij <s_i s_j>^2
+#   from enumeration, and the overlaps bit-identical for another layout.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -82,4 +85,36 @@ for t, b in enumerate(beta):
 sys.exit(0 if ok else 1)
 PY
 then pass "detailed balance: energy distribution of every slot (chi-square)"; else fail "detailed balance chi-square"; fi
+sgopt="-lattice_size 4,4 -couplings pm -disorder_seed 9 -beta_list 0.3,0.6,1.0,1.5 -pt_replica_sets 2 -thermalize 2000 -sweeps 100000"
+pt 2 "$work/sg.h5" $sgopt
+pt 4 "$work/sg4.h5" $sgopt -ranks_per_replica 2
+if h5diff -q "$work/sg.h5" "$work/sg4.h5" /overlap/q /overlap/q >/dev/null 2>&1; then
+  pass "overlaps bit-identical for (2 ranks, 1 per replica) and (4 ranks, 2 per replica)"
+else
+  fail "overlaps differ between layouts"
+fi
+if "$PYTHON" - "$work/sg.h5" <<'PY'
+import sys, itertools, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f:
+    bonds = f["model/bonds"][:]          # [dim, y, x], periodic
+    beta = f["overlap/beta"][:]
+    q2, q2e = f["overlap/q2"][:], f["overlap/q2_err"][:]
+ny, nx = bonds.shape[1:]
+N = nx * ny
+states = np.array(list(itertools.product([-1, 1], repeat=N)), dtype=np.int8).reshape(-1, ny, nx)
+E = -np.sum(bonds[0] * states * np.roll(states, -1, axis=2), axis=(1, 2)) \
+    - np.sum(bonds[1] * states * np.roll(states, -1, axis=1), axis=(1, 2))
+flat = states.reshape(len(states), N).astype(float)
+ok = True
+for b, v, e in zip(beta, q2, q2e):
+    w = np.exp(-b * (E - E.min()))
+    w /= w.sum()
+    corr = (flat * w[:, None]).T @ flat
+    exact = np.sum(corr ** 2) / N ** 2
+    dev = (v - exact) / e
+    ok &= abs(dev) < 4
+    print(f"  beta {b:g}: <q^2> = {v:.5f} +- {e:.5f}, exact {exact:.5f}, {dev:+.2f} sigma (tolerance 4)")
+sys.exit(0 if ok else 1)
+PY
+then pass "+-J 4x4, two replica sets: <q^2> vs enumeration"; else fail "<q^2> vs enumeration"; fi
 finish

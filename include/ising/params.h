@@ -80,6 +80,7 @@ typedef struct {
   int ranks_per_replica;  /* ranks of one replica group */
   int replicas_per_group; /* derived: nbeta / (nranks / ranks_per_replica) */
   int64_t pt_swap_interval;
+  int pt_replica_sets; /* 1, or 2 for spin-glass overlaps */
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;
