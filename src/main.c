@@ -156,6 +156,7 @@ int main(int argc, char **argv)
   ising_couplings c = {0};
   ising_io io = {.file = H5I_INVALID_HID};
   ising_freeenergy fe = {0};
+  ising_meanfield *mf = NULL;
   int have_io = 0;
 
   if ((status = ising_params_load(PETSC_COMM_WORLD, size, &p))) goto finish;
@@ -186,6 +187,7 @@ int main(int argc, char **argv)
     fflush(stdout);
   }
   if (world_lattice && (status = ising_couplings_create(&p, &g, &c))) goto finish;
+  if ((p.tasks & ISING_TASK_MEANFIELD) && (status = ising_meanfield_create(&p, &g, &c, &mf))) goto finish;
   MPI_Comm comm = world_lattice ? g.comm : PETSC_COMM_WORLD;
   if ((status = ising_io_create(comm, p.output, p.overwrite, &io))) goto finish;
   have_io = 1;
@@ -197,7 +199,7 @@ int main(int argc, char **argv)
 
   if ((status = ising_freeenergy_init(&p, comm, &io, &fe))) goto finish;
   if (p.tasks & ISING_TASK_MC) status = ising_mc_run(&p, &g, &c, &io, &fe);
-  if (!status && (p.tasks & ISING_TASK_MEANFIELD)) status = ising_meanfield_run(&p, &g, &c, &io, &fe);
+  if (!status && (p.tasks & ISING_TASK_MEANFIELD)) status = ising_meanfield_run(mf, &io, &fe);
   if (!status && (p.tasks & ISING_TASK_TEMPERING)) status = ising_tempering_run(&p, &io, &fe);
   if (!status) {
     char finish[64];
@@ -215,6 +217,7 @@ int main(int argc, char **argv)
 
 finish:
   if (have_io) ising_io_discard(&io);
+  ising_meanfield_destroy(&mf);
   ising_freeenergy_free(&fe);
   ising_couplings_free(&c);
   ising_geometry_free(&g);

@@ -167,7 +167,10 @@ static void print_value(FILE *out, double v, double err)
 static void print_deviation(FILE *out, const char *name, double v, double err, double exact)
 {
   if (!isfinite(exact)) return;
-  fprintf(out, "    exact %-18s %14.8f  deviation %+.2f sigma\n", name, exact, err > 0 ? (v - exact) / err : 0.0);
+  if (err > 0)
+    fprintf(out, "    exact %-18s %14.8f  deviation %+.2f sigma\n", name, exact, (v - exact) / err);
+  else
+    fprintf(out, "    exact %-18s %14.8f  deviation %s (zero error bar)\n", name, exact, v == exact ? "0" : "n/a");
 }
 
 void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
@@ -202,8 +205,12 @@ int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freee
 {
   const int64_t nmeas = p->sweeps / p->measure_interval;
   ising_timer_start(ISING_PHASE_ANALYSIS);
+  /* Every rank holds the same series; one analyses, all receive. */
   ising_estimates est;
-  ising_estimates_compute(e, m, (size_t)nmeas, p->beta[k], (double)p->nsites, &est);
+  int rank;
+  MPI_Comm_rank(io->comm, &rank);
+  if (rank == 0) ising_estimates_compute(e, m, (size_t)nmeas, p->beta[k], (double)p->nsites, &est);
+  MPI_Bcast(&est, (int)sizeof(est), MPI_BYTE, 0, io->comm);
   ising_timer_stop(ISING_PHASE_ANALYSIS);
   ising_exact_result ex;
   ising_timer_start(ISING_PHASE_EXACT);

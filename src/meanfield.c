@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ISING_STREAM_MF_INIT 4
 /* Index of the continuation start in /meanfield/start (after the -mf_init points). */
 #define START_PREVIOUS ISING_MF_NINIT
 
@@ -318,9 +317,10 @@ static PetscErrorCode snes_create(const ising_params *p, const ising_geometry *g
   PetscCall(DMSetUp(s->ctx.da));
   corners k;
   PetscCall(get_corners(s->ctx.da, &k));
-  int same = 1;
+  int same = 1, all;
   for (int d = 0; d < g->dim; d++) same &= k.xs[d] == g->offset[d] && k.xm[d] == g->n[d];
-  PetscCheck(same, PETSC_COMM_SELF, PETSC_ERR_PLIB, "DMDA ownership differs from the lattice decomposition");
+  PetscCallMPI(MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_LAND, g->comm));
+  PetscCheck(all, g->comm, PETSC_ERR_PLIB, "DMDA ownership differs from the lattice decomposition");
   PetscCall(DMCreateGlobalVector(s->ctx.da, &s->X));
   PetscCall(VecDuplicate(s->X, &s->F));
   PetscCall(DMCreateLocalVector(s->ctx.da, &s->ctx.local));
@@ -406,33 +406,67 @@ static int write_row(ising_io *io, int k, const double *v)
   return rc;
 }
 
-int ising_meanfield_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                        ising_freeenergy *fe)
-{
-  int rc = ISING_EXIT_RUNTIME, have_snes = 0;
-  double *m = calloc(g->nextended, sizeof(double)), *best = calloc(g->nextended, sizeof(double));
+struct ising_meanfield {
+  const ising_params *p;
+  const ising_geometry *g;
+  const ising_couplings *c;
+  double *m, *best;
   ising_halo halo;
   snes_solver solver;
-  ising_halo_create(g, MPI_DOUBLE, &halo);
-  if (ising_check(g->comm, !m || !best, "out of memory for the mean-field magnetisations")) goto done;
-  if (p->mf_solver == ISING_MF_SNES) {
-    for (int d = 0; d < g->dim; d++)
-      if (ising_check(g->comm, g->periodic[d] && g->L[d] < 4,
-                      "option -mf_solver snes: a periodic axis needs at least 4 sites (axis %d has %lld); use "
-                      "-mf_solver sweeps",
-                      d + 1, (long long)g->L[d])) {
-        rc = ISING_EXIT_INPUT;
-        goto done;
-      }
-    PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
-    PetscErrorCode err = snes_create(p, g, c, &solver);
-    PetscPopErrorHandler();
-    have_snes = 1;
-    if (ising_check(g->comm, err != 0, "the mean-field Newton solver (PETSc SNES) could not be set up")) goto done;
-    /* PETSc has now read the -mf_snes_* options it knows; the rest are typos. */
-    if ((rc = ising_params_check_unused(g->comm))) goto done;
-    rc = ISING_EXIT_RUNTIME;
-  }
+  int have_halo, have_snes;
+};
+
+int ising_meanfield_create(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
+                           ising_meanfield **out)
+{
+  ising_meanfield *mf = calloc(1, sizeof(*mf));
+  *out = mf;
+  if (ising_check(g->comm, !mf, "out of memory for the mean-field solver")) return ISING_EXIT_RUNTIME;
+  mf->p = p;
+  mf->g = g;
+  mf->c = c;
+  mf->m = calloc(g->nextended, sizeof(double));
+  mf->best = calloc(g->nextended, sizeof(double));
+  ising_halo_create(g, MPI_DOUBLE, &mf->halo);
+  mf->have_halo = 1;
+  if (ising_check(g->comm, !mf->m || !mf->best, "out of memory for the mean-field magnetisations"))
+    return ISING_EXIT_RUNTIME;
+  if (p->mf_solver != ISING_MF_SNES) return 0;
+  for (int d = 0; d < g->dim; d++)
+    if (ising_check(g->comm, g->periodic[d] && g->L[d] < 4,
+                    "option -mf_solver snes: a periodic axis needs at least 4 sites (axis %d has %lld); use "
+                    "-mf_solver sweeps",
+                    d + 1, (long long)g->L[d]))
+      return ISING_EXIT_INPUT;
+  PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
+  PetscErrorCode err = snes_create(p, g, c, &mf->solver);
+  PetscPopErrorHandler();
+  mf->have_snes = 1;
+  if (ising_check(g->comm, err != 0, "the mean-field Newton solver (PETSc SNES) could not be set up"))
+    return ISING_EXIT_RUNTIME;
+  /* PETSc has now read the -mf_snes_* options it knows; the rest are typos. */
+  return ising_params_check_unused(g->comm);
+}
+
+void ising_meanfield_destroy(ising_meanfield **mf)
+{
+  if (!*mf) return;
+  if ((*mf)->have_snes) snes_destroy(&(*mf)->solver);
+  if ((*mf)->have_halo) ising_halo_free(&(*mf)->halo);
+  free((*mf)->m);
+  free((*mf)->best);
+  free(*mf);
+  *mf = NULL;
+}
+
+int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
+{
+  const ising_params *p = mf->p;
+  const ising_geometry *g = mf->g;
+  const ising_couplings *c = mf->c;
+  double *m = mf->m, *best = mf->best;
+  ising_halo *halo = &mf->halo;
+  int rc = ISING_EXIT_RUNTIME;
   char names[128] = "";
   for (int s = 0; s <= ISING_MF_NINIT; s++) {
     strcat(names, s ? "," : "");
@@ -468,15 +502,15 @@ int ising_meanfield_run(const ising_params *p, const ising_geometry *g, const is
         memcpy(m, best, sizeof(double) * g->nextended);
       else
         init_field(p, g, s, m);
-      ising_halo_exchange(&halo, m);
+      ising_halo_exchange(halo, m);
       solve_info info;
       if (p->mf_solver == ISING_MF_SNES) {
         PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
-        PetscErrorCode err = solve_snes(&solver, g, beta, &halo, m, &info);
+        PetscErrorCode err = solve_snes(&mf->solver, g, beta, halo, m, &info);
         PetscPopErrorHandler();
         if (ising_check(g->comm, err != 0, "the mean-field Newton solve failed at beta = %g", beta)) goto done;
       } else {
-        info = solve_sweeps(p, g, c, beta, &halo, m);
+        info = solve_sweeps(p, g, c, beta, halo, m);
       }
       ising_timer_start(ISING_PHASE_MEASURE);
       ising_mf_result r = ising_mf_evaluate(g, c, beta, m);
@@ -520,9 +554,5 @@ int ising_meanfield_run(const ising_params *p, const ising_geometry *g, const is
   }
   rc = 0;
 done:
-  if (have_snes) snes_destroy(&solver);
-  ising_halo_free(&halo);
-  free(m);
-  free(best);
   return rc;
 }

@@ -39,7 +39,7 @@ static const option_doc options[] = {
     {"-field_sigma", "0.0", "random field: h_i = field + field_sigma * N(0,1), field_sigma in [0, 1e3]"},
     {"-seed", "1", "seed of the dynamics (initial state, Monte Carlo), integer in [0, 2^64)"},
     {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
-    {"-beta", "0.44", "inverse temperature, >= 0 (not together with -beta_list)"},
+    {"-beta", "0.44", "inverse temperature, in [0, 1e6] (not together with -beta_list; 0 needs -algorithm heatbath)"},
     {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another (tempering: at once), each >= 0"},
     {"-beta_min", NULL, "with -beta_max and -n_temps: a geometric ladder of inverse temperatures, > 0"},
     {"-beta_max", NULL, "largest inverse temperature of the geometric ladder, > -beta_min"},
@@ -155,6 +155,11 @@ static const char *get(parse_ctx *c, const char *name, char *buf, size_t len, in
     return NULL;
   }
   if (given) *given = set ? 1 : 0;
+  /* PETSc truncates silently; a value that fills the buffer may be cut. */
+  if (set && strlen(buf) >= len - 1) {
+    fail(c, "option %s: value longer than %zu characters", name, len - 2);
+    return NULL;
+  }
   if (set) return buf;
   if (d && d->def) {
     snprintf(buf, len, "%s", d->def);
@@ -311,8 +316,8 @@ static int load_lattice(parse_ctx *c, ising_params *p)
   }
   for (int d = 0; d < n; d++) {
     int64_t v;
-    if (parse_int64(items[d], &v) || v < 2 || v > (INT64_C(1) << 31))
-      return fail(c, "option -lattice_size: entry %d is '%s'; each size must be an integer in [2, 2147483648]", d + 1,
+    if (parse_int64(items[d], &v) || v < 2 || v > (INT64_C(1) << 30))
+      return fail(c, "option -lattice_size: entry %d is '%s'; each size must be an integer in [2, 1073741824]", d + 1,
                   items[d]);
     p->L[d] = v;
     if (p->nsites > (INT64_C(1) << 40) / v)
@@ -382,7 +387,8 @@ static int load_couplings(parse_ctx *c, ising_params *p)
 
 static int load_betas(parse_ctx *c, ising_params *p)
 {
-  char lbuf[8192], bbuf[256];
+  static char lbuf[65536];
+  char bbuf[256];
   int lgiven = 0, bgiven = 0;
   get(c, "-beta_list", lbuf, sizeof(lbuf), &lgiven);
   get(c, "-beta", bbuf, sizeof(bbuf), &bgiven);
@@ -402,8 +408,8 @@ static int load_betas(parse_ctx *c, ising_params *p)
       return fail(c, "option -n_temps: expected an integer in [2, 1024], got '%s'", nbuf);
     if (parse_real(lo, &bmin) || !(bmin > 0))
       return fail(c, "option -beta_min: expected a real number > 0, got '%s'", lo);
-    if (parse_real(hi, &bmax) || !(bmax > bmin))
-      return fail(c, "option -beta_max: expected a real number > -beta_min (%g), got '%s'", bmin, hi);
+    if (parse_real(hi, &bmax) || !(bmax > bmin) || bmax > 1e6)
+      return fail(c, "option -beta_max: expected a real number > -beta_min (%g) and <= 1e6, got '%s'", bmin, hi);
     p->nbeta = (int)n;
     p->beta = malloc(sizeof(double) * (size_t)n);
     if (!p->beta) return fail(c, "out of memory");
@@ -413,8 +419,8 @@ static int load_betas(parse_ctx *c, ising_params *p)
   }
   if (!lgiven) {
     double b;
-    if (parse_real(bbuf, &b) || b < 0)
-      return fail(c, "option -beta: expected a real number >= 0 (inverse temperature), got '%s'", bbuf);
+    if (parse_real(bbuf, &b) || b < 0 || b > 1e6)
+      return fail(c, "option -beta: expected a real number in [0, 1e6] (inverse temperature), got '%s'", bbuf);
     p->nbeta = 1;
     p->beta = malloc(sizeof(double));
     if (!p->beta) return fail(c, "out of memory");
@@ -429,8 +435,8 @@ static int load_betas(parse_ctx *c, ising_params *p)
   if (!p->beta) return fail(c, "out of memory");
   p->nbeta = n;
   for (int k = 0; k < n; k++)
-    if (parse_real(items[k], &p->beta[k]) || p->beta[k] < 0)
-      return fail(c, "option -beta_list: entry %d is '%s'; each must be a real number >= 0", k + 1, items[k]);
+    if (parse_real(items[k], &p->beta[k]) || p->beta[k] < 0 || p->beta[k] > 1e6)
+      return fail(c, "option -beta_list: entry %d is '%s'; each must be a real number in [0, 1e6]", k + 1, items[k]);
   return 0;
 }
 
@@ -468,6 +474,10 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (read_int64(c, "-mf_max_iter", 1, INT64_C(1) << 40, &p->mf_max_iter)) return -1;
   if (read_keyword(c, "-algorithm", algs, 2, &k)) return -1;
   p->algorithm = (ising_algorithm)k;
+  for (int b = 0; b < p->nbeta && p->algorithm == ISING_ALGORITHM_METROPOLIS && (p->tasks & ~ISING_TASK_MEANFIELD); b++)
+    if (p->beta[b] == 0.0)
+      return fail(c, "option -beta/-beta_list: Metropolis at beta = 0 accepts every flip, so a sweep flips every spin "
+                     "and never samples; use -algorithm heatbath there");
   if (read_keyword(c, "-start", starts, 2, &k)) return -1;
   p->hot_start = (k == 0);
   const int64_t big = INT64_C(1) << 48;

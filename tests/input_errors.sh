@@ -31,8 +31,11 @@ bad() { # np "message fragment" options...
   fi
 }
 
-bad 2 "option -beta: expected a real number >= 0" -beta -1
-bad 2 "option -beta: expected a real number >= 0" -beta abc
+bad 2 "option -beta: expected a real number in [0, 1e6]" -beta -1
+bad 2 "option -beta: expected a real number in [0, 1e6]" -beta abc
+bad 2 "option -beta: expected a real number in [0, 1e6]" -beta 1e7
+bad 2 "Metropolis at beta = 0 accepts every flip" -beta 0
+bad 2 "option -beta_list: value longer than" -beta_list "$(printf '0.1%.0s,' $(seq 1 20000))0.1"
 bad 2 "option -beta_list: entry 2" -beta_list 0.3,x,0.5
 bad 2 "option -beta_list: expected 1 to 1024" -beta_list 0.3,,0.5
 bad 2 "options -beta and -beta_list" -beta 0.4 -beta_list 0.3,0.5

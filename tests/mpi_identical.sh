@@ -48,4 +48,7 @@ case_run 2d_gauss_hb "-lattice_size 12,10 -couplings gaussian -field_sigma 0.5 -
 case_run 3d_uniform "-lattice_size 6,6,4 $base" 2 3 4 "4:1,2,2" "4:4,1,1"
 case_run 3d_pm "-lattice_size 6,6,4 -couplings pm -lattice_bc open $base -algorithm heatbath" 2 4 "4:2,2,1"
 case_run 1d_field "-lattice_size 30 -field 0.2 $base" 2 3 4
+case_run 2d_odd_open "-lattice_size 7,5 -lattice_bc open -field 0.1 $base" 2 3 4 "4:4,1"
+case_run 1d_open_hb "-lattice_size 9 -lattice_bc open -field 0.3 -algorithm heatbath $base" 4 8
+case_run 3d_short "-lattice_size 2,2,6 $base" "4:2,2,1" 3
 finish

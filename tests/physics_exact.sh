@@ -2,8 +2,10 @@
 # exact values it writes beside them (enumeration, Kaufman, transfer
 # matrix).  Tolerance: 4 standard errors (the binning/jackknife error bar of
 # each estimate), at every temperature; with fixed seeds the outcome is
-# reproducible, and for a correct code the chance that one of the ~60
-# comparisons fails is about 60 x 6e-5 = 0.4%.
+# reproducible.  The error bars come from 16-64 bins, so a deviation in
+# sigma follows a t-distribution: P(|t| > 4) is 1.7e-4 with 63 and 1.2e-3
+# with 15 degrees of freedom, i.e. about 1 % that one of the ~60
+# comparisons fails for a correct code.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

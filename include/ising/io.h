@@ -15,8 +15,7 @@
  *   int ising_io_attr_string(ising_io *io, const char *obj, const char *name, const char *value)
  *   int ising_io_attr_int64(ising_io *io, const char *obj, const char *name, const int64_t *v, int n)
  *   int ising_io_attr_uint64(ising_io *io, const char *obj, const char *name, const uint64_t *v, int n)
- *   int ising_io_attr_uint64(ising_io *io, const char *obj, const char *name, const uint64_t *v, int n);
-int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const double *v, int n)
+ *   int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const double *v, int n)
  *       Writes (or rewrites) an attribute of the object at path obj ("/" for
  *       the root): an array of n values, or a scalar (one value) when n == 0.
  *   int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int64_t *dims)

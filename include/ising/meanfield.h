@@ -24,11 +24,18 @@
  *                                     const double *m)
  *       Collective.  ELBO, energy, entropy, magnetisation and the residual
  *       max_i |m_i - tanh(beta h_i^loc)| of m (halo up to date).
- *   int ising_meanfield_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
- *                           ising_io *io, ising_freeenergy *fe)
+ *   int ising_meanfield_create(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
+ *                              ising_meanfield **mf)
+ *       Collective.  Allocates the solver and, for -mf_solver snes, sets up
+ *       the DMDA and SNES and checks the -mf_snes_* options PETSc did not
+ *       read; called during set-up, before the output file exists, so a
+ *       bad solver option costs nothing.  Returns 0, ISING_EXIT_INPUT or
+ *       ISING_EXIT_RUNTIME (message printed); *mf is always to be destroyed.
+ *   int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
  *       Collective.  The task: every temperature, /meanfield, the bound in
- *       /free_energy, the table on rank 0.  Returns 0, ISING_EXIT_INPUT
- *       (a solver option nobody read) or ISING_EXIT_RUNTIME.
+ *       /free_energy, the table on rank 0.  Returns 0 or ISING_EXIT_RUNTIME.
+ *   void ising_meanfield_destroy(ising_meanfield **mf)
+ *       Collective (frees PETSc objects).
  */
 #ifndef ISING_MEANFIELD_H
 #define ISING_MEANFIELD_H
@@ -50,7 +57,10 @@ typedef struct {
 void ising_mf_sweep_colour(const ising_geometry *g, const ising_couplings *c, double beta, double damping, double *m,
                            int colour, double *change);
 ising_mf_result ising_mf_evaluate(const ising_geometry *g, const ising_couplings *c, double beta, const double *m);
-int ising_meanfield_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                        ising_freeenergy *fe);
+typedef struct ising_meanfield ising_meanfield;
+int ising_meanfield_create(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
+                           ising_meanfield **mf);
+int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe);
+void ising_meanfield_destroy(ising_meanfield **mf);
 
 #endif

@@ -29,9 +29,6 @@
 #include "ising/io.h"
 #include "ising/params.h"
 
-#define ISING_STREAM_SWAP     5
-#define ISING_STREAM_REPLICA0 16
-
 int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *fe);
 
 #endif
