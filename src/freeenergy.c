@@ -140,3 +140,12 @@ void ising_freeenergy_free(ising_freeenergy *fe)
   fe->cache = NULL;
   fe->state = NULL;
 }
+
+int ising_freeenergy_ladder_changed(ising_freeenergy *fe)
+{
+  const ising_params *p = fe->p;
+  for (int k = 0; k < p->nbeta; k++) fe->state[k] = 0;
+  if (fe->method == ISING_EXACT_NONE && !(p->tasks & ISING_TASK_MEANFIELD)) return 0;
+  int64_t start = 0, count = p->nbeta;
+  return ising_io_write_double(fe->io, "/free_energy/beta", &start, &count, p->beta) ? -1 : 0;
+}

@@ -50,6 +50,11 @@ static const option_doc options[] = {
     {"-ranks_per_replica", "1", "tempering: MPI ranks that share (decompose) one replica; must divide the rank count"},
     {"-replicas_per_rank", NULL,
      "tempering: replicas each replica group holds (default and only allowed value: temperatures / groups)"},
+    {"-pt_adapt_sweeps", "0",
+     "tempering: sweeps of ladder tuning before thermalisation (0: keep the ladder); the tuned ladder is then frozen"},
+    {"-pt_adapt_method", "equal_acceptance",
+     "tempering: ladder tuning, equal_acceptance (iterated equal swap acceptance) or feedback (Katzgraber et al. "
+     "2006)"},
     {"-pt_replica_sets", "1", "tempering: independent replica sets, 1 or 2 (2: spin-glass overlaps q between them)"},
     {"-pt_swap_interval", "1",
      "tempering: sweeps between replica-exchange attempts (even and odd pairs alternate), >= 1"},
@@ -504,6 +509,9 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (read_int64(c, "-pt_swap_interval", 1, INT64_C(1) << 40, &swap)) return -1;
   int64_t sets;
   if (read_int64(c, "-pt_replica_sets", 1, 2, &sets)) return -1;
+  static const char *const adapt[] = {"equal_acceptance", "feedback"};
+  if (read_int64(c, "-pt_adapt_sweeps", 0, INT64_C(1) << 40, &p->pt_adapt_sweeps)) return -1;
+  if (read_keyword(c, "-pt_adapt_method", adapt, 2, &p->pt_adapt_method)) return -1;
   p->ranks_per_replica = (int)rpr;
   p->pt_swap_interval = swap;
   p->pt_replica_sets = (int)sets;
@@ -534,9 +542,10 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
                   "ranks) and cannot also lay out the other tasks on %d ranks",
                   p->ranks_per_replica, nranks);
     if (!(p->tasks & ~(unsigned)ISING_TASK_TEMPERING)) nranks = p->ranks_per_replica;
-  } else if (rgiven || p->ranks_per_replica != 1 || p->pt_swap_interval != 1 || p->pt_replica_sets != 1) {
-    return fail(c, "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets: only used "
-                   "with -task tempering");
+  } else if (rgiven || p->ranks_per_replica != 1 || p->pt_swap_interval != 1 || p->pt_replica_sets != 1 ||
+             p->pt_adapt_sweeps != 0) {
+    return fail(c, "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets, "
+                   "-pt_adapt_sweeps: only used with -task tempering");
   }
 
   int given = 0;

@@ -79,7 +79,8 @@ static void update_directions(ladder *l)
 /* Swap step u: in every set, pairs (t, t+1) with t = u mod 2, 2 + u mod 2,
  * ...; energy[r] is replica r's total energy.  The decision of pair t of
  * set s draws index s*K + t. */
-static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double *energy, int count)
+static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double *energy, int64_t *attempts,
+                      int64_t *accepts)
 {
   const int K = l->K;
   for (int set = 0; set < l->R; set++)
@@ -88,9 +89,9 @@ static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double
       double delta = (p->beta[t] - p->beta[t + 1]) * (energy[a] - energy[b]);
       uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_SWAP, u, (uint64_t)(set * K + t));
       int accept = delta >= 0 || (double)r < exp(delta) * ISING_QUANTUM_SCALE;
-      if (count) {
-        l->attempts[t]++;
-        l->accepts[t] += accept;
+      if (attempts) {
+        attempts[t]++;
+        accepts[t] += accept;
       }
       if (!accept) continue;
       at[t] = b;
@@ -283,6 +284,40 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
   return rc ? -1 : 0;
 }
 
+/* New interior temperatures from one tuning round's statistics; the
+ * endpoints stay.  Each interval t gets a weight w_t = rho_t dbeta_t, the
+ * new points divide the cumulative weight equally, and within an interval
+ * the density is taken as constant.  Equal acceptance: w_t = sqrt(-ln A_t)
+ * (with -ln A ~ c dbeta^2 this equalises the acceptances).  Feedback
+ * (Katzgraber, Trebst, Huse, Troyer 2006): rho_t = sqrt(|df/dbeta|_t /
+ * dbeta_t) from the up-fraction f measured at the slots. */
+static void retune(double *beta, int K, int method, const int64_t *att, const int64_t *acc, const int64_t *up,
+                   const int64_t *down)
+{
+  double cum[1025], w[1024];
+  cum[0] = 0;
+  for (int t = 0; t + 1 < K; t++) {
+    double db = beta[t + 1] - beta[t];
+    if (method == ISING_PT_ADAPT_FEEDBACK) {
+      double f0 = up[t] + down[t] ? (double)up[t] / (double)(up[t] + down[t]) : 1.0 - (double)t / (K - 1);
+      double f1 = up[t + 1] + down[t + 1] ? (double)up[t + 1] / (double)(up[t + 1] + down[t + 1])
+                                          : 1.0 - (double)(t + 1) / (K - 1);
+      w[t] = sqrt(fmax(fabs(f0 - f1), 1e-3) / db) * db;
+    } else {
+      double a = att[t] ? (double)acc[t] / (double)att[t] : 0.5;
+      w[t] = sqrt(-log(fmin(fmax(a, 1e-4), 1.0 - 1e-4)));
+    }
+    cum[t + 1] = cum[t] + w[t];
+  }
+  double old[1024];
+  memcpy(old, beta, sizeof(double) * (size_t)K);
+  for (int k = 1, t = 0; k + 1 < K; k++) {
+    double target = cum[K - 1] * k / (K - 1);
+    while (t + 2 < K && cum[t + 1] < target) t++;
+    beta[k] = old[t] + (target - cum[t]) / w[t] * (old[t + 1] - old[t]);
+  }
+}
+
 typedef struct {
   double start, last;
 } progress;
@@ -353,7 +388,7 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
   return rc;
 }
 
-int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *fe)
+int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
 {
   int world_rank, world_size, status = ISING_EXIT_RUNTIME;
   MPI_Comm world = io->comm, group_comm = MPI_COMM_NULL;
@@ -376,6 +411,8 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
   double *local = malloc(sizeof(double) * (size_t)(2 * M)), *sums = malloc(sizeof(double) * (size_t)(2 * M));
   double *q_ts = R == 2 ? malloc(sizeof(double) * (size_t)(K * nmeas)) : NULL;
   overlap ov = {0};
+  int64_t *tatt = NULL, *tacc = NULL, *tup = NULL, *tdown = NULL;
+  double *initial = NULL;
   int64_t *changed = calloc((size_t)K, sizeof(int64_t)), *changed_all = calloc((size_t)K, sizeof(int64_t));
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
   int oom = ladder_alloc(&l, K, R) || (R == 2 && !q_ts) || !spins || !e_ts || !m_ts || !labels || !energy || !mag ||
@@ -402,10 +439,20 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
   }
   for (int t = 0; t < K; t++) ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
 
+  /* Tuning rounds: fresh swap statistics per round, then a new ladder. */
+  const int64_t tune = p->pt_adapt_sweeps, rounds = tune >= 8 ? 8 : tune, round_len = rounds ? tune / rounds : 0;
+  tatt = calloc((size_t)K, sizeof(int64_t));
+  tacc = calloc((size_t)K, sizeof(int64_t));
+  tup = calloc((size_t)K, sizeof(int64_t));
+  tdown = calloc((size_t)K, sizeof(int64_t));
+  initial = malloc(sizeof(double) * (size_t)K);
+  if (ising_check(world, !tatt || !tacc || !tup || !tdown || !initial, "out of memory")) goto done;
+  memcpy(initial, p->beta, sizeof(double) * (size_t)K);
+
   progress pr = {MPI_Wtime(), MPI_Wtime()};
   uint64_t swaps = 0;
-  for (int64_t s = 0; s < total; s++) {
-    const int production = s >= p->thermalize;
+  for (int64_t s = 0; s < tune + total; s++) {
+    const int tuning = s < tune, production = s >= tune + p->thermalize;
     for (int j = 0; j < per_group; j++) {
       int r = group * per_group + j, t = l.slot_of[r];
       sweeper[t].stream = ISING_STREAM_REPLICA0 + (uint32_t)r;
@@ -414,7 +461,7 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
       if (production && r < K) changed[t] += ch; /* set 0 carries the per-slot statistics */
     }
     const int64_t done = s + 1;
-    const int measure = production && (done - p->thermalize) % p->measure_interval == 0;
+    const int measure = production && (done - tune - p->thermalize) % p->measure_interval == 0;
     const int swap = done % p->pt_swap_interval == 0;
     if (measure || swap) {
       /* Every replica's energy and magnetisation on every rank: each entry
@@ -439,7 +486,7 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
       }
     }
     if (measure) {
-      int64_t i = (done - p->thermalize) / p->measure_interval - 1;
+      int64_t i = (done - tune - p->thermalize) / p->measure_interval - 1;
       for (int t = 0; t < K; t++) {
         int r = l.replica_at[t];
         e_ts[t * nmeas + i] = energy[r] / (double)p->nsites;
@@ -455,9 +502,31 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
         for (int t = 0; t < K; t++) q_ts[t * nmeas + i] = ov.q[t];
       }
     }
-    if (swap) swap_step(p, &l, swaps++, energy, production);
-    report_progress(p, &l, &pr, world_rank, done, total);
+    if (swap)
+      swap_step(p, &l, swaps++, energy,
+                production ? l.attempts
+                : tuning   ? tatt
+                           : NULL,
+                production ? l.accepts
+                : tuning   ? tacc
+                           : NULL);
+    if (tuning)
+      for (int t = 0; t < K; t++) {
+        tup[t] += l.direction[l.replica_at[t]] == 1;
+        tdown[t] += l.direction[l.replica_at[t]] == -1;
+      }
+    if (tuning && round_len && done % round_len == 0 && done / round_len <= rounds) {
+      /* Every rank holds the same statistics, so every rank computes the
+       * same ladder. */
+      retune(p->beta, K, p->pt_adapt_method, tatt, tacc, tup, tdown);
+      for (int t = 0; t < K; t++) {
+        ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
+        tatt[t] = tacc[t] = tup[t] = tdown[t] = 0;
+      }
+    }
+    report_progress(p, &l, &pr, world_rank, done, tune + total);
   }
+  if (tune && ising_freeenergy_ladder_changed(fe)) goto done;
 
   MPI_Allreduce(changed, changed_all, K, MPI_INT64_T, MPI_SUM, world);
   for (int t = 0; t < K; t++) {
@@ -466,7 +535,10 @@ int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *f
     if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, print)) goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
-  int bad = write_tempering(p, &l, labels, nmeas, io) || (R == 2 && write_overlaps(p, q_ts, nmeas, io));
+  int64_t nkk = K, zero0 = 0;
+  int bad = write_tempering(p, &l, labels, nmeas, io) || (R == 2 && write_overlaps(p, q_ts, nmeas, io)) ||
+            (tune && (ising_io_dataset_double(io, "/tempering/beta_initial", 1, &nkk) ||
+                      ising_io_write_double(io, "/tempering/beta_initial", &zero0, &nkk, initial)));
   for (int t = 0; t < K && !bad; t++) {
     int r = l.replica_at[t], mine = r / per_group == group;
     bad = ising_io_write_field_part(io, "/tempering/spins", t, &g, H5T_NATIVE_INT8,
@@ -501,6 +573,11 @@ done:
   free(changed_all);
   free(sweeper);
   free(q_ts);
+  free(tatt);
+  free(tacc);
+  free(tup);
+  free(tdown);
+  free(initial);
   overlap_free(&ov);
   ladder_free(&l);
   ising_couplings_free(&c);

@@ -11,7 +11,12 @@
 #   spins are independent to good approximation);
 # - two replica sets on a 4x4 periodic +-J sample: <q^2> at every
 #   temperature within 4 sigma of its exact value (1/N^2) sum_ij <s_i s_j>^2
-#   from enumeration, and the overlaps bit-identical for another layout.
+#   from enumeration, and the overlaps bit-identical for another layout;
+# - adaptive ladder: on a 16^2 ferromagnet with 12 temperatures the tuned
+#   ladder's swap acceptances are more even (smaller max/min) than the
+#   geometric ladder's, for both tuning methods; the tuned ladder keeps its
+#   endpoints and is increasing (the layout test above also tunes, so the
+#   tuning is bit-identical across layouts).
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -28,7 +33,7 @@ else
   fail "4x4, 8 temperatures: estimates vs enumeration"
 fi
 
-lay="-lattice_size 8,8 -couplings pm -beta_list 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9 -thermalize 20 -sweeps 200 -pt_swap_interval 2"
+lay="-lattice_size 8,8 -couplings pm -beta_list 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9 -thermalize 20 -sweeps 200 -pt_swap_interval 2 -pt_adapt_sweeps 80"
 pt 1 "$work/l1.h5" $lay
 for layout in 2:1 4:2 4:4; do
   np=${layout%%:*}
@@ -117,4 +122,25 @@ for b, v, e in zip(beta, q2, q2e):
 sys.exit(0 if ok else 1)
 PY
 then pass "+-J 4x4, two replica sets: <q^2> vs enumeration"; else fail "<q^2> vs enumeration"; fi
+adapt="-lattice_size 16,16 -beta_min 0.2 -beta_max 0.8 -n_temps 12 -thermalize 1000 -sweeps 20000"
+pt 2 "$work/geo.h5" $adapt
+pt 2 "$work/eq.h5" $adapt -pt_adapt_sweeps 20000
+pt 2 "$work/fb.h5" $adapt -pt_adapt_sweeps 20000 -pt_adapt_method feedback
+if "$PYTHON" - "$work/geo.h5" "$work/eq.h5" "$work/fb.h5" <<'PY'
+import sys, h5py, numpy as np
+def spread(path):
+    with h5py.File(path) as f:
+        a, b = f["tempering/swap_acceptance"][:], f["tempering/beta"][:]
+        b0 = f["tempering/beta_initial"][:] if "beta_initial" in f["tempering"] else b
+    return a.max() / a.min(), a, b, b0
+g = spread(sys.argv[1])[0]
+ok = True
+for name, path in (("equal_acceptance", sys.argv[2]), ("feedback", sys.argv[3])):
+    r, a, b, b0 = spread(path)
+    good = r < g and np.all(np.diff(b) > 0) and b[0] == b0[0] and b[-1] == b0[-1]
+    ok &= good
+    print(f"  {name}: acceptance max/min {r:.2f} vs geometric {g:.2f}; ladder {np.round(b, 3)}")
+sys.exit(0 if ok else 1)
+PY
+then pass "adaptive ladders even out the swap acceptance"; else fail "adaptive ladder"; fi
 finish

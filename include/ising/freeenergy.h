@@ -20,6 +20,9 @@
  *   int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo)
  *       Collective.  Records the mean-field lower bound at temperature k and,
  *       where lnZ is known, the gap KL(q||p) = lnZ - ELBO.  Returns 0 or -1.
+ *   int ising_freeenergy_ladder_changed(ising_freeenergy *fe)
+ *       Collective.  The temperatures in the parameters have been retuned
+ *       (tempering): rewrites /free_energy/beta and forgets computed values.
  *   const char *ising_freeenergy_method(const ising_freeenergy *fe)
  *       Local.  "enumeration", "kaufman", "transfer_matrix" or "none".
  *   void ising_freeenergy_free(ising_freeenergy *fe)    Local.
@@ -48,6 +51,7 @@ typedef struct {
 int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe);
 int ising_freeenergy_exact(ising_freeenergy *fe, int k, ising_exact_result *r);
 int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo);
+int ising_freeenergy_ladder_changed(ising_freeenergy *fe);
 const char *ising_freeenergy_method(const ising_freeenergy *fe);
 void ising_freeenergy_free(ising_freeenergy *fe);
 

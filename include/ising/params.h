@@ -46,6 +46,7 @@ typedef enum { ISING_COUPLINGS_UNIFORM, ISING_COUPLINGS_PM, ISING_COUPLINGS_GAUS
 typedef enum { ISING_ALGORITHM_METROPOLIS, ISING_ALGORITHM_HEATBATH } ising_algorithm;
 typedef enum { ISING_TASK_MC = 1u << 0, ISING_TASK_MEANFIELD = 1u << 1, ISING_TASK_TEMPERING = 1u << 2 } ising_task;
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
+typedef enum { ISING_PT_ADAPT_EQUAL_ACCEPTANCE, ISING_PT_ADAPT_FEEDBACK } ising_pt_adapt;
 /* Starting points of the mean-field solver, in the order they are tried. */
 typedef enum {
   ISING_MF_INIT_PARAMAGNETIC = 1u << 0, /* m_i = 0 */
@@ -80,7 +81,9 @@ typedef struct {
   int ranks_per_replica;  /* ranks of one replica group */
   int replicas_per_group; /* derived: nbeta / (nranks / ranks_per_replica) */
   int64_t pt_swap_interval;
-  int pt_replica_sets; /* 1, or 2 for spin-glass overlaps */
+  int pt_replica_sets;     /* 1, or 2 for spin-glass overlaps */
+  int64_t pt_adapt_sweeps; /* tuning sweeps before thermalisation (0: fixed ladder) */
+  int pt_adapt_method;     /* ising_pt_adapt */
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;

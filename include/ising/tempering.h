@@ -18,7 +18,13 @@
  * acceptance per pair, round trips, the up-fraction f(beta), the label
  * history and the final spins of each slot.
  *
- *   int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *fe)
+ * With -pt_adapt_sweeps the run starts with that many sweeps of ladder
+ * tuning, in up to 8 rounds: after each round the interior temperatures are
+ * moved (equal swap acceptance, or the feedback method of Katzgraber,
+ * Trebst, Huse and Troyer 2006); the tuned ladder then stays fixed for
+ * thermalisation and measurement and replaces p->beta.
+ *
+ *   int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
  *       Collective over the file's communicator (all ranks).  Returns 0,
  *       ISING_EXIT_INPUT or ISING_EXIT_RUNTIME (message printed).
  */
@@ -29,6 +35,6 @@
 #include "ising/io.h"
 #include "ising/params.h"
 
-int ising_tempering_run(const ising_params *p, ising_io *io, ising_freeenergy *fe);
+int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe);
 
 #endif
