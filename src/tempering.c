@@ -449,6 +449,14 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
   if (ising_check(world, !tatt || !tacc || !tup || !tdown || !initial, "out of memory")) goto done;
   memcpy(initial, p->beta, sizeof(double) * (size_t)K);
 
+  /* Snapshots: every slot of set 0 at every -snapshot_interval measured
+   * sweeps, index (snapshot number) * K + slot. */
+  const int64_t snaps = p->snapshot_interval > 0 ? p->sweeps / p->snapshot_interval * K : 0;
+  if (snaps && (ising_io_dataset_field(io, "/snapshots/spins", snaps, &g, H5T_NATIVE_INT8) ||
+                ising_io_dataset_double(io, "/snapshots/sweep", 1, &snaps) ||
+                ising_io_dataset_double(io, "/snapshots/beta", 1, &snaps)))
+    goto done;
+
   progress pr = {MPI_Wtime(), MPI_Wtime()};
   uint64_t swaps = 0;
   for (int64_t s = 0; s < tune + total; s++) {
@@ -467,7 +475,8 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
       /* Every replica's energy and magnetisation on every rank: each entry
        * has one non-zero contribution (its group's rank 0), so the sum is
        * exact. */
-      ising_timer_start(ISING_PHASE_MEASURE);
+      const ising_phase phase = measure ? ISING_PHASE_MEASURE : ISING_PHASE_SWAP;
+      ising_timer_start(phase);
       for (int k = 0; k < 2 * M; k++) local[k] = 0.0;
       for (int j = 0; j < per_group; j++) {
         int r = group * per_group + j;
@@ -479,7 +488,7 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
         }
       }
       MPI_Allreduce(local, sums, 2 * M, MPI_DOUBLE, MPI_SUM, world);
-      ising_timer_stop(ISING_PHASE_MEASURE);
+      ising_timer_stop(phase);
       for (int r = 0; r < M; r++) {
         energy[r] = sums[r] * (double)p->nsites;
         mag[r] = sums[M + r];
@@ -502,6 +511,22 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
         for (int t = 0; t < K; t++) q_ts[t * nmeas + i] = ov.q[t];
       }
     }
+    if (snaps && measure && (done - tune - p->thermalize) % p->snapshot_interval == 0) {
+      ising_timer_start(ISING_PHASE_OUTPUT);
+      int64_t base = ((done - tune - p->thermalize) / p->snapshot_interval - 1) * K, one = 1;
+      for (int t = 0; t < K; t++) {
+        int r = l.replica_at[t], mine = r / per_group == group;
+        int64_t idx = base + t;
+        double sweep_no = (double)(p->thermalize + (done - tune - p->thermalize));
+        if (ising_io_write_field_part(io, "/snapshots/spins", idx, &g, H5T_NATIVE_INT8,
+                                      mine ? spins[r % per_group] : spins[0], mine) ||
+            ising_io_write_double(io, "/snapshots/sweep", &idx, &one, &sweep_no) ||
+            ising_io_write_double(io, "/snapshots/beta", &idx, &one, &p->beta[t]))
+          goto done;
+      }
+      ising_timer_stop(ISING_PHASE_OUTPUT);
+    }
+    if (swap) ising_timer_start(ISING_PHASE_SWAP);
     if (swap)
       swap_step(p, &l, swaps++, energy,
                 production ? l.attempts
@@ -510,6 +535,7 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
                 production ? l.accepts
                 : tuning   ? tacc
                            : NULL);
+    if (swap) ising_timer_stop(ISING_PHASE_SWAP);
     if (tuning)
       for (int t = 0; t < K; t++) {
         tup[t] += l.direction[l.replica_at[t]] == 1;
@@ -555,6 +581,9 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
            p->ranks_per_replica > 1 ? "s" : "", (long long)trips);
     for (int t = 0; t + 1 < K; t++) printf(" %.3f", l.attempts[t] ? (double)l.accepts[t] / (double)l.attempts[t] : NAN);
     printf("\n");
+    double sweep_time = ising_timer_elapsed(ISING_PHASE_UPDATE) + ising_timer_elapsed(ISING_PHASE_HALO);
+    printf("  swap overhead (energies for swaps, decisions): %.2f %% of the sweep time\n",
+           sweep_time > 0 ? 100.0 * ising_timer_elapsed(ISING_PHASE_SWAP) / sweep_time : 0.0);
     fflush(stdout);
   }
   status = 0;

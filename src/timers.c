@@ -7,7 +7,7 @@
 #include <petscsys.h>
 
 static const char *const names[ISING_NPHASES] = {"setup",    "update", "halo exchange", "measure",
-                                                 "analysis", "output", "exact"};
+                                                 "analysis", "output", "exact",         "swap"};
 static double total[ISING_NPHASES], started[ISING_NPHASES];
 static PetscLogStage stage[ISING_NPHASES];
 static int have_stages;

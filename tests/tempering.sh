@@ -33,7 +33,7 @@ else
   fail "4x4, 8 temperatures: estimates vs enumeration"
 fi
 
-lay="-lattice_size 8,8 -couplings pm -beta_list 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9 -thermalize 20 -sweeps 200 -pt_swap_interval 2 -pt_adapt_sweeps 80"
+lay="-lattice_size 8,8 -couplings pm -beta_list 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9 -thermalize 20 -sweeps 200 -pt_swap_interval 2 -pt_adapt_sweeps 80 -snapshot_interval 100"
 pt 1 "$work/l1.h5" $lay
 for layout in 2:1 4:2 4:4; do
   np=${layout%%:*}
@@ -41,7 +41,8 @@ for layout in 2:1 4:2 4:4; do
   pt "$np" "$work/l$np.$rpr.h5" $lay -ranks_per_replica "$rpr"
   same=1
   for ds in /observables/energy /observables/specific_heat /timeseries/energy /timeseries/magnetization \
-    /tempering/labels /tempering/swap_acceptance /tempering/round_trips /tempering/spins /model/bonds; do
+    /tempering/labels /tempering/swap_acceptance /tempering/round_trips /tempering/spins /model/bonds \
+    /snapshots/spins /tempering/beta; do
     h5diff -q "$work/l1.h5" "$work/l$np.$rpr.h5" "$ds" "$ds" >/dev/null 2>&1 || { same=0; echo "  $ds differs"; }
   done
   if [ $same = 1 ]; then pass "layout ($np ranks, $rpr per replica) bit-identical to 1 rank"; else
@@ -122,6 +123,20 @@ for b, v, e in zip(beta, q2, q2e):
 sys.exit(0 if ok else 1)
 PY
 then pass "+-J 4x4, two replica sets: <q^2> vs enumeration"; else fail "<q^2> vs enumeration"; fi
+if "$PYTHON" - "$work/l1.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f:
+    snap, final = f["snapshots/spins"][:], f["tempering/spins"][:]
+    beta = f["snapshots/beta"][:]
+    # the last snapshot precedes the last swap, so it holds the final
+    # configurations, possibly at exchanged slots
+    same = sorted(x.tobytes() for x in snap[-8:]) == sorted(x.tobytes() for x in final)
+    ok = snap.shape == (16, 8, 8) and set(np.unique(snap)) <= {-1, 1} and same
+    ok = ok and np.array_equal(beta[-8:], f["tempering/beta"][:])
+    sys.exit(0 if ok else 1)
+PY
+then pass "snapshots per slot: shape, +-1, the last ones are the final configurations"; else fail "tempering snapshots"; fi
+
 adapt="-lattice_size 16,16 -beta_min 0.2 -beta_max 0.8 -n_temps 12 -thermalize 1000 -sweeps 20000"
 pt 2 "$work/geo.h5" $adapt
 pt 2 "$work/eq.h5" $adapt -pt_adapt_sweeps 20000
