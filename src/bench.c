@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef int64_t (*kernel_fn)(const ising_sweeper *, int8_t *, int, uint64_t);
+typedef void (*kernel_fn)(const ising_sweeper *, int8_t *, int, uint64_t, ising_sweep_stats *);
 
 typedef struct {
   double total, halo;
@@ -41,11 +41,12 @@ static timing time_sweeps(kernel_fn kernel, ising_sweeper *k, ising_halo *halo, 
                           MPI_Comm comm)
 {
   timing t = {0, 0};
+  ising_sweep_stats stats = {0, 0};
   MPI_Barrier(comm);
   double t0 = MPI_Wtime();
   for (int s = 0; s < sweeps; s++)
     for (int colour = 0; colour < 2; colour++) {
-      kernel(k, spins, colour, (uint64_t)s);
+      kernel(k, spins, colour, (uint64_t)s, &stats);
       double h0 = MPI_Wtime();
       ising_halo_exchange(halo, spins);
       t.halo += MPI_Wtime() - h0;

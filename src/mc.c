@@ -32,11 +32,11 @@ void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *sp
       }
 }
 
-void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, int64_t *changed)
+void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc)
 {
   for (int colour = 0; colour < 2; colour++) {
     ising_timer_start(ISING_PHASE_UPDATE);
-    *changed += ising_sweep_colour(k, spins, colour, step);
+    ising_sweep_colour(k, spins, colour, step, acc);
     ising_timer_stop(ISING_PHASE_UPDATE);
     ising_timer_start(ISING_PHASE_HALO);
     ising_halo_exchange(halo, spins);
@@ -275,14 +275,15 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   for (int k = 0; k < p->nbeta; k++) {
     ising_sweeper sweeper;
     ising_sweeper_init(&sweeper, g, c, p->algorithm, p->beta[k], p->seed, ISING_STREAM_DYNAMICS);
-    int64_t changed = 0, changed_total = 0;
+    ising_sweep_stats acc = {0, 0};
+    int64_t changed_total = 0;
     for (int64_t s = 1; s <= p->thermalize; s++) {
-      ising_mc_sweep(&sweeper, &halo, spins, step++, &changed);
+      ising_mc_sweep(&sweeper, &halo, spins, step++, &acc);
       report_progress(p, &pr, g->rank, k, (uint64_t)s, p->thermalize, 1);
     }
-    changed = 0;
+    acc.changed = 0;
     for (int64_t s = 1; s <= p->sweeps; s++) {
-      ising_mc_sweep(&sweeper, &halo, spins, step++, &changed);
+      ising_mc_sweep(&sweeper, &halo, spins, step++, &acc);
       if (s % p->measure_interval == 0) {
         ising_timer_start(ISING_PHASE_MEASURE);
         int64_t t = s / p->measure_interval - 1;
@@ -301,7 +302,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
       }
       report_progress(p, &pr, g->rank, k, (uint64_t)(p->thermalize + s), p->thermalize + p->sweeps, 0);
     }
-    MPI_Allreduce(&changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
+    MPI_Allreduce(&acc.changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);
 
     if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, !p->quiet && g->rank == 0)) goto done;

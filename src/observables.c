@@ -6,6 +6,9 @@
 #include "ising/rng.h"
 
 #include <mpi.h>
+#include <stdlib.h>
+
+#include "ising/error.h"
 
 static inline int64_t fixed(double x)
 {
@@ -46,7 +49,13 @@ void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)
   /* Each value travels as four 32-bit limbs (the top one signed) summed as
    * int64, which cannot overflow for fewer than 2^31 ranks; integer sums are
    * exact in any order. */
-  int64_t local[4 * ISING_INT128_MAX_REDUCE] = {0}, total[4 * ISING_INT128_MAX_REDUCE];
+  int64_t small_local[4 * ISING_INT128_MAX_REDUCE] = {0}, small_total[4 * ISING_INT128_MAX_REDUCE];
+  int64_t *local = small_local, *total = small_total;
+  if (n > ISING_INT128_MAX_REDUCE) {
+    local = malloc(sizeof(int64_t) * 4 * (size_t)n);
+    total = malloc(sizeof(int64_t) * 4 * (size_t)n);
+    if (!local || !total) MPI_Abort(comm, ISING_EXIT_RUNTIME); /* a few bytes per replica: cannot fail in practice */
+  }
   for (int k = 0; k < n; k++) {
     ising_int128 x = v[k];
     for (int l = 0; l < 3; l++) {
@@ -60,6 +69,10 @@ void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)
     ising_int128 x = total[4 * k + 3];
     for (int l = 2; l >= 0; l--) x = x * ((ising_int128)1 << 32) + total[4 * k + l];
     v[k] = x;
+  }
+  if (local != small_local) {
+    free(local);
+    free(total);
   }
 }
 

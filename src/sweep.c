@@ -43,6 +43,7 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
       rest /= 5;
     }
     hloc += c->field;
+    for (int up = 0; up < 2; up++) k->flip_energy[up][t] = (int64_t)((up ? 2.0 : -2.0) * hloc * ISING_QUANTUM_SCALE);
     for (int up = 0; up < 2; up++)
       k->table[up][t] = alg == ISING_ALGORITHM_HEATBATH ? threshold(heatbath_p(beta, hloc))
                                                         : threshold(metropolis_p(beta, up ? 1 : -1, hloc));
@@ -85,10 +86,12 @@ static inline double local_field(const ising_sweeper *k, const int8_t *spins, si
   return hloc + (c->uniform_field ? c->field : c->h[i]);
 }
 
-int64_t ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step)
+void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step,
+                                  ising_sweep_stats *acc)
 {
   const ising_geometry *g = k->g;
   int64_t changed = 0;
+  ising_int128 denergy = 0;
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
@@ -97,21 +100,30 @@ int64_t ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int 
       for (int ex = row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
         size_t i = row + (size_t)ex;
         uint32_t r = ising_rng_site(k->seed, k->stream, step, base + (uint64_t)(ex - 1));
-        int8_t s = spins[i], t = update(k, s, local_field(k, spins, i), r);
-        changed += s != t;
+        double hloc = local_field(k, spins, i);
+        int8_t s = spins[i], t = update(k, s, hloc, r);
+        if (s != t) {
+          changed++;
+          denergy += (int64_t)(2.0 * s * hloc * ISING_QUANTUM_SCALE);
+        }
         spins[i] = t;
       }
     }
-  return changed;
+  acc->changed += changed;
+  acc->denergy += denergy;
 }
 
-int64_t ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step)
+void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc)
 {
-  if (!k->use_table) return ising_sweep_colour_reference(k, spins, colour, step);
+  if (!k->use_table) {
+    ising_sweep_colour_reference(k, spins, colour, step, acc);
+    return;
+  }
   const ising_geometry *g = k->g;
   const int heatbath = k->alg == ISING_ALGORITHM_HEATBATH, dim = g->dim;
   const ptrdiff_t sy = g->stride[1], sz = g->stride[2];
   int64_t changed = 0;
+  ising_int128 denergy = 0;
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
@@ -134,9 +146,13 @@ int64_t ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, ui
           n = r < k->table[0][t] ? 1 : -1;
         else
           n = r < k->table[s > 0][t] ? (int8_t)-s : s;
-        changed += s != n;
+        if (s != n) {
+          changed++;
+          denergy += k->flip_energy[s > 0][t];
+        }
         *p = n;
       }
     }
-  return changed;
+  acc->changed += changed;
+  acc->denergy += denergy;
 }

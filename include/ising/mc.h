@@ -6,9 +6,9 @@
  *   void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *spins)
  *       Local.  Hot (keyed by (seed, ISING_STREAM_INIT, 0, site)) or cold
  *       start of the interior; the halo is zeroed and must be exchanged.
- *   void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, int64_t *changed)
+ *   void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc)
  *       Collective.  One sweep: colour 0, halo exchange, colour 1, halo
- *       exchange.  Adds the number of changed spins of this rank to *changed.
+ *       exchange.  Adds this rank's changed spins and energy change to acc.
  *   int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
  *                    ising_io *io, ising_freeenergy *fe)
  *       Collective.  Runs every temperature and writes /observables,
@@ -48,7 +48,7 @@
 #include <stdint.h>
 
 void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *spins);
-void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, int64_t *changed);
+void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc);
 int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
                  ising_freeenergy *fe);
 int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io);

@@ -12,8 +12,9 @@
  *       leaving its sites in the +d directions and its fields, and the sum
  *       of its spins.  Needs an up-to-date halo.
  *   void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)
- *       Collective.  Exact, order-independent sum over the ranks of n <=
- *       ISING_INT128_MAX_REDUCE 128-bit integers, in place.
+ *       Collective.  Exact, order-independent sum over the ranks of n
+ *       128-bit integers, in place (n <= ISING_INT128_MAX_REDUCE needs no
+ *       allocation).
  *   ising_int128 ising_fixed128(double x), double ising_unfixed128(ising_int128 x)
  *       Local.  x in fixed point with 64 fraction bits (truncated) and back:
  *       reproducible sums of doubles (|x| < 2^62) to 5e-20 per term.
@@ -26,11 +27,10 @@
 
 #include "ising/couplings.h"
 #include "ising/geometry.h"
+#include "ising/rng.h"
 
 #include <mpi.h>
 #include <stdint.h>
-
-__extension__ typedef __int128 ising_int128;
 
 typedef struct {
   ising_int128 energy; /* units of 2^-32 */

@@ -46,6 +46,9 @@ enum {
 
 #define ISING_QUANTUM_SCALE 4294967296.0 /* 2^32 */
 
+/* Exact energies: integers in units of 2^-32 (see ising_quantize). */
+__extension__ typedef __int128 ising_int128;
+
 static inline void ising_rng4(uint64_t seed, uint32_t stream, uint64_t step, uint64_t index, uint32_t out[4])
 {
   philox4x32_ctr_t ctr = {

@@ -14,9 +14,13 @@
  *   void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c,
  *                           ising_algorithm alg, double beta, uint64_t seed, uint32_t stream)
  *       Local.  Prepares the tables for one temperature.
- *   int64_t ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step)
- *       Local.  Updates the sites of one colour; returns how many spins changed.
- *   int64_t ising_sweep_colour_reference(...)
+ *   void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step,
+ *                           ising_sweep_stats *acc)
+ *       Local.  Updates the sites of one colour; adds to acc how many spins
+ *       changed and the exact energy change 2 s_i h_i^loc of each change
+ *       (units of 2^-32), so callers can track the energy without a pass
+ *       over the lattice.
+ *   void ising_sweep_colour_reference(...)
  *       Local.  Same result through the plain general kernel (exp per site);
  *       the yardstick of tests and benchmarks.
  */
@@ -26,6 +30,7 @@
 #include "ising/couplings.h"
 #include "ising/geometry.h"
 #include "ising/params.h"
+#include "ising/rng.h"
 
 #include <stdint.h>
 
@@ -38,13 +43,20 @@ typedef struct {
   double beta;
   uint64_t seed;
   uint32_t stream;
-  int use_table;                       /* uniform bonds and field */
-  uint64_t table[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> T(p) */
+  int use_table;                            /* uniform bonds and field */
+  uint64_t table[2][ISING_TABLE_SIZE];      /* [s_i == +1][neighbour sums] -> T(p) */
+  int64_t flip_energy[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> 2 s_i h^loc, units of 2^-32 */
 } ising_sweeper;
 
 void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, ising_algorithm alg,
                         double beta, uint64_t seed, uint32_t stream);
-int64_t ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step);
-int64_t ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step);
+typedef struct {
+  int64_t changed;      /* spins that changed */
+  ising_int128 denergy; /* sum of their energy changes, units of 2^-32 */
+} ising_sweep_stats;
+
+void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc);
+void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step,
+                                  ising_sweep_stats *acc);
 
 #endif
