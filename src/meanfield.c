@@ -32,13 +32,6 @@ static inline double local_field(const ising_geometry *g, const ising_couplings 
   return hloc + (c->uniform_field ? c->field : c->h[i]);
 }
 
-/* Same walk over the sites of one colour as the Monte Carlo kernels. */
-static inline int row_start(const ising_geometry *g, int ey, int ez, int colour)
-{
-  int64_t par = g->offset[0] + (g->dim > 1 ? g->offset[1] + ey - 1 : 0) + (g->dim > 2 ? g->offset[2] + ez - 1 : 0);
-  return 1 + (int)((par + colour) & 1);
-}
-
 void ising_mf_sweep_colour(const ising_geometry *g, const ising_couplings *c, double beta, double damping, double *m,
                            int colour, double *change)
 {
@@ -47,7 +40,7 @@ void ising_mf_sweep_colour(const ising_geometry *g, const ising_couplings *c, do
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
       size_t row = ising_geometry_index(g, 0, ey, ez);
-      for (int ex = row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
+      for (int ex = ising_geometry_row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
         size_t i = row + (size_t)ex;
         double next = damping * m[i] + (1.0 - damping) * tanh(beta * local_field(g, c, m, i));
         worst = fmax(worst, fabs(next - m[i]));
@@ -103,7 +96,7 @@ static void init_field(const ising_params *p, const ising_geometry *g, int start
         int64_t site = ising_geometry_global_index(g, ex, ey, ez);
         double v = 0.0;
         if (start == 1) v = 1.0;
-        if (start == 2) v = row_start(g, ey, ez, 0) == 1 + ((ex - 1) & 1) ? 1.0 : -1.0;
+        if (start == 2) v = ising_geometry_row_start(g, ey, ez, 0) == 1 + ((ex - 1) & 1) ? 1.0 : -1.0;
         if (start == 3)
           v = 2.0 * ising_rng_uniform(ising_rng_u32(p->seed, ISING_STREAM_MF_INIT, 0, (uint64_t)site)) - 1.0;
         m[ising_geometry_index(g, ex, ey, ez)] = v;

@@ -58,13 +58,6 @@ static inline uint64_t row_global(const ising_geometry *g, int ey, int ez)
   return (uint64_t)g->offset[0] + (uint64_t)g->L[0] * (gy + (uint64_t)g->L[1] * gz);
 }
 
-/* Extended x of the first site of colour `colour` in the row. */
-static inline int row_start(const ising_geometry *g, int ey, int ez, int colour)
-{
-  int64_t par = g->offset[0] + (g->dim > 1 ? g->offset[1] + ey - 1 : 0) + (g->dim > 2 ? g->offset[2] + ez - 1 : 0);
-  return 1 + (int)((par + colour) & 1);
-}
-
 static inline int8_t update(const ising_sweeper *k, int8_t s, double hloc, uint32_t r)
 {
   if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc)) ? 1 : -1;
@@ -97,7 +90,7 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
       uint64_t base = row_global(g, ey, ez);
       size_t row = ising_geometry_index(g, 0, ey, ez);
-      for (int ex = row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
+      for (int ex = ising_geometry_row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
         size_t i = row + (size_t)ex;
         uint32_t r = ising_rng_site(k->seed, k->stream, step, base + (uint64_t)(ex - 1));
         double hloc = local_field(k, spins, i);
@@ -130,7 +123,7 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
       uint64_t base = row_global(g, ey, ez), block = UINT64_MAX;
       uint32_t w[4];
       int8_t *row = spins + ising_geometry_index(g, 0, ey, ez);
-      for (int ex = row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
+      for (int ex = ising_geometry_row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
         int8_t *p = row + ex;
         int t = p[-1] + p[1] + 2;
         if (dim > 1) t += 5 * (p[-sy] + p[sy] + 2);

@@ -69,6 +69,15 @@ static inline size_t ising_geometry_index(const ising_geometry *g, int ex, int e
   return (size_t)ex + (size_t)g->stride[1] * (size_t)ey + (size_t)g->stride[2] * (size_t)ez;
 }
 
+/* Extended x of the first site of a colour (parity of the sum of global
+ * coordinates) in the row at extended (ey, ez): 1 or 2.  The checkerboard is
+ * defined here once for every kernel. */
+static inline int ising_geometry_row_start(const ising_geometry *g, int ey, int ez, int colour)
+{
+  int64_t par = g->offset[0] + (g->dim > 1 ? g->offset[1] + ey - 1 : 0) + (g->dim > 2 ? g->offset[2] + ez - 1 : 0);
+  return 1 + (int)((par + colour) & 1);
+}
+
 /* First extended position of each active axis: 1 on active axes, 0 otherwise. */
 static inline int ising_geometry_lo(const ising_geometry *g, int d)
 {
