@@ -353,7 +353,7 @@ static int load_lattice(parse_ctx *c, ising_params *p)
 static int load_couplings(parse_ctx *c, ising_params *p)
 {
   static const char *const kinds[] = {"uniform", "pm", "gaussian"};
-  int k, jgiven = 0, mgiven = 0, sgiven = 0, pgiven = 0;
+  int k = 0, jgiven = 0, mgiven = 0, sgiven = 0, pgiven = 0;
   if (read_keyword(c, "-couplings", kinds, 3, &k)) return -1;
   p->couplings = (ising_couplings_kind)k;
 
@@ -451,7 +451,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   static const char *const algs[] = {"metropolis", "heatbath"};
   static const char *const starts[] = {"hot", "cold"};
   char buf[256], *items[8];
-  int k;
+  int k = 0;
 
   get(c, "-task", buf, sizeof(buf), NULL);
   int n = split_list(buf, items, 8);
