@@ -437,7 +437,21 @@ int ising_meanfield_create(const ising_params *p, const ising_geometry *g, const
   mf->have_snes = 1;
   if (ising_check(g->comm, err != 0, "the mean-field Newton solver (PETSc SNES) could not be set up"))
     return ISING_EXIT_RUNTIME;
-  /* PETSc has now read the -mf_snes_* options it knows; the rest are typos. */
+  /* PETSc has now read the -mf_snes_* options it knows, except those it
+   * reads only during a solve, which are marked here; the rest are typos. */
+  static const char *const at_solve[] = {"-mf_snes_view",
+                                         "-mf_snes_converged_reason",
+                                         "-mf_snes_test_jacobian",
+                                         "-mf_snes_test_jacobian_view",
+                                         "-mf_snes_view_solution",
+                                         "-mf_snes_view_pre",
+                                         "-mf_ksp_view",
+                                         "-mf_ksp_converged_reason",
+                                         "-mf_ksp_view_final_residual"};
+  for (size_t k = 0; k < sizeof(at_solve) / sizeof(*at_solve); k++) {
+    PetscBool set;
+    PetscOptionsHasName(NULL, NULL, at_solve[k], &set);
+  }
   return ising_params_check_unused(g->comm);
 }
 
