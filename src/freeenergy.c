@@ -54,6 +54,12 @@ int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, is
   /* The group exists when there is something to put in it: exact values,
    * or a mean-field bound. */
   if (fe->method == ISING_EXACT_NONE && !(p->tasks & ISING_TASK_MEANFIELD)) return 0;
+  /* Several tempering disorder samples: each writes its own, under its
+   * /samples/<s> prefix; the top level has none. */
+  if (p->tasks == ISING_TASK_TEMPERING && p->disorder_samples > 1 && !io->prefix[0]) {
+    fe->method = ISING_EXACT_NONE;
+    return 0;
+  }
   int64_t nb = p->nbeta, start = 0, count = p->nbeta;
   char path[128], method[64];
   int rc = 0;

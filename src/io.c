@@ -41,6 +41,19 @@ int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io
   return 0;
 }
 
+/* The HDF5 path of path under the current prefix (ising_io_set_prefix). */
+static const char *resolve(const ising_io *io, const char *path, char *buf, size_t len)
+{
+  if (!io->prefix[0]) return path;
+  snprintf(buf, len, "%s%s", io->prefix, strcmp(path, "/") ? path : "");
+  return buf;
+}
+
+void ising_io_set_prefix(ising_io *io, const char *prefix)
+{
+  snprintf(io->prefix, sizeof(io->prefix), "%s", prefix ? prefix : "");
+}
+
 static int io_ok(ising_io *io, int failed, const char *what, const char *path)
 {
   return ising_check(io->comm, failed, "writing %s '%s' in '%s' failed", what, path, io->path) ? -1 : 0;
@@ -48,6 +61,8 @@ static int io_ok(ising_io *io, int failed, const char *what, const char *path)
 
 int ising_io_group(ising_io *io, const char *path)
 {
+  char buf[512];
+  path = resolve(io, path, buf, sizeof(buf));
   if (H5Lexists(io->file, path, H5P_DEFAULT) > 0) return 0;
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
@@ -59,6 +74,8 @@ int ising_io_group(ising_io *io, const char *path)
 
 static int write_attr(ising_io *io, const char *obj, const char *name, hid_t type, hid_t space, const void *buf)
 {
+  char path[512];
+  obj = resolve(io, obj, path, sizeof(path));
   hid_t o = H5Oopen(io->file, obj, H5P_DEFAULT);
   herr_t err = -1;
   if (o >= 0) {
@@ -111,6 +128,8 @@ int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const 
 
 static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims, const void *fill)
 {
+  char buf[512];
+  path = resolve(io, path, buf, sizeof(buf));
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -141,6 +160,8 @@ int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int6
 int ising_io_write_double(ising_io *io, const char *path, const int64_t *start, const int64_t *count,
                           const double *data)
 {
+  char buf[512];
+  path = resolve(io, path, buf, sizeof(buf));
   herr_t err = -1;
   hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
   if (d >= 0) {
@@ -198,6 +219,8 @@ int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const isi
 int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
                               const void *extended, int active)
 {
+  char buf[512];
+  path = resolve(io, path, buf, sizeof(buf));
   herr_t err = -1;
   hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
   if (d >= 0) {

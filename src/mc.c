@@ -201,7 +201,7 @@ void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e
 }
 
 int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
-                                const double *m, double acceptance, int print)
+                                const double *m, double acceptance, int print, ising_estimates *out)
 {
   const int64_t nmeas = p->sweeps / p->measure_interval;
   ising_timer_start(ISING_PHASE_ANALYSIS);
@@ -212,6 +212,7 @@ int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freee
   if (rank == 0) ising_estimates_compute(e, m, (size_t)nmeas, p->beta[k], (double)p->nsites, &est);
   MPI_Bcast(&est, (int)sizeof(est), MPI_BYTE, 0, io->comm);
   ising_timer_stop(ISING_PHASE_ANALYSIS);
+  if (out) *out = est;
   ising_exact_result ex;
   ising_timer_start(ISING_PHASE_EXACT);
   int ex_ok = ising_freeenergy_exact(fe, k, &ex);
@@ -305,7 +306,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
     MPI_Allreduce(&acc.changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);
 
-    if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, !p->quiet && g->rank == 0)) goto done;
+    if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, !p->quiet && g->rank == 0, NULL)) goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
   int64_t done_sweeps = (int64_t)step;

@@ -55,6 +55,8 @@ static const option_doc options[] = {
     {"-pt_adapt_method", "equal_acceptance",
      "tempering: ladder tuning, equal_acceptance (iterated equal swap acceptance) or feedback (Katzgraber et al. "
      "2006)"},
+    {"-disorder_samples", "1",
+     "tempering: disorder samples run one after another (sample s: -disorder_seed + s, -seed + s), averaged"},
     {"-pt_replica_sets", "1", "tempering: independent replica sets, 1 or 2 (2: spin-glass overlaps q between them)"},
     {"-pt_swap_interval", "1",
      "tempering: sweeps between replica-exchange attempts (even and odd pairs alternate), >= 1"},
@@ -512,6 +514,12 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   static const char *const adapt[] = {"equal_acceptance", "feedback"};
   if (read_int64(c, "-pt_adapt_sweeps", 0, INT64_C(1) << 40, &p->pt_adapt_sweeps)) return -1;
   if (read_keyword(c, "-pt_adapt_method", adapt, 2, &p->pt_adapt_method)) return -1;
+  int64_t samples;
+  if (read_int64(c, "-disorder_samples", 1, 100000, &samples)) return -1;
+  p->disorder_samples = (int)samples;
+  if (samples > 1 && p->pt_adapt_sweeps > 0)
+    return fail(c, "option -pt_adapt_sweeps: not with -disorder_samples > 1 (every sample must share the ladder; tune "
+                   "it on one sample and pass it as -beta_list)");
   p->ranks_per_replica = (int)rpr;
   p->pt_swap_interval = swap;
   p->pt_replica_sets = (int)sets;
@@ -543,9 +551,9 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
                   p->ranks_per_replica, nranks);
     if (!(p->tasks & ~(unsigned)ISING_TASK_TEMPERING)) nranks = p->ranks_per_replica;
   } else if (rgiven || p->ranks_per_replica != 1 || p->pt_swap_interval != 1 || p->pt_replica_sets != 1 ||
-             p->pt_adapt_sweeps != 0) {
+             p->pt_adapt_sweeps != 0 || p->disorder_samples != 1) {
     return fail(c, "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets, "
-                   "-pt_adapt_sweeps: only used with -task tempering");
+                   "-pt_adapt_sweeps, -disorder_samples: only used with -task tempering");
   }
 
   int given = 0;

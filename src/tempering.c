@@ -218,9 +218,17 @@ static double chi_sg(const double *means, void *ctx)
   return *(const double *)ctx * means[0];
 }
 
+/* Per-slot results of one disorder sample, for the disorder averages. */
+enum { NSAMPLE_Q = 7 };
+static const char *const sample_names[NSAMPLE_Q] = {
+    "energy", "specific_heat", "abs_magnetization", "binder", "q2", "binder_ratio", "chi_sg"};
+typedef struct {
+  double *v[NSAMPLE_Q]; /* [K] each */
+} sample_result;
+
 /* /overlap: per slot <q^2>, <q^4>, the Binder ratio g, chi_SG = N <q^2>
  * with binning/jackknife errors, <|q|>, the q time series and P(q). */
-static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nmeas, ising_io *io)
+static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nmeas, ising_io *io, sample_result *res)
 {
   static const char *const names[] = {
       "beta",      "q2",           "q2_err",           "q4",     "q4_err",     "abs_q",
@@ -254,6 +262,11 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
     ising_stats_jackknife(series, 2, n, nb, binder_g, NULL, &r[7], &r[8]);
     ising_stats_jackknife(series, 1, n, nb, chi_sg, &N, &r[9], &r[10]);
     r[11] = tau;
+    if (res) {
+      res->v[4][t] = r[1];
+      res->v[5][t] = r[7];
+      res->v[6][t] = r[9];
+    }
   }
   int64_t nk = K, zero = 0, hdims[2] = {K, nbins_hist}, tdims[2] = {nmeas, K}, start[2] = {0, 0};
   for (int j = 0; j < NQ && !rc; j++) {
@@ -388,7 +401,7 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
   return rc;
 }
 
-int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
+static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sample_result *res)
 {
   int world_rank, world_size, status = ISING_EXIT_RUNTIME;
   MPI_Comm world = io->comm, group_comm = MPI_COMM_NULL;
@@ -576,11 +589,19 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
   for (int t = 0; t < K; t++) {
     int print = !p->quiet && world_rank == 0;
     double acceptance = (double)changed_all[t] / ((double)p->sweeps * (double)p->nsites);
-    if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, print)) goto done;
+    ising_estimates est;
+    if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, print, &est))
+      goto done;
+    if (res) {
+      res->v[0][t] = est.energy;
+      res->v[1][t] = est.specific_heat;
+      res->v[2][t] = est.abs_magnetization;
+      res->v[3][t] = est.binder;
+    }
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
   int64_t nkk = K, zero0 = 0;
-  int bad = write_tempering(p, &l, labels, nmeas, io) || (R == 2 && write_overlaps(p, q_ts, nmeas, io)) ||
+  int bad = write_tempering(p, &l, labels, nmeas, io) || (R == 2 && write_overlaps(p, q_ts, nmeas, io, res)) ||
             (tune && (ising_io_dataset_double(io, "/tempering/beta_initial", 1, &nkk) ||
                       ising_io_write_double(io, "/tempering/beta_initial", &zero0, &nkk, initial)));
   for (int t = 0; t < K && !bad; t++) {
@@ -632,5 +653,90 @@ done:
   ising_couplings_free(&c);
   ising_geometry_free(&g);
   if (group_comm != MPI_COMM_NULL) MPI_Comm_free(&group_comm);
+  return status;
+}
+
+/* Disorder averages over the samples: mean and sample-to-sample standard
+ * error sd / sqrt(S) per slot, and the per-sample values [S, K]. */
+static int write_disorder_average(const ising_params *p, sample_result *res, int S, ising_io *io)
+{
+  const int K = p->nbeta, nq = p->pt_replica_sets == 2 ? NSAMPLE_Q : 4;
+  int64_t nk = K, zero = 0, dims[2] = {S, K}, start[2] = {0, 0};
+  double *mean = malloc(sizeof(double) * (size_t)K), *err = malloc(sizeof(double) * (size_t)K);
+  double *all = malloc(sizeof(double) * (size_t)(S * K));
+  int rc = !mean || !err || !all;
+  if (!rc)
+    rc = ising_io_dataset_double(io, "/disorder/beta", 1, &nk) ||
+         ising_io_write_double(io, "/disorder/beta", &zero, &nk, p->beta);
+  int64_t samples = S;
+  if (!rc) rc = ising_io_attr_int64(io, "/disorder", "samples", &samples, 0);
+  for (int q = 0; q < nq && !rc; q++) {
+    for (int t = 0; t < K; t++) {
+      double sum = 0, sum2 = 0;
+      for (int s = 0; s < S; s++) {
+        double v = res[s].v[q][t];
+        all[s * K + t] = v;
+        sum += v;
+      }
+      mean[t] = sum / S;
+      for (int s = 0; s < S; s++) sum2 += (res[s].v[q][t] - mean[t]) * (res[s].v[q][t] - mean[t]);
+      err[t] = sqrt(sum2 / (S - 1) / S);
+    }
+    char path[96];
+    snprintf(path, sizeof(path), "/disorder/%s", sample_names[q]);
+    rc = ising_io_dataset_double(io, path, 1, &nk) || ising_io_write_double(io, path, &zero, &nk, mean);
+    snprintf(path, sizeof(path), "/disorder/%s_err", sample_names[q]);
+    if (!rc) rc = ising_io_dataset_double(io, path, 1, &nk) || ising_io_write_double(io, path, &zero, &nk, err);
+    snprintf(path, sizeof(path), "/disorder/%s_samples", sample_names[q]);
+    if (!rc) rc = ising_io_dataset_double(io, path, 2, dims) || ising_io_write_double(io, path, start, dims, all);
+    if (!rc && !p->quiet && io->rank == 0) {
+      printf("  disorder average %-18s", sample_names[q]);
+      for (int t = 0; t < K && t < 8; t++) printf(" %.5g(%.2g)", mean[t], err[t]);
+      printf("%s\n", K > 8 ? " ..." : "");
+    }
+  }
+  free(mean);
+  free(err);
+  free(all);
+  return rc ? -1 : 0;
+}
+
+int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
+{
+  const int S = p->disorder_samples, K = p->nbeta;
+  if (S <= 1) return run_sample(p, io, fe, NULL);
+  const uint64_t seed = p->seed, disorder_seed = p->disorder_seed;
+  sample_result *res = calloc((size_t)S, sizeof(*res));
+  int oom = !res, status = ISING_EXIT_RUNTIME;
+  for (int s = 0; s < S && res; s++)
+    for (int q = 0; q < NSAMPLE_Q; q++) oom |= !(res[s].v[q] = calloc((size_t)K, sizeof(double)));
+  if (ising_check(io->comm, oom, "out of memory for %d disorder samples", S)) goto done;
+  for (int s = 0; s < S; s++) {
+    /* Sample s: its own disorder and its own dynamics, everything it
+     * writes under /samples/<s>. */
+    char prefix[64];
+    snprintf(prefix, sizeof(prefix), "/samples/%d", s);
+    p->seed = seed + (uint64_t)s;
+    p->disorder_seed = disorder_seed + (uint64_t)s;
+    ising_io_set_prefix(io, prefix);
+    ising_freeenergy sample_fe;
+    if (!p->quiet && io->rank == 0)
+      printf("\ndisorder sample %d/%d (disorder seed %llu)\n", s + 1, S, (unsigned long long)p->disorder_seed);
+    status = ising_freeenergy_init(p, io->comm, io, &sample_fe);
+    if (!status) status = run_sample(p, io, &sample_fe, &res[s]);
+    ising_freeenergy_free(&sample_fe);
+    if (status) goto done;
+  }
+  ising_io_set_prefix(io, NULL);
+  if (!p->quiet && io->rank == 0) printf("\ndisorder averages over %d samples (sample-to-sample errors):\n", S);
+  status = write_disorder_average(p, res, S, io) ? ISING_EXIT_RUNTIME : 0;
+done:
+  ising_io_set_prefix(io, NULL);
+  p->seed = seed;
+  p->disorder_seed = disorder_seed;
+  for (int s = 0; s < S && res; s++)
+    for (int q = 0; q < NSAMPLE_Q; q++) free(res[s].v[q]);
+  free(res);
+  (void)fe;
   return status;
 }

@@ -10,6 +10,8 @@ run 2 -lattice_size 4,4 -couplings pm -field_sigma 0.2 -sweeps 20 -thermalize 0 
   -output "$work/x.h5" || fail "run"
 run 2 -lattice_size 4,4 -task tempering -pt_replica_sets 2 -beta_list 0.2,0.4 -sweeps 20 -thermalize 0 -quiet -output "$work/t.h5" ||
   fail "tempering run"
+run 2 -lattice_size 4,4 -task tempering -pt_replica_sets 2 -disorder_samples 2 -beta_list 0.2,0.4 -sweeps 20 \
+  -thermalize 0 -quiet -output "$work/s.h5" || fail "disorder samples run"
 for path in $("$PYTHON" -c '
 import h5py, sys
 def walk(name, obj):
@@ -17,7 +19,7 @@ def walk(name, obj):
 for file in sys.argv[1:]:
     with h5py.File(file) as f:
         f.visititems(walk)
-' "$work/x.h5" "$work/t.h5" | sort -u); do
+' "$work/x.h5" "$work/t.h5" "$work/s.h5" | sed 's/^[0-9]*$/<s>/' | sort -u); do
   if grep -qF -- "$path" "$SRC/docs/output-format.md"; then pass "output-format.md documents $path"; else
     fail "output-format.md lacks $path"
   fi

@@ -75,7 +75,8 @@ bad 4 "make 2 replica groups, which must divide the 3 replicas (3 temperatures x
 bad 2 "option -replicas_per_rank: with 2 ranks, -ranks_per_replica 1 and 4 replicas each replica group holds 2" -task tempering -beta_list 0.1,0.2,0.3,0.4 -replicas_per_rank 4
 bad 2 "option -task: mc and tempering both write /observables" -task mc,tempering -beta_list 0.2,0.4
 bad 2 "option -task tempering: needs at least 2 temperatures" -task tempering -beta 0.3
-bad 2 "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets, -pt_adapt_sweeps: only used with -task tempering" -ranks_per_replica 2
+bad 2 "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets, -pt_adapt_sweeps, -disorder_samples: only used with -task tempering" -ranks_per_replica 2
+bad 2 "option -pt_adapt_sweeps: not with -disorder_samples > 1" -task tempering -beta_list 0.1,0.2 -disorder_samples 2 -pt_adapt_sweeps 100
 bad 2 "option -pt_adapt_method: expected one of equal_acceptance, feedback" -task tempering -beta_list 0.1,0.2 -pt_adapt_method optimal
 bad 2 "option -pt_replica_sets: expected an integer in [1, 2]" -task tempering -beta_list 0.1,0.2 -pt_replica_sets 3
 bad 2 "options -beta_min, -beta_max, -n_temps: give all three" -beta_min 0.1 -n_temps 4

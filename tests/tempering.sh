@@ -16,7 +16,10 @@
 #   ladder's swap acceptances are more even (smaller max/min) than the
 #   geometric ladder's, for both tuning methods; the tuned ladder keeps its
 #   endpoints and is increasing (the layout test above also tunes, so the
-#   tuning is bit-identical across layouts).
+#   tuning is bit-identical across layouts);
+# - disorder samples: sample s of a 3-sample run is bit-identical to a
+#   separate run with -disorder_seed + s and -seed + s, and /disorder holds
+#   the mean over samples with the sample-to-sample error sd/sqrt(S).
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -158,4 +161,25 @@ for name, path in (("equal_acceptance", sys.argv[2]), ("feedback", sys.argv[3]))
 sys.exit(0 if ok else 1)
 PY
 then pass "adaptive ladders even out the swap acceptance"; else fail "adaptive ladder"; fi
+ds="-lattice_size 4,4 -couplings pm -beta_list 0.3,0.6,1.0 -pt_replica_sets 2 -thermalize 200 -sweeps 2000"
+pt 2 "$work/ds.h5" $ds -disorder_samples 3 -disorder_seed 5 -seed 7
+pt 2 "$work/ds1.h5" $ds -disorder_seed 6 -seed 8
+same=1
+for ds_path in /observables/energy /timeseries/energy /overlap/q /tempering/labels /model/bonds; do
+  h5diff -q "$work/ds1.h5" "$work/ds.h5" "$ds_path" "/samples/1$ds_path" >/dev/null 2>&1 || { same=0; echo "  $ds_path differs"; }
+done
+if [ $same = 1 ]; then pass "disorder sample 1 equals a separate run with seeds + 1"; else fail "disorder sample 1"; fi
+if "$PYTHON" - "$work/ds.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f:
+    ok = "observables" not in f and "free_energy" not in f
+    for q, path in (("q2", "overlap/q2"), ("energy", "observables/energy"), ("binder_ratio", "overlap/binder_ratio")):
+        v = np.array([f[f"samples/{s}/{path}"][:] for s in range(3)])
+        ok &= np.allclose(f[f"disorder/{q}"][:], v.mean(axis=0), rtol=1e-14, atol=0)
+        ok &= np.allclose(f[f"disorder/{q}_err"][:], v.std(axis=0, ddof=1) / np.sqrt(3), rtol=1e-12, atol=0)
+        ok &= np.array_equal(f[f"disorder/{q}_samples"][:], v)
+    ok &= f["disorder"].attrs["samples"] == 3
+    sys.exit(0 if ok else 1)
+PY
+then pass "/disorder: means and sample-to-sample errors of the samples"; else fail "/disorder averages"; fi
 finish

@@ -38,6 +38,10 @@
  *       The same where g is the geometry of a sub-communicator (a tempering
  *       replica group): the ranks with active == 0 take part in the
  *       collective write with nothing to write.
+ *   void ising_io_set_prefix(ising_io *io, const char *prefix)
+ *       Local (call it on every rank alike).  Every later path p means
+ *       prefix + p ("/samples/3" + "/observables/energy"); "" or NULL
+ *       restores plain paths.
  *   int ising_io_flush(ising_io *io)
  *   int ising_io_close(ising_io *io)
  *   void ising_io_discard(ising_io *io)
@@ -59,6 +63,7 @@ typedef struct {
   int rank;
   hid_t file;
   char path[ISING_PATH_MAX];
+  char prefix[128]; /* prepended to every object path (ising_io_set_prefix) */
 } ising_io;
 
 int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io);
@@ -75,6 +80,7 @@ int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const isi
                          const void *extended);
 int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
                               const void *extended, int active);
+void ising_io_set_prefix(ising_io *io, const char *prefix);
 int ising_io_flush(ising_io *io);
 int ising_io_close(ising_io *io);
 void ising_io_discard(ising_io *io);

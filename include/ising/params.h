@@ -81,6 +81,7 @@ typedef struct {
   int ranks_per_replica;  /* ranks of one replica group */
   int replicas_per_group; /* derived: nbeta / (nranks / ranks_per_replica) */
   int64_t pt_swap_interval;
+  int disorder_samples;    /* tempering: independent disorder samples */
   int pt_replica_sets;     /* 1, or 2 for spin-glass overlaps */
   int64_t pt_adapt_sweeps; /* tuning sweeps before thermalisation (0: fixed ladder) */
   int pt_adapt_method;     /* ising_pt_adapt */
