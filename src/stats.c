@@ -1,5 +1,6 @@
 /* stats.c: error analysis of Monte Carlo time series (stats.h).  All local.
- *   ising_stats_tau_int       tau_int with Sokal's automatic window
+ *   ising_stats_tau_int       tau_int with Sokal's automatic window (direct
+ *                             sums for the first 64 lags, then all lags by FFT)
  *   ising_stats_binned_mean   mean and standard error from bin means
  *   ising_stats_choose_bins   bin count from n and tau_int
  *   ising_stats_jackknife     f of k means with its jackknife error
@@ -60,6 +61,69 @@ static double lagged_sum(const double *x, size_t n, size_t t, enum observable o,
   return (s0 + s1) + (s2 + s3);
 }
 
+/* In-place radix-2 FFT of m = 2^k complex values (re, im); inverse when
+ * sign = +1.  Iterative Cooley-Tukey; the order of operations is fixed. */
+static void fft(double *re, double *im, size_t m, int sign)
+{
+  for (size_t i = 1, j = 0; i < m; i++) {
+    size_t bit = m >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j ^= bit;
+    if (i < j) {
+      double t = re[i];
+      re[i] = re[j];
+      re[j] = t;
+      t = im[i];
+      im[i] = im[j];
+      im[j] = t;
+    }
+  }
+  for (size_t len = 2; len <= m; len <<= 1) {
+    const double ang = sign * 2.0 * 3.14159265358979323846 / (double)len;
+    for (size_t k = 0; k < len / 2; k++) {
+      const double wr = cos(ang * (double)k), wi = sin(ang * (double)k);
+      for (size_t i = k; i < m; i += len) {
+        size_t j = i + len / 2;
+        double ur = re[i], ui = im[i];
+        double vr = re[j] * wr - im[j] * wi, vi = re[j] * wi + im[j] * wr;
+        re[i] = ur + vr;
+        im[i] = ui + vi;
+        re[j] = ur - vr;
+        im[j] = ui - vi;
+      }
+    }
+  }
+}
+
+/* All lagged sums sum_{i<n-t} (y_i - mu)(y_{i+t} - mu), t < n, by FFT in
+ * O(n log n); NULL if the workspace cannot be allocated. */
+static double *lagged_sums_fft(const double *x, size_t n, enum observable o, double mu)
+{
+  size_t m = 1;
+  while (m < 2 * n) m <<= 1;
+  double *re = calloc(m, sizeof(double)), *im = calloc(m, sizeof(double));
+  if (!re || !im) {
+    free(re);
+    free(im);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; i++) re[i] = observable(x[i], o) - mu;
+  fft(re, im, m, -1);
+  for (size_t i = 0; i < m; i++) {
+    re[i] = re[i] * re[i] + im[i] * im[i];
+    im[i] = 0.0;
+  }
+  fft(re, im, m, +1);
+  for (size_t t = 0; t < n; t++) re[t] /= (double)m;
+  free(im);
+  return re;
+}
+
+/* Lags scanned with direct sums before switching to the FFT: short
+ * autocorrelation times (the common case) cost O(n W) with W small; long
+ * ones would cost O(n^2) directly. */
+#define DIRECT_LAGS 64
+
 static double tau_int_of(const double *x, size_t n, enum observable o, double c, size_t *window)
 {
   if (window) *window = 0;
@@ -73,12 +137,14 @@ static double tau_int_of(const double *x, size_t n, enum observable o, double c,
    * window condition would never hold and the scan would cost O(n^2). */
   if (series_constant(x, n, o)) return 0.5;
   const size_t wmax = n / 2;
-  double tau = 0.5;
+  double tau = 0.5, *sums = NULL;
   size_t t = 1;
   for (; t <= wmax; t++) {
-    tau += lagged_sum(x, n, t, o, mu) / ((double)(n - t) * c0);
+    if (t > DIRECT_LAGS && !sums) sums = lagged_sums_fft(x, n, o, mu);
+    tau += (sums ? sums[t] : lagged_sum(x, n, t, o, mu)) / ((double)(n - t) * c0);
     if ((double)t >= c * tau) break;
   }
+  free(sums);
   if (window) *window = t <= wmax ? t : wmax;
   return tau;
 }

@@ -6,7 +6,7 @@
  * comes from a fixed seed, so a given build always sees the same numbers.
  *
  *   tau_int     AR(1) x_t = a x_{t-1} + sqrt(1-a^2) g_t, n = 1e6, a = 0, 0.5,
- *               0.9 against (1+a)/(2(1-a)); degenerate inputs.
+ *               0.9, 0.99 (FFT lags) against (1+a)/(2(1-a)); degenerate inputs.
  *   binning     binned error of the AR(1) mean against sqrt(2 tau_int / n);
  *               the drop-the-oldest rule; invalid bin counts; the bin rule.
  *   coverage    400 AR(1) series (a = 0.9) through tau_int -> choose_bins ->
@@ -117,7 +117,9 @@ static double student_t_within_one(double nu)
 static void test_tau_and_binned_error(rng *r)
 {
   const size_t n = 1000000;
-  const double as[] = {0.0, 0.5, 0.9};
+  /* a = 0.99 (tau = 99.5, window ~600) exercises the FFT path beyond the
+   * first 64 lags. */
+  const double as[] = {0.0, 0.5, 0.9, 0.99};
   double *x = malloc(n * sizeof *x);
   if (!x) {
     check("tau_int: allocation", 1.0, 0.0);
@@ -134,7 +136,7 @@ static void test_tau_and_binned_error(rng *r)
      * subtracting the sample mean, ~tau (2W+1)/n, is below 1e-3 tau.) */
     const double sigma = exact * sqrt(2.0 * (2.0 * (double)W + 1.0) / (double)n);
     const double tail = pow(a, (double)W + 1.0) / (1.0 - a);
-    snprintf(what, sizeof what, "tau_int AR(1) a=%.1f (W=%zu, tau=%.4f): 5 sigma + tail", a, W, tau);
+    snprintf(what, sizeof what, "tau_int AR(1) a=%.2f (W=%zu, tau=%.4f): 5 sigma + tail", a, W, tau);
     check(what, fabs(tau - exact), 5.0 * sigma + tail);
 
     int too_short;

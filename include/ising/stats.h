@@ -46,12 +46,13 @@
 #define ISING_STATS_MAX_BINS 64
 
 /* tau_int(W) = 1/2 + sum_{t=1..W} rho(t), rho(t) = C(t)/C(0) with
- * C(t) = 1/(n-t) sum_i (x_i - xbar)(x_{i+t} - xbar) computed by direct sums,
- * and W the smallest window with W >= c tau_int(W); c <= 0 (or NaN) selects
+ * C(t) = 1/(n-t) sum_i (x_i - xbar)(x_{i+t} - xbar), and W the smallest
+ * window with W >= c tau_int(W); c <= 0 (or NaN) selects
  * ISING_STATS_TAU_WINDOW_C.  The error of the mean is then
- * sqrt(2 tau_int var / n).  Cost O(n W), about 0.4 ns per value and lag:
- * the scan stops at the first window that satisfies the condition, which is
- * about c tau_int (n = 1e6, tau_int = 100: 0.25 s).  W is capped at
+ * sqrt(2 tau_int var / n).  The first 64 lags use direct sums (O(n) each,
+ * about 0.4 ns per value and lag); a window beyond that switches to all lags
+ * at once by FFT (O(n log n), zero-padded to a power of two >= 2n), so a
+ * long autocorrelation time never costs O(n^2).  W is capped at
  * n/2; a returned W == n/2 means the condition never held and the series is
  * far too short for its autocorrelation time.  The result is not clamped:
  * anticorrelated data can give tau_int < 1/2.  Degenerate input (n < 2 or
