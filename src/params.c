@@ -47,6 +47,14 @@ static const option_doc options[] = {
     {"-task", "mc",
      "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound), tempering "
      "(parallel tempering over all betas at once)"},
+    {"-anneal_schedule", "geometric",
+     "anneal: beta schedule from -anneal_beta_start to -anneal_beta_end, linear or geometric"},
+    {"-anneal_beta_start", "0.1", "anneal: first inverse temperature, > 0"},
+    {"-anneal_beta_end", "5.0", "anneal: last inverse temperature, > -anneal_beta_start and <= 1e6"},
+    {"-anneal_steps", "100", "anneal: temperatures of the schedule, >= 2"},
+    {"-anneal_sweeps_per_step", "10", "anneal: sweeps at each temperature of the schedule, >= 1"},
+    {"-anneal_restarts", "16",
+     "anneal: independent restarts from random states, in [1, 32000]; the best state is kept"},
     {"-ranks_per_replica", "1", "tempering: MPI ranks that share (decompose) one replica; must divide the rank count"},
     {"-replicas_per_rank", NULL,
      "tempering: replicas each replica group holds (default and only allowed value: temperatures / groups)"},
@@ -449,7 +457,7 @@ static int load_betas(parse_ctx *c, ising_params *p)
 
 static int load_run(parse_ctx *c, ising_params *p, int nranks)
 {
-  static const char *const tasks[] = {"mc", "meanfield", "tempering"};
+  static const char *const tasks[] = {"mc", "meanfield", "tempering", "anneal"};
   static const char *const algs[] = {"metropolis", "heatbath"};
   static const char *const starts[] = {"hot", "cold"};
   char buf[256], *items[8];
@@ -457,14 +465,26 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
 
   get(c, "-task", buf, sizeof(buf), NULL);
   int n = split_list(buf, items, 8);
-  if (n < 1) return fail(c, "option -task: expected a comma list of mc, meanfield, tempering, got '%s'", buf);
+  if (n < 1) return fail(c, "option -task: expected a comma list of mc, meanfield, tempering, anneal, got '%s'", buf);
   p->tasks = 0;
   for (int t = 0; t < n; t++) {
-    if ((k = match_keyword(c, "-task", items[t], tasks, 3)) < 0) return -1;
+    if ((k = match_keyword(c, "-task", items[t], tasks, 4)) < 0) return -1;
     p->tasks |= 1u << k;
   }
   if ((p->tasks & ISING_TASK_MC) && (p->tasks & ISING_TASK_TEMPERING))
     return fail(c, "option -task: mc and tempering both write /observables; run them separately");
+  static const char *const schedules[] = {"linear", "geometric"};
+  if (read_keyword(c, "-anneal_schedule", schedules, 2, &p->anneal_geometric)) return -1;
+  if (read_real(c, "-anneal_beta_start", 1e-300, 1e6, &p->anneal_beta_start, NULL)) return -1;
+  if (read_real(c, "-anneal_beta_end", 1e-300, 1e6, &p->anneal_beta_end, NULL)) return -1;
+  if (!(p->anneal_beta_end > p->anneal_beta_start))
+    return fail(c, "option -anneal_beta_end: %g must exceed -anneal_beta_start %g", p->anneal_beta_end,
+                p->anneal_beta_start);
+  if (read_int64(c, "-anneal_steps", 2, INT64_C(1) << 30, &p->anneal_steps)) return -1;
+  if (read_int64(c, "-anneal_sweeps_per_step", 1, INT64_C(1) << 30, &p->anneal_sweeps_per_step)) return -1;
+  if (read_int64(c, "-anneal_restarts", 1, 32000, &p->anneal_restarts)) return -1;
+  if (p->anneal_steps * p->anneal_sweeps_per_step > (INT64_C(1) << 47))
+    return fail(c, "options -anneal_steps/-anneal_sweeps_per_step: more than 2^47 sweeps per restart");
   static const char *const solvers[] = {"sweeps", "snes"};
   if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
   get(c, "-mf_init", buf, sizeof(buf), NULL);

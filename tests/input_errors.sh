@@ -81,6 +81,9 @@ bad 2 "option -pt_adapt_method: expected one of equal_acceptance, feedback" -tas
 bad 2 "option -pt_replica_sets: expected an integer in [1, 2]" -task tempering -beta_list 0.1,0.2 -pt_replica_sets 3
 bad 2 "options -beta_min, -beta_max, -n_temps: give all three" -beta_min 0.1 -n_temps 4
 bad 2 "option -beta_max: expected a real number > -beta_min" -beta_min 0.5 -beta_max 0.4 -n_temps 4
+bad 2 "option -anneal_beta_end: 0.05 must exceed -anneal_beta_start 0.1" -task anneal -anneal_beta_end 0.05
+bad 2 "option -anneal_restarts: expected an integer in [1, 32000]" -task anneal -anneal_restarts 0
+bad 2 "option -anneal_schedule: expected one of linear, geometric" -task anneal -anneal_schedule cosine
 bad 2 "option -mf_damping: expected a real number in [0, 0.999999]" -task meanfield -mf_damping -0.5
 bad 2 "option -mf_tol: expected a real number in [1e-300, 1]" -task meanfield -mf_tol 0
 bad 2 "option -mf_init: expected one of paramagnetic, ferro, antiferro, random, got 'warm'" -task meanfield -mf_init ferro,warm

@@ -44,7 +44,12 @@
 
 typedef enum { ISING_COUPLINGS_UNIFORM, ISING_COUPLINGS_PM, ISING_COUPLINGS_GAUSSIAN } ising_couplings_kind;
 typedef enum { ISING_ALGORITHM_METROPOLIS, ISING_ALGORITHM_HEATBATH } ising_algorithm;
-typedef enum { ISING_TASK_MC = 1u << 0, ISING_TASK_MEANFIELD = 1u << 1, ISING_TASK_TEMPERING = 1u << 2 } ising_task;
+typedef enum {
+  ISING_TASK_MC = 1u << 0,
+  ISING_TASK_MEANFIELD = 1u << 1,
+  ISING_TASK_TEMPERING = 1u << 2,
+  ISING_TASK_ANNEAL = 1u << 3
+} ising_task;
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
 typedef enum { ISING_PT_ADAPT_EQUAL_ACCEPTANCE, ISING_PT_ADAPT_FEEDBACK } ising_pt_adapt;
 /* Starting points of the mean-field solver, in the order they are tried. */
@@ -85,6 +90,10 @@ typedef struct {
   int pt_replica_sets;     /* 1, or 2 for spin-glass overlaps */
   int64_t pt_adapt_sweeps; /* tuning sweeps before thermalisation (0: fixed ladder) */
   int pt_adapt_method;     /* ising_pt_adapt */
+  /* simulated annealing */
+  int anneal_geometric; /* 1 geometric, 0 linear schedule in beta */
+  double anneal_beta_start, anneal_beta_end;
+  int64_t anneal_steps, anneal_sweeps_per_step, anneal_restarts;
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;

@@ -35,13 +35,15 @@
 #include <stdint.h>
 
 enum {
-  ISING_STREAM_DYNAMICS = 0, /* Monte Carlo updates */
-  ISING_STREAM_INIT = 1,     /* hot start */
-  ISING_STREAM_BONDS = 2,    /* disordered couplings, keyed by disorder_seed */
-  ISING_STREAM_FIELDS = 3,   /* random fields, keyed by disorder_seed */
-  ISING_STREAM_MF_INIT = 4,  /* random mean-field start */
-  ISING_STREAM_SWAP = 5,     /* tempering swap decisions */
-  ISING_STREAM_REPLICA0 = 16 /* tempering replica r updates with stream 16 + r */
+  ISING_STREAM_DYNAMICS = 0,    /* Monte Carlo updates */
+  ISING_STREAM_INIT = 1,        /* hot start */
+  ISING_STREAM_BONDS = 2,       /* disordered couplings, keyed by disorder_seed */
+  ISING_STREAM_FIELDS = 3,      /* random fields, keyed by disorder_seed */
+  ISING_STREAM_MF_INIT = 4,     /* random mean-field start */
+  ISING_STREAM_SWAP = 5,        /* tempering swap decisions */
+  ISING_STREAM_ANNEAL_INIT = 6, /* annealing restart r: hot start with step r */
+  ISING_STREAM_REPLICA0 = 16,   /* tempering replica r updates with stream 16 + r (r < 32752) */
+  ISING_STREAM_ANNEAL0 = 32768  /* annealing restart r updates with stream 32768 + r */
 };
 
 #define ISING_QUANTUM_SCALE 4294967296.0 /* 2^32 */
