@@ -40,13 +40,14 @@ static const option_doc options[] = {
     {"-seed", "1", "seed of the dynamics (initial state, Monte Carlo), integer in [0, 2^64)"},
     {"-disorder_seed", "1", "seed of the quenched disorder (couplings, fields), integer in [0, 2^64)"},
     {"-beta", "0.44", "inverse temperature, in [0, 1e6] (not together with -beta_list; 0 needs -algorithm heatbath)"},
-    {"-beta_list", NULL, "comma-separated inverse temperatures, run one after another (tempering: at once), each >= 0"},
+    {"-beta_list", NULL,
+     "comma-separated inverse temperatures, run one after another (tempering: at once), each in [0, 1e6]"},
     {"-beta_min", NULL, "with -beta_max and -n_temps: a geometric ladder of inverse temperatures, > 0"},
     {"-beta_max", NULL, "largest inverse temperature of the geometric ladder, > -beta_min"},
     {"-n_temps", NULL, "number of temperatures of the geometric ladder, in [2, 1024]"},
     {"-task", "mc",
      "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound), tempering "
-     "(parallel tempering over all betas at once)"},
+     "(parallel tempering over all betas at once), anneal (simulated annealing for ground states)"},
     {"-anneal_schedule", "geometric",
      "anneal: beta schedule from -anneal_beta_start to -anneal_beta_end, linear or geometric"},
     {"-anneal_beta_start", "0.1", "anneal: first inverse temperature, > 0"},
@@ -122,7 +123,7 @@ void ising_params_help(FILE *out)
                "usage: mpirun -n P ising -options_file input/<deck>.opts [-option value ...]\n\n"
                "Options (a deck is a PETSc options file; the command line overrides it):\n");
   for (size_t k = 0; k < NOPTIONS; k++)
-    fprintf(out, "  %-19s %s [default: %s]\n", options[k].name, options[k].help,
+    fprintf(out, "  %-24s %s [default: %s]\n", options[k].name, options[k].help,
             options[k].def ? options[k].def : "unset");
   fprintf(out, "\nPETSc's own options (-log_view, -options_left, ...) are accepted as well.\n"
                "Unknown or misspelt options are an error.  See docs/usage.md.\n");
