@@ -704,7 +704,7 @@ static int write_disorder_average(const ising_params *p, sample_result *res, int
 int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
 {
   const int S = p->disorder_samples, K = p->nbeta;
-  if (S <= 1) return run_sample(p, io, fe, NULL);
+  if (S <= 1) return run_sample(p, io, fe, NULL); /* fe only serves a single sample */
   const uint64_t seed = p->seed, disorder_seed = p->disorder_seed;
   sample_result *res = calloc((size_t)S, sizeof(*res));
   int oom = !res, status = ISING_EXIT_RUNTIME;
@@ -737,6 +737,5 @@ done:
   for (int s = 0; s < S && res; s++)
     for (int q = 0; q < NSAMPLE_Q; q++) free(res[s].v[q]);
   free(res);
-  (void)fe;
   return status;
 }

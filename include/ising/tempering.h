@@ -24,9 +24,16 @@
  * Trebst, Huse and Troyer 2006); the tuned ladder then stays fixed for
  * thermalisation and measurement and replaces p->beta.
  *
+ * With -disorder_samples S > 1 the whole run is repeated for S samples
+ * (sample s: -disorder_seed + s, -seed + s), each writing under
+ * /samples/<s> with its own exact values, and /disorder receives the
+ * averages over samples with sample-to-sample errors.
+ *
  *   int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
- *       Collective over the file's communicator (all ranks).  Returns 0,
- *       ISING_EXIT_INPUT or ISING_EXIT_RUNTIME (message printed).
+ *       Collective over the file's communicator (all ranks).  fe supplies
+ *       the exact values of a single-sample run (with several samples each
+ *       sample makes its own).  Returns 0, ISING_EXIT_INPUT or
+ *       ISING_EXIT_RUNTIME (message printed).
  */
 #ifndef ISING_TEMPERING_H
 #define ISING_TEMPERING_H
