@@ -22,19 +22,6 @@ static double schedule(const ising_params *p, int64_t k)
   return p->anneal_beta_start + f * (p->anneal_beta_end - p->anneal_beta_start);
 }
 
-static void init_restart(const ising_params *p, const ising_geometry *g, int64_t r, int8_t *spins)
-{
-  memset(spins, 0, g->nextended);
-  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
-  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
-    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
-      for (int ex = 1; ex <= g->n[0]; ex++) {
-        uint64_t site = (uint64_t)ising_geometry_global_index(g, ex, ey, ez);
-        spins[ising_geometry_index(g, ex, ey, ez)] =
-            ising_rng_u32(p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, site) & 1 ? 1 : -1;
-      }
-}
-
 int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
                      ising_freeenergy *fe)
 {
@@ -50,7 +37,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising
   int64_t hits = 0;
   double last = MPI_Wtime();
   for (int64_t r = 0; r < R; r++) {
-    init_restart(p, g, r, spins);
+    ising_spins_init(g, p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, 1, spins);
     ising_halo_exchange(&halo, spins);
     uint64_t step = 0;
     for (int64_t k = 0; k < p->anneal_steps; k++) {

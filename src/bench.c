@@ -92,7 +92,7 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
   ising_halo_create(&g, MPI_INT8_T, &halo);
   ising_sweeper k;
   ising_sweeper_init(&k, &g, &c, p.algorithm, p.beta[0], p.seed, ISING_STREAM_DYNAMICS);
-  ising_spins_init(&p, &g, spins);
+  ising_spins_init(&g, p.seed, ISING_STREAM_INIT, 0, p.hot_start, spins);
   ising_halo_exchange(&halo, spins);
   memcpy(copy, spins, g.nextended);
 

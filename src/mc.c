@@ -16,19 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *spins)
+void ising_spins_init(const ising_geometry *g, uint64_t seed, uint32_t stream, uint64_t step, int hot, int8_t *spins)
 {
   memset(spins, 0, g->nextended);
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++)
       for (int ex = 1; ex <= g->n[0]; ex++) {
-        int8_t s = 1;
-        if (p->hot_start)
-          s = ising_rng_u32(p->seed, ISING_STREAM_INIT, 0, (uint64_t)ising_geometry_global_index(g, ex, ey, ez)) & 1
-                  ? 1
-                  : -1;
-        spins[ising_geometry_index(g, ex, ey, ez)] = s;
+        uint64_t site = (uint64_t)ising_geometry_global_index(g, ex, ey, ez);
+        spins[ising_geometry_index(g, ex, ey, ez)] = !hot || ising_rng_u32(seed, stream, step, site) & 1 ? 1 : -1;
       }
 }
 
@@ -268,7 +264,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   if (ising_mc_create_observables(p, have_exact, io) || create_spin_datasets(g, snaps_per_beta * p->nbeta, io))
     goto done;
 
-  ising_spins_init(p, g, spins);
+  ising_spins_init(g, p->seed, ISING_STREAM_INIT, 0, p->hot_start, spins);
   ising_halo_exchange(&halo, spins);
 
   progress pr = {MPI_Wtime(), MPI_Wtime(), 0, (p->thermalize + p->sweeps) * p->nbeta};

@@ -102,20 +102,6 @@ static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double
   update_directions(l);
 }
 
-static void init_replica(const ising_params *p, const ising_geometry *g, int r, int8_t *spins)
-{
-  memset(spins, 0, g->nextended);
-  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
-  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
-    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
-      for (int ex = 1; ex <= g->n[0]; ex++) {
-        uint64_t site = (uint64_t)ising_geometry_global_index(g, ex, ey, ez);
-        int8_t s = 1;
-        if (p->hot_start) s = ising_rng_u32(p->seed, ISING_STREAM_INIT, (uint64_t)r, site) & 1 ? 1 : -1;
-        spins[ising_geometry_index(g, ex, ey, ez)] = s;
-      }
-}
-
 /* Spin-glass overlaps q_t = (1/N) sum_i s_i^a s_i^b between the replicas a
  * (set 0) and b (set 1) at slot t.  They may sit in different groups; rank
  * j of one group holds the same sites as rank j of any other, so rank j of
@@ -449,7 +435,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
 
   for (int j = 0; j < per_group; j++) {
     int r = group * per_group + j;
-    init_replica(p, &g, r, spins[j]);
+    ising_spins_init(&g, p->seed, ISING_STREAM_INIT, (uint64_t)r, p->hot_start, spins[j]);
     ising_halo_exchange(&halo, spins[j]);
     energy_q[r] = ising_observables_local(&g, &c, spins[j]).energy; /* this rank's share */
   }

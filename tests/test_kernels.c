@@ -39,7 +39,7 @@ static void check_case(const char *const *opts)
   ising_halo_create(&g, MPI_INT8_T, &halo);
   ising_sweeper k;
   ising_sweeper_init(&k, &g, &c, p.algorithm, p.beta[0], p.seed, 0);
-  ising_spins_init(&p, &g, a);
+  ising_spins_init(&g, p.seed, ISING_STREAM_INIT, 0, p.hot_start, a);
   ising_halo_exchange(&halo, a);
   memcpy(b, a, g.nextended);
   ising_sweep_stats sa = {0, 0}, sb = {0, 0};

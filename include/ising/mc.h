@@ -3,9 +3,13 @@
  * in turn, measurements, snapshots, error analysis, exact values beside
  * the estimates, all written to the run's HDF5 file as they are finished.
  *
- *   void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *spins)
- *       Local.  Hot (keyed by (seed, ISING_STREAM_INIT, 0, site)) or cold
- *       start of the interior; the halo is zeroed and must be exchanged.
+ *   void ising_spins_init(const ising_geometry *g, uint64_t seed, uint32_t stream, uint64_t step, int hot,
+ *                         int8_t *spins)
+ *       Local.  Hot start of the interior, s_i = +1 iff word 0 of (seed,
+ *       stream, step, site) is odd, or cold (all +1) when !hot; the halo is
+ *       zeroed and must be exchanged.  Monte Carlo uses (ISING_STREAM_INIT,
+ *       0), tempering replica r (ISING_STREAM_INIT, r), annealing restart r
+ *       (ISING_STREAM_ANNEAL_INIT, r).
  *   void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc)
  *       Collective.  One sweep: colour 0, halo exchange, colour 1, halo
  *       exchange.  Adds this rank's changed spins and energy change to acc.
@@ -49,7 +53,7 @@
 
 #include <stdint.h>
 
-void ising_spins_init(const ising_params *p, const ising_geometry *g, int8_t *spins);
+void ising_spins_init(const ising_geometry *g, uint64_t seed, uint32_t stream, uint64_t step, int hot, int8_t *spins);
 void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc);
 int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
                  ising_freeenergy *fe);
