@@ -12,6 +12,7 @@
 #include "ising/mc.h"
 #include "ising/meanfield.h"
 #include "ising/params.h"
+#include "ising/quench.h"
 #include "ising/tempering.h"
 #include "ising/timers.h"
 #include "ising/version.h"
@@ -165,7 +166,8 @@ int main(int argc, char **argv)
   command_line = NULL;
   /* Monte Carlo and mean field decompose the lattice over all ranks;
    * tempering alone decomposes each replica over a group of ranks. */
-  const int world_lattice = (p.tasks & (ISING_TASK_MC | ISING_TASK_MEANFIELD | ISING_TASK_ANNEAL)) != 0;
+  const int world_lattice =
+      (p.tasks & (ISING_TASK_MC | ISING_TASK_MEANFIELD | ISING_TASK_ANNEAL | ISING_TASK_QUENCH)) != 0;
   int layout[ISING_MAX_DIM] = {1, 1, 1};
   if (world_lattice) {
     if ((status = ising_geometry_create(PETSC_COMM_WORLD, &p, &g))) goto finish;
@@ -203,6 +205,7 @@ int main(int argc, char **argv)
   if (!status && (p.tasks & ISING_TASK_MEANFIELD)) status = ising_meanfield_run(mf, &io, &fe);
   if (!status && (p.tasks & ISING_TASK_TEMPERING)) status = ising_tempering_run(&p, &io, &fe);
   if (!status && (p.tasks & ISING_TASK_ANNEAL)) status = ising_anneal_run(&p, &g, &c, &io, &fe);
+  if (!status && (p.tasks & ISING_TASK_QUENCH)) status = ising_quench_run(&p, &g, &c, &io);
   if (!status) {
     char finish[64];
     now_iso(finish, sizeof(finish));

@@ -1,5 +1,5 @@
 /* observables.c: energy and magnetisation (observables.h).
- *   ising_observables_local     local
+ *   ising_observables_local, ising_observables_unsatisfied, ising_observables_bonds   local
  *   ising_observables_measure   collective */
 #include "ising/observables.h"
 
@@ -42,6 +42,31 @@ ising_observables_sums ising_observables_local(const ising_geometry *g, const is
   if (c->uniform_field) field_q = -(ising_int128)fixed(c->field) * mag;
   ising_observables_sums sums = {energy + field_q, mag};
   return sums;
+}
+
+int64_t ising_observables_unsatisfied(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+{
+  int64_t count = 0;
+  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
+      size_t row = ising_geometry_index(g, 0, ey, ez);
+      for (int ex = 1; ex <= g->n[0]; ex++) {
+        size_t i = row + (size_t)ex;
+        for (int d = 0; d < g->dim; d++) {
+          double j = c->uniform_bonds ? c->J[d] : c->Jp[d][i];
+          count += j * spins[i] * spins[i + g->stride[d]] < 0;
+        }
+      }
+    }
+  return count;
+}
+
+int64_t ising_observables_bonds(const ising_geometry *g)
+{
+  int64_t bonds = 0;
+  for (int d = 0; d < g->dim; d++) bonds += g->periodic[d] ? g->nsites : g->nsites / g->L[d] * (g->L[d] - 1);
+  return bonds;
 }
 
 void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)

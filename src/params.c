@@ -47,7 +47,8 @@ static const option_doc options[] = {
     {"-n_temps", NULL, "number of temperatures of the geometric ladder, in [2, 1024]"},
     {"-task", "mc",
      "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound), tempering "
-     "(parallel tempering over all betas at once), anneal (simulated annealing for ground states)"},
+     "(parallel tempering over all betas at once), anneal (simulated annealing for ground states), quench (coarsening "
+     "after a quench from a random state)"},
     {"-anneal_schedule", "geometric",
      "anneal: beta schedule from -anneal_beta_start to -anneal_beta_end, linear or geometric"},
     {"-anneal_beta_start", "0.1", "anneal: first inverse temperature, > 0"},
@@ -56,6 +57,19 @@ static const option_doc options[] = {
     {"-anneal_sweeps_per_step", "10", "anneal: sweeps at each temperature of the schedule, >= 1"},
     {"-anneal_restarts", "16",
      "anneal: independent restarts from random states, in [1, 32000]; the best state is kept"},
+    {"-quench_beta", "inf",
+     "quench: inverse temperature after the quench, a real number in (0, 1e6] or inf (zero temperature: moves that "
+     "lower the energy always, ties with probability 1/2)"},
+    {"-quench_sweeps", "1000", "quench: sweeps after the quench, in [1, 2^32 - 1]"},
+    {"-quench_times", NULL,
+     "quench: comma-separated, strictly increasing sweep counts at which to measure, each in [0, -quench_sweeps] "
+     "(-quench_sweeps is always added; default: 0 and -quench_per_decade log-spaced times per decade)"},
+    {"-quench_per_decade", "10", "quench: log-spaced measurement times per decade of sweeps, in [1, 1000]"},
+    {"-quench_histories", "8", "quench: independent histories (random start and dynamics), in [1, 65535]"},
+    {"-quench_snapshots", "true", "quench: write history 0's spins at every measurement time"},
+    {"-quench_structure_factor", "true",
+     "quench: compute the circularly averaged structure factor S(k,t) and the domain length from its first moment "
+     "(distributed FFT, 56 bytes per site)"},
     {"-ranks_per_replica", "1", "tempering: MPI ranks that share (decompose) one replica; must divide the rank count"},
     {"-replicas_per_rank", NULL,
      "tempering: replicas each replica group holds (default and only allowed value: temperatures / groups)"},
@@ -456,9 +470,75 @@ static int load_betas(parse_ctx *c, ising_params *p)
   return 0;
 }
 
+/* The quench options; the measurement times are derived here. */
+static int load_quench(parse_ctx *c, ising_params *p)
+{
+  static const char *const names[] = {
+      "-quench_beta",      "-quench_sweeps",    "-quench_times",           "-quench_per_decade",
+      "-quench_histories", "-quench_snapshots", "-quench_structure_factor"};
+  static char lbuf[65536];
+  char buf[256];
+  int given = 0;
+  if (!(p->tasks & ISING_TASK_QUENCH)) {
+    for (size_t k = 0; k < sizeof(names) / sizeof(*names); k++) {
+      get(c, names[k], lbuf, sizeof(lbuf), &given);
+      if (given) return fail(c, "option %s: only used with -task quench", names[k]);
+    }
+    return 0;
+  }
+  const char *s = get(c, "-quench_beta", buf, sizeof(buf), NULL);
+  if (!strcasecmp(s, "inf") || !strcasecmp(s, "infinity"))
+    p->quench_beta = INFINITY;
+  else if (parse_real(s, &p->quench_beta) || !(p->quench_beta > 0) || p->quench_beta > 1e6)
+    return fail(c, "option -quench_beta: expected a real number in (0, 1e6] or inf, got '%s'", s);
+  if (read_int64(c, "-quench_sweeps", 1, (INT64_C(1) << 32) - 1, &p->quench_sweeps)) return -1;
+  int64_t h, per;
+  if (read_int64(c, "-quench_histories", 1, 65535, &h)) return -1;
+  p->quench_histories = (int)h;
+  if (read_bool(c, "-quench_snapshots", &p->quench_snapshots)) return -1;
+  if (read_bool(c, "-quench_structure_factor", &p->quench_structure_factor)) return -1;
+  int pgiven = 0;
+  get(c, "-quench_per_decade", buf, sizeof(buf), &pgiven);
+  if (read_int64(c, "-quench_per_decade", 1, 1000, &per)) return -1;
+  get(c, "-quench_times", lbuf, sizeof(lbuf), &given);
+  if (given && pgiven) return fail(c, "options -quench_times and -quench_per_decade: give one of them, not both");
+  const int maxtimes = 4096;
+  p->quench_times = malloc(sizeof(int64_t) * (size_t)(maxtimes + 1));
+  if (!p->quench_times) return fail(c, "out of memory");
+  int nt = 0;
+  if (given) {
+    char *items[4096];
+    int n = split_list(lbuf, items, maxtimes);
+    if (n < 1)
+      return fail(c, "option -quench_times: expected 1 to %d comma-separated integers (no empty entries)", maxtimes);
+    for (int k = 0; k < n; k++) {
+      int64_t t;
+      if (parse_int64(items[k], &t) || t < 0 || t > p->quench_sweeps || (k && t <= p->quench_times[k - 1]))
+        return fail(c,
+                    "option -quench_times: entry %d is '%s'; the times must be strictly increasing integers in [0, "
+                    "%lld] (-quench_sweeps)",
+                    k + 1, items[k], (long long)p->quench_sweeps);
+      p->quench_times[nt++] = t;
+    }
+  } else {
+    p->quench_times[nt++] = 0;
+    for (int j = 0; nt < maxtimes; j++) {
+      int64_t t = (int64_t)floor(pow(10.0, (double)j / (double)per) + 0.5);
+      if (t >= p->quench_sweeps) break;
+      if (t > p->quench_times[nt - 1]) p->quench_times[nt++] = t;
+    }
+  }
+  if (p->quench_times[nt - 1] != p->quench_sweeps) {
+    if (nt == maxtimes) return fail(c, "option -quench_times: at most %d measurement times", maxtimes);
+    p->quench_times[nt++] = p->quench_sweeps;
+  }
+  p->quench_ntimes = nt;
+  return 0;
+}
+
 static int load_run(parse_ctx *c, ising_params *p, int nranks)
 {
-  static const char *const tasks[] = {"mc", "meanfield", "tempering", "anneal"};
+  static const char *const tasks[] = {"mc", "meanfield", "tempering", "anneal", "quench"};
   static const char *const algs[] = {"metropolis", "heatbath"};
   static const char *const starts[] = {"hot", "cold"};
   char buf[256], *items[8];
@@ -466,10 +546,11 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
 
   get(c, "-task", buf, sizeof(buf), NULL);
   int n = split_list(buf, items, 8);
-  if (n < 1) return fail(c, "option -task: expected a comma list of mc, meanfield, tempering, anneal, got '%s'", buf);
+  if (n < 1)
+    return fail(c, "option -task: expected a comma list of mc, meanfield, tempering, anneal, quench, got '%s'", buf);
   p->tasks = 0;
   for (int t = 0; t < n; t++) {
-    if ((k = match_keyword(c, "-task", items[t], tasks, 4)) < 0) return -1;
+    if ((k = match_keyword(c, "-task", items[t], tasks, 5)) < 0) return -1;
     p->tasks |= 1u << k;
   }
   if ((p->tasks & ISING_TASK_MC) && (p->tasks & ISING_TASK_TEMPERING))
@@ -486,6 +567,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (read_int64(c, "-anneal_restarts", 1, 32000, &p->anneal_restarts)) return -1;
   if (p->anneal_steps * p->anneal_sweeps_per_step > (INT64_C(1) << 47))
     return fail(c, "options -anneal_steps/-anneal_sweeps_per_step: more than 2^47 sweeps per restart");
+  if (load_quench(c, p)) return -1;
   static const char *const solvers[] = {"sweeps", "snes"};
   if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
   get(c, "-mf_init", buf, sizeof(buf), NULL);
@@ -708,15 +790,26 @@ void ising_params_print(const ising_params *p, FILE *out)
           ising_algorithm_name(p->algorithm), p->hot_start ? "hot" : "cold", (long long)p->thermalize,
           (long long)p->sweeps, (long long)p->measure_interval);
   if (p->snapshot_interval) fprintf(out, ", snapshot every %lld", (long long)p->snapshot_interval);
+  if (p->tasks & ISING_TASK_QUENCH) {
+    fprintf(out, "\nquench      %d histories of %lld sweeps at beta ", p->quench_histories,
+            (long long)p->quench_sweeps);
+    if (isinf(p->quench_beta))
+      fprintf(out, "inf (zero temperature)");
+    else
+      fprintf(out, "%g", p->quench_beta);
+    fprintf(out, ", %d measurement times", p->quench_ntimes);
+  }
   fprintf(out, "\noutput      %s\n", p->output);
 }
 
 void ising_params_free(ising_params *p)
 {
   free(p->beta);
+  free(p->quench_times);
   free(p->options_text);
   free(p->command_line);
   p->beta = NULL;
+  p->quench_times = NULL;
   p->options_text = NULL;
   p->command_line = NULL;
 }

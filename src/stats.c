@@ -12,6 +12,8 @@
  * on the stack.  Every sum runs in a fixed order, for bit-identical results. */
 #include "ising/stats.h"
 
+#include "ising/fft.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,40 +63,6 @@ static double lagged_sum(const double *x, size_t n, size_t t, enum observable o,
   return (s0 + s1) + (s2 + s3);
 }
 
-/* In-place radix-2 FFT of m = 2^k complex values (re, im); inverse when
- * sign = +1.  Iterative Cooley-Tukey; the order of operations is fixed. */
-static void fft(double *re, double *im, size_t m, int sign)
-{
-  for (size_t i = 1, j = 0; i < m; i++) {
-    size_t bit = m >> 1;
-    for (; j & bit; bit >>= 1) j ^= bit;
-    j ^= bit;
-    if (i < j) {
-      double t = re[i];
-      re[i] = re[j];
-      re[j] = t;
-      t = im[i];
-      im[i] = im[j];
-      im[j] = t;
-    }
-  }
-  for (size_t len = 2; len <= m; len <<= 1) {
-    const double ang = sign * 2.0 * 3.14159265358979323846 / (double)len;
-    for (size_t k = 0; k < len / 2; k++) {
-      const double wr = cos(ang * (double)k), wi = sin(ang * (double)k);
-      for (size_t i = k; i < m; i += len) {
-        size_t j = i + len / 2;
-        double ur = re[i], ui = im[i];
-        double vr = re[j] * wr - im[j] * wi, vi = re[j] * wi + im[j] * wr;
-        re[i] = ur + vr;
-        im[i] = ui + vi;
-        re[j] = ur - vr;
-        im[j] = ui - vi;
-      }
-    }
-  }
-}
-
 /* All lagged sums sum_{i<n-t} (y_i - mu)(y_{i+t} - mu), t < n, by FFT in
  * O(n log n); NULL if the workspace cannot be allocated. */
 static double *lagged_sums_fft(const double *x, size_t n, enum observable o, double mu)
@@ -108,12 +76,12 @@ static double *lagged_sums_fft(const double *x, size_t n, enum observable o, dou
     return NULL;
   }
   for (size_t i = 0; i < n; i++) re[i] = observable(x[i], o) - mu;
-  fft(re, im, m, -1);
+  ising_fft(re, im, m, -1);
   for (size_t i = 0; i < m; i++) {
     re[i] = re[i] * re[i] + im[i] * im[i];
     im[i] = 0.0;
   }
-  fft(re, im, m, +1);
+  ising_fft(re, im, m, +1);
   for (size_t t = 0; t < n; t++) re[t] /= (double)m;
   free(im);
   return re;

@@ -11,14 +11,19 @@ static inline uint64_t threshold(double p)
   return p >= 1.0 ? UINT64_C(1) << 32 : (uint64_t)ceil(p * ISING_QUANTUM_SCALE);
 }
 
+/* beta may be +inf (zero temperature): then a flip that lowers the energy
+ * is always made, one that raises it never, and a tie (beta * 0 = NaN) is
+ * decided with probability 1/2, in both Metropolis and heat bath. */
 static inline double metropolis_p(double beta, int s, double hloc)
 {
-  return exp(-beta * 2.0 * s * hloc);
+  double x = beta * 2.0 * s * hloc;
+  return isnan(x) ? 0.5 : exp(-x);
 }
 
 static inline double heatbath_p(double beta, double hloc)
 {
-  return 1.0 / (1.0 + exp(-2.0 * beta * hloc));
+  double x = 2.0 * beta * hloc;
+  return isnan(x) ? 0.5 : 1.0 / (1.0 + exp(-x));
 }
 
 void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, ising_algorithm alg,

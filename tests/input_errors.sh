@@ -84,6 +84,16 @@ bad 2 "option -beta_max: expected a real number > -beta_min" -beta_min 0.5 -beta
 bad 2 "option -anneal_beta_end: 0.05 must exceed -anneal_beta_start 0.1" -task anneal -anneal_beta_end 0.05
 bad 2 "option -anneal_restarts: expected an integer in [1, 32000]" -task anneal -anneal_restarts 0
 bad 2 "option -anneal_schedule: expected one of linear, geometric" -task anneal -anneal_schedule cosine
+bad 2 "option -quench_beta: expected a real number in (0, 1e6] or inf" -task quench -quench_beta 0
+bad 2 "option -quench_beta: expected a real number in (0, 1e6] or inf" -task quench -quench_beta -inf
+bad 2 "option -quench_sweeps: expected an integer in [1, 4294967295]" -task quench -quench_sweeps 0
+bad 2 "option -quench_times: entry 3 is '5'; the times must be strictly increasing" -task quench -quench_times 1,10,5
+bad 2 "option -quench_times: entry 2 is '2000'" -task quench -quench_times 10,2000 -quench_sweeps 1000
+bad 2 "options -quench_times and -quench_per_decade: give one of them" -task quench -quench_times 1,2 \
+  -quench_per_decade 5
+bad 2 "option -quench_histories: expected an integer in [1, 65535]" -task quench -quench_histories 70000
+bad 2 "option -quench_per_decade: only used with -task quench" -quench_per_decade 5
+bad 2 "option -task: expected one of mc, meanfield, tempering, anneal, quench" -task quenchh
 bad 2 "option -mf_damping: expected a real number in [0, 0.999999]" -task meanfield -mf_damping -0.5
 bad 2 "option -mf_tol: expected a real number in [1e-300, 1]" -task meanfield -mf_tol 0
 bad 2 "option -mf_init: expected one of paramagnetic, ferro, antiferro, random, got 'warm'" -task meanfield -mf_init ferro,warm

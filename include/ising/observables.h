@@ -11,6 +11,13 @@
  *       Local.  This rank's share: H in units of 2^-32 over the bonds
  *       leaving its sites in the +d directions and its fields, and the sum
  *       of its spins.  Needs an up-to-date halo.
+ *   int64_t ising_observables_unsatisfied(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+ *       Local.  This rank's bonds (leaving its sites in the +d directions)
+ *       with J_ij s_i s_j < 0: domain walls of a ferromagnet, frustrated or
+ *       broken bonds in general.  Needs an up-to-date halo.
+ *   int64_t ising_observables_bonds(const ising_geometry *g)
+ *       Local.  The number of bonds of the whole lattice (N per periodic
+ *       axis, N (L_d - 1) / L_d per open one).
  *   void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n)
  *       Collective.  Exact, order-independent sum over the ranks of n
  *       128-bit integers, in place (n <= ISING_INT128_MAX_REDUCE needs no
@@ -38,6 +45,9 @@ typedef struct {
 } ising_observables_sums;
 
 ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c, const int8_t *spins);
+
+int64_t ising_observables_unsatisfied(const ising_geometry *g, const ising_couplings *c, const int8_t *spins);
+int64_t ising_observables_bonds(const ising_geometry *g);
 
 #define ISING_INT128_MAX_REDUCE 8
 void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n);

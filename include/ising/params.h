@@ -48,7 +48,8 @@ typedef enum {
   ISING_TASK_MC = 1u << 0,
   ISING_TASK_MEANFIELD = 1u << 1,
   ISING_TASK_TEMPERING = 1u << 2,
-  ISING_TASK_ANNEAL = 1u << 3
+  ISING_TASK_ANNEAL = 1u << 3,
+  ISING_TASK_QUENCH = 1u << 4
 } ising_task;
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
 typedef enum { ISING_PT_ADAPT_EQUAL_ACCEPTANCE, ISING_PT_ADAPT_FEEDBACK } ising_pt_adapt;
@@ -94,6 +95,12 @@ typedef struct {
   int anneal_geometric; /* 1 geometric, 0 linear schedule in beta */
   double anneal_beta_start, anneal_beta_end;
   int64_t anneal_steps, anneal_sweeps_per_step, anneal_restarts;
+  /* quench */
+  double quench_beta; /* +inf: zero temperature */
+  int64_t quench_sweeps;
+  int64_t *quench_times; /* measurement times in sweeps, strictly increasing, last = quench_sweeps */
+  int quench_ntimes;
+  int quench_histories, quench_snapshots, quench_structure_factor;
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;

@@ -42,6 +42,8 @@ enum {
   ISING_STREAM_MF_INIT = 4,     /* random mean-field start */
   ISING_STREAM_SWAP = 5,        /* tempering swap decisions */
   ISING_STREAM_ANNEAL_INIT = 6, /* annealing restart r: hot start with step r */
+  ISING_STREAM_QUENCH = 7,      /* quench history h, sweep t: step (h << 32) | t */
+  ISING_STREAM_QUENCH_INIT = 8, /* quench history h: hot start with step h */
   ISING_STREAM_REPLICA0 = 16,   /* tempering replica r updates with stream 16 + r (r < 32752) */
   ISING_STREAM_ANNEAL0 = 32768  /* annealing restart r updates with stream 32768 + r */
 };

@@ -7,7 +7,9 @@
  *   Metropolis: flips iff r < T(p), p = exp(-beta dE), dE = 2 s_i h_i^loc;
  *   heat bath:  sets s_i = +1 iff r < T(p), p = 1 / (1 + exp(-2 beta h_i^loc));
  * with T(p) = ceil(p 2^32) (2^32 for p >= 1), i.e. r 2^-32 < p exactly, and
- * h_i^loc = h_i + sum_j J_ij s_j.  Couplings are quantised, so h^loc is exact
+ * h_i^loc = h_i + sum_j J_ij s_j.  beta = +inf is zero temperature: p is
+ * the limit, with p = 1/2 for dE = 0 (Metropolis) or h^loc = 0 (heat bath),
+ * so ties are decided by a fair coin.  Couplings are quantised, so h^loc is exact
  * and the decision is the same whatever the decomposition: the uniform-coupling
  * kernel (lookup tables) and the general one (arrays) give identical spins.
  *
