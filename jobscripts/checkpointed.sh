@@ -30,9 +30,9 @@
 #   LAUNCHER             auto, srun or mpirun       default auto (see single.sh)
 #
 # A restart runs `ising -options_file $DECK -output $OUTPUT -checkpoint_file $CHECKPOINT
-# -checkpoint_interval $CHECKPOINT_INTERVAL [options ...] -restart $CHECKPOINT -overwrite`: the same
-# options as the first start (the program refuses a checkpoint of other physics options), and
-# -overwrite because the continued run rewrites the interrupted output file.
+# -checkpoint_interval $CHECKPOINT_INTERVAL [options ...] -restart $CHECKPOINT`: the same options
+# as the first start (the program refuses a checkpoint of other physics options); the program
+# itself accepts the interrupted OUTPUT of the run in the checkpoint and continues it.
 # scancel (SIGTERM without the warning signal) also makes the program checkpoint and exit 4, but
 # the job is then not continued; resubmit it with the same OUTPUT to go on.
 #SBATCH --job-name=ising-ckpt
@@ -67,7 +67,7 @@ mpirun) launcher=(mpirun) ;;
 esac
 
 restart=()
-[ -e "$CHECKPOINT" ] && restart=(-restart "$CHECKPOINT" -overwrite)
+[ -e "$CHECKPOINT" ] && restart=(-restart "$CHECKPOINT")
 echo "checkpointed.sh: job $SLURM_JOB_ID start $((restarts + 1)) at $(date -u +%FT%TZ) on $(hostname)," \
   "${launcher[*]} -n $NP, output $OUTPUT${restart[*]:+, restarting from $CHECKPOINT}"
 
