@@ -40,9 +40,10 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   k->seed = seed;
   k->stream = stream;
   memset(k->tperm, 0, sizeof(k->tperm));
+  k->has_zero_threshold = 0;
   memset(k->tperm_exact, 0, sizeof(k->tperm_exact));
   k->simd = ising_simd_default();
-  k->band = 0x1p-36;
+  k->band = 0x1p-20;
   k->use_table = c->uniform_field && (c->uniform_bonds || c->pm_bonds);
   k->kernel = !k->use_table ? ISING_KERNEL_GENERAL : c->uniform_bonds ? ISING_KERNEL_TABLE : ISING_KERNEL_TABLE_PM;
   /* Quantised values: exact in units of 2^-32 (|J| <= 1e4, |h| <= 1e3 keep them below 2^46). */
@@ -66,6 +67,7 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
       k->table[up][t] = alg == ISING_ALGORITHM_HEATBATH ? threshold(heatbath_p(beta, hloc))
                                                         : threshold(metropolis_p(beta, up ? 1 : -1, hloc));
       k->tm1[up * ISING_TABLE_SIZE + t] = k->table[up][t] ? (uint32_t)(k->table[up][t] - 1) : 0;
+      k->has_zero_threshold |= k->table[up][t] == 0;
     }
   }
   /* The register-sized tables of the AVX-512 kernel: index t itself in 1D
@@ -266,7 +268,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
     for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
   const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1;
   const int up_offset = lookup == ISING_LOOKUP_GATHER ? ISING_TABLE_SIZE : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
-  const __m512i zero = _mm512_setzero_si512(), two = _mm512_set1_epi8(2), cup = _mm512_set1_epi8((char)up_offset);
+  const __m512i zero = _mm512_setzero_si512(), cup = _mm512_set1_epi8((char)up_offset);
   const __m512i offset = _mm512_set1_epi8((char)(2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0)));
   const __m512i weight1 = _mm512_set1_epi16((short)w1), weight2 = _mm512_set1_epi16((short)w2);
   const __m512i p0 = _mm512_loadu_si512(k->tperm), p1 = _mm512_loadu_si512(k->tperm + 16),
@@ -274,7 +276,9 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
                 bit5 = _mm512_set1_epi32(32);
   const uint64_t even = UINT64_C(0x5555555555555555);
   const uint64_t *exact = lookup == ISING_LOOKUP_GATHER ? &k->table[0][0] : k->tperm_exact;
-  __m512i sad[ISING_MAX_DIM] = {zero, zero, zero};
+  /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most SEGMENT / 32 = 32 steps */
+  __m512i sk0 = zero, sk1 = zero, sk2 = zero, before = zero;
+  const int check_zero = k->has_zero_threshold;
   int64_t changed = 0, sfield = 0;
   for (int m = 0; m < n; m += 32) {
     const int nv = n - m < 32 ? n - m : 32;
@@ -282,17 +286,23 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
     const __mmask64 bytes = nv == 32 ? ~UINT64_C(0) : (UINT64_C(1) << (2 * nv)) - 1;
     const size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
-    __m512i s = _mm512_maskz_loadu_epi8(bytes, p), kd[ISING_MAX_DIM];
-    kd[0] = neighbours_512(p, 1, neg[0], i, bytes);
-    __m512i tt = _mm512_add_epi8(kd[0], offset);
-    if (dim > 1) {
-      kd[1] = neighbours_512(p, g->stride[1], neg[1], i, bytes);
-      tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(kd[1], weight1));
+    const __m512i s = _mm512_maskz_loadu_epi8(bytes, p);
+    /* The left neighbours from the registers, not from memory: a load at
+     * p - 1 would overlap the previous step's store and wait for it. */
+    __m512i left = m ? _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15)
+                     : _mm512_maskz_loadu_epi8(bytes, p - 1),
+            right = _mm512_maskz_loadu_epi8(bytes, p + 1);
+    before = s;
+    if (pm) {
+      left = _mm512_mask_sub_epi8(left, bits64(neg[0], i - 1), zero, left);
+      right = _mm512_mask_sub_epi8(right, bits64(neg[0], i), zero, right);
     }
-    if (dim > 2) {
-      kd[2] = neighbours_512(p, g->stride[2], neg[2], i, bytes);
-      tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(kd[2], weight2));
-    }
+    const __m512i k0 = _mm512_add_epi8(left, right),
+                  k1 = dim > 1 ? neighbours_512(p, g->stride[1], neg[1], i, bytes) : zero,
+                  k2 = dim > 2 ? neighbours_512(p, g->stride[2], neg[2], i, bytes) : zero;
+    __m512i tt = _mm512_add_epi8(k0, offset);
+    if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, weight1));
+    if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, weight2));
     const __mmask64 up = _mm512_cmpgt_epi8_mask(s, zero), down = _mm512_movepi8_mask(s);
     if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, cup);
     const __m256i idx = _mm512_cvtepi16_epi8(tt);
@@ -317,9 +327,9 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
                   rb = _mm512_maskz_loadu_epi32((__mmask16)(valid >> 16), r + m + 16);
     uint32_t acc =
         ((uint32_t)_mm512_cmple_epu32_mask(ra, ta) | (uint32_t)_mm512_cmple_epu32_mask(rb, tb) << 16) & valid;
-    uint32_t rzero =
-        ((uint32_t)_mm512_testn_epi32_mask(ra, ra) | (uint32_t)_mm512_testn_epi32_mask(rb, rb) << 16) & valid;
-    if (rzero) { /* r = 0 accepts unless T = 0, which max(T, 1) - 1 cannot tell */
+    if (check_zero) { /* r = 0 accepts unless T = 0, which max(T, 1) - 1 cannot tell */
+      uint32_t rzero =
+          ((uint32_t)_mm512_testn_epi32_mask(ra, ra) | (uint32_t)_mm512_testn_epi32_mask(rb, rb) << 16) & valid;
       uint8_t ix[32];
       _mm256_storeu_si256((__m256i *)ix, idx);
       for (int j = 0; j < 32; j++)
@@ -330,14 +340,18 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
     _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
     changed += _mm_popcnt_u64(flip);
     sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
-    for (int d = 0; d < dim; d++) {
-      __m512i sk = _mm512_mask_sub_epi8(kd[d], down, zero, kd[d]);
-      sad[d] = _mm512_add_epi64(sad[d], _mm512_sad_epu8(_mm512_maskz_add_epi8(flip, sk, two), zero));
-    }
+    sk0 = _mm512_mask_add_epi8(sk0, flip, sk0, _mm512_mask_sub_epi8(k0, down, zero, k0));
+    if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
+    if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
   }
   t->changed += changed;
   t->sfield += sfield;
-  for (int d = 0; d < dim; d++) t->sk[d] += _mm512_reduce_add_epi64(sad[d]) - 2 * changed;
+  const __m512i sk[ISING_MAX_DIM] = {sk0, sk1, sk2}, ones = _mm512_set1_epi16(1);
+  for (int d = 0; d < dim; d++) {
+    __m512i lo = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(sk[d])),
+            hi = _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(sk[d], 1));
+    t->sk[d] += _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_madd_epi16(lo, ones), _mm512_madd_epi16(hi, ones)));
+  }
 }
 
 /* One instantiation per (dim, pm, heat bath[, lookup]): no branches or spills in the loop. */
@@ -379,41 +393,65 @@ ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8
 ISING_TARGET_AVX512 static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
                                              tally *t){TABLE_VARIANTS(TABLE_AVX512_CASE)}
 
-/* e^x for |x| <= 40, relative error below 1e-15: x = k ln2 + f, |f| <= ln2/2
- * (Cody-Waite), Taylor polynomial of degree 12 in f, times 2^k. */
+/* e^x for |x| <= 40 to a relative error below 1e-8: x = k ln2 + f with
+ * |f| <= ln2/2 (Cody-Waite), Taylor polynomial of degree 7 in f (remainder
+ * < 7.3e-9) evaluated by Estrin's scheme (short dependency chains), times
+ * 2^k.  The kernel only trusts it outside a band of relative half-width
+ * k->band = 2^-20 (100 times the error). */
 AVX512_INLINE __m512d exp_512(__m512d x)
 {
   const __m512d kf = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634074)),
                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512d f = _mm512_sub_pd(x, _mm512_mul_pd(kf, _mm512_set1_pd(6.93147180369123816490e-01)));
-  f = _mm512_sub_pd(f, _mm512_mul_pd(kf, _mm512_set1_pd(1.90821492927058770002e-10)));
-  static const double inv_factorial[13] = {
-      1.0,        1.0,         1.0 / 2,      1.0 / 6,       1.0 / 24,       1.0 / 120,      1.0 / 720,
-      1.0 / 5040, 1.0 / 40320, 1.0 / 362880, 1.0 / 3628800, 1.0 / 39916800, 1.0 / 479001600};
-  __m512d y = _mm512_set1_pd(inv_factorial[12]);
-  for (int j = 11; j >= 0; j--) y = _mm512_add_pd(_mm512_mul_pd(y, f), _mm512_set1_pd(inv_factorial[j]));
-  return _mm512_scalef_pd(y, kf);
+  __m512d f = _mm512_fnmadd_pd(kf, _mm512_set1_pd(6.93147180369123816490e-01), x);
+  f = _mm512_fnmadd_pd(kf, _mm512_set1_pd(1.90821492927058770002e-10), f);
+  const __m512d f2 = _mm512_mul_pd(f, f), f4 = _mm512_mul_pd(f2, f2);
+  const __m512d q0 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0), _mm512_set1_pd(1.0)),
+                q1 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0 / 6), _mm512_set1_pd(1.0 / 2)),
+                q2 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0 / 120), _mm512_set1_pd(1.0 / 24)),
+                q3 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0 / 5040), _mm512_set1_pd(1.0 / 720));
+  const __m512d r0 = _mm512_fmadd_pd(q1, f2, q0), r1 = _mm512_fmadd_pd(q3, f2, q2);
+  return _mm512_scalef_pd(_mm512_fmadd_pd(r1, f4, r0), kf);
 }
 
-/* Spins at the even bytes of 16 as doubles. */
-AVX512_INLINE __m512d spins_pd(__m128i b)
+/* The even lanes (the colour's sites) of a byte mask of 16 lanes. */
+AVX512_INLINE __mmask8 even_lanes(__mmask16 m)
 {
-  return _mm512_cvtepi32_pd(_mm256_cvtepi8_epi32(_mm_cvtepi16_epi8(b)));
+  return (__mmask8)_pext_u32(m, 0x5555u);
 }
 
-/* 8 sites per step, h^loc as doubles (exact sums). */
-ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
-                                               const uint32_t *r, tally *t)
+/* Neighbour sums of one axis at the even bytes of 16, as doubles. */
+AVX512_INLINE __m512d sum_pd(__m128i a, __m128i b)
+{
+  return _mm512_cvtepi32_pd(_mm256_cvtepi8_epi32(_mm_cvtepi16_epi8(_mm_add_epi8(a, b))));
+}
+
+/* J s for 8 sites: J from 16 doubles (even or odd lanes), s the signs of 16 spin bytes (even lanes); a zero
+ * spin (open halo) sits beside a zero bond, so only the sign matters. */
+AVX512_INLINE __m512d bond_pd(__m512d lo, __m512d hi, int odd, __m128i spins)
+{
+  const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
+                odd_idx = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  __m512d j = _mm512_permutex2var_pd(lo, odd ? odd_idx : even_idx, hi);
+  return _mm512_mask_sub_pd(j, even_lanes(_mm_movepi8_mask(spins)), _mm512_setzero_pd(), j);
+}
+
+/* 8 sites per step, h^loc as doubles (exact sums); dim and heatbath are
+ * constants in each instantiation (general_avx512). */
+AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+                                       tally *t, const int dim, const int heatbath)
 {
   const ising_geometry *g = k->g;
   const ising_couplings *c = k->c;
-  const int dim = g->dim, heatbath = k->alg == ISING_ALGORITHM_HEATBATH;
-  const __m512i even = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), odd = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-  const __m512d zero = _mm512_setzero_pd(), scale = _mm512_set1_pd(ISING_QUANTUM_SCALE);
+  const int ub = c->uniform_bonds, uf = c->uniform_field;
+  const __m512d zero = _mm512_setzero_pd(), scale = _mm512_set1_pd(ISING_QUANTUM_SCALE),
+                scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE);
   const __m512d lo_band = _mm512_set1_pd(1.0 - k->band), hi_band = _mm512_set1_pd(1.0 + k->band);
   const __m512d minus40 = _mm512_set1_pd(-40.0), plus40 = _mm512_set1_pd(40.0), one = _mm512_set1_pd(1.0);
+  const __m512d lo_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
+                hi_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
   const __m512d factor = _mm512_set1_pd(heatbath ? -2.0 * k->beta : -k->beta * 2.0);
   __m512i energy = _mm512_setzero_si512();
+  __m128i before = _mm_setzero_si128();
   int64_t changed = 0;
   for (int m = 0; m < n; m += 8) {
     const int nv = n - m < 8 ? n - m : 8;
@@ -422,50 +460,55 @@ ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *s
     const size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     const __m128i sb = _mm_maskz_loadu_epi8(bytes, p);
-    const __m512d s = spins_pd(sb);
-    __m512d hloc = zero;
-    for (int d = 0; d < dim; d++) {
+    /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
+    const __m128i lb = m ? _mm_alignr_epi8(sb, before, 15) : _mm_maskz_loadu_epi8(bytes, p - 1),
+                  rb = _mm_maskz_loadu_epi8(bytes, p + 1);
+    before = sb;
+    __m512d hloc;
+    if (ub)
+      hloc = _mm512_mul_pd(_mm512_set1_pd(c->J[0]), sum_pd(lb, rb));
+    else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
+      const double *jx = c->Jp[0] + i - 1;
+      __m512d lo = _mm512_maskz_loadu_pd((__mmask8)bytes, jx),
+              hi = _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), jx + 8);
+      hloc = _mm512_add_pd(bond_pd(lo, hi, 0, lb), bond_pd(lo, hi, 1, rb));
+    }
+    for (int d = 1; d < dim; d++) {
       ptrdiff_t st = g->stride[d];
-      __m512d a = spins_pd(_mm_maskz_loadu_epi8(bytes, p - st)), b = spins_pd(_mm_maskz_loadu_epi8(bytes, p + st));
-      if (c->uniform_bonds)
-        hloc = _mm512_add_pd(hloc, _mm512_mul_pd(_mm512_set1_pd(c->J[d]), _mm512_add_pd(a, b)));
+      __m128i a = _mm_maskz_loadu_epi8(bytes, p - st), b = _mm_maskz_loadu_epi8(bytes, p + st);
+      if (ub)
+        hloc = _mm512_add_pd(hloc, _mm512_mul_pd(_mm512_set1_pd(c->J[d]), sum_pd(a, b)));
       else {
-        __m512d ja, jb;
-        if (d == 0) { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-          __m512d u = _mm512_maskz_loadu_pd((__mmask8)bytes, c->Jp[0] + i - 1),
-                  v = _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), c->Jp[0] + i + 7);
-          ja = _mm512_permutex2var_pd(u, even, v);
-          jb = _mm512_permutex2var_pd(u, odd, v);
-        } else {
-          const double *lo = c->Jp[d] + i - st, *hi = c->Jp[d] + i;
-          ja = _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, lo), even,
-                                      _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), lo + 8));
-          jb = _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, hi), even,
-                                      _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), hi + 8));
-        }
-        hloc = _mm512_add_pd(hloc, _mm512_add_pd(_mm512_mul_pd(ja, a), _mm512_mul_pd(jb, b)));
+        const double *ja = c->Jp[d] + i - st, *jb = c->Jp[d] + i;
+        hloc = _mm512_add_pd(hloc, _mm512_add_pd(bond_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, ja),
+                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), ja + 8), 0, a),
+                                                 bond_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, jb),
+                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), jb + 8), 0, b)));
       }
     }
-    if (c->uniform_field)
+    if (uf)
       hloc = _mm512_add_pd(hloc, _mm512_set1_pd(c->field));
-    else
-      hloc = _mm512_add_pd(hloc, _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, c->h + i), even,
+    else {
+      const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+      hloc = _mm512_add_pd(hloc, _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, c->h + i), even_idx,
                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), c->h + i + 8)));
+    }
+    const __mmask8 down = even_lanes(_mm_movepi8_mask(sb)), up = (__mmask8)(~down & valid);
     const __m256i rw = _mm256_maskz_loadu_epi32(valid, r + m);
     const __m512d rd = _mm512_cvtepu32_pd(rw);
     const __mmask8 rzero = _mm256_cmpeq_epi32_mask(rw, _mm256_setzero_si256()) & valid;
     __mmask8 acc, unsure;
-    if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc */
+    if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
       const __m512d x = _mm512_mul_pd(factor, hloc);
       const __mmask8 low = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ), high = _mm512_cmp_pd_mask(x, plus40, _CMP_GT_OQ);
-      const __m512d e = exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40));
-      const __m512d y = _mm512_mul_pd(_mm512_div_pd(one, _mm512_add_pd(one, e)), scale);
-      const __mmask8 below = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, lo_band), _CMP_LT_OQ),
-                     above = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, hi_band), _CMP_GE_OQ);
+      const __m512d z =
+          _mm512_mul_pd(rd, _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40))));
+      const __mmask8 below = _mm512_cmp_pd_mask(z, lo_limit, _CMP_LT_OQ),
+                     above = _mm512_cmp_pd_mask(z, hi_limit, _CMP_GE_OQ);
       acc = low | (below & ~high);
       unsure = (~low & ~high & ~below & ~above) | (high & rzero);
-    } else { /* p = e^x, x = -2 beta s h^loc */
-      const __m512d x = _mm512_mul_pd(_mm512_mul_pd(factor, s), hloc);
+    } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
+      const __m512d fh = _mm512_mul_pd(factor, hloc), x = _mm512_mask_sub_pd(fh, down, zero, fh);
       const __mmask8 sure = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ), far = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ);
       const __m512d y = _mm512_mul_pd(exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), zero)), scale);
       const __mmask8 below = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, lo_band), _CMP_LT_OQ),
@@ -476,23 +519,35 @@ ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *s
     acc &= valid;
     unsure &= valid;
     if (unsure) {
-      double hv[8], sv[8];
+      double hv[8];
       _mm512_storeu_pd(hv, hloc);
-      _mm512_storeu_pd(sv, s);
       for (int j = 0; j < 8; j++)
         if (unsure >> j & 1)
-          acc = (__mmask8)((acc & ~(1u << j)) | (unsigned)accept_exact(k, (int)sv[j], hv[j], r[m + j]) << j);
+          acc =
+              (__mmask8)((acc & ~(1u << j)) | (unsigned)accept_exact(k, down >> j & 1 ? -1 : 1, hv[j], r[m + j]) << j);
     }
-    const __mmask8 up = _mm512_cmp_pd_mask(s, zero, _CMP_GT_OQ);
-    const __mmask8 flip = heatbath ? (__mmask8)(((acc & ~up) | (~acc & up)) & valid) : acc;
-    const __mmask16 fb = (__mmask16)_pdep_u32(flip, 0x5555u);
-    _mm_mask_storeu_epi8(p, fb, _mm_sub_epi8(_mm_setzero_si128(), sb));
+    const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
+    _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
     changed += _mm_popcnt_u32(flip);
-    const __m512d de = _mm512_mul_pd(_mm512_mul_pd(_mm512_add_pd(s, s), hloc), scale);
+    /* 2 s h^loc in units of 2^-32, exact */
+    const __m512d h2 = _mm512_mul_pd(hloc, scale2), de = _mm512_mask_sub_pd(h2, down, zero, h2);
     energy = _mm512_mask_add_epi64(energy, flip, energy, _mm512_cvtpd_epi64(de));
   }
   t->changed += changed;
   t->denergy += _mm512_reduce_add_epi64(energy);
+}
+
+ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
+                                               const uint32_t *r, tally *t)
+{
+  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {
+  case 0: general_avx512_body(k, spins, i0, n, r, t, 1, 0); break;
+  case 1: general_avx512_body(k, spins, i0, n, r, t, 1, 1); break;
+  case 2: general_avx512_body(k, spins, i0, n, r, t, 2, 0); break;
+  case 3: general_avx512_body(k, spins, i0, n, r, t, 2, 1); break;
+  case 4: general_avx512_body(k, spins, i0, n, r, t, 3, 0); break;
+  default: general_avx512_body(k, spins, i0, n, r, t, 3, 1); break;
+  }
 }
 
 /* ---- AVX2 ---- */
@@ -534,7 +589,7 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
   const __m256i pick = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
                                         12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
   const uint32_t even = 0x55555555u;
-  __m256i sad[ISING_MAX_DIM] = {zero, zero, zero};
+  __m256i sad[ISING_MAX_DIM] = {zero, zero, zero}, before = zero;
   int64_t changed = 0, sfield = 0;
   int m = 0;
   /* full steps only, and none that would read past the array (p + 32 in 1D) */
@@ -542,7 +597,17 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
     const size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     __m256i s = _mm256_loadu_si256((const __m256i *)p), kd[ISING_MAX_DIM];
-    kd[0] = neighbours_256(p, 1, neg[0], i);
+    /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
+    __m256i left = m ? _mm256_alignr_epi8(s, _mm256_permute2x128_si256(before, s, 0x21), 15)
+                     : _mm256_loadu_si256((const __m256i *)(p - 1)),
+            right = _mm256_loadu_si256((const __m256i *)(p + 1));
+    before = s;
+    if (pm) {
+      __m256i ml = expand_bits_256((uint32_t)bits64(neg[0], i - 1)), mr = expand_bits_256((uint32_t)bits64(neg[0], i));
+      left = _mm256_sub_epi8(_mm256_xor_si256(left, ml), ml);
+      right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
+    }
+    kd[0] = _mm256_add_epi8(left, right);
     __m256i tt = _mm256_add_epi8(kd[0], offset);
     if (dim > 1) {
       kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
@@ -562,8 +627,10 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
     uint32_t acc = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(ra, ta), ta))) |
                    (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(rb, tb), tb)))
                        << 8;
-    uint32_t rzero = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(ra, zero))) |
-                     (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rb, zero))) << 8;
+    uint32_t rzero = !k->has_zero_threshold
+                         ? 0
+                         : (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(ra, zero))) |
+                               (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rb, zero))) << 8;
     if (rzero) { /* r = 0 accepts unless T = 0 */
       uint8_t ix[16];
       _mm_storeu_si128((__m128i *)ix, idx);

@@ -20,8 +20,8 @@
  *                          (couplings.h negative bits);
  *   ISING_KERNEL_GENERAL   Gaussian bonds or random fields: h^loc from the
  *                          arrays; p is bracketed by a vectorised exp
- *                          (relative error < 1e-14) within a relative band
- *                          (k->band = 2^-36) and only the rare r inside the
+ *                          (relative error < 1e-8) within a relative band
+ *                          (k->band = 2^-20) and only the rare r inside the
  *                          band calls exp, so the decision is the exact one
  *                          (tests widen the band to exercise that path).
  * Each walks a row one colour at a time: the random words of the row's
@@ -95,6 +95,7 @@ typedef struct {
   uint64_t table[2][ISING_TABLE_SIZE];      /* [s_i == +1][neighbour sums] -> T(p) */
   int64_t flip_energy[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> 2 s_i h^loc, units of 2^-32 */
   uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1, the 32-bit form of table (r = 0 checked apart) */
+  int has_zero_threshold;                   /* some T is 0 (p underflows): r = 0 needs the check */
   int64_t axis_q[ISING_MAX_DIM], field_q;   /* bond magnitude per axis and field, units of 2^-32 */
   ising_lookup lookup;                      /* table kernels, AVX-512 */
   uint32_t tperm[64];                       /* tm1 by the register index (ising_lookup) */
