@@ -9,7 +9,10 @@
  * attempts), with the share of the time spent in the halo exchange.  A
  * third row, "philox", times generating the sweep's random words alone
  * (ising_sweep_words, exactly as the production sweep does): the
- * random-number bound of the production kernel.  The "cpu ns/flip" column
+ * random-number bound of the production kernel.  A fourth, "memory", moves
+ * the bytes a sweep must at least move (spins read and written once, bond
+ * bits or coupling and field arrays read once): the memory bound.  The
+ * "cpu ns/flip" column
  * is the same per CPU second of the timing thread (more stable than wall
  * time on a shared machine).  The instruction set of the
  * production kernel (ISING_SIMD, rng.h) is printed in the header.
@@ -68,6 +71,57 @@ static timing time_philox(const ising_sweeper *k, int sweeps, MPI_Comm comm)
   double t0 = MPI_Wtime(), c0 = cpu_seconds();
   for (int s = 0; s < sweeps; s++) sink ^= ising_sweep_words(k, (uint64_t)s, 1);
   timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0 + 0.0 * (double)sink};
+  return reduce_timing(t, comm);
+}
+
+static volatile uint64_t memory_sink; /* keeps the loads of read_once */
+
+/* Every spin negated in place (+-1 <-> -+1 by xor with 0xfe; twice restores any byte). */
+static void flip_all(int8_t *spins, size_t n)
+{
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, spins + i, 8);
+    w ^= UINT64_C(0xfefefefefefefefe);
+    memcpy(spins + i, &w, 8);
+  }
+  for (; i < n; i++) spins[i] = (int8_t)(spins[i] ^ (int8_t)0xfe);
+}
+
+/* Streams an array once (read only); the result keeps the loads. */
+static uint64_t read_once(const void *a, size_t bytes)
+{
+  const uint64_t *w = a;
+  uint64_t x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t n = bytes / 64 * 8;
+  for (size_t i = 0; i < n; i += 8)
+    for (int j = 0; j < 8; j++) x[j] ^= w[i + (size_t)j];
+  return x[0] ^ x[1] ^ x[2] ^ x[3] ^ x[4] ^ x[5] ^ x[6] ^ x[7];
+}
+
+/* The least memory traffic of a sweep: the spins read and written once (the fused sweep passes over the rows
+ * once; here they are negated in place, an even number of times in all), the bond-sign bits (+-J) or the
+ * coupling and field arrays (general kernel) read once. */
+static timing time_memory(const ising_sweeper *k, int8_t *spins, int sweeps, MPI_Comm comm)
+{
+  const ising_geometry *g = k->g;
+  const ising_couplings *c = k->c;
+  const size_t n = g->nextended;
+  uint64_t sink = 0;
+  MPI_Barrier(comm);
+  double t0 = MPI_Wtime(), c0 = cpu_seconds();
+  for (int s = 0; s < sweeps; s++) {
+    flip_all(spins, n);
+    for (int d = 0; d < g->dim; d++) {
+      if (k->kernel == ISING_KERNEL_TABLE_PM) sink ^= read_once(c->negative[d], (n / 64 + 2) * sizeof(uint64_t));
+      if (k->kernel == ISING_KERNEL_GENERAL && !c->uniform_bonds) sink ^= read_once(c->Jp[d], n * sizeof(double));
+    }
+    if (k->kernel == ISING_KERNEL_GENERAL && !c->uniform_field) sink ^= read_once(c->h, n * sizeof(double));
+  }
+  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0};
+  memory_sink ^= sink;
+  if (sweeps % 2) flip_all(spins, n);
   return reduce_timing(t, comm);
 }
 
@@ -138,16 +192,17 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
   ising_halo_exchange(&halo, spins);
   memcpy(copy, spins, g.nextended);
 
-  timing t[3] = {time_production(&k, &halo, spins, sweeps, g.comm), {0, 0, 0}, {0, 0, 0}};
+  timing t[4] = {time_production(&k, &halo, spins, sweeps, g.comm), {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
   if (reference) t[1] = time_reference(&k, &halo, copy, sweeps, g.comm);
   t[2] = time_philox(&k, sweeps, g.comm);
+  t[3] = time_memory(&k, spins, sweeps, g.comm);
   int same = !reference || memcmp(spins, copy, g.nextended) == 0, all_same;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, g.comm);
 
   double attempts = (double)sweeps * (double)g.nsites;
   if (g.rank == 0) {
-    const char *names[3] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox"};
-    for (int j = 0; j < 3; j++) {
+    const char *names[4] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory"};
+    for (int j = 0; j < 4; j++) {
       if (j == 1 && !reference) continue;
       printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
              nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,

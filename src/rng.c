@@ -11,10 +11,12 @@
  * multiplies the step word, which is the same for every block, once. */
 #include "ising/rng.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if ISING_X86
+#include <immintrin.h>
+#endif
 
 double ising_rng_normal(const uint32_t w[2])
 {
@@ -25,6 +27,9 @@ double ising_rng_normal(const uint32_t w[2])
 
 ising_simd ising_simd_supported(void)
 {
+#if !ISING_X86
+  return ISING_SIMD_SCALAR;
+#else
   __builtin_cpu_init();
   int bits = __builtin_cpu_supports("bmi") && __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
   if (bits && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
@@ -32,6 +37,7 @@ ising_simd ising_simd_supported(void)
     return ISING_SIMD_AVX512;
   if (bits && __builtin_cpu_supports("avx2")) return ISING_SIMD_AVX2;
   return ISING_SIMD_SCALAR;
+#endif
 }
 
 const char *ising_simd_name(ising_simd s)
@@ -79,6 +85,8 @@ static void blocks_scalar(philox_key k, uint64_t first, size_t n, int odd, int p
       memcpy(out + 4 * j, r.v, sizeof(r.v));
   }
 }
+
+#if ISING_X86
 
 /* ---- AVX-512: 8 blocks per register, 4 groups per pass ---- */
 
@@ -252,15 +260,25 @@ ISING_TARGET_AVX2 static void blocks_avx2(philox_key k, uint64_t first, size_t n
   }
 }
 
+#endif
+
 /* pairs: 0 whole blocks into out, 1 the pairs of parity odd into out, 2 both parities into out and out2. */
 static void blocks(ising_simd s, philox_key k, uint64_t first, size_t n, int odd, int pairs, uint32_t *out,
                    uint32_t *out2)
 {
-  switch (s) {
-  case ISING_SIMD_AVX512: blocks_avx512(k, first, n, odd, pairs, out, out2); break;
-  case ISING_SIMD_AVX2: blocks_avx2(k, first, n, odd, pairs, out, out2); break;
-  default: blocks_scalar(k, first, n, odd, pairs, out, out2);
+#if ISING_X86
+  if (s == ISING_SIMD_AVX512) {
+    blocks_avx512(k, first, n, odd, pairs, out, out2);
+    return;
   }
+  if (s == ISING_SIMD_AVX2) {
+    blocks_avx2(k, first, n, odd, pairs, out, out2);
+    return;
+  }
+#else
+  (void)s;
+#endif
+  blocks_scalar(k, first, n, odd, pairs, out, out2);
 }
 
 void ising_rng_blocks(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,

@@ -10,10 +10,12 @@
 
 #include "ising/rng.h"
 
-#include <immintrin.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#if ISING_X86
+#include <immintrin.h>
+#endif
 
 static inline uint64_t threshold(double p)
 {
@@ -236,6 +238,8 @@ static inline int accept_exact(const ising_sweeper *k, int s, double hloc, uint3
   if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc));
   return r < threshold(metropolis_p(k->beta, s, hloc));
 }
+
+#if ISING_X86
 
 /* ---- AVX-512 ---- */
 
@@ -669,6 +673,8 @@ ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, 
   TABLE_VARIANTS(TABLE_AVX2_CASE)
 }
 
+#endif /* ISING_X86 */
+
 /* ---- the driver ---- */
 
 static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_stats *acc);
@@ -676,11 +682,11 @@ static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_sta
 static segment_fn segment_kernel(const ising_sweeper *k)
 {
   int table = k->kernel != ISING_KERNEL_GENERAL;
-  switch (k->simd) {
-  case ISING_SIMD_AVX512: return table ? table_avx512 : general_avx512;
-  case ISING_SIMD_AVX2: return table ? table_avx2 : general_scalar;
-  default: return table ? table_scalar : general_scalar;
-  }
+#if ISING_X86
+  if (k->simd == ISING_SIMD_AVX512) return table ? table_avx512 : general_avx512;
+  if (k->simd == ISING_SIMD_AVX2) return table ? table_avx2 : general_scalar;
+#endif
+  return table ? table_scalar : general_scalar;
 }
 
 void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc)

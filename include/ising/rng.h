@@ -32,7 +32,7 @@
  *   ising_simd ising_simd_supported(void)
  *       Local.  The widest instruction set this CPU runs (checked at run time
  *       with __builtin_cpu_supports): ISING_SIMD_AVX512 (F, BW, DQ, VL),
- *       ISING_SIMD_AVX2 or ISING_SIMD_SCALAR.
+ *       ISING_SIMD_AVX2 or ISING_SIMD_SCALAR (always, off x86).
  *   ising_simd ising_simd_default(void)
  *       Local.  What the kernels use: the environment variable ISING_SIMD
  *       (scalar, avx2 or avx512) if set and supported, else the widest
@@ -113,8 +113,13 @@ double ising_rng_normal(const uint32_t w[2]);
 /* Function attributes of the vectorised code paths (compiled for these
  * instruction sets whatever the compiler flags, called only after
  * ising_simd_supported() said the CPU has them). */
+#if defined(__x86_64__) || defined(__i386__)
+#define ISING_X86           1
 #define ISING_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,bmi,bmi2,popcnt")))
 #define ISING_TARGET_AVX2   __attribute__((target("avx2,bmi,bmi2,popcnt")))
+#else
+#define ISING_X86 0 /* elsewhere only the scalar paths exist */
+#endif
 
 typedef enum { ISING_SIMD_SCALAR = 0, ISING_SIMD_AVX2 = 1, ISING_SIMD_AVX512 = 2 } ising_simd;
 
