@@ -178,36 +178,36 @@ static inline int bit(const uint64_t *a, size_t pos)
   return (int)(a[pos / 64] >> (pos % 64)) & 1;
 }
 
+/* One site at a time, without data-dependent branches (the decisions are
+ * random, so branches on them would be mispredicted half the time). */
 static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t)
 {
   const ising_geometry *g = k->g;
-  const int heatbath = k->alg == ISING_ALGORITHM_HEATBATH, pm = k->kernel == ISING_KERNEL_TABLE_PM;
-  int64_t changed = 0;
-  ising_int128 denergy = 0;
+  const int dim = g->dim, heatbath = k->alg == ISING_ALGORITHM_HEATBATH;
+  const ptrdiff_t st[ISING_MAX_DIM] = {g->stride[0], g->stride[1], g->stride[2]};
+  uint64_t *const *neg = k->kernel == ISING_KERNEL_TABLE_PM ? k->c->negative : NULL;
+  const uint64_t *table = heatbath ? k->table[0] : &k->table[0][0];
+  const int64_t *energy = &k->flip_energy[0][0];
+  int64_t changed = 0, denergy = 0; /* |2 s h^loc| < 2^50, at most SEGMENT sites */
   for (int m = 0; m < n; m++) {
     size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     int tt = 0, weight = 1;
-    for (int d = 0; d < g->dim; d++) {
-      ptrdiff_t st = g->stride[d];
-      int a = p[-st], b = p[st];
-      if (pm) {
-        a = bit(k->c->negative[d], i - (size_t)st) ? -a : a;
-        b = bit(k->c->negative[d], i) ? -b : b;
+    for (int d = 0; d < dim; d++) {
+      int a = p[-st[d]], b = p[st[d]];
+      if (neg) {
+        a *= 1 - 2 * bit(neg[d], i - (size_t)st[d]);
+        b *= 1 - 2 * bit(neg[d], i);
       }
       tt += weight * (a + b + 2);
       weight *= 5;
     }
-    int8_t s = *p, up = s > 0, nw;
-    if (heatbath)
-      nw = r[m] < k->table[0][tt] ? 1 : -1;
-    else
-      nw = r[m] < k->table[up][tt] ? (int8_t)-s : s;
-    if (s != nw) {
-      changed++;
-      denergy += k->flip_energy[up][tt];
-    }
-    *p = nw;
+    const int s = *p, up = s > 0, e = up * ISING_TABLE_SIZE + tt;
+    const int accept = r[m] < table[heatbath ? tt : e];
+    const int nw = heatbath ? 2 * accept - 1 : accept ? -s : s, flip = nw != s;
+    changed += flip;
+    denergy += energy[e] & -(int64_t)flip;
+    *p = (int8_t)nw;
   }
   t->changed += changed;
   t->denergy += denergy;
@@ -282,7 +282,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
   const uint64_t *exact = lookup == ISING_LOOKUP_GATHER ? &k->table[0][0] : k->tperm_exact;
   /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most SEGMENT / 32 = 32 steps */
   __m512i sk0 = zero, sk1 = zero, sk2 = zero, before = zero;
-  const int check_zero = k->has_zero_threshold;
+  const int check_zero = k->has_zero_threshold, field = k->field_q != 0;
   int64_t changed = 0, sfield = 0;
   for (int m = 0; m < n; m += 32) {
     const int nv = n - m < 32 ? n - m : 32;
@@ -343,7 +343,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
     if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid, even) & up);
     _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
     changed += _mm_popcnt_u64(flip);
-    sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+    if (field) sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
     sk0 = _mm512_mask_add_epi8(sk0, flip, sk0, _mm512_mask_sub_epi8(k0, down, zero, k0));
     if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
     if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
