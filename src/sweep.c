@@ -1,11 +1,15 @@
 /* sweep.c: checkerboard update kernels (sweep.h).  All local, no MPI.
- *   ising_sweeper_init, ising_sweep_colour, ising_sweep_colour_reference
+ *   ising_sweeper_init, ising_sweep_colour, ising_sweep_colour_reference,
+ *   ising_sweep_fused_ok, ising_sweep_fused (its callbacks may communicate),
+ *   ising_sweep_words
  *
  * ising_sweep_colour walks the rows of one colour in segments of up to
  * SEGMENT sites: the segment's random words come from the vectorised Philox
  * into an L1-resident buffer, then a segment kernel (table or general;
- * scalar, AVX2 or AVX-512) updates the sites.  Every kernel computes the
- * decision r < T(p) of the reference kernel exactly (see sweep.h). */
+ * scalar, AVX2 or AVX-512) updates the sites.  ising_sweep_fused runs the
+ * same segment kernels on both colours in one pass over the rows.  Every
+ * kernel computes the decision r < T(p) of the reference kernel exactly
+ * (see sweep.h). */
 #include "ising/sweep.h"
 
 #include "ising/rng.h"
@@ -245,8 +249,8 @@ static inline int accept_exact(const ising_sweeper *k, int s, double hloc, uint3
 
 #define AVX512_INLINE ISING_TARGET_AVX512 static inline __attribute__((always_inline))
 
-/* x * 5 and x * 25 on the low bytes of 16-bit lanes (the high bytes are the
- * other colour's and are never used). */
+/* k_d = s(i - st) + s(i + st) on 64 bytes (with ±J bonds each term times the
+ * bond's sign); only the even bytes (the colour's sites) are used. */
 AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64_t *neg, size_t i, __mmask64 b)
 {
   const __m512i zero = _mm512_setzero_si512();
