@@ -1,16 +1,26 @@
 /* bench.c: the ising_bench program, the yardstick of every speed claim.
  *
- * For 2D 4096^2 and 3D 256^3 periodic lattices, uniform and +-J couplings,
- * Metropolis and heat bath, it times full checkerboard sweeps (both colours
- * and their halo exchanges) with the production kernel and with the plain
- * reference kernel (exp per site) in the same run, checks that both leave
- * bit-identical spins, and prints flip attempts per ns and ns per flip
- * attempt per core (wall time x ranks / attempts), with the share of the
- * time spent in the halo exchange.
+ * For 2D 4096^2 and 3D 256^3 periodic lattices, uniform, +-J (and on request
+ * Gaussian) couplings, Metropolis and heat bath, it times full checkerboard
+ * sweeps (both colours and their halo exchanges, ising_mc_sweep) with the
+ * production kernel and with the plain reference kernel (exp per site) in
+ * the same run, checks that both leave bit-identical spins, and prints flip
+ * attempts per ns and ns per flip attempt per core (wall time x ranks /
+ * attempts), with the share of the time spent in the halo exchange.  A
+ * third row, "philox", times generating the sweep's random words alone
+ * (ising_sweep_words, exactly as the production sweep does): the
+ * random-number bound of the production kernel.  A fourth, "memory", moves
+ * the bytes a sweep must at least move (spins read and written once, bond
+ * bits or coupling and field arrays read once): the memory bound.  The
+ * "cpu ns/flip" column
+ * is the same per CPU second of the timing thread (more stable than wall
+ * time on a shared machine).  The instruction set of the
+ * production kernel (ISING_SIMD, rng.h) is printed in the header.
  *
  *   mpirun -n P build/ising_bench [-bench_sweeps 5] [-bench_size2d 4096] [-bench_size3d 256]
- *                                  [-bench_cases 2d,3d] [-bench_couplings uniform,pm]
+ *                                  [-bench_cases 2d,3d] [-bench_couplings uniform,pm[,gaussian]]
  *                                  [-bench_algorithms metropolis,heatbath] [-bench_meanfield 1]
+ *                                  [-bench_reference 1]
  *
  * With -bench_meanfield (default on) it also times mean-field sweeps and
  * prints their effective memory bandwidth next to a plain copy of the same
@@ -25,38 +35,124 @@
 #include "ising/params.h"
 #include "ising/rng.h"
 #include "ising/sweep.h"
+#include "ising/timers.h"
 
 #include <petscsys.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-typedef void (*kernel_fn)(const ising_sweeper *, int8_t *, int, uint64_t, ising_sweep_stats *);
+#include <time.h>
 
 typedef struct {
-  double total, halo;
+  double total, halo, cpu; /* wall seconds, of which in the halo exchange; CPU seconds of this thread */
 } timing;
 
-static timing time_sweeps(kernel_fn kernel, ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps,
-                          MPI_Comm comm)
+static double cpu_seconds(void)
 {
-  timing t = {0, 0};
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Maxima over the ranks. */
+static timing reduce_timing(timing t, MPI_Comm comm)
+{
+  double in[3] = {t.total, t.halo, t.cpu}, out[3];
+  MPI_Allreduce(in, out, 3, MPI_DOUBLE, MPI_MAX, comm);
+  timing r = {out[0], out[1], out[2]};
+  return r;
+}
+
+/* The random words the production sweeps generate (ising_sweep_words), and nothing else. */
+static timing time_philox(const ising_sweeper *k, int sweeps, MPI_Comm comm)
+{
+  uint32_t sink = 0;
+  MPI_Barrier(comm);
+  double t0 = MPI_Wtime(), c0 = cpu_seconds();
+  for (int s = 0; s < sweeps; s++) sink ^= ising_sweep_words(k, (uint64_t)s, 1);
+  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0 + 0.0 * (double)sink};
+  return reduce_timing(t, comm);
+}
+
+static volatile uint64_t memory_sink; /* keeps the loads of read_once */
+
+/* Every spin negated in place (+-1 <-> -+1 by xor with 0xfe; twice restores any byte). */
+static void flip_all(int8_t *spins, size_t n)
+{
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t w;
+    memcpy(&w, spins + i, 8);
+    w ^= UINT64_C(0xfefefefefefefefe);
+    memcpy(spins + i, &w, 8);
+  }
+  for (; i < n; i++) spins[i] = (int8_t)(spins[i] ^ (int8_t)0xfe);
+}
+
+/* Streams an array once (read only); the result keeps the loads. */
+static uint64_t read_once(const void *a, size_t bytes)
+{
+  const uint64_t *w = a;
+  uint64_t x[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  size_t n = bytes / 64 * 8;
+  for (size_t i = 0; i < n; i += 8)
+    for (int j = 0; j < 8; j++) x[j] ^= w[i + (size_t)j];
+  return x[0] ^ x[1] ^ x[2] ^ x[3] ^ x[4] ^ x[5] ^ x[6] ^ x[7];
+}
+
+/* The least memory traffic of a sweep: the spins read and written once (the fused sweep passes over the rows
+ * once; here they are negated in place, an even number of times in all), the bond-sign bits (+-J) or the
+ * coupling and field arrays (general kernel) read once. */
+static timing time_memory(const ising_sweeper *k, int8_t *spins, int sweeps, MPI_Comm comm)
+{
+  const ising_geometry *g = k->g;
+  const ising_couplings *c = k->c;
+  const size_t n = g->nextended;
+  uint64_t sink = 0;
+  MPI_Barrier(comm);
+  double t0 = MPI_Wtime(), c0 = cpu_seconds();
+  for (int s = 0; s < sweeps; s++) {
+    flip_all(spins, n);
+    for (int d = 0; d < g->dim; d++) {
+      if (k->kernel == ISING_KERNEL_TABLE_PM) sink ^= read_once(c->negative[d], (n / 64 + 2) * sizeof(uint64_t));
+      if (k->kernel == ISING_KERNEL_GENERAL && !c->uniform_bonds) sink ^= read_once(c->Jp[d], n * sizeof(double));
+    }
+    if (k->kernel == ISING_KERNEL_GENERAL && !c->uniform_field) sink ^= read_once(c->h, n * sizeof(double));
+  }
+  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0};
+  memory_sink ^= sink;
+  if (sweeps % 2) flip_all(spins, n);
+  return reduce_timing(t, comm);
+}
+
+/* Production: ising_mc_sweep (both colours, halo exchanges, as every task runs them). */
+static timing time_production(ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
+{
   ising_sweep_stats stats = {0, 0};
   MPI_Barrier(comm);
-  double t0 = MPI_Wtime();
+  double t0 = MPI_Wtime(), c0 = cpu_seconds(), h0 = ising_timer_elapsed(ISING_PHASE_HALO);
+  for (int s = 0; s < sweeps; s++) ising_mc_sweep(k, halo, spins, (uint64_t)s, &stats);
+  timing t = {MPI_Wtime() - t0, ising_timer_elapsed(ISING_PHASE_HALO) - h0, cpu_seconds() - c0};
+  return reduce_timing(t, comm);
+}
+
+/* Reference: the plain kernel, one colour after the other with a blocking halo exchange between. */
+static timing time_reference(ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
+{
+  timing t = {0, 0, 0};
+  ising_sweep_stats stats = {0, 0};
+  MPI_Barrier(comm);
+  double t0 = MPI_Wtime(), c0 = cpu_seconds();
   for (int s = 0; s < sweeps; s++)
     for (int colour = 0; colour < 2; colour++) {
-      kernel(k, spins, colour, (uint64_t)s, &stats);
+      ising_sweep_colour_reference(k, spins, colour, (uint64_t)s, &stats);
       double h0 = MPI_Wtime();
       ising_halo_exchange(halo, spins);
       t.halo += MPI_Wtime() - h0;
     }
   t.total = MPI_Wtime() - t0;
-  double in[2] = {t.total, t.halo}, out[2];
-  MPI_Allreduce(in, out, 2, MPI_DOUBLE, MPI_MAX, comm);
-  t.total = out[0];
-  t.halo = out[1];
-  return t;
+  t.cpu = cpu_seconds() - c0;
+  return reduce_timing(t, comm);
 }
 
 static int list_has(const char *list, const char *item)
@@ -68,7 +164,7 @@ static int list_has(const char *list, const char *item)
   return 0;
 }
 
-static int bench_case(int dim, int size, const char *couplings, const char *alg, int sweeps, int nranks)
+static int bench_case(int dim, int size, const char *couplings, const char *alg, int sweeps, int nranks, int reference)
 {
   char lattice[64], beta[32];
   snprintf(lattice, sizeof(lattice), dim == 2 ? "%d,%d" : "%d,%d,%d", size, size, size);
@@ -96,19 +192,23 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
   ising_halo_exchange(&halo, spins);
   memcpy(copy, spins, g.nextended);
 
-  timing prod = time_sweeps(ising_sweep_colour, &k, &halo, spins, sweeps, g.comm);
-  timing ref = time_sweeps(ising_sweep_colour_reference, &k, &halo, copy, sweeps, g.comm);
-  int same = memcmp(spins, copy, g.nextended) == 0, all_same;
+  timing t[4] = {time_production(&k, &halo, spins, sweeps, g.comm), {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+  if (reference) t[1] = time_reference(&k, &halo, copy, sweeps, g.comm);
+  t[2] = time_philox(&k, sweeps, g.comm);
+  t[3] = time_memory(&k, spins, sweeps, g.comm);
+  int same = !reference || memcmp(spins, copy, g.nextended) == 0, all_same;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, g.comm);
 
   double attempts = (double)sweeps * (double)g.nsites;
   if (g.rank == 0) {
-    const char *names[2] = {"production", "reference"};
-    timing t[2] = {prod, ref};
-    for (int j = 0; j < 2; j++)
-      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j], nranks,
-             attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total,
-             j == 0 ? "" : (all_same ? "identical" : "DIFFERENT"));
+    const char *names[4] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory"};
+    for (int j = 0; j < 4; j++) {
+      if (j == 1 && !reference) continue;
+      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
+             nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
+             t[j].cpu * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total,
+             j != 1 ? "" : (all_same ? "identical" : "DIFFERENT"));
+    }
     fflush(stdout);
   }
   free(spins);
@@ -185,27 +285,32 @@ int main(int argc, char **argv)
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   PetscInt sweeps = 5, size2 = 4096, size3 = 256;
   char cases[64] = "2d,3d", couplings[64] = "uniform,pm", algs[64] = "metropolis,heatbath";
+  PetscBool mf = PETSC_TRUE, reference = PETSC_TRUE;
+  /* all read before the first case, whose parameter check rejects options nobody has read yet */
   PetscOptionsGetInt(NULL, NULL, "-bench_sweeps", &sweeps, NULL);
   PetscOptionsGetInt(NULL, NULL, "-bench_size2d", &size2, NULL);
   PetscOptionsGetInt(NULL, NULL, "-bench_size3d", &size3, NULL);
   PetscOptionsGetString(NULL, NULL, "-bench_cases", cases, sizeof(cases), NULL);
   PetscOptionsGetString(NULL, NULL, "-bench_couplings", couplings, sizeof(couplings), NULL);
   PetscOptionsGetString(NULL, NULL, "-bench_algorithms", algs, sizeof(algs), NULL);
-  if (rank == 0) printf("lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core     halo   check\n");
+  PetscOptionsGetBool(NULL, NULL, "-bench_meanfield", &mf, NULL);
+  PetscOptionsGetBool(NULL, NULL, "-bench_reference", &reference, NULL);
+  if (rank == 0)
+    printf("production kernels: %s (ISING_SIMD; this CPU supports up to %s)\n"
+           "lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core  cpu ns/flip     halo   check\n",
+           ising_simd_name(ising_simd_default()), ising_simd_name(ising_simd_supported()));
   int fail = 0;
-  const char *const cpl[2] = {"uniform", "pm"}, *const alg[2] = {"metropolis", "heatbath"};
+  const char *const cpl[3] = {"uniform", "pm", "gaussian"}, *const alg[2] = {"metropolis", "heatbath"};
   for (int d = 2; d <= 3; d++) {
     if (!list_has(cases, d == 2 ? "2d" : "3d")) continue;
-    for (int ci = 0; ci < 2; ci++)
+    for (int ci = 0; ci < 3; ci++)
       for (int ai = 0; ai < 2; ai++)
         if (list_has(couplings, cpl[ci]) && list_has(algs, alg[ai]))
-          fail |= bench_case(d, (int)(d == 2 ? size2 : size3), cpl[ci], alg[ai], (int)sweeps, nranks);
+          fail |= bench_case(d, (int)(d == 2 ? size2 : size3), cpl[ci], alg[ai], (int)sweeps, nranks, reference);
   }
-  PetscBool mf = PETSC_TRUE;
-  PetscOptionsGetBool(NULL, NULL, "-bench_meanfield", &mf, NULL);
   for (int d = 2; d <= 3 && mf; d++) {
     if (!list_has(cases, d == 2 ? "2d" : "3d")) continue;
-    for (int ci = 0; ci < 2; ci++)
+    for (int ci = 0; ci < 3; ci++)
       if (list_has(couplings, cpl[ci]))
         fail |= bench_meanfield(d, (int)(d == 2 ? size2 : size3), cpl[ci], (int)sweeps, nranks);
   }

@@ -50,8 +50,12 @@ int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising
   for (int d = 0; d < p->dim; d++) c->J[d] = ising_quantize(p->J[d]);
 
   int oom = 0;
+  c->pm_bonds = p->couplings == ISING_COUPLINGS_PM;
+  size_t bit_words = g->nextended / 64 + 2;
   if (!c->uniform_bonds)
     for (int d = 0; d < p->dim; d++) oom |= !(c->Jp[d] = calloc(g->nextended, sizeof(double)));
+  if (c->pm_bonds)
+    for (int d = 0; d < p->dim; d++) oom |= !(c->negative[d] = calloc(bit_words, sizeof(uint64_t)));
   if (!c->uniform_field) oom |= !(c->h = calloc(g->nextended, sizeof(double)));
   if (ising_check(g->comm, oom, "out of memory for the couplings of %zu sites per rank", g->nlocal)) {
     ising_couplings_free(c);
@@ -66,6 +70,8 @@ int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising
         size_t i = ising_geometry_index(g, ex, ey, ez);
         if (!c->uniform_bonds)
           for (int d = 0; d < p->dim; d++) c->Jp[d][i] = ising_couplings_bond(p, site, d);
+        if (c->pm_bonds)
+          for (int d = 0; d < p->dim; d++) c->negative[d][i / 64] |= (uint64_t)(c->Jp[d][i] < 0) << (i % 64);
         if (!c->uniform_field) c->h[i] = ising_couplings_field(p, site);
       }
   return 0;
@@ -73,7 +79,10 @@ int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising
 
 void ising_couplings_free(ising_couplings *c)
 {
-  for (int d = 0; d < ISING_MAX_DIM; d++) free(c->Jp[d]);
+  for (int d = 0; d < ISING_MAX_DIM; d++) {
+    free(c->Jp[d]);
+    free(c->negative[d]);
+  }
   free(c->h);
   memset(c, 0, sizeof(*c));
 }

@@ -1,6 +1,6 @@
 /* halo.c: halo exchange on the extended array (halo.h).
  *   ising_halo_create, ising_halo_free   local
- *   ising_halo_exchange                  collective */
+ *   ising_halo_exchange, ising_halo_begin, ising_halo_end  collective */
 #include "ising/halo.h"
 
 #include <string.h>
@@ -32,22 +32,32 @@ int ising_halo_create(const ising_geometry *g, MPI_Datatype element, ising_halo 
   return 0;
 }
 
-void ising_halo_exchange(ising_halo *h, void *field)
+void ising_halo_begin(ising_halo *h, void *field, int first_axis)
 {
   const ising_geometry *g = h->geom;
-  MPI_Request req[4 * ISING_MAX_DIM];
-  int nreq = 0;
+  h->nreq = 0;
   /* All axes at once: faces exclude the halo, so the axes are independent
    * (nearest-neighbour stencils never read the corners). */
-  for (int d = 0; d < g->dim; d++) {
-    MPI_Irecv(field, 1, h->face[d][2], g->nbr[2 * d], 2 * d + 1, g->comm, &req[nreq++]);
-    MPI_Irecv(field, 1, h->face[d][3], g->nbr[2 * d + 1], 2 * d, g->comm, &req[nreq++]);
+  for (int d = first_axis; d < g->dim; d++) {
+    MPI_Irecv(field, 1, h->face[d][2], g->nbr[2 * d], 2 * d + 1, g->comm, &h->req[h->nreq++]);
+    MPI_Irecv(field, 1, h->face[d][3], g->nbr[2 * d + 1], 2 * d, g->comm, &h->req[h->nreq++]);
   }
-  for (int d = 0; d < g->dim; d++) {
-    MPI_Isend(field, 1, h->face[d][0], g->nbr[2 * d], 2 * d, g->comm, &req[nreq++]);
-    MPI_Isend(field, 1, h->face[d][1], g->nbr[2 * d + 1], 2 * d + 1, g->comm, &req[nreq++]);
+  for (int d = first_axis; d < g->dim; d++) {
+    MPI_Isend(field, 1, h->face[d][0], g->nbr[2 * d], 2 * d, g->comm, &h->req[h->nreq++]);
+    MPI_Isend(field, 1, h->face[d][1], g->nbr[2 * d + 1], 2 * d + 1, g->comm, &h->req[h->nreq++]);
   }
-  MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+}
+
+void ising_halo_end(ising_halo *h)
+{
+  MPI_Waitall(h->nreq, h->req, MPI_STATUSES_IGNORE);
+  h->nreq = 0;
+}
+
+void ising_halo_exchange(ising_halo *h, void *field)
+{
+  ising_halo_begin(h, field, 0);
+  ising_halo_end(h);
 }
 
 void ising_halo_free(ising_halo *h)

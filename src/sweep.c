@@ -1,10 +1,25 @@
 /* sweep.c: checkerboard update kernels (sweep.h).  All local, no MPI.
- *   ising_sweeper_init, ising_sweep_colour, ising_sweep_colour_reference */
+ *   ising_sweeper_init, ising_sweep_colour, ising_sweep_colour_reference,
+ *   ising_sweep_fused_ok, ising_sweep_fused (its callbacks may communicate),
+ *   ising_sweep_words
+ *
+ * ising_sweep_colour walks the rows of one colour in segments of up to
+ * SEGMENT sites: the segment's random words come from the vectorised Philox
+ * into an L1-resident buffer, then a segment kernel (table or general;
+ * scalar, AVX2 or AVX-512) updates the sites.  ising_sweep_fused runs the
+ * same segment kernels on both colours in one pass over the rows.  Every
+ * kernel computes the decision r < T(p) of the reference kernel exactly
+ * (see sweep.h). */
 #include "ising/sweep.h"
 
 #include "ising/rng.h"
 
 #include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#if ISING_X86
+#include <immintrin.h>
+#endif
 
 static inline uint64_t threshold(double p)
 {
@@ -35,12 +50,22 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   k->beta = beta;
   k->seed = seed;
   k->stream = stream;
-  k->use_table = c->uniform_bonds && c->uniform_field;
+  memset(k->tperm, 0, sizeof(k->tperm));
+  k->has_zero_threshold = 0;
+  memset(k->tperm_exact, 0, sizeof(k->tperm_exact));
+  k->simd = ising_simd_default();
+  k->band = 0x1p-20;
+  k->use_table = c->uniform_field && (c->uniform_bonds || c->pm_bonds);
+  k->kernel = !k->use_table ? ISING_KERNEL_GENERAL : c->uniform_bonds ? ISING_KERNEL_TABLE : ISING_KERNEL_TABLE_PM;
+  /* Quantised values: exact in units of 2^-32 (|J| <= 1e4, |h| <= 1e3 keep them below 2^46). */
+  k->field_q = (int64_t)(c->field * ISING_QUANTUM_SCALE);
+  for (int d = 0; d < ISING_MAX_DIM; d++) k->axis_q[d] = d < g->dim ? (int64_t)(c->J[d] * ISING_QUANTUM_SCALE) : 0;
   if (!k->use_table) return;
   for (int t = 0; t < ISING_TABLE_SIZE; t++) {
-    /* t = sum_d (k_d + 2) 5^d with k_d = s_{-d} + s_{+d}; the sum below runs
-     * over axes in the same order as the general kernel's, so h^loc is the
-     * same double. */
+    /* t = sum_d (k_d + 2) 5^d with k_d = s_{-d} + s_{+d} (with ±J bonds
+     * k_d = sigma_{-d} s_{-d} + sigma_{+d} s_{+d}, sigma the bond signs and
+     * J[d] the magnitude); h^loc is an exact sum, so the same double as the
+     * general kernel's. */
     double hloc = 0.0;
     int rest = t;
     for (int d = 0; d < g->dim; d++) {
@@ -49,10 +74,32 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
     }
     hloc += c->field;
     for (int up = 0; up < 2; up++) k->flip_energy[up][t] = (int64_t)((up ? 2.0 : -2.0) * hloc * ISING_QUANTUM_SCALE);
-    for (int up = 0; up < 2; up++)
+    for (int up = 0; up < 2; up++) {
       k->table[up][t] = alg == ISING_ALGORITHM_HEATBATH ? threshold(heatbath_p(beta, hloc))
                                                         : threshold(metropolis_p(beta, up ? 1 : -1, hloc));
+      k->tm1[up * ISING_TABLE_SIZE + t] = k->table[up][t] ? (uint32_t)(k->table[up][t] - 1) : 0;
+      k->has_zero_threshold |= k->table[up][t] == 0;
+    }
   }
+  /* The register-sized tables of the AVX-512 kernel: index t itself in 1D
+   * and 2D (5^2 = 25 < 32), and in 3D when no axis is open (no zero halo,
+   * so k_d is -2, 0 or 2) j = sum_d (k_d / 2 + 1) 3^d < 27; up adds 32.
+   * tperm_exact is T by the byte the kernel computes (t + 32 up, or
+   * 2 j + 64 up), for the r = 0 check. */
+  int periodic = 1;
+  for (int d = 0; d < g->dim; d++) periodic &= g->periodic[d];
+  k->lookup = g->dim < 3 ? ISING_LOOKUP_PERM5 : periodic ? ISING_LOOKUP_PERM3 : ISING_LOOKUP_GATHER;
+  for (int up = 0; up < 2; up++)
+    for (int j = 0; j < 32; j++) {
+      int t = j, byte = j + 32 * up;
+      if (k->lookup == ISING_LOOKUP_PERM3) {
+        t = 2 * (j % 3) + 10 * (j / 3 % 3) + 50 * (j / 9);
+        byte = 2 * j + 64 * up;
+      }
+      if (t >= ISING_TABLE_SIZE || (k->lookup == ISING_LOOKUP_PERM3 && j >= 27)) continue;
+      k->tperm[32 * up + j] = k->tm1[up * ISING_TABLE_SIZE + t];
+      k->tperm_exact[byte] = k->table[up][t];
+    }
 }
 
 /* Global site number of the first interior site of an extended row. */
@@ -111,46 +158,747 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
   acc->denergy += denergy;
 }
 
-void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc)
+/* ---- fast kernels: one call per row segment of one colour ---- */
+
+/* Colour sites per batch of random words: 4 KiB of words, kept in L1. */
+#define SEGMENT 1024
+
+typedef struct {
+  int64_t changed;
+  int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
+  int64_t sfield;            /* table kernels: sum over changed sites of s_i */
+  ising_int128 denergy;      /* other kernels: the energy change itself, units of 2^-32 */
+} tally;
+
+/* A segment: n sites of one colour at extended positions i0, i0 + 2, ...,
+ * with random words r[0 .. n). */
+typedef void (*segment_fn)(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t);
+
+/* 64 bits of a bit array from bit pos on (the arrays are padded by two words). */
+static inline uint64_t bits64(const uint64_t *a, size_t pos)
 {
-  if (!k->use_table) {
-    ising_sweep_colour_reference(k, spins, colour, step, acc);
-    return;
-  }
+  size_t w = pos / 64;
+  unsigned sh = (unsigned)(pos % 64);
+  return sh ? (a[w] >> sh) | (a[w + 1] << (64 - sh)) : a[w];
+}
+
+static inline int bit(const uint64_t *a, size_t pos)
+{
+  return (int)(a[pos / 64] >> (pos % 64)) & 1;
+}
+
+/* One site at a time, without data-dependent branches (the decisions are
+ * random, so branches on them would be mispredicted half the time). */
+static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t)
+{
   const ising_geometry *g = k->g;
-  const int heatbath = k->alg == ISING_ALGORITHM_HEATBATH, dim = g->dim;
-  const ptrdiff_t sy = g->stride[1], sz = g->stride[2];
+  const int dim = g->dim, heatbath = k->alg == ISING_ALGORITHM_HEATBATH;
+  const ptrdiff_t st[ISING_MAX_DIM] = {g->stride[0], g->stride[1], g->stride[2]};
+  uint64_t *const *neg = k->kernel == ISING_KERNEL_TABLE_PM ? k->c->negative : NULL;
+  const uint64_t *table = heatbath ? k->table[0] : &k->table[0][0];
+  const int64_t *energy = &k->flip_energy[0][0];
+  int64_t changed = 0, denergy = 0; /* |2 s h^loc| < 2^50, at most SEGMENT sites */
+  for (int m = 0; m < n; m++) {
+    size_t i = i0 + 2 * (size_t)m;
+    int8_t *p = spins + i;
+    int tt = 0, weight = 1;
+    for (int d = 0; d < dim; d++) {
+      int a = p[-st[d]], b = p[st[d]];
+      if (neg) {
+        a *= 1 - 2 * bit(neg[d], i - (size_t)st[d]);
+        b *= 1 - 2 * bit(neg[d], i);
+      }
+      tt += weight * (a + b + 2);
+      weight *= 5;
+    }
+    const int s = *p, up = s > 0, e = up * ISING_TABLE_SIZE + tt;
+    const int accept = r[m] < table[heatbath ? tt : e];
+    const int nw = heatbath ? 2 * accept - 1 : accept ? -s : s, flip = nw != s;
+    changed += flip;
+    denergy += energy[e] & -(int64_t)flip;
+    *p = (int8_t)nw;
+  }
+  t->changed += changed;
+  t->denergy += denergy;
+}
+
+static void general_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t)
+{
   int64_t changed = 0;
   ising_int128 denergy = 0;
+  for (int m = 0; m < n; m++) {
+    size_t i = i0 + 2 * (size_t)m;
+    double hloc = local_field(k, spins, i);
+    int8_t s = spins[i], nw = update(k, s, hloc, r[m]);
+    if (s != nw) {
+      changed++;
+      denergy += (int64_t)(2.0 * s * hloc * ISING_QUANTUM_SCALE);
+    }
+    spins[i] = nw;
+  }
+  t->changed += changed;
+  t->denergy += denergy;
+}
+
+/* The exact decision for one site when the fast comparison could not tell
+ * (r = 0 with a zero threshold, or r within the band around p 2^32). */
+static inline int accept_exact(const ising_sweeper *k, int s, double hloc, uint32_t r)
+{
+  if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc));
+  return r < threshold(metropolis_p(k->beta, s, hloc));
+}
+
+#if ISING_X86
+
+/* ---- AVX-512 ---- */
+
+#define AVX512_INLINE ISING_TARGET_AVX512 static inline __attribute__((always_inline))
+
+/* k_d = s(i - st) + s(i + st) on 64 bytes (with ±J bonds each term times the
+ * bond's sign); only the even bytes (the colour's sites) are used. */
+AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64_t *neg, size_t i, __mmask64 b)
+{
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i lo = _mm512_maskz_loadu_epi8(b, p - st), hi = _mm512_maskz_loadu_epi8(b, p + st);
+  if (neg) {
+    lo = _mm512_mask_sub_epi8(lo, bits64(neg, i - (size_t)st), zero, lo);
+    hi = _mm512_mask_sub_epi8(hi, bits64(neg, i), zero, hi);
+  }
+  return _mm512_add_epi8(lo, hi);
+}
+
+/* 32 sites per step: bytes of 64 consecutive positions (the colour's on the
+ * even bytes), decisions as a mask.  The thresholds come from registers
+ * (two-source permutes of the 64-entry k->tperm) in 1D, 2D and periodic 3D,
+ * else they are gathered from k->tm1.  dim, pm, heatbath and lookup are
+ * constants in each instantiation (table_avx512). */
+AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+                                     tally *t, const int dim, const int pm, const int heatbath, const int lookup)
+{
+  const ising_geometry *g = k->g;
+  const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
+  if (pm)
+    for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
+  const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1;
+  const int up_offset = lookup == ISING_LOOKUP_GATHER ? ISING_TABLE_SIZE : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
+  const __m512i zero = _mm512_setzero_si512(), cup = _mm512_set1_epi8((char)up_offset);
+  const __m512i offset = _mm512_set1_epi8((char)(2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0)));
+  const __m512i weight1 = _mm512_set1_epi16((short)w1), weight2 = _mm512_set1_epi16((short)w2);
+  const __m512i p0 = _mm512_loadu_si512(k->tperm), p1 = _mm512_loadu_si512(k->tperm + 16),
+                p2 = _mm512_loadu_si512(k->tperm + 32), p3 = _mm512_loadu_si512(k->tperm + 48),
+                bit5 = _mm512_set1_epi32(32);
+  const uint64_t even = UINT64_C(0x5555555555555555);
+  const uint64_t *exact = lookup == ISING_LOOKUP_GATHER ? &k->table[0][0] : k->tperm_exact;
+  /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most SEGMENT / 32 = 32 steps */
+  __m512i sk0 = zero, sk1 = zero, sk2 = zero, before = zero;
+  const int check_zero = k->has_zero_threshold, field = k->field_q != 0;
+  int64_t changed = 0, sfield = 0;
+  for (int m = 0; m < n; m += 32) {
+    const int nv = n - m < 32 ? n - m : 32;
+    const __mmask32 valid = nv == 32 ? 0xffffffffu : (1u << nv) - 1;
+    const __mmask64 bytes = nv == 32 ? ~UINT64_C(0) : (UINT64_C(1) << (2 * nv)) - 1;
+    const size_t i = i0 + 2 * (size_t)m;
+    int8_t *p = spins + i;
+    const __m512i s = _mm512_maskz_loadu_epi8(bytes, p);
+    /* The left neighbours from the registers, not from memory: a load at
+     * p - 1 would overlap the previous step's store and wait for it. */
+    __m512i left = m ? _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15)
+                     : _mm512_maskz_loadu_epi8(bytes, p - 1),
+            right = _mm512_maskz_loadu_epi8(bytes, p + 1);
+    before = s;
+    if (pm) {
+      left = _mm512_mask_sub_epi8(left, bits64(neg[0], i - 1), zero, left);
+      right = _mm512_mask_sub_epi8(right, bits64(neg[0], i), zero, right);
+    }
+    const __m512i k0 = _mm512_add_epi8(left, right),
+                  k1 = dim > 1 ? neighbours_512(p, g->stride[1], neg[1], i, bytes) : zero,
+                  k2 = dim > 2 ? neighbours_512(p, g->stride[2], neg[2], i, bytes) : zero;
+    __m512i tt = _mm512_add_epi8(k0, offset);
+    if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, weight1));
+    if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, weight2));
+    const __mmask64 up = _mm512_cmpgt_epi8_mask(s, zero), down = _mm512_movepi8_mask(s);
+    if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, cup);
+    const __m256i idx = _mm512_cvtepi16_epi8(tt);
+    __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
+            ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1)), ta, tb;
+    if (lookup == ISING_LOOKUP_GATHER) {
+      ta = _mm512_i32gather_epi32(ia, k->tm1, 4);
+      tb = _mm512_i32gather_epi32(ib, k->tm1, 4);
+    } else {
+      if (lookup == ISING_LOOKUP_PERM3) { /* the sums are even: t = 2 j + 64 up */
+        ia = _mm512_srli_epi32(ia, 1);
+        ib = _mm512_srli_epi32(ib, 1);
+      }
+      ta = _mm512_permutex2var_epi32(p0, ia, p1);
+      tb = _mm512_permutex2var_epi32(p0, ib, p1);
+      if (!heatbath) {
+        ta = _mm512_mask_blend_epi32(_mm512_test_epi32_mask(ia, bit5), ta, _mm512_permutex2var_epi32(p2, ia, p3));
+        tb = _mm512_mask_blend_epi32(_mm512_test_epi32_mask(ib, bit5), tb, _mm512_permutex2var_epi32(p2, ib, p3));
+      }
+    }
+    const __m512i ra = _mm512_maskz_loadu_epi32((__mmask16)valid, r + m),
+                  rb = _mm512_maskz_loadu_epi32((__mmask16)(valid >> 16), r + m + 16);
+    uint32_t acc =
+        ((uint32_t)_mm512_cmple_epu32_mask(ra, ta) | (uint32_t)_mm512_cmple_epu32_mask(rb, tb) << 16) & valid;
+    if (check_zero) { /* r = 0 accepts unless T = 0, which max(T, 1) - 1 cannot tell */
+      uint32_t rzero =
+          ((uint32_t)_mm512_testn_epi32_mask(ra, ra) | (uint32_t)_mm512_testn_epi32_mask(rb, rb) << 16) & valid;
+      uint8_t ix[32];
+      _mm256_storeu_si256((__m256i *)ix, idx);
+      for (int j = 0; j < 32; j++)
+        if (rzero >> j & 1 && !exact[ix[j]]) acc &= ~(1u << j);
+    }
+    uint64_t flip = _pdep_u64(acc, even);
+    if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid, even) & up);
+    _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
+    changed += _mm_popcnt_u64(flip);
+    if (field) sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+    sk0 = _mm512_mask_add_epi8(sk0, flip, sk0, _mm512_mask_sub_epi8(k0, down, zero, k0));
+    if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
+    if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
+  }
+  t->changed += changed;
+  t->sfield += sfield;
+  const __m512i sk[ISING_MAX_DIM] = {sk0, sk1, sk2}, ones = _mm512_set1_epi16(1);
+  for (int d = 0; d < dim; d++) {
+    __m512i lo = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(sk[d])),
+            hi = _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(sk[d], 1));
+    t->sk[d] += _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_madd_epi16(lo, ones), _mm512_madd_epi16(hi, ones)));
+  }
+}
+
+/* One instantiation per (dim, pm, heat bath[, lookup]): no branches or spills in the loop. */
+#define TABLE_VARIANTS(body)                                                                                           \
+  switch ((k->g->dim - 1) * 4 + (k->kernel == ISING_KERNEL_TABLE_PM) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {     \
+  case 0: body(1, 0, 0); break;                                                                                        \
+  case 1: body(1, 0, 1); break;                                                                                        \
+  case 2: body(1, 1, 0); break;                                                                                        \
+  case 3: body(1, 1, 1); break;                                                                                        \
+  case 4: body(2, 0, 0); break;                                                                                        \
+  case 5: body(2, 0, 1); break;                                                                                        \
+  case 6: body(2, 1, 0); break;                                                                                        \
+  case 7: body(2, 1, 1); break;                                                                                        \
+  case 8: body(3, 0, 0); break;                                                                                        \
+  case 9: body(3, 0, 1); break;                                                                                        \
+  case 10: body(3, 1, 0); break;                                                                                       \
+  default: body(3, 1, 1); break;                                                                                       \
+  }
+
+ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
+                                                    const uint32_t *r, tally *t, int pm, int hb)
+{
+  if (!pm && !hb)
+    table_avx512_body(k, spins, i0, n, r, t, 3, 0, 0, ISING_LOOKUP_GATHER);
+  else if (!pm)
+    table_avx512_body(k, spins, i0, n, r, t, 3, 0, 1, ISING_LOOKUP_GATHER);
+  else if (!hb)
+    table_avx512_body(k, spins, i0, n, r, t, 3, 1, 0, ISING_LOOKUP_GATHER);
+  else
+    table_avx512_body(k, spins, i0, n, r, t, 3, 1, 1, ISING_LOOKUP_GATHER);
+}
+
+#define TABLE_AVX512_CASE(dim, pm, hb)                                                                                 \
+  if (dim == 3 && k->lookup == ISING_LOOKUP_GATHER)                                                                    \
+    table_avx512_gather(k, spins, i0, n, r, t, pm, hb);                                                                \
+  else                                                                                                                 \
+    table_avx512_body(k, spins, i0, n, r, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
+
+ISING_TARGET_AVX512 static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+                                             tally *t){TABLE_VARIANTS(TABLE_AVX512_CASE)}
+
+/* e^x for |x| <= 40 to a relative error below 1e-8: x = k ln2 + f with
+ * |f| <= ln2/2 (Cody-Waite), Taylor polynomial of degree 7 in f (remainder
+ * < 7.3e-9) evaluated by Estrin's scheme (short dependency chains), times
+ * 2^k.  The kernel only trusts it outside a band of relative half-width
+ * k->band = 2^-20 (100 times the error). */
+AVX512_INLINE __m512d exp_512(__m512d x)
+{
+  const __m512d kf = _mm512_roundscale_pd(_mm512_mul_pd(x, _mm512_set1_pd(1.4426950408889634074)),
+                                          _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512d f = _mm512_fnmadd_pd(kf, _mm512_set1_pd(6.93147180369123816490e-01), x);
+  f = _mm512_fnmadd_pd(kf, _mm512_set1_pd(1.90821492927058770002e-10), f);
+  const __m512d f2 = _mm512_mul_pd(f, f), f4 = _mm512_mul_pd(f2, f2);
+  const __m512d q0 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0), _mm512_set1_pd(1.0)),
+                q1 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0 / 6), _mm512_set1_pd(1.0 / 2)),
+                q2 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0 / 120), _mm512_set1_pd(1.0 / 24)),
+                q3 = _mm512_fmadd_pd(f, _mm512_set1_pd(1.0 / 5040), _mm512_set1_pd(1.0 / 720));
+  const __m512d r0 = _mm512_fmadd_pd(q1, f2, q0), r1 = _mm512_fmadd_pd(q3, f2, q2);
+  return _mm512_scalef_pd(_mm512_fmadd_pd(r1, f4, r0), kf);
+}
+
+/* The even lanes (the colour's sites) of a byte mask of 16 lanes. */
+AVX512_INLINE __mmask8 even_lanes(__mmask16 m)
+{
+  return (__mmask8)_pext_u32(m, 0x5555u);
+}
+
+/* Neighbour sums of one axis at the even bytes of 16, as doubles. */
+AVX512_INLINE __m512d sum_pd(__m128i a, __m128i b)
+{
+  return _mm512_cvtepi32_pd(_mm256_cvtepi8_epi32(_mm_cvtepi16_epi8(_mm_add_epi8(a, b))));
+}
+
+/* J s for 8 sites: J from 16 doubles (even or odd lanes), s the signs of 16 spin bytes (even lanes); a zero
+ * spin (open halo) sits beside a zero bond, so only the sign matters. */
+AVX512_INLINE __m512d bond_pd(__m512d lo, __m512d hi, int odd, __m128i spins)
+{
+  const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
+                odd_idx = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
+  __m512d j = _mm512_permutex2var_pd(lo, odd ? odd_idx : even_idx, hi);
+  return _mm512_mask_sub_pd(j, even_lanes(_mm_movepi8_mask(spins)), _mm512_setzero_pd(), j);
+}
+
+/* 8 sites per step, h^loc as doubles (exact sums); dim and heatbath are
+ * constants in each instantiation (general_avx512). */
+AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+                                       tally *t, const int dim, const int heatbath)
+{
+  const ising_geometry *g = k->g;
+  const ising_couplings *c = k->c;
+  const int ub = c->uniform_bonds, uf = c->uniform_field;
+  const __m512d zero = _mm512_setzero_pd(), scale = _mm512_set1_pd(ISING_QUANTUM_SCALE),
+                scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE);
+  const __m512d lo_band = _mm512_set1_pd(1.0 - k->band), hi_band = _mm512_set1_pd(1.0 + k->band);
+  const __m512d minus40 = _mm512_set1_pd(-40.0), plus40 = _mm512_set1_pd(40.0), one = _mm512_set1_pd(1.0);
+  const __m512d lo_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
+                hi_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
+  const __m512d factor = _mm512_set1_pd(heatbath ? -2.0 * k->beta : -k->beta * 2.0);
+  __m512i energy = _mm512_setzero_si512();
+  __m128i before = _mm_setzero_si128();
+  int64_t changed = 0;
+  for (int m = 0; m < n; m += 8) {
+    const int nv = n - m < 8 ? n - m : 8;
+    const __mmask8 valid = (__mmask8)((1u << nv) - 1);
+    const __mmask16 bytes = (__mmask16)((1u << (2 * nv)) - 1);
+    const size_t i = i0 + 2 * (size_t)m;
+    int8_t *p = spins + i;
+    const __m128i sb = _mm_maskz_loadu_epi8(bytes, p);
+    /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
+    const __m128i lb = m ? _mm_alignr_epi8(sb, before, 15) : _mm_maskz_loadu_epi8(bytes, p - 1),
+                  rb = _mm_maskz_loadu_epi8(bytes, p + 1);
+    before = sb;
+    __m512d hloc;
+    if (ub)
+      hloc = _mm512_mul_pd(_mm512_set1_pd(c->J[0]), sum_pd(lb, rb));
+    else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
+      const double *jx = c->Jp[0] + i - 1;
+      __m512d lo = _mm512_maskz_loadu_pd((__mmask8)bytes, jx),
+              hi = _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), jx + 8);
+      hloc = _mm512_add_pd(bond_pd(lo, hi, 0, lb), bond_pd(lo, hi, 1, rb));
+    }
+    for (int d = 1; d < dim; d++) {
+      ptrdiff_t st = g->stride[d];
+      __m128i a = _mm_maskz_loadu_epi8(bytes, p - st), b = _mm_maskz_loadu_epi8(bytes, p + st);
+      if (ub)
+        hloc = _mm512_add_pd(hloc, _mm512_mul_pd(_mm512_set1_pd(c->J[d]), sum_pd(a, b)));
+      else {
+        const double *ja = c->Jp[d] + i - st, *jb = c->Jp[d] + i;
+        hloc = _mm512_add_pd(hloc, _mm512_add_pd(bond_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, ja),
+                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), ja + 8), 0, a),
+                                                 bond_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, jb),
+                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), jb + 8), 0, b)));
+      }
+    }
+    if (uf)
+      hloc = _mm512_add_pd(hloc, _mm512_set1_pd(c->field));
+    else {
+      const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
+      hloc = _mm512_add_pd(hloc, _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, c->h + i), even_idx,
+                                                        _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), c->h + i + 8)));
+    }
+    const __mmask8 down = even_lanes(_mm_movepi8_mask(sb)), up = (__mmask8)(~down & valid);
+    const __m256i rw = _mm256_maskz_loadu_epi32(valid, r + m);
+    const __m512d rd = _mm512_cvtepu32_pd(rw);
+    const __mmask8 rzero = _mm256_cmpeq_epi32_mask(rw, _mm256_setzero_si256()) & valid;
+    __mmask8 acc, unsure;
+    if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
+      const __m512d x = _mm512_mul_pd(factor, hloc);
+      const __mmask8 low = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ), high = _mm512_cmp_pd_mask(x, plus40, _CMP_GT_OQ);
+      const __m512d z =
+          _mm512_mul_pd(rd, _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40))));
+      const __mmask8 below = _mm512_cmp_pd_mask(z, lo_limit, _CMP_LT_OQ),
+                     above = _mm512_cmp_pd_mask(z, hi_limit, _CMP_GE_OQ);
+      acc = low | (below & ~high);
+      unsure = (~low & ~high & ~below & ~above) | (high & rzero);
+    } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
+      const __m512d fh = _mm512_mul_pd(factor, hloc), x = _mm512_mask_sub_pd(fh, down, zero, fh);
+      const __mmask8 sure = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ), far = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ);
+      const __m512d y = _mm512_mul_pd(exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), zero)), scale);
+      const __mmask8 below = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, lo_band), _CMP_LT_OQ),
+                     above = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, hi_band), _CMP_GE_OQ);
+      acc = sure | (below & ~far);
+      unsure = (~sure & ~far & ~below & ~above) | (~sure & far & rzero);
+    }
+    acc &= valid;
+    unsure &= valid;
+    if (unsure) {
+      double hv[8];
+      _mm512_storeu_pd(hv, hloc);
+      for (int j = 0; j < 8; j++)
+        if (unsure >> j & 1)
+          acc =
+              (__mmask8)((acc & ~(1u << j)) | (unsigned)accept_exact(k, down >> j & 1 ? -1 : 1, hv[j], r[m + j]) << j);
+    }
+    const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
+    _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
+    changed += _mm_popcnt_u32(flip);
+    /* 2 s h^loc in units of 2^-32, exact */
+    const __m512d h2 = _mm512_mul_pd(hloc, scale2), de = _mm512_mask_sub_pd(h2, down, zero, h2);
+    energy = _mm512_mask_add_epi64(energy, flip, energy, _mm512_cvtpd_epi64(de));
+  }
+  t->changed += changed;
+  t->denergy += _mm512_reduce_add_epi64(energy);
+}
+
+ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
+                                               const uint32_t *r, tally *t)
+{
+  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {
+  case 0: general_avx512_body(k, spins, i0, n, r, t, 1, 0); break;
+  case 1: general_avx512_body(k, spins, i0, n, r, t, 1, 1); break;
+  case 2: general_avx512_body(k, spins, i0, n, r, t, 2, 0); break;
+  case 3: general_avx512_body(k, spins, i0, n, r, t, 2, 1); break;
+  case 4: general_avx512_body(k, spins, i0, n, r, t, 3, 0); break;
+  default: general_avx512_body(k, spins, i0, n, r, t, 3, 1); break;
+  }
+}
+
+/* ---- AVX2 ---- */
+
+#define AVX2_INLINE ISING_TARGET_AVX2 static inline __attribute__((always_inline))
+
+/* 0xff in byte j where bit j of b is set. */
+AVX2_INLINE __m256i expand_bits_256(uint32_t b)
+{
+  const __m256i spread =
+      _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3, 3, 3, 3, 3, 3, 3);
+  const __m256i select = _mm256_set1_epi64x((long long)UINT64_C(0x8040201008040201));
+  __m256i v = _mm256_and_si256(_mm256_shuffle_epi8(_mm256_set1_epi32((int)b), spread), select);
+  return _mm256_cmpeq_epi8(v, select);
+}
+
+AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t *neg, size_t i)
+{
+  __m256i lo = _mm256_loadu_si256((const __m256i *)(p - st)), hi = _mm256_loadu_si256((const __m256i *)(p + st));
+  if (neg) {
+    __m256i ml = expand_bits_256((uint32_t)bits64(neg, i - (size_t)st)), mh = expand_bits_256((uint32_t)bits64(neg, i));
+    lo = _mm256_sub_epi8(_mm256_xor_si256(lo, ml), ml);
+    hi = _mm256_sub_epi8(_mm256_xor_si256(hi, mh), mh);
+  }
+  return _mm256_add_epi8(lo, hi);
+}
+
+/* 16 sites per step (32 bytes); the rest of the segment goes to the scalar kernel. */
+AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t,
+                                 const int dim, const int pm, const int heatbath)
+{
+  const ising_geometry *g = k->g;
+  const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
+  if (pm)
+    for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
+  const __m256i zero = _mm256_setzero_si256(), two = _mm256_set1_epi8(2), c125 = _mm256_set1_epi8(125);
+  const __m256i offset = _mm256_set1_epi8((char)(dim == 1 ? 2 : dim == 2 ? 12 : 62));
+  const __m256i five = _mm256_set1_epi16(5), twentyfive = _mm256_set1_epi16(25);
+  const __m256i pick = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
+                                        12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
+  const uint32_t even = 0x55555555u;
+  __m256i sad[ISING_MAX_DIM] = {zero, zero, zero}, before = zero;
+  int64_t changed = 0, sfield = 0;
+  int m = 0;
+  /* full steps only, and none that would read past the array (p + 32 in 1D) */
+  for (; m + 16 <= n && i0 + 2 * (size_t)m + 32 < g->nextended; m += 16) {
+    const size_t i = i0 + 2 * (size_t)m;
+    int8_t *p = spins + i;
+    __m256i s = _mm256_loadu_si256((const __m256i *)p), kd[ISING_MAX_DIM];
+    /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
+    __m256i left = m ? _mm256_alignr_epi8(s, _mm256_permute2x128_si256(before, s, 0x21), 15)
+                     : _mm256_loadu_si256((const __m256i *)(p - 1)),
+            right = _mm256_loadu_si256((const __m256i *)(p + 1));
+    before = s;
+    if (pm) {
+      __m256i ml = expand_bits_256((uint32_t)bits64(neg[0], i - 1)), mr = expand_bits_256((uint32_t)bits64(neg[0], i));
+      left = _mm256_sub_epi8(_mm256_xor_si256(left, ml), ml);
+      right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
+    }
+    kd[0] = _mm256_add_epi8(left, right);
+    __m256i tt = _mm256_add_epi8(kd[0], offset);
+    if (dim > 1) {
+      kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
+      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], five));
+    }
+    if (dim > 2) {
+      kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
+      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], twentyfive));
+    }
+    const __m256i upv = _mm256_cmpgt_epi8(s, zero), downv = _mm256_cmpgt_epi8(zero, s);
+    if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, c125));
+    const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
+    const __m256i ta = _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4),
+                  tb = _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4);
+    const __m256i ra = _mm256_loadu_si256((const __m256i *)(r + m)),
+                  rb = _mm256_loadu_si256((const __m256i *)(r + m + 8));
+    uint32_t acc = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(ra, ta), ta))) |
+                   (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(rb, tb), tb)))
+                       << 8;
+    uint32_t rzero = !k->has_zero_threshold
+                         ? 0
+                         : (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(ra, zero))) |
+                               (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rb, zero))) << 8;
+    if (rzero) { /* r = 0 accepts unless T = 0 */
+      uint8_t ix[16];
+      _mm_storeu_si128((__m128i *)ix, idx);
+      for (int j = 0; j < 16; j++)
+        if (rzero >> j & 1 && !(&k->table[0][0])[ix[j]]) acc &= ~(1u << j);
+    }
+    const uint32_t up = (uint32_t)_mm256_movemask_epi8(upv), down = (uint32_t)_mm256_movemask_epi8(downv);
+    uint32_t flip = _pdep_u32(acc, even);
+    if (heatbath) flip = (flip & down) | (~flip & even & up);
+    const __m256i fv = expand_bits_256(flip);
+    _mm256_storeu_si256((__m256i *)p, _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv));
+    changed += _mm_popcnt_u32(flip);
+    sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
+    for (int d = 0; d < dim; d++) {
+      __m256i sk = _mm256_sub_epi8(_mm256_xor_si256(kd[d], downv), downv);
+      sad[d] = _mm256_add_epi64(sad[d], _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, two), fv), zero));
+    }
+  }
+  t->changed += changed;
+  t->sfield += sfield;
+  for (int d = 0; d < dim; d++) {
+    int64_t v[4];
+    _mm256_storeu_si256((__m256i *)v, sad[d]);
+    t->sk[d] += v[0] + v[1] + v[2] + v[3] - 2 * changed;
+  }
+  if (m < n) table_scalar(k, spins, i0 + 2 * (size_t)m, n - m, r + m, t);
+}
+
+#define TABLE_AVX2_CASE(dim, pm, hb) table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb)
+
+#define TABLE_AVX2_CASE(dim, pm, hb) table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb)
+
+ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+                                         tally *t)
+{
+  TABLE_VARIANTS(TABLE_AVX2_CASE)
+}
+
+#endif /* ISING_X86 */
+
+/* ---- the driver ---- */
+
+static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_stats *acc);
+
+static segment_fn segment_kernel(const ising_sweeper *k)
+{
+  int table = k->kernel != ISING_KERNEL_GENERAL;
+#if ISING_X86
+  if (k->simd == ISING_SIMD_AVX512) return table ? table_avx512 : general_avx512;
+  if (k->simd == ISING_SIMD_AVX2) return table ? table_avx2 : general_scalar;
+#endif
+  return table ? table_scalar : general_scalar;
+}
+
+void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc)
+{
+  const ising_geometry *g = k->g;
+  const segment_fn kernel = segment_kernel(k);
+  tally t = {0, {0, 0, 0}, 0, 0};
+  uint32_t words[SEGMENT + 8];
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
-      uint64_t base = row_global(g, ey, ez), block = UINT64_MAX;
-      uint32_t w[4];
-      int8_t *row = spins + ising_geometry_index(g, 0, ey, ez);
-      for (int ex = ising_geometry_row_start(g, ey, ez, colour); ex <= g->n[0]; ex += 2) {
-        int8_t *p = row + ex;
-        int t = p[-1] + p[1] + 2;
-        if (dim > 1) t += 5 * (p[-sy] + p[sy] + 2);
-        if (dim > 2) t += 25 * (p[-sz] + p[sz] + 2);
-        uint64_t site = base + (uint64_t)(ex - 1);
-        if (site >> 2 != block) { /* same-colour neighbours in a row often share a block */
-          block = site >> 2;
-          ising_rng4(k->seed, k->stream, step, block, w);
-        }
-        uint32_t r = w[site & 3];
-        int8_t s = *p, n;
-        if (heatbath)
-          n = r < k->table[0][t] ? 1 : -1;
-        else
-          n = r < k->table[s > 0][t] ? (int8_t)-s : s;
-        if (s != n) {
-          changed++;
-          denergy += k->flip_energy[s > 0][t];
-        }
-        *p = n;
+      int ex0 = ising_geometry_row_start(g, ey, ez, colour);
+      if (ex0 > g->n[0]) continue;
+      int nc = (g->n[0] - ex0) / 2 + 1;
+      uint64_t site0 = row_global(g, ey, ez) + (uint64_t)(ex0 - 1);
+      size_t i0 = ising_geometry_index(g, ex0, ey, ez);
+      for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
+        int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT;
+        uint64_t site = site0 + 2 * (uint64_t)m0, first = site >> 2;
+        size_t blocks = (size_t)(((site + 2 * (uint64_t)(n - 1)) >> 2) - first + 1);
+        /* words[w] is site 4 first + (site & 1) + 2 w; ours starts at w = (site >> 1) & 1 */
+        ising_rng_pairs(k->simd, k->seed, k->stream, step, first, blocks, (int)(site & 1), words);
+        kernel(k, spins, i0 + 2 * (size_t)m0, n, words + ((site >> 1) & 1), &t);
       }
     }
-  acc->changed += changed;
+  finish_tally(k, &t, acc);
+}
+
+/* ---- both colours in one pass over the rows ---- */
+
+int ising_sweep_fused_ok(const ising_sweeper *k)
+{
+  const ising_geometry *g = k->g;
+  if (g->dim < 2 || g->grid[0] != 1) return 0;
+  size_t lag = g->dim == 2 ? 1 : (size_t)g->n[1];
+  return (lag + 2) * ((size_t)g->n[0] / 2 + 8) <= (size_t)1 << 24; /* at most 64 MiB of words */
+}
+
+static inline int boundary_row(const ising_geometry *g, int ey, int ez)
+{
+  return ey == 1 || ey == g->n[1] || (g->dim > 2 && (ez == 1 || ez == g->n[2]));
+}
+
+/* Updates one colour of the row (ey, ez) with pairs[] = the words of that
+ * colour's parity for the row's blocks, the first being first_block. */
+static void row_update(const ising_sweeper *k, segment_fn kernel, int8_t *spins, int ey, int ez, int colour,
+                       const uint32_t *pairs, uint64_t first_block, tally *t)
+{
+  const ising_geometry *g = k->g;
+  int ex0 = ising_geometry_row_start(g, ey, ez, colour);
+  if (ex0 > g->n[0]) return;
+  int nc = (g->n[0] - ex0) / 2 + 1;
+  uint64_t site0 = row_global(g, ey, ez) + (uint64_t)(ex0 - 1);
+  size_t i0 = ising_geometry_index(g, ex0, ey, ez);
+  const uint32_t *w = pairs + ((site0 - 4 * first_block) >> 1);
+  for (int m0 = 0; m0 < nc; m0 += SEGMENT)
+    kernel(k, spins, i0 + 2 * (size_t)m0, nc - m0 < SEGMENT ? nc - m0 : SEGMENT, w + m0, t);
+}
+
+/* Parity of the global site numbers of a colour's sites in a row. */
+static inline int row_parity(const ising_geometry *g, int ey, int ez, int colour)
+{
+  return (int)((row_global(g, ey, ez) + (uint64_t)(ising_geometry_row_start(g, ey, ez, colour) - 1)) & 1);
+}
+
+static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_stats *acc)
+{
+  ising_int128 denergy = t->denergy + 2 * (ising_int128)t->sfield * k->field_q;
+  for (int d = 0; d < k->g->dim; d++) denergy += 2 * (ising_int128)t->sk[d] * k->axis_q[d];
+  acc->changed += t->changed;
   acc->denergy += denergy;
+}
+
+/* Row q = (ez - 1) n1 + ey - 1 of the rank's block and its Philox blocks. */
+typedef struct {
+  int ey, ez, boundary;
+  uint64_t first;
+  size_t blocks;
+  int8_t *x0; /* its extended x = 0 */
+} row_info;
+
+static row_info row_of(const ising_geometry *g, int8_t *spins, size_t q)
+{
+  row_info r;
+  r.ey = 1 + (int)(q % (size_t)g->n[1]);
+  r.ez = g->dim > 2 ? 1 + (int)(q / (size_t)g->n[1]) : 0;
+  r.boundary = boundary_row(g, r.ey, r.ez);
+  uint64_t base = row_global(g, r.ey, r.ez);
+  r.first = base >> 2;
+  r.blocks = (size_t)(((base + (uint64_t)g->n[0] - 1) >> 2) - r.first + 1);
+  r.x0 = spins ? spins + ising_geometry_index(g, 0, r.ey, r.ez) : NULL;
+  return r;
+}
+
+/* The x halo of a row when this rank holds the whole periodic x axis. */
+static inline void wrap_row(int8_t *x0, int n0)
+{
+  x0[0] = x0[n0];
+  x0[n0 + 1] = x0[1];
+}
+
+/* Colour 1 of an interior row q may run once colour 0 is done in its
+ * neighbour rows, the last of which is q + lag (lag 1 in 2D, n1 in 3D); its
+ * words were generated with colour 0's (one Philox block serves all four
+ * sites) and wait in a ring of lag + 1 rows. */
+void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *), void (*end)(void *),
+                       void *ctx, ising_sweep_stats *acc)
+{
+  const ising_geometry *g = k->g;
+  const segment_fn kernel = segment_kernel(k);
+  const int n0 = g->n[0], wrap = g->periodic[0];
+  const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), lag = g->dim == 2 ? 1 : (size_t)g->n[1];
+  const size_t slot = (size_t)n0 / 2 + 8;
+  uint32_t *mem = malloc((lag + 2) * slot * sizeof(uint32_t));
+  if (!mem) { /* the plain order: colour 0, exchange, colour 1 */
+    ising_sweep_colour(k, spins, 0, step, acc);
+    for (size_t q = 0; q < rows && wrap; q++) wrap_row(row_of(g, spins, q).x0, n0);
+    begin(ctx);
+    end(ctx);
+    ising_sweep_colour(k, spins, 1, step, acc);
+    for (size_t q = 0; q < rows && wrap; q++) wrap_row(row_of(g, spins, q).x0, n0);
+    return;
+  }
+  uint32_t *now = mem, *ring = mem + slot;
+  tally t = {0, {0, 0, 0}, 0, 0};
+  /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
+  for (size_t q = 0; q < rows; q++) {
+    row_info r = row_of(g, spins, q);
+    if (!r.boundary) continue;
+    ising_rng_pairs(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 0), now);
+    row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
+    if (wrap) wrap_row(r.x0, n0);
+  }
+  begin(ctx);
+  /* 2: the other rows, colour 1 lag rows behind colour 0 */
+  size_t next = 0; /* the first row whose colour 1 is not done */
+  for (size_t q = 0; q <= rows; q++) {
+    for (; next < rows && (q == rows || next + lag < q); next++) { /* before its ring slot is reused */
+      row_info r = row_of(g, spins, next);
+      if (!r.boundary) row_update(k, kernel, spins, r.ey, r.ez, 1, ring + (next % (lag + 1)) * slot, r.first, &t);
+      if (!r.boundary && wrap) wrap_row(r.x0, n0);
+    }
+    if (q == rows) break;
+    row_info r = row_of(g, spins, q);
+    if (r.boundary) continue;
+    uint32_t *keep = ring + (q % (lag + 1)) * slot;
+    if (row_parity(g, r.ey, r.ez, 0))
+      ising_rng_pairs2(k->simd, k->seed, k->stream, step, r.first, r.blocks, keep, now);
+    else
+      ising_rng_pairs2(k->simd, k->seed, k->stream, step, r.first, r.blocks, now, keep);
+    row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
+    if (wrap) wrap_row(r.x0, n0);
+    for (; next + lag <= q; next++) {
+      row_info p = row_of(g, spins, next);
+      if (!p.boundary) row_update(k, kernel, spins, p.ey, p.ez, 1, ring + (next % (lag + 1)) * slot, p.first, &t);
+      if (!p.boundary && wrap) wrap_row(p.x0, n0);
+    }
+  }
+  end(ctx);
+  /* 3: colour 1 of the rows next to the halo, which now holds colour 0 */
+  for (size_t q = 0; q < rows; q++) {
+    row_info r = row_of(g, spins, q);
+    if (!r.boundary) continue;
+    ising_rng_pairs(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 1), now);
+    row_update(k, kernel, spins, r.ey, r.ez, 1, now, r.first, &t);
+    if (wrap) wrap_row(r.x0, n0);
+  }
+  free(mem);
+  finish_tally(k, &t, acc);
+}
+
+uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
+{
+  const ising_geometry *g = k->g;
+  uint32_t words[2 * SEGMENT + 16], sink = 0;
+  if (fused && ising_sweep_fused_ok(k)) {
+    const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), slot = (size_t)g->n[0] / 2 + 8;
+    uint32_t *mem = malloc(2 * slot * sizeof(uint32_t));
+    if (!mem) return 0;
+    for (size_t q = 0; q < rows; q++) {
+      row_info r = row_of(g, NULL, q);
+      if (r.boundary)
+        for (int colour = 0; colour < 2; colour++)
+          ising_rng_pairs(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, colour), mem);
+      else
+        ising_rng_pairs2(k->simd, k->seed, k->stream, step, r.first, r.blocks, mem, mem + slot);
+      sink ^= mem[0];
+    }
+    free(mem);
+    return sink;
+  }
+  for (int colour = 0; colour < 2; colour++)
+    for (int ez = ising_geometry_lo(g, 2); ez < ising_geometry_lo(g, 2) + g->n[2]; ez++)
+      for (int ey = ising_geometry_lo(g, 1); ey < ising_geometry_lo(g, 1) + g->n[1]; ey++) {
+        int ex0 = ising_geometry_row_start(g, ey, ez, colour), nc = ex0 > g->n[0] ? 0 : (g->n[0] - ex0) / 2 + 1;
+        uint64_t site0 = row_global(g, ey, ez) + (uint64_t)(ex0 - 1);
+        for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
+          int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT;
+          uint64_t site = site0 + 2 * (uint64_t)m0, first = site >> 2;
+          size_t blocks = (size_t)(((site + 2 * (uint64_t)(n - 1)) >> 2) - first + 1);
+          ising_rng_pairs(k->simd, k->seed, k->stream, step, first, blocks, (int)(site & 1), words);
+          sink ^= words[0];
+        }
+      }
+  return sink;
 }

@@ -1,10 +1,23 @@
-/* test_kernels.c: the production (lookup-table) update kernel takes exactly
- * the decisions of the plain reference kernel (exp per site), Metropolis and
- * heat bath, for uniform anisotropic and negative couplings, uniform fields,
- * open and periodic boundaries, 1D to 3D, on 1-4 ranks: after 30 sweeps
- * from the same hot start both spin arrays are bit-identical, both report
- * the same changes and energy change, and the energy change they
- * accumulated equals the difference of the measured energies exactly. */
+/* test_kernels.c: every fast update kernel takes exactly the decisions of
+ * the plain reference kernel (one Philox call and one exp per site).
+ *
+ * For each case and each instruction set this CPU has (scalar, AVX2,
+ * AVX-512: rng.h), the production kernel and the reference kernel run 30
+ * sweeps side by side from the same hot start; both spin arrays must be
+ * bit-identical, both must report the same number of changes and energy
+ * change, and the energy change the production kernel accumulated must
+ * equal the difference of the measured energies exactly.  A third copy runs
+ * ising_mc_sweep, which fuses both colours in one pass over the rows where
+ * the decomposition allows (ising_sweep_fused: one rank along x), and must
+ * end identical too.  Cases cover the
+ * table kernel (uniform couplings, anisotropic and negative, uniform
+ * fields), the ±J table kernel and the general kernel (Gaussian bonds,
+ * random fields, ±J with random fields), Metropolis and heat bath, 1D to
+ * 3D, open and periodic axes, odd sizes (partial vectors, uneven splits on
+ * 1-4 ranks), rows longer than one batch of random words, large beta
+ * (thresholds that underflow to 0) and small beta.  The general kernel is
+ * also run with its exp band widened to 1/4, so that most decisions take
+ * the deferred exact path. */
 #include "ising/couplings.h"
 #include "ising/geometry.h"
 #include "ising/halo.h"
@@ -20,7 +33,56 @@
 
 static int failures, rank;
 
-static void check_case(const char *const *opts)
+static const char *kernel_name(ising_kernel k)
+{
+  return k == ISING_KERNEL_TABLE ? "table" : k == ISING_KERNEL_TABLE_PM ? "table_pm" : "general";
+}
+
+/* 30 sweeps of the production kernel (simd, band) beside the reference; 1 if identical on every rank. */
+static int compare(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_simd simd,
+                   double band, ising_kernel *kernel, int64_t *flips, int *fused)
+{
+  int8_t *a = malloc(g->nextended), *b = malloc(g->nextended), *f = malloc(g->nextended);
+  ising_halo halo;
+  ising_halo_create(g, MPI_INT8_T, &halo);
+  ising_sweeper k;
+  ising_sweeper_init(&k, g, c, p->algorithm, p->beta[0], p->seed, 0);
+  k.simd = simd;
+  if (band > 0) k.band = band;
+  *kernel = k.kernel;
+  ising_spins_init(g, p->seed, ISING_STREAM_INIT, 0, p->hot_start, a);
+  ising_halo_exchange(&halo, a);
+  memcpy(b, a, g->nextended);
+  memcpy(f, a, g->nextended);
+  *fused = ising_sweep_fused_ok(&k);
+  ising_sweep_stats sa = {0, 0}, sb = {0, 0}, sf = {0, 0};
+  ising_int128 e[3] = {ising_observables_local(g, c, a).energy, 0, 0};
+  for (uint64_t s = 0; s < 30; s++)
+    for (int colour = 0; colour < 2; colour++) {
+      ising_sweep_colour(&k, a, colour, s, &sa);
+      ising_sweep_colour_reference(&k, b, colour, s, &sb);
+      ising_halo_exchange(&halo, a);
+      ising_halo_exchange(&halo, b);
+      if (colour) ising_mc_sweep(&k, &halo, f, s, &sf);
+    }
+  /* The energy change accumulated by the kernel equals the measured one, exactly (units of 2^-32). */
+  e[1] = ising_observables_local(g, c, a).energy;
+  e[2] = sa.denergy;
+  ising_allreduce_int128(g->comm, e, 3);
+  int same = memcmp(a, b, g->nextended) == 0 && sa.changed == sb.changed && sa.denergy == sb.denergy &&
+             e[1] - e[0] == e[2] && memcmp(f, b, g->nextended) == 0 && sf.changed == sb.changed &&
+             sf.denergy == sb.denergy,
+      all;
+  MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
+  *flips = sa.changed;
+  free(a);
+  free(b);
+  free(f);
+  ising_halo_free(&halo);
+  return all;
+}
+
+static void check_case(const char *const *opts, ising_kernel expect)
 {
   PetscOptionsClear(NULL);
   for (int k = 0; opts[k]; k += 2) PetscOptionsSetValue(NULL, opts[k], opts[k + 1]);
@@ -34,43 +96,22 @@ static void check_case(const char *const *opts)
     failures++;
     return;
   }
-  int8_t *a = malloc(g.nextended), *b = malloc(g.nextended);
-  ising_halo halo;
-  ising_halo_create(&g, MPI_INT8_T, &halo);
-  ising_sweeper k;
-  ising_sweeper_init(&k, &g, &c, p.algorithm, p.beta[0], p.seed, 0);
-  ising_spins_init(&g, p.seed, ISING_STREAM_INIT, 0, p.hot_start, a);
-  ising_halo_exchange(&halo, a);
-  memcpy(b, a, g.nextended);
-  ising_sweep_stats sa = {0, 0}, sb = {0, 0};
-  double e0, e1, m;
-  ising_observables_measure(&g, &c, a, &e0, &m);
-  for (uint64_t s = 0; s < 30; s++)
-    for (int colour = 0; colour < 2; colour++) {
-      ising_sweep_colour(&k, a, colour, s, &sa);
-      ising_sweep_colour_reference(&k, b, colour, s, &sb);
-      ising_halo_exchange(&halo, a);
-      ising_halo_exchange(&halo, b);
+  for (int s = ISING_SIMD_SCALAR; s <= (int)ising_simd_supported(); s++)
+    for (int wide = 0; wide < 2; wide++) {
+      ising_kernel kernel;
+      int64_t flips;
+      int fused;
+      if (wide && expect != ISING_KERNEL_GENERAL) continue;
+      int ok = compare(&p, &g, &c, (ising_simd)s, wide ? 0.25 : 0.0, &kernel, &flips, &fused);
+      ok &= kernel == expect;
+      if (rank == 0) {
+        printf("%-7s %-6s %-8s %-5s%s", ok ? "ok" : "FAILED", ising_simd_name((ising_simd)s), kernel_name(kernel),
+               fused ? "fused" : "", wide ? " band 1/4" : "");
+        for (int j = 0; opts[j]; j += 2) printf(" %s %s", opts[j], opts[j + 1]);
+        printf(" (%lld flips on rank 0)\n", (long long)flips);
+      }
+      failures += !ok;
     }
-  ising_observables_measure(&g, &c, a, &e1, &m);
-  /* The energy change accumulated by the kernels equals the measured one. */
-  ising_int128 v[1] = {sa.denergy};
-  ising_allreduce_int128(g.comm, v, 1);
-  double tracked = e0 + (double)v[0] / ISING_QUANTUM_SCALE / (double)g.nsites;
-  int same = k.use_table && memcmp(a, b, g.nextended) == 0 && sa.changed == sb.changed && sa.denergy == sb.denergy &&
-             tracked == e1,
-      all;
-  int64_t ca = sa.changed;
-  MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
-  if (rank == 0) {
-    printf("%-9s", all ? "ok" : "FAILED");
-    for (int j = 0; opts[j]; j += 2) printf(" %s %s", opts[j], opts[j + 1]);
-    printf(" (%lld flips)\n", (long long)ca);
-  }
-  failures += !all;
-  free(a);
-  free(b);
-  ising_halo_free(&halo);
   ising_couplings_free(&c);
   ising_geometry_free(&g);
   ising_params_free(&p);
@@ -80,19 +121,81 @@ int main(int argc, char **argv)
 {
   PetscInitialize(&argc, &argv, NULL, NULL);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  const char *const cases[][16] = {
-      {"-lattice_size", "7,5", "-lattice_bc", "open", "-J", "1,-0.7", "-field", "0.3", "-beta", "0.6", NULL},
-      {"-lattice_size", "7,5", "-lattice_bc", "open", "-J", "1,-0.7", "-field", "0.3", "-beta", "0.6", "-algorithm",
-       "heatbath", NULL},
-      {"-lattice_size", "8,6,5", "-lattice_bc", "periodic,periodic,open", "-J", "0.5,1.25,-1", "-field", "-0.2",
-       "-beta", "0.4", NULL},
-      {"-lattice_size", "8,6,5", "-lattice_bc", "periodic,periodic,open", "-J", "0.5,1.25,-1", "-beta", "0.4",
-       "-algorithm", "heatbath", NULL},
-      {"-lattice_size", "9", "-lattice_bc", "open", "-field", "0.1", "-beta", "0.8", NULL},
-      {"-lattice_size", "12", "-J", "-1", "-field", "0.5", "-beta", "1.5", "-algorithm", "heatbath", NULL},
-      {"-lattice_size", "2,2,6", "-beta", "0.3", NULL},
+  const ising_kernel T = ISING_KERNEL_TABLE, PM = ISING_KERNEL_TABLE_PM, G = ISING_KERNEL_GENERAL;
+  const struct {
+    ising_kernel kernel;
+    const char *opts[20];
+  } cases[] = {
+      {T, {"-lattice_size", "7,5", "-lattice_bc", "open", "-J", "1,-0.7", "-field", "0.3", "-beta", "0.6", NULL}},
+      {T,
+       {"-lattice_size", "7,5", "-lattice_bc", "open", "-J", "1,-0.7", "-field", "0.3", "-beta", "0.6", "-algorithm",
+        "heatbath", NULL}},
+      {T,
+       {"-lattice_size", "8,6,5", "-lattice_bc", "periodic,periodic,open", "-J", "0.5,1.25,-1", "-field", "-0.2",
+        "-beta", "0.4", NULL}},
+      {T,
+       {"-lattice_size", "8,6,5", "-lattice_bc", "periodic,periodic,open", "-J", "0.5,1.25,-1", "-beta", "0.4",
+        "-algorithm", "heatbath", NULL}},
+      {T, {"-lattice_size", "9", "-lattice_bc", "open", "-field", "0.1", "-beta", "0.8", NULL}},
+      {T, {"-lattice_size", "12", "-J", "-1", "-field", "0.5", "-beta", "1.5", "-algorithm", "heatbath", NULL}},
+      {T, {"-lattice_size", "2,2,6", "-beta", "0.3", NULL}},
+      /* rows of 67 and 2501 sites: partial vectors, two batches of random words per row */
+      {T, {"-lattice_size", "67,9", "-lattice_bc", "open", "-beta", "0.44", NULL}},
+      {T, {"-lattice_size", "2501", "-lattice_bc", "open", "-beta", "0.7", "-algorithm", "heatbath", NULL}},
+      {T, {"-lattice_size", "37,35,3", "-lattice_bc", "open", "-beta", "0.2217", "-field", "0.05", NULL}},
+      /* thresholds that underflow to 0 (beta dE > 745), and near-certain acceptance */
+      {T, {"-lattice_size", "33,17", "-lattice_bc", "open,open", "-beta", "200", "-field", "0.01", NULL}},
+      {T,
+       {"-lattice_size", "33,17", "-lattice_bc", "open,open", "-beta", "200", "-algorithm", "heatbath", "-field",
+        "0.01", NULL}},
+      {T, {"-lattice_size", "19,18", "-beta", "0.01", "-lattice_bc", "open,periodic", NULL}},
+      /* enough rows for the fused sweep's interior (and its ring of rows in 3D) */
+      {T, {"-lattice_size", "16,12", "-beta", "0.44", NULL}},
+      {T, {"-lattice_size", "17,11", "-lattice_bc", "open", "-beta", "0.5", "-algorithm", "heatbath", NULL}},
+      {T, {"-lattice_size", "8,10,12", "-beta", "0.25", "-J", "1,0.8,1.2", "-field", "0.1", NULL}},
+      {T, {"-lattice_size", "8,10,12", "-beta", "0.25", "-algorithm", "heatbath", NULL}},
+      {T, {"-lattice_size", "7,9,11", "-lattice_bc", "open", "-beta", "0.3", NULL}},
+      /* +-J */
+      {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-algorithm", "heatbath", NULL}},
+      {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-field", "0.3", NULL}},
+      {PM, {"-lattice_size", "40,14", "-couplings", "pm", "-beta", "1.2", NULL}},
+      {PM, {"-lattice_size", "7,5", "-lattice_bc", "open", "-couplings", "pm", "-J", "1,0.7", "-beta", "0.9", NULL}},
+      {PM,
+       {"-lattice_size", "67,9", "-lattice_bc", "open", "-couplings", "pm", "-pm_p", "0.3", "-field", "0.25", "-beta",
+        "0.6", "-algorithm", "heatbath", NULL}},
+      {PM,
+       {"-lattice_size", "8,5,6", "-lattice_bc", "periodic,open,periodic", "-couplings", "pm", "-J", "0.5,1.25,1",
+        "-beta", "0.7", NULL}},
+      {PM,
+       {"-lattice_size", "9,7,11", "-lattice_bc", "open", "-couplings", "pm", "-beta", "1.1", "-algorithm", "heatbath",
+        "-field", "-0.1", NULL}},
+      {PM, {"-lattice_size", "2501", "-lattice_bc", "open", "-couplings", "pm", "-beta", "0.5", NULL}},
+      {PM, {"-lattice_size", "34,16", "-couplings", "pm", "-beta", "300", NULL}},
+      /* Gaussian bonds, random fields */
+      {G, {"-lattice_size", "6,8,10", "-couplings", "gaussian", "-beta", "0.7", NULL}},
+      {G, {"-lattice_size", "12,14", "-field_sigma", "1", "-beta", "0.7", "-algorithm", "heatbath", NULL}},
+      {G, {"-lattice_size", "10,8", "-couplings", "gaussian", "-beta", "0.8", NULL}},
+      {G,
+       {"-lattice_size", "9,7", "-lattice_bc", "open", "-couplings", "gaussian", "-gaussian_mean", "0.3", "-beta",
+        "0.8", "-algorithm", "heatbath", "-field", "0.2", NULL}},
+      {G, {"-lattice_size", "5,6,7", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "1.3", NULL}},
+      {G,
+       {"-lattice_size", "8,5,6", "-lattice_bc", "periodic,open,periodic", "-couplings", "gaussian", "-beta", "0.4",
+        "-algorithm", "heatbath", "-field_sigma", "0.7", NULL}},
+      {G,
+       {"-lattice_size", "67,9", "-lattice_bc", "open", "-field_sigma", "0.5", "-field", "0.1", "-beta", "0.6", NULL}},
+      {G,
+       {"-lattice_size", "2501", "-lattice_bc", "open", "-field_sigma", "1.5", "-beta", "0.9", "-algorithm", "heatbath",
+        NULL}},
+      {G,
+       {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "pm", "-field_sigma", "0.3", "-beta", "0.7",
+        NULL}},
+      {G, {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "60", NULL}},
+      {G,
+       {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "60", "-algorithm",
+        "heatbath", NULL}},
   };
-  for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) check_case(cases[k]);
+  for (size_t k = 0; k < sizeof(cases) / sizeof(*cases); k++) check_case(cases[k].opts, cases[k].kernel);
   if (rank == 0) printf("%d failure(s)\n", failures);
   PetscFinalize();
   return failures != 0;

@@ -12,7 +12,10 @@
  * Uniform couplings keep only the per-axis constants; disordered ones store,
  * on the extended array, Jp[d][i] = coupling of the bond from i to i + e_d
  * (halo positions included, so the -d bond of site i is Jp[d][i - stride_d]).
- * A random field is stored per extended position in h.
+ * A random field is stored per extended position in h.  With ±J bonds
+ * (-couplings pm) every bond of axis d is 0 or ±J[d], and negative[d] holds
+ * one bit per extended position, set where Jp[d][i] < 0, so the update
+ * kernels read dim bits per site instead of dim doubles (sweep.h).
  *
  *   int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c)
  *       Collective.  Generates this rank's couplings and fields (halo
@@ -42,12 +45,14 @@
 #include "ising/params.h"
 
 typedef struct {
-  int uniform_bonds;         /* 1: J[d] holds every bond of axis d */
-  int uniform_field;         /* 1: field holds every h_i */
-  double J[ISING_MAX_DIM];   /* quantised per-axis couplings when uniform_bonds */
-  double field;              /* quantised uniform field when uniform_field */
-  double *Jp[ISING_MAX_DIM]; /* extended arrays when !uniform_bonds, else NULL */
-  double *h;                 /* extended array when !uniform_field, else NULL */
+  int uniform_bonds;                 /* 1: J[d] holds every bond of axis d */
+  int uniform_field;                 /* 1: field holds every h_i */
+  double J[ISING_MAX_DIM];           /* quantised per-axis couplings when uniform_bonds */
+  double field;                      /* quantised uniform field when uniform_field */
+  double *Jp[ISING_MAX_DIM];         /* extended arrays when !uniform_bonds, else NULL */
+  double *h;                         /* extended array when !uniform_field, else NULL */
+  int pm_bonds;                      /* 1: every Jp[d][i] is 0, J[d] or -J[d] */
+  uint64_t *negative[ISING_MAX_DIM]; /* when pm_bonds: bit i of axis d set iff Jp[d][i] < 0 (padded by 2 words) */
 } ising_couplings;
 
 int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c);

@@ -10,6 +10,12 @@
  *       Collective over the geometry's communicator.  Fills the halo layers
  *       of field with the neighbours' boundary values on every active axis;
  *       halo layers at open boundaries are left untouched (they hold 0).
+ *   void ising_halo_begin(ising_halo *h, void *field, int first_axis)
+ *   void ising_halo_end(ising_halo *h)
+ *       Collective.  The same exchange split in two (non-blocking sends
+ *       and receives, then the wait), for the axes first_axis .. dim-1
+ *       only, so that computation can proceed in between: until end the
+ *       faces must not be written nor the halos read.
  *   void ising_halo_free(ising_halo *h)
  *       Local.
  */
@@ -25,10 +31,14 @@ typedef struct {
   /* per axis: [0] send low face, [1] send high face, [2] recv low halo, [3] recv high halo */
   MPI_Datatype face[ISING_MAX_DIM][4];
   int ntypes;
+  MPI_Request req[4 * ISING_MAX_DIM]; /* of the exchange in flight (ising_halo_begin) */
+  int nreq;
 } ising_halo;
 
 int ising_halo_create(const ising_geometry *g, MPI_Datatype element, ising_halo *h);
 void ising_halo_exchange(ising_halo *h, void *field);
+void ising_halo_begin(ising_halo *h, void *field, int first_axis);
+void ising_halo_end(ising_halo *h);
 void ising_halo_free(ising_halo *h);
 
 #endif

@@ -26,12 +26,35 @@
  *       Couplings and fields are quantised so that every energy is an exact
  *       integer multiple of 2^-32 and sums of them are exact, hence
  *       independent of the summation order and so of the decomposition.
+ *
+ * Many blocks at once, vectorised (the same words as ising_rng4, computed
+ * with many counters in SIMD lanes):
+ *   ising_simd ising_simd_supported(void)
+ *       Local.  The widest instruction set this CPU runs (checked at run time
+ *       with __builtin_cpu_supports): ISING_SIMD_AVX512 (F, BW, DQ, VL),
+ *       ISING_SIMD_AVX2 or ISING_SIMD_SCALAR (always, off x86).
+ *   ising_simd ising_simd_default(void)
+ *       Local.  What the kernels use: the environment variable ISING_SIMD
+ *       (scalar, avx2 or avx512) if set and supported, else the widest
+ *       supported (an unknown or unsupported value is ignored).
+ *   const char *ising_simd_name(ising_simd s)       Local.  "scalar", "avx2", "avx512".
+ *   void ising_rng_blocks(ising_simd s, seed, stream, step, uint64_t first, size_t n, uint32_t *out)
+ *       Local.  out[4j + w] = word w of the block with index first + j, j < n.
+ *   void ising_rng_pairs(ising_simd s, seed, stream, step, uint64_t first, size_t n, int odd, uint32_t *out)
+ *       Local.  out[2j + h] = word odd + 2h of block first + j (odd 0 or 1),
+ *       i.e. out[m] = ising_rng_site(seed, stream, step, 4 first + odd + 2m):
+ *       the words of one colour along a row.
+ *   void ising_rng_pairs2(ising_simd s, seed, stream, step, uint64_t first, size_t n, uint32_t *even, uint32_t *odd)
+ *       Local.  Both at once: even as ising_rng_pairs with odd = 0, odd with
+ *       odd = 1 (each block computed once for the sites of both colours).
+ *   s must not exceed ising_simd_supported().
  */
 #ifndef ISING_RNG_H
 #define ISING_RNG_H
 
 #include <Random123/philox.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum {
@@ -88,6 +111,29 @@ static inline double ising_rng_uniform(uint32_t r)
 }
 
 double ising_rng_normal(const uint32_t w[2]);
+
+/* Function attributes of the vectorised code paths (compiled for these
+ * instruction sets whatever the compiler flags, called only after
+ * ising_simd_supported() said the CPU has them). */
+#if defined(__x86_64__) || defined(__i386__)
+#define ISING_X86           1
+#define ISING_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,bmi,bmi2,popcnt")))
+#define ISING_TARGET_AVX2   __attribute__((target("avx2,bmi,bmi2,popcnt")))
+#else
+#define ISING_X86 0 /* elsewhere only the scalar paths exist */
+#endif
+
+typedef enum { ISING_SIMD_SCALAR = 0, ISING_SIMD_AVX2 = 1, ISING_SIMD_AVX512 = 2 } ising_simd;
+
+ising_simd ising_simd_supported(void);
+ising_simd ising_simd_default(void);
+const char *ising_simd_name(ising_simd s);
+void ising_rng_blocks(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
+                      uint32_t *out);
+void ising_rng_pairs(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n, int odd,
+                     uint32_t *out);
+void ising_rng_pairs2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
+                      uint32_t *even, uint32_t *odd);
 
 static inline double ising_quantize(double x)
 {

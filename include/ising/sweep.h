@@ -13,6 +13,25 @@
  * and the decision is the same whatever the decomposition: the uniform-coupling
  * kernel (lookup tables) and the general one (arrays) give identical spins.
  *
+ * Kernels (ising_sweep_colour picks one in ising_sweeper_init; all take
+ * bit-identical decisions, checked by test_kernels):
+ *   ISING_KERNEL_TABLE     uniform bonds and field: T(p) looked up by the
+ *                          neighbour sums (5^dim entries per spin value);
+ *   ISING_KERNEL_TABLE_PM  ±J bonds, uniform field: the same table, the
+ *                          neighbours' spins multiplied by the bond signs
+ *                          (couplings.h negative bits);
+ *   ISING_KERNEL_GENERAL   Gaussian bonds or random fields: h^loc from the
+ *                          arrays; p is bracketed by a vectorised exp
+ *                          (relative error < 1e-8) within a relative band
+ *                          (k->band = 2^-20) and only the rare r inside the
+ *                          band calls exp, so the decision is the exact one
+ *                          (tests widen the band to exercise that path).
+ * Each walks a row one colour at a time: the random words of the row's
+ * sites of that colour come from the vectorised Philox (ising_rng_pairs),
+ * the update runs on 32 (AVX-512), 16 (AVX2) or 1 (scalar) sites at once.
+ * The instruction set is k->simd, set from ising_simd_default() (the
+ * ISING_SIMD environment variable selects a narrower one for testing).
+ *
  *   void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c,
  *                           ising_algorithm alg, double beta, uint64_t seed, uint32_t stream)
  *       Local.  Prepares the tables for one temperature.
@@ -25,6 +44,27 @@
  *   void ising_sweep_colour_reference(...)
  *       Local.  Same result through the plain general kernel (exp per site);
  *       the yardstick of tests and benchmarks.
+ *   void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *),
+ *                          void (*end)(void *), void *ctx, ising_sweep_stats *acc)
+ *       Local (the callbacks may communicate).  The same as colour 0, a halo
+ *       exchange, colour 1, in one pass over the rows: colour 0 of the rows
+ *       next to the halo first, then begin(ctx) (the exchange of axes y and
+ *       z may start: those faces are final and nothing reads the halo until
+ *       end), then every other row, colour 1 a few rows behind colour 0 so
+ *       that each Philox block is computed once for both colours and the
+ *       rows are still in cache, then end(ctx) (the halo must be complete
+ *       when it returns), then colour 1 of the rows next to the halo.  The
+ *       x halo is filled here, for both colours (periodic x wraps within
+ *       the row), so the rank must own whole rows: call it only where
+ *       ising_sweep_fused_ok(k) (2D and 3D, one rank along x, rows short
+ *       enough for the buffer).  The caller exchanges the y and z halos
+ *       afterwards, as after colour 1.
+ *       Bit-identical to the colour-by-colour order (test_kernels).
+ *   uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
+ *       Local.  Generates the random words of one sweep exactly as the
+ *       colour-by-colour kernels (fused = 0) or ising_sweep_fused (fused =
+ *       1) do, and nothing else: the random-number cost for the benchmark.
+ *       Returns a word of them (so the work cannot be optimised away).
  */
 #ifndef ISING_SWEEP_H
 #define ISING_SWEEP_H
@@ -38,6 +78,11 @@
 
 #define ISING_TABLE_SIZE 125 /* 5^3 neighbour-sum combinations */
 
+typedef enum { ISING_KERNEL_TABLE, ISING_KERNEL_TABLE_PM, ISING_KERNEL_GENERAL } ising_kernel;
+/* How the AVX-512 table kernel finds thresholds: permutes of a 64-entry table indexed by the neighbour sums
+ * (5 values per axis, 1D and 2D; 3 values per axis, 3D without open axes), or gathers from tm1. */
+typedef enum { ISING_LOOKUP_PERM5, ISING_LOOKUP_PERM3, ISING_LOOKUP_GATHER } ising_lookup;
+
 typedef struct {
   const ising_geometry *g;
   const ising_couplings *c;
@@ -45,9 +90,18 @@ typedef struct {
   double beta;
   uint64_t seed;
   uint32_t stream;
-  int use_table;                            /* uniform bonds and field */
+  int use_table;                            /* a lookup-table kernel (uniform or ±J bonds, uniform field) */
+  ising_kernel kernel;                      /* which fast kernel ising_sweep_colour runs */
+  ising_simd simd;                          /* its instruction set (tests may lower it after init) */
+  double band;                              /* general kernel: relative band deferred to exp (tests widen it) */
   uint64_t table[2][ISING_TABLE_SIZE];      /* [s_i == +1][neighbour sums] -> T(p) */
   int64_t flip_energy[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> 2 s_i h^loc, units of 2^-32 */
+  uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1, the 32-bit form of table (r = 0 checked apart) */
+  int has_zero_threshold;                   /* some T is 0 (p underflows): r = 0 needs the check */
+  int64_t axis_q[ISING_MAX_DIM], field_q;   /* bond magnitude per axis and field, units of 2^-32 */
+  ising_lookup lookup;                      /* table kernels, AVX-512 */
+  uint32_t tperm[64];                       /* tm1 by the register index (ising_lookup) */
+  uint64_t tperm_exact[128];                /* T by the byte the kernel computes */
 } ising_sweeper;
 
 void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, ising_algorithm alg,
@@ -60,5 +114,9 @@ typedef struct {
 void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc);
 void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step,
                                   ising_sweep_stats *acc);
+int ising_sweep_fused_ok(const ising_sweeper *k);
+uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused);
+void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *), void (*end)(void *),
+                       void *ctx, ising_sweep_stats *acc);
 
 #endif
