@@ -692,7 +692,9 @@ static segment_fn segment_kernel(const ising_sweeper *k)
 {
   int table = k->kernel != ISING_KERNEL_GENERAL;
 #if ISING_X86
-  if (k->simd == ISING_SIMD_AVX512) return table ? table_avx512 : general_avx512;
+  /* The vectorised exp of general_avx512 has no zero-temperature limit
+   * (ties give NaN there), so beta = inf takes the exact scalar path. */
+  if (k->simd == ISING_SIMD_AVX512) return table ? table_avx512 : isinf(k->beta) ? general_scalar : general_avx512;
   if (k->simd == ISING_SIMD_AVX2) return table ? table_avx2 : general_scalar;
 #endif
   return table ? table_scalar : general_scalar;

@@ -46,7 +46,9 @@ static int compare(const ising_params *p, const ising_geometry *g, const ising_c
   ising_halo halo;
   ising_halo_create(g, MPI_INT8_T, &halo);
   ising_sweeper k;
-  ising_sweeper_init(&k, g, c, p->algorithm, p->beta[0], p->seed, 0);
+  /* -task quench cases run at -quench_beta, which may be inf (zero temperature) */
+  double beta = p->tasks & ISING_TASK_QUENCH ? p->quench_beta : p->beta[0];
+  ising_sweeper_init(&k, g, c, p->algorithm, beta, p->seed, 0);
   k.simd = simd;
   if (band > 0) k.band = band;
   *kernel = k.kernel;
@@ -191,6 +193,18 @@ int main(int argc, char **argv)
        {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "pm", "-field_sigma", "0.3", "-beta", "0.7",
         NULL}},
       {G, {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "60", NULL}},
+      /* zero temperature (ties by a fair coin): table and general kernels, ties in both (sigma 0 makes every
+       * Gaussian bond 1, through the general kernel) */
+      {T, {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "33,18", "-lattice_bc", "open,periodic", NULL}},
+      {T, {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "8,6,10", "-algorithm", "heatbath", NULL}},
+      {PM, {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "40,14", "-couplings", "pm", NULL}},
+      {G,
+       {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "20,14", "-couplings", "gaussian", "-gaussian_mean",
+        "1", "-gaussian_sigma", "0", NULL}},
+      {G,
+       {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "9,10,7", "-lattice_bc", "open", "-couplings",
+        "gaussian", "-gaussian_mean", "1", "-gaussian_sigma", "0", "-algorithm", "heatbath", NULL}},
+      {G, {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "12,14", "-field_sigma", "1", NULL}},
       {G,
        {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "60", "-algorithm",
         "heatbath", NULL}},
