@@ -3,6 +3,7 @@
  *   output file -> tasks -> timing report -> finalise.
  * Every failure is collective: all ranks leave with the same exit status
  * (error.h), and a run that fails before finishing removes its output. */
+#include "ising/ais.h"
 #include "ising/anneal.h"
 #include "ising/couplings.h"
 #include "ising/error.h"
@@ -166,8 +167,8 @@ int main(int argc, char **argv)
   command_line = NULL;
   /* Monte Carlo and mean field decompose the lattice over all ranks;
    * tempering alone decomposes each replica over a group of ranks. */
-  const int world_lattice =
-      (p.tasks & (ISING_TASK_MC | ISING_TASK_MEANFIELD | ISING_TASK_ANNEAL | ISING_TASK_QUENCH)) != 0;
+  const int world_lattice = (p.tasks & (ISING_TASK_MC | ISING_TASK_MEANFIELD | ISING_TASK_ANNEAL | ISING_TASK_QUENCH |
+                                        ISING_TASK_FREEENERGY)) != 0;
   int layout[ISING_MAX_DIM] = {1, 1, 1};
   if (world_lattice) {
     if ((status = ising_geometry_create(PETSC_COMM_WORLD, &p, &g))) goto finish;
@@ -206,6 +207,8 @@ int main(int argc, char **argv)
   if (!status && (p.tasks & ISING_TASK_TEMPERING)) status = ising_tempering_run(&p, &io, &fe);
   if (!status && (p.tasks & ISING_TASK_ANNEAL)) status = ising_anneal_run(&p, &g, &c, &io, &fe);
   if (!status && (p.tasks & ISING_TASK_QUENCH)) status = ising_quench_run(&p, &g, &c, &io);
+  if (!status && (p.tasks & ISING_TASK_FREEENERGY)) status = ising_ais_run(&p, &g, &c, &io, &fe);
+  if (!status && !p.quiet && rank == 0) ising_freeenergy_report(&fe, stdout);
   if (!status) {
     char finish[64];
     now_iso(finish, sizeof(finish));

@@ -48,7 +48,12 @@ static const option_doc options[] = {
     {"-task", "mc",
      "what to run, a comma list of: mc (Monte Carlo sweeps at each beta), meanfield (variational bound), tempering "
      "(parallel tempering over all betas at once), anneal (simulated annealing for ground states), quench (coarsening "
-     "after a quench from a random state)"},
+     "after a quench from a random state), freeenergy (ln Z at each beta by annealed importance sampling)"},
+    {"-ais_chains", "16", "freeenergy: independent annealed-importance-sampling chains, in [1, 65535]"},
+    {"-ais_steps", "1000",
+     "freeenergy: points of the uniform beta grid from 0 to the largest temperature (the run's temperatures are "
+     "added), in [1, 2^30]"},
+    {"-ais_sweeps_per_step", "1", "freeenergy: sweeps at each point of the schedule, in [1, 2^20]"},
     {"-anneal_schedule", "geometric",
      "anneal: beta schedule from -anneal_beta_start to -anneal_beta_end, linear or geometric"},
     {"-anneal_beta_start", "0.1", "anneal: first inverse temperature, > 0"},
@@ -538,7 +543,7 @@ static int load_quench(parse_ctx *c, ising_params *p)
 
 static int load_run(parse_ctx *c, ising_params *p, int nranks)
 {
-  static const char *const tasks[] = {"mc", "meanfield", "tempering", "anneal", "quench"};
+  static const char *const tasks[] = {"mc", "meanfield", "tempering", "anneal", "quench", "freeenergy"};
   static const char *const algs[] = {"metropolis", "heatbath"};
   static const char *const starts[] = {"hot", "cold"};
   char buf[256], *items[8];
@@ -547,10 +552,12 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   get(c, "-task", buf, sizeof(buf), NULL);
   int n = split_list(buf, items, 8);
   if (n < 1)
-    return fail(c, "option -task: expected a comma list of mc, meanfield, tempering, anneal, quench, got '%s'", buf);
+    return fail(c,
+                "option -task: expected a comma list of mc, meanfield, tempering, anneal, quench, freeenergy, got '%s'",
+                buf);
   p->tasks = 0;
   for (int t = 0; t < n; t++) {
-    if ((k = match_keyword(c, "-task", items[t], tasks, 5)) < 0) return -1;
+    if ((k = match_keyword(c, "-task", items[t], tasks, 6)) < 0) return -1;
     p->tasks |= 1u << k;
   }
   if ((p->tasks & ISING_TASK_MC) && (p->tasks & ISING_TASK_TEMPERING))
@@ -568,6 +575,13 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (p->anneal_steps * p->anneal_sweeps_per_step > (INT64_C(1) << 47))
     return fail(c, "options -anneal_steps/-anneal_sweeps_per_step: more than 2^47 sweeps per restart");
   if (load_quench(c, p)) return -1;
+  int64_t chains;
+  if (read_int64(c, "-ais_chains", 1, 65535, &chains)) return -1;
+  p->ais_chains = (int)chains;
+  if (read_int64(c, "-ais_steps", 1, INT64_C(1) << 30, &p->ais_steps)) return -1;
+  if (read_int64(c, "-ais_sweeps_per_step", 1, INT64_C(1) << 20, &p->ais_sweeps_per_step)) return -1;
+  if (p->ais_steps * p->ais_sweeps_per_step + 1024 > (INT64_C(1) << 32))
+    return fail(c, "options -ais_steps/-ais_sweeps_per_step: more than 2^32 sweeps per chain");
   static const char *const solvers[] = {"sweeps", "snes"};
   if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
   get(c, "-mf_init", buf, sizeof(buf), NULL);

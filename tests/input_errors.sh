@@ -93,7 +93,10 @@ bad 2 "options -quench_times and -quench_per_decade: give one of them" -task que
   -quench_per_decade 5
 bad 2 "option -quench_histories: expected an integer in [1, 65535]" -task quench -quench_histories 70000
 bad 2 "option -quench_per_decade: only used with -task quench" -quench_per_decade 5
-bad 2 "option -task: expected one of mc, meanfield, tempering, anneal, quench" -task quenchh
+bad 2 "option -task: expected one of mc, meanfield, tempering, anneal, quench, freeenergy" -task quenchh
+bad 2 "option -ais_chains: expected an integer in [1, 65535]" -task freeenergy -ais_chains 0
+bad 2 "options -ais_steps/-ais_sweeps_per_step: more than 2^32 sweeps per chain" -task freeenergy -ais_steps 1000000 \
+  -ais_sweeps_per_step 10000
 bad 2 "option -mf_damping: expected a real number in [0, 0.999999]" -task meanfield -mf_damping -0.5
 bad 2 "option -mf_tol: expected a real number in [1e-300, 1]" -task meanfield -mf_tol 0
 bad 2 "option -mf_init: expected one of paramagnetic, ferro, antiferro, random, got 'warm'" -task meanfield -mf_init ferro,warm

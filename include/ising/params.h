@@ -49,7 +49,8 @@ typedef enum {
   ISING_TASK_MEANFIELD = 1u << 1,
   ISING_TASK_TEMPERING = 1u << 2,
   ISING_TASK_ANNEAL = 1u << 3,
-  ISING_TASK_QUENCH = 1u << 4
+  ISING_TASK_QUENCH = 1u << 4,
+  ISING_TASK_FREEENERGY = 1u << 5
 } ising_task;
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
 typedef enum { ISING_PT_ADAPT_EQUAL_ACCEPTANCE, ISING_PT_ADAPT_FEEDBACK } ising_pt_adapt;
@@ -101,6 +102,9 @@ typedef struct {
   int64_t *quench_times; /* measurement times in sweeps, strictly increasing, last = quench_sweeps */
   int quench_ntimes;
   int quench_histories, quench_snapshots, quench_structure_factor;
+  /* annealed importance sampling */
+  int ais_chains;
+  int64_t ais_steps, ais_sweeps_per_step;
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;

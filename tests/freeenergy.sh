@@ -1,0 +1,87 @@
+# freeenergy.sh: ln Z by thermodynamic integration (after -task mc) and by
+# annealed importance sampling (-task freeenergy) against exact values.
+# Tolerances: each estimate within 4 of its reported error bars of the exact
+# ln Z (for TI the error is the statistical one and the quadrature estimate
+# added in quadrature); the error bar per spin below 1e-3 with these run
+# lengths (1e-2 on the 16- and 25-spin lattices); the AIS lower bound (mean log weight) below ln Z + 4 sigma.
+# - 16^2 and 32^2 periodic (Kaufman) at beta = 0.3, 0.4406868, 0.5: TI over
+#   21 temperatures from 0.025, AIS with 32 chains (4000 and 16000 steps).
+# - 4x4 +-J with a random field and 4x4 Gaussian, open 5x5 +-J (enumeration):
+#   TI and AIS.
+# - 256^2 at beta = 1 (ln Z ~ 1.3e5): AIS finite, ESS >= 1.
+# - AIS bit-identical on 1 and 3 ranks.
+source "$(dirname "$0")/common.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+grid=$("$PYTHON" -c "print(','.join(sorted(set(['%g' % (0.025 * i) for i in range(1, 21)] + ['0.4406868']), key=float)))")
+
+check() { # label file method(ti|ais) betas(comma list or all) [largest error per spin, default 1e-3]
+  if "$PYTHON" - "$2" "$3" "$4" "${5:-1e-3}" <<'PY'
+import sys, h5py, numpy as np
+path, method, which, maxerr = sys.argv[1:]
+with h5py.File(path) as f:
+    g = f["free_energy"]
+    beta, ex = g["beta"][:], g["lnZ_exact"][:]
+    N = float(np.prod(f["model"].attrs["size"]))
+    v, e = g["lnZ_" + method][:], g["lnZ_" + method + "_err"][:]
+    if method == "ti":
+        e = np.hypot(e, g["lnZ_ti_quadrature_err"][:])
+    ok = True
+    for k, b in enumerate(beta):
+        if which != "all" and not any(abs(b - float(x)) < 1e-9 for x in which.split(",")):
+            continue
+        dev = (v[k] - ex[k]) / e[k]
+        good = abs(dev) <= 4 and e[k] / N < float(maxerr)
+        if method == "ais":
+            lo, loe = g["lnZ_lower_ais"][k], g["lnZ_lower_ais_err"][k]
+            good = good and lo <= ex[k] + 4 * loe
+        print(f"  beta {b:.7g}: {method} {v[k]/N:.7f} +- {e[k]/N:.1e}, exact {ex[k]/N:.7f} ({dev:+.2f} sigma)")
+        ok = ok and good and np.isfinite(dev)
+    sys.exit(0 if ok else 1)
+PY
+  then pass "$1"; else fail "$1"; fi
+}
+
+for L in 16 32; do
+  sweeps=$((L == 16 ? 4000 : 2000))
+  run 2 -lattice_size $L,$L -beta_list "$grid" -sweeps $sweeps -thermalize 500 -quiet -output "$work/ti$L.h5" ||
+    fail "TI run $L"
+  check "TI ${L}^2 against Kaufman" "$work/ti$L.h5" ti 0.3,0.4406868,0.5
+done
+run 1 -task freeenergy -lattice_size 16,16 -beta_list 0.3,0.4406868,0.5 -ais_chains 32 -ais_steps 4000 -quiet \
+  -output "$work/ais16.h5" || fail "AIS run 16"
+check "AIS 16^2 against Kaufman" "$work/ais16.h5" ais all
+run 1 -task freeenergy -lattice_size 32,32 -beta_list 0.3,0.4406868,0.5 -ais_chains 32 -ais_steps 16000 -quiet \
+  -output "$work/ais32.h5" || fail "AIS run 32"
+check "AIS 32^2 against Kaufman" "$work/ais32.h5" ais all
+
+n=0
+for model in "-lattice_size 4,4 -couplings pm -field_sigma 0.5" "-lattice_size 4,4 -couplings gaussian" \
+  "-lattice_size 5,5 -lattice_bc open -couplings pm -disorder_seed 3"; do
+  n=$((n + 1))
+  # shellcheck disable=SC2086
+  run 2 $model -beta_list "$grid" -sweeps 4000 -thermalize 200 -quiet -output "$work/e$n.h5" || fail "TI run $model"
+  check "TI $model against enumeration" "$work/e$n.h5" ti 0.3,0.5 1e-2
+  # shellcheck disable=SC2086
+  run 2 $model -task freeenergy -beta_list 0.3,0.7,1.0 -ais_chains 32 -ais_steps 2000 -quiet -output "$work/a$n.h5" ||
+    fail "AIS run $model"
+  check "AIS $model against enumeration" "$work/a$n.h5" ais all 1e-2
+done
+
+if run 2 -task freeenergy -lattice_size 256,256 -beta 1 -ais_chains 4 -ais_steps 50 -quiet -output "$work/big.h5" &&
+  "$PYTHON" - "$work/big.h5" <<'PY'
+import sys, h5py, numpy as np
+g = h5py.File(sys.argv[1])["free_energy"]
+v, e, ess = g["lnZ_ais"][0], g["lnZ_ais_err"][0], g["ais_ess"][0]
+print(f"  256^2 beta 1: lnZ_ais {v:.6g} +- {e:.3g}, ESS {ess:.3g}")
+sys.exit(0 if np.isfinite(v) and np.isfinite(e) and v > 1e5 and ess >= 1 else 1)
+PY
+then pass "256^2 at beta = 1: finite AIS estimate and error"; else fail "256^2 at beta = 1"; fi
+
+opts=(-task freeenergy -lattice_size 12,10 -lattice_bc open,periodic -couplings gaussian -beta_list 0.4,0.9
+  -ais_chains 5 -ais_steps 100 -quiet)
+run 1 "${opts[@]}" -output "$work/r1.h5" && run 3 "${opts[@]}" -output "$work/r3.h5" || fail "AIS rank runs"
+if h5diff "$work/r1.h5" "$work/r3.h5" /free_energy && h5diff "$work/r1.h5" "$work/r3.h5" /ais; then
+  pass "AIS bit-identical on 1 and 3 ranks"
+else fail "AIS differs between 1 and 3 ranks"; fi
+finish
