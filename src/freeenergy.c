@@ -6,6 +6,7 @@
 
 #include "ising/couplings.h"
 #include "ising/error.h"
+#include "ising/mbar.h"
 #include "ising/observables.h"
 #include "ising/rng.h"
 
@@ -38,15 +39,15 @@ static const char *const datasets[] = {
     "beta",    "lnZ",         "lnZ_err",       "lnZ_exact",         "lnZ_lower_meanfield",
     "kl_gap",  "kl_gap_err",  "lnZ_ti",        "lnZ_ti_err",        "lnZ_ti_quadrature_err",
     "lnZ_ais", "lnZ_ais_err", "lnZ_lower_ais", "lnZ_lower_ais_err", "ais_ess",
-    "f",       "f_err"};
+    "f",       "f_err",       "lnZ_mbar",      "lnZ_mbar_err"};
 
 /* The per-temperature arrays of fe, in one allocation. */
-#define NPER 12
+#define NPER 14
 static double **per_temperature(ising_freeenergy *fe, int j)
 {
   double **a[NPER] = {
-      &fe->e,   &fe->e_err,   &fe->c,         &fe->c_err,         &fe->ti,     &fe->ti_err, &fe->ti_quad,
-      &fe->ais, &fe->ais_err, &fe->ais_lower, &fe->ais_lower_err, &fe->ais_ess};
+      &fe->e,   &fe->e_err,   &fe->c,         &fe->c_err,         &fe->ti,      &fe->ti_err, &fe->ti_quad,
+      &fe->ais, &fe->ais_err, &fe->ais_lower, &fe->ais_lower_err, &fe->ais_ess, &fe->mbar,   &fe->mbar_err};
   return a[j];
 }
 
@@ -63,7 +64,9 @@ int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, is
   fe->state = calloc((size_t)p->nbeta, sizeof(int));
   fe->var0 = NAN;
   double *block = malloc(sizeof(double) * NPER * (size_t)p->nbeta);
-  int oom = !fe->cache || !fe->state || !block;
+  fe->series = calloc((size_t)p->nbeta, sizeof(double *));
+  fe->nseries = calloc((size_t)p->nbeta, sizeof(size_t));
+  int oom = !fe->cache || !fe->state || !block || !fe->series || !fe->nseries;
   for (int j = 0; j < NPER && block; j++) {
     *per_temperature(fe, j) = block + (size_t)j * (size_t)p->nbeta;
     for (int k = 0; k < p->nbeta; k++) block[(size_t)j * (size_t)p->nbeta + (size_t)k] = NAN;
@@ -253,6 +256,199 @@ int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, doub
   return 0;
 }
 
+#define MBAR_BOOTSTRAP   40
+#define MBAR_MAX_SAMPLES 1000
+
+/* MBAR on rank 0 over every temperature's samples: out[0..K) ln Z
+ * relative to temperature 0, then per grid point (lnZ rel, e, c); boot
+ * holds the same for each bootstrap resample. Returns 0 or -1. */
+static int mbar_pass(ising_freeenergy *fe, const size_t *n, const double *H, double *f, const double *grid, int P,
+                     double *out)
+{
+  const ising_params *p = fe->p;
+  const int K = p->nbeta;
+  const double N = (double)p->nsites;
+  if (ising_mbar_solve(K, p->beta, n, H, f)) return -1;
+  size_t tot = 0;
+  for (int k = 0; k < K; k++) tot += n[k];
+  double *lnd = malloc(sizeof(double) * (tot ? tot : 1));
+  if (!lnd) return -1;
+  ising_mbar_denominators(K, p->beta, n, H, f, lnd);
+  for (int k = 0; k < K; k++) out[k] = -f[k];
+  for (int i = 0; i < P; i++) {
+    double rel, h1, var;
+    ising_mbar_reweight(K, n, H, f, lnd, grid[i], &rel, &h1, &var);
+    out[K + 3 * i] = rel;
+    out[K + 3 * i + 1] = h1 / N;
+    out[K + 3 * i + 2] = grid[i] * grid[i] * var / N;
+  }
+  free(lnd);
+  return 0;
+}
+
+static int write_array(ising_io *io, const char *path, const double *v, int64_t n)
+{
+  int64_t zero = 0;
+  return ising_io_dataset_double(io, path, 1, &n) || ising_io_write_double(io, path, &zero, &n, v);
+}
+
+static int run_mbar(ising_freeenergy *fe)
+{
+  const ising_params *p = fe->p;
+  const int K = p->nbeta, P = p->nbeta > 1 ? (int)p->reweight_points : 0, W = K + 3 * P;
+  int rank, failed = 0, rc = 0;
+  MPI_Comm_rank(fe->comm, &rank);
+  double bmin = p->beta[0], bmax = p->beta[0];
+  for (int k = 1; k < K; k++) {
+    bmin = fmin(bmin, p->beta[k]);
+    bmax = fmax(bmax, p->beta[k]);
+  }
+  double *grid = malloc(sizeof(double) * (size_t)(P ? P : 1));
+  double *res = calloc((size_t)W * (MBAR_BOOTSTRAP + 1), sizeof(double));
+  if (ising_check(fe->comm, !grid || !res, "out of memory for MBAR")) {
+    free(grid);
+    free(res);
+    return -1;
+  }
+  for (int i = 0; i < P; i++) grid[i] = P > 1 ? bmin + (bmax - bmin) * i / (P - 1) : bmin;
+  if (rank == 0) {
+    size_t tot = 0;
+    for (int k = 0; k < K; k++) tot += fe->nseries[k];
+    double *H = malloc(sizeof(double) * tot), *Hb = malloc(sizeof(double) * tot);
+    double *f = calloc((size_t)K, sizeof(double)), *fb = malloc(sizeof(double) * (size_t)K);
+    failed = !H || !Hb || !f || !fb;
+    size_t at = 0;
+    for (int k = 0; k < K && !failed; k++)
+      for (size_t i = 0; i < fe->nseries[k]; i++) H[at++] = fe->series[k][i];
+    /* starting guess from thermodynamic integration where it exists */
+    for (int k = 0; k < K && !failed; k++)
+      f[k] = isfinite(fe->ti[k]) && isfinite(fe->ti[0]) ? fe->ti[0] - fe->ti[k] : 0;
+    failed = failed || mbar_pass(fe, fe->nseries, H, f, grid, P, res);
+    for (int b = 1; b <= MBAR_BOOTSTRAP && !failed; b++) {
+      at = 0;
+      for (int k = 0; k < K; k++)
+        for (size_t i = 0; i < fe->nseries[k]; i++) {
+          uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_MBAR, (uint64_t)b, ((uint64_t)k << 32) | i);
+          Hb[at++] = fe->series[k][r % fe->nseries[k]];
+        }
+      memcpy(fb, f, sizeof(double) * (size_t)K);
+      failed = mbar_pass(fe, fe->nseries, Hb, fb, grid, P, res + (size_t)b * (size_t)W);
+    }
+    free(H);
+    free(Hb);
+    free(f);
+    free(fb);
+  }
+  MPI_Bcast(&failed, 1, MPI_INT, 0, fe->comm);
+  if (failed) {
+    ising_warn(fe->comm, "MBAR did not converge (too little overlap between neighbouring temperatures?); no MBAR "
+                         "estimates written");
+    free(grid);
+    free(res);
+    return 0;
+  }
+  MPI_Bcast(res, W * (MBAR_BOOTSTRAP + 1), MPI_DOUBLE, 0, fe->comm);
+  /* the anchor: beta = 0 (ln Z = N ln 2), else TI at the smallest beta */
+  int k0 = 0;
+  for (int k = 1; k < K; k++)
+    if (p->beta[k] < p->beta[k0]) k0 = k;
+  double anchor = NAN, anchor_err = NAN;
+  const char *how = "none";
+  if (p->beta[k0] == 0.0) {
+    anchor = (double)p->nsites * log(2.0);
+    anchor_err = 0.0;
+    how = "beta = 0: N ln 2";
+  } else if (isfinite(fe->ti[k0])) {
+    anchor = fe->ti[k0];
+    anchor_err = hypot(fe->ti_err[k0], fe->ti_quad[k0]);
+    how = "thermodynamic integration at the smallest beta";
+  }
+  double *val = malloc(sizeof(double) * (size_t)W), *err = malloc(sizeof(double) * (size_t)W);
+  if (ising_check(fe->comm, !val || !err, "out of memory for MBAR")) rc = -1;
+  for (int j = 0; !rc && j < W; j++) {
+    /* ln Z entries are relative to temperature 0 in res; move them to the anchor temperature k0 */
+    const int lnz = j < K || (j - K) % 3 == 0;
+    double s = 0.0, q = 0.0;
+    for (int b = 1; b <= MBAR_BOOTSTRAP; b++) {
+      const double *rb = res + (size_t)b * (size_t)W;
+      double x = rb[j] - (lnz ? rb[k0] : 0.0);
+      s += x;
+      q += x * x;
+    }
+    s /= MBAR_BOOTSTRAP;
+    val[j] = res[j] - (lnz ? res[k0] : 0.0);
+    err[j] = sqrt(fmax(q / MBAR_BOOTSTRAP - s * s, 0.0) * MBAR_BOOTSTRAP / (MBAR_BOOTSTRAP - 1));
+    if (lnz) {
+      val[j] += anchor;
+      err[j] = hypot(err[j], anchor_err);
+    }
+  }
+  for (int k = 0; !rc && k < K; k++) {
+    fe->mbar[k] = val[k];
+    fe->mbar_err[k] = err[k];
+    rc = write_entry(fe->io, "lnZ_mbar", k, val[k]) || write_entry(fe->io, "lnZ_mbar_err", k, err[k]);
+  }
+  if (!rc && P > 0) {
+    double *col = malloc(sizeof(double) * (size_t)P);
+    static const char *const names[3][2] = {
+        {"lnZ", "lnZ_err"}, {"energy", "energy_err"}, {"specific_heat", "specific_heat_err"}};
+    char path[128];
+    rc = ising_check(fe->comm, !col, "out of memory") || write_array(fe->io, "/free_energy/reweighted/beta", grid, P);
+    for (int q = 0; q < 3 && !rc; q++)
+      for (int e = 0; e < 2 && !rc; e++) {
+        for (int i = 0; i < P; i++) col[i] = (e ? err : val)[K + 3 * i + q];
+        snprintf(path, sizeof(path), "/free_energy/reweighted/%s", names[q][e]);
+        rc = write_array(fe->io, path, col, P);
+      }
+    /* the specific-heat peak on the grid, and its spread over the resamples */
+    double peak[MBAR_BOOTSTRAP + 1];
+    for (int b = 0; b <= MBAR_BOOTSTRAP; b++) {
+      int best = 0;
+      for (int i = 1; i < P; i++)
+        if (res[(size_t)b * (size_t)W + (size_t)(K + 3 * i + 2)] >
+            res[(size_t)b * (size_t)W + (size_t)(K + 3 * best + 2)])
+          best = i;
+      peak[b] = grid[best];
+    }
+    double s = 0.0, q = 0.0;
+    for (int b = 1; b <= MBAR_BOOTSTRAP; b++) {
+      s += peak[b] / MBAR_BOOTSTRAP;
+      q += peak[b] * peak[b] / MBAR_BOOTSTRAP;
+    }
+    double peak_err = sqrt(fmax(q - s * s, 0.0) * MBAR_BOOTSTRAP / (MBAR_BOOTSTRAP - 1));
+    if (!rc)
+      rc = ising_io_attr_double(fe->io, "/free_energy/reweighted", "specific_heat_peak_beta", &peak[0], 0) ||
+           ising_io_attr_double(fe->io, "/free_energy/reweighted", "specific_heat_peak_beta_err", &peak_err, 0) ||
+           ising_io_attr_string(fe->io, "/free_energy/reweighted", "anchor", how);
+    free(col);
+  }
+  if (!rc) rc = ising_io_attr_string(fe->io, "/free_energy", "mbar_anchor", how);
+  free(val);
+  free(err);
+  free(grid);
+  free(res);
+  return rc ? -1 : 0;
+}
+
+int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int)
+{
+  if (!fe->active || n == 0) return 0;
+  const ising_params *p = fe->p;
+  size_t step = (size_t)ceil(2.0 * (isfinite(tau_int) ? tau_int : 0.5));
+  if (step < 1) step = 1;
+  if (n / step > MBAR_MAX_SAMPLES) step = (n + MBAR_MAX_SAMPLES - 1) / MBAR_MAX_SAMPLES;
+  size_t m = (n + step - 1) / step;
+  free(fe->series[k]);
+  fe->series[k] = malloc(sizeof(double) * m);
+  if (ising_check(fe->comm, !fe->series[k], "out of memory for the MBAR samples")) return -1;
+  for (size_t i = 0; i < m; i++) fe->series[k][i] = e[i * step] * (double)p->nsites;
+  fe->nseries[k] = m;
+  for (int j = 0; j < p->nbeta; j++)
+    if (!fe->series[j]) return 0;
+  if (p->nbeta < 2) return 0;
+  return run_mbar(fe);
+}
+
 int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower, double lower_err,
                              double ess)
 {
@@ -326,6 +522,11 @@ void ising_freeenergy_free(ising_freeenergy *fe)
 {
   ising_bondlist_free(&fe->model);
   free(fe->e); /* the block of every per-temperature array */
+  for (int k = 0; fe->series && k < fe->p->nbeta; k++) free(fe->series[k]);
+  free(fe->series);
+  free(fe->nseries);
+  fe->series = NULL;
+  fe->nseries = NULL;
   for (int j = 0; j < NPER; j++) *per_temperature(fe, j) = NULL;
   free(fe->cache);
   free(fe->state);

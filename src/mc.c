@@ -257,6 +257,7 @@ int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freee
   int64_t start[2] = {0, k}, count[2] = {nmeas, 1};
   int bad = write_results(io, k, p->beta[k], &est, acceptance, ex_ok, &ex) ||
             ising_freeenergy_put_sample(fe, k, est.energy, est.energy_err, est.specific_heat, est.specific_heat_err) ||
+            ising_freeenergy_put_series(fe, k, e, (size_t)nmeas, est.tau_int_energy) ||
             ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
             ising_io_write_double(io, "/timeseries/magnetization", start, count, m) || ising_io_flush(io);
   ising_timer_stop(ISING_PHASE_OUTPUT);

@@ -54,6 +54,9 @@ static const option_doc options[] = {
      "freeenergy: points of the uniform beta grid from 0 to the largest temperature (the run's temperatures are "
      "added), in [1, 2^30]"},
     {"-ais_sweeps_per_step", "1", "freeenergy: sweeps at each point of the schedule, in [1, 2^20]"},
+    {"-reweight_points", "200",
+     "mc, tempering: points of the uniform beta grid over the run's range onto which MBAR reweights lnZ, <e> and c "
+     "(0: none), in [0, 100000]"},
     {"-anneal_schedule", "geometric",
      "anneal: beta schedule from -anneal_beta_start to -anneal_beta_end, linear or geometric"},
     {"-anneal_beta_start", "0.1", "anneal: first inverse temperature, > 0"},
@@ -576,6 +579,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
     return fail(c, "options -anneal_steps/-anneal_sweeps_per_step: more than 2^47 sweeps per restart");
   if (load_quench(c, p)) return -1;
   int64_t chains;
+  if (read_int64(c, "-reweight_points", 0, 100000, &p->reweight_points)) return -1;
   if (read_int64(c, "-ais_chains", 1, 65535, &chains)) return -1;
   p->ais_chains = (int)chains;
   if (read_int64(c, "-ais_steps", 1, INT64_C(1) << 30, &p->ais_steps)) return -1;

@@ -29,7 +29,8 @@
  *       k; thermodynamic integration (below) is redone over every
  *       temperature whose lower neighbours all have estimates, and
  *       /free_energy/lnZ_ti* and the headline lnZ are rewritten.  Returns 0 or -1.
- *   int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower,
+ *   int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int);
+int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower,
  *                                double lower_err, double ess)
  *       Collective.  The annealed-importance-sampling estimate at
  *       temperature k, its stochastic lower bound and effective sample size.
@@ -82,6 +83,9 @@ typedef struct {
   double *ti, *ti_err, *ti_quad; /* thermodynamic integration: lnZ, statistical error, quadrature error */
   double *ais, *ais_err;         /* annealed importance sampling */
   double *ais_lower, *ais_lower_err, *ais_ess;
+  double *mbar, *mbar_err; /* MBAR ln Z */
+  double **series;         /* per temperature: decorrelated samples of H (MBAR), NULL until given */
+  size_t *nseries;
 } ising_freeenergy;
 
 int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe);
@@ -90,6 +94,7 @@ int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo);
 int ising_freeenergy_ladder_changed(ising_freeenergy *fe);
 int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, double energy_err, double specific_heat,
                                 double specific_heat_err);
+int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int);
 int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower, double lower_err,
                              double ess);
 void ising_freeenergy_report(const ising_freeenergy *fe, FILE *out);

@@ -104,6 +104,7 @@ typedef struct {
   int quench_histories, quench_snapshots, quench_structure_factor;
   /* annealed importance sampling */
   int ais_chains;
+  int64_t reweight_points; /* MBAR reweighting grid (0: none) */
   int64_t ais_steps, ais_sweeps_per_step;
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */

@@ -69,6 +69,7 @@ enum {
   ISING_STREAM_QUENCH_INIT = 8, /* quench history h: hot start with step h */
   ISING_STREAM_AIS = 9,         /* AIS chain m, sweep t: step (m << 32) | t */
   ISING_STREAM_AIS_INIT = 10,   /* AIS chain m: uniform start with step m */
+  ISING_STREAM_MBAR = 11,       /* MBAR bootstrap resample b: step b, index (temperature << 32) | sample */
   ISING_STREAM_REPLICA0 = 16,   /* tempering replica r updates with stream 16 + r (r < 32752) */
   ISING_STREAM_ANNEAL0 = 32768  /* annealing restart r updates with stream 32768 + r */
 };
