@@ -8,7 +8,8 @@
  * values of a temperature at most once (rank 0 computes, all receive), and
  * writes /free_energy: beta, lnZ, lnZ_err (attribute method), lnZ_exact,
  * and the mean-field bound lnZ_lower_meanfield with kl_gap = lnZ - ELBO
- * and kl_gap_err where lnZ is known.
+ * and kl_gap_err where lnZ is known, and the upper bounds lnZ_upper_trw and
+ * lnZ_upper_trivial with the sandwich width (trw.h).
  *
  *   int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe)
  *       Collective over comm (the output file's communicator).  Chooses the method and creates the datasets.  Returns 0
@@ -20,6 +21,10 @@
  *   int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo)
  *       Collective.  Records the mean-field lower bound at temperature k and,
  *       where lnZ is known, the gap KL(q||p) = lnZ - ELBO.  Returns 0 or -1.
+ *   int ising_freeenergy_put_upper(ising_freeenergy *fe, int k, double trw, double trivial, double lower)
+ *       Collective.  Records the upper bounds at temperature k (trw.h):
+ *       lnZ_upper_trw, lnZ_upper_trivial, and sandwich_width = trw - lower
+ *       (lower: the best lower bound, NaN if none).  Returns 0 or -1.
  *   int ising_freeenergy_ladder_changed(ising_freeenergy *fe)
  *       Collective.  The temperatures in the parameters have been retuned
  *       (tempering): rewrites /free_energy/beta and forgets computed values.
@@ -91,6 +96,7 @@ typedef struct {
 int ising_freeenergy_init(const ising_params *p, MPI_Comm comm, ising_io *io, ising_freeenergy *fe);
 int ising_freeenergy_exact(ising_freeenergy *fe, int k, ising_exact_result *r);
 int ising_freeenergy_put_meanfield(ising_freeenergy *fe, int k, double elbo);
+int ising_freeenergy_put_upper(ising_freeenergy *fe, int k, double trw, double trivial, double lower);
 int ising_freeenergy_ladder_changed(ising_freeenergy *fe);
 int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, double energy_err, double specific_heat,
                                 double specific_heat_err);
