@@ -46,8 +46,8 @@ def classify(s):
     bounds, upper bounds, KL gap, others), all-NaN ones dropped."""
     out = []
     for name in s:
-        if name == "beta" or name.endswith("_err"):
-            continue
+        if name == "beta" or name.endswith("_err") or name == "sandwich_width":
+            continue  # errors go with their values; the sandwich width is recomputed here
         if name == "lnZ":
             kind = "headline"
         elif name == "lnZ_exact":

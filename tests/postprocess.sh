@@ -106,6 +106,9 @@ import sys, h5py, numpy as np
 with h5py.File(sys.argv[1], "r+") as f:
     g = f["free_energy"]
     ex, b = g["lnZ_exact"][:], g["beta"][:]
+    for name in ("lnZ_ti", "lnZ_ti_err", "lnZ_lower_ais", "lnZ_lower_ais_err", "lnZ_upper_trw", "lnZ_upper_trivial"):
+        if name in g:  # the program writes these (NaN where not computed); replace them with made-up values
+            del g[name]
     g["lnZ_ti"], g["lnZ_ti_err"] = ex + 0.01, np.full(len(b), 0.02)
     g["lnZ_lower_ais"], g["lnZ_lower_ais_err"] = ex - 0.05, np.full(len(b), 0.01)
     g["lnZ_upper_trw"] = ex + 0.3 * b
@@ -130,7 +133,7 @@ for h5, txt, expect in ((sys.argv[1], sys.argv[2], ["lnZ_exact", "lnZ_lower_mean
                         (sys.argv[3], sys.argv[4], ["lnZ_exact", "lnZ_ti", "lnZ_lower_ais", "lnZ_lower_meanfield",
                                                     "lnZ_upper_trivial", "lnZ_upper_trw", "kl_gap"])):
     head, rows = table(txt)
-    ok &= head[1:1 + len(expect)] == expect
+    ok &= all(name in head for name in expect)
     with h5py.File(h5) as f:
         g = f["free_energy"]
         for k, r in zip(np.argsort(g["beta"][:]), rows):
@@ -142,8 +145,8 @@ for h5, txt, expect in ((sys.argv[1], sys.argv[2], ["lnZ_exact", "lnZ_lower_mean
                 tol = 0.5 * 10 ** (np.floor(np.log10(e)) - 1) if e > 0 else 1e-9 * max(1.0, abs(v))
                 ok &= abs(r[name] - v) <= tol
             if "sandwich_width" in head:
-                lo = max(g["lnZ_lower_ais"][k], g["lnZ_lower_meanfield"][k])
-                hi = min(g["lnZ_upper_trw"][k], g["lnZ_upper_trivial"][k])
+                lo = np.nanmax([g["lnZ_lower_ais"][k], g["lnZ_lower_meanfield"][k]])
+                hi = np.nanmin([g["lnZ_upper_trw"][k], g["lnZ_upper_trivial"][k]])
                 ok &= abs(r["sandwich_width"] - (hi - lo) / 16) <= 1e-7 * abs(hi - lo) / 16
     print(f"  {txt.split('/')[-1]}: columns {head}, {len(rows)} rows")
 sys.exit(0 if ok else 1)
