@@ -4,7 +4,8 @@
 # run again (only missing packages are installed, the build is incremental).
 #
 # Variables: BUILD_DIR (default build), CMAKE_BUILD_TYPE (default Release),
-# ISING_WERROR (ON turns warnings into errors; on by default when CI is set).
+# ISING_WERROR (ON turns warnings into errors; on by default when CI is set),
+# ISING_SANITIZE (ON: AddressSanitizer + UBSan build, docs/reliability.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,5 +30,6 @@ fi
 
 build=${BUILD_DIR:-build}
 werror=${ISING_WERROR:-$([ -n "${CI:-}" ] && echo ON || echo OFF)}
-cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" -DISING_WERROR="$werror" >/dev/null
+cmake -S . -B "$build" -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-Release}" -DISING_WERROR="$werror" \
+  -DISING_SANITIZE="${ISING_SANITIZE:-OFF}" >/dev/null
 cmake --build "$build" -j "$(nproc)"

@@ -183,7 +183,11 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
     return 1;
   }
   int8_t *spins = malloc(g.nextended), *copy = malloc(g.nextended);
-  if (ising_check(g.comm, !spins || !copy, "out of memory for %zu spins", g.nextended)) return 1;
+  if (ising_check(g.comm, !spins || !copy, "out of memory for %zu spins", g.nextended)) {
+    free(spins);
+    free(copy);
+    return 1;
+  }
   ising_halo halo;
   ising_halo_create(&g, MPI_INT8_T, &halo);
   ising_sweeper k;
@@ -239,7 +243,11 @@ static int bench_meanfield(int dim, int size, const char *couplings, int sweeps,
   if (ising_geometry_create(PETSC_COMM_WORLD, &p, &g) || ising_couplings_create(&p, &g, &c)) return 1;
   size_t n = g.nextended, arrays = 1 + (c.uniform_bonds ? 0 : (size_t)g.dim) + (c.uniform_field ? 0 : 1);
   double *m = calloc(n, sizeof(double)), *scratch = malloc(n * sizeof(double));
-  if (ising_check(g.comm, !m || !scratch, "out of memory")) return 1;
+  if (ising_check(g.comm, !m || !scratch, "out of memory")) {
+    free(m);
+    free(scratch);
+    return 1;
+  }
   for (size_t i = 0; i < n; i++) m[i] = 0.5;
   ising_halo halo;
   ising_halo_create(&g, MPI_DOUBLE, &halo);

@@ -4,26 +4,110 @@
 
 #include "ising/error.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+/* The lock of an output file: PATH.lock, holding a POSIX record lock
+ * (fcntl) for as long as the run writes PATH.  The kernel drops the lock
+ * when its holder dies, even by SIGKILL, so a killed run leaves at most a
+ * lock file that nobody holds, which the next run takes over.  After
+ * locking, the file must still be the one at PATH: a run finishing at that
+ * moment unlinks it, and the lock of an unlinked file protects nothing.
+ * Rank 0 only.  Returns the descriptor (>= 0), -1 with msg set when another
+ * run holds the lock or the lock file cannot be made, or -2 when the file
+ * system does not support locks (the caller warns and goes on). */
+static int lock_output(const char *path, char *lockpath, size_t len, char *msg, size_t msglen)
+{
+  snprintf(lockpath, len, "%s.lock", path);
+  for (int attempt = 0; attempt < 100; attempt++) {
+    int fd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      snprintf(msg, msglen, "option -output: cannot create '%s' (its lock file '%s': %s)", path, lockpath,
+               strerror(errno));
+      return -1;
+    }
+    struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 0, .l_len = 0};
+    if (fcntl(fd, F_SETLK, &fl) != 0) {
+      int err = errno;
+      if (err == EACCES || err == EAGAIN) {
+        char holder[256] = "";
+        ssize_t n = pread(fd, holder, sizeof(holder) - 1, 0);
+        holder[n > 0 ? n : 0] = '\0';
+        holder[strcspn(holder, "\n")] = '\0';
+        close(fd);
+        snprintf(msg, msglen,
+                 "option -output: '%s' is being written by another run (%s; lock '%s'); choose another -output or "
+                 "wait for that run to end (-overwrite does not override this)",
+                 path, holder[0] ? holder : "holder unknown", lockpath);
+        return -1;
+      }
+      close(fd);
+      return -2;
+    }
+    struct stat a, b;
+    if (fstat(fd, &a) == 0 && stat(lockpath, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino) {
+      char host[128] = "unknown", text[256];
+      gethostname(host, sizeof(host) - 1);
+      int n = snprintf(text, sizeof(text), "pid %ld on host %s\n", (long)getpid(), host);
+      if (ftruncate(fd, 0) != 0 || pwrite(fd, text, (size_t)n, 0) != n) {
+        /* The lock itself holds; only the note on its holder is missing. */
+      }
+      return fd;
+    }
+    close(fd); /* unlinked under us by a run that just ended: try again */
+  }
+  snprintf(msg, msglen, "option -output: cannot lock '%s' (lock file '%s' keeps changing)", path, lockpath);
+  return -1;
+}
+
+static void unlock_output(ising_io *io)
+{
+  if (io->lock_fd < 0) return;
+  char lockpath[ISING_PATH_MAX + 8];
+  snprintf(lockpath, sizeof(lockpath), "%s.lock", io->path);
+  unlink(lockpath); /* while still holding the lock: see lock_output */
+  close(io->lock_fd);
+  io->lock_fd = -1;
+}
 
 int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io)
 {
   memset(io, 0, sizeof(*io));
   io->comm = comm;
   io->file = H5I_INVALID_HID;
+  io->lock_fd = -1;
   MPI_Comm_rank(comm, &io->rank);
   snprintf(io->path, sizeof(io->path), "%s", path);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+
+  /* First the lock, so that neither the test below nor -overwrite can touch
+   * a file that a live run is writing. */
+  char lockpath[ISING_PATH_MAX + 8], msg[2 * ISING_PATH_MAX + 256] = "";
+  int lockrc = 0;
+  if (io->rank == 0) lockrc = lock_output(path, lockpath, sizeof(lockpath), msg, sizeof(msg));
+  if (io->rank == 0 && lockrc >= 0) io->lock_fd = lockrc;
+  MPI_Bcast(&lockrc, 1, MPI_INT, 0, comm);
+  if (ising_check(comm, lockrc == -1, "%s", msg)) return ISING_EXIT_INPUT;
+  if (lockrc == -2)
+    ising_warn(comm,
+               "the file system of '%s' does not support file locks; a second run given the same -output would "
+               "not be stopped",
+               path);
 
   int exists = 0;
   if (io->rank == 0) exists = access(path, F_OK) == 0;
   MPI_Bcast(&exists, 1, MPI_INT, 0, comm);
   if (ising_check(comm, exists && !overwrite,
-                  "option -output: '%s' exists; choose another -output, remove the file, or pass -overwrite", path))
+                  "option -output: '%s' exists; choose another -output, remove the file, or pass -overwrite", path)) {
+    unlock_output(io);
     return ISING_EXIT_INPUT;
+  }
 
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
@@ -36,6 +120,7 @@ int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io
                   "use by another run)",
                   path)) {
     io->file = H5I_INVALID_HID;
+    unlock_output(io);
     return ISING_EXIT_INPUT;
   }
   return 0;
@@ -126,6 +211,27 @@ int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const 
   return attr_array(io, obj, name, H5T_NATIVE_DOUBLE, v, n);
 }
 
+/* Datasets are allocated at creation but written later, collectively; a
+ * write that runs out of disk space (ENOSPC, quota) fails on some ranks
+ * only, inside HDF5's collective write, and leaves the others waiting for
+ * ever.  So the space of every dataset is claimed on disk when it is
+ * created (posix_fallocate up to HDF5's end of allocation, by rank 0; the
+ * file's contents are unchanged), where a full disk is one clean,
+ * collective error. */
+static int reserve_space(ising_io *io, const char *path, haddr_t end)
+{
+  int err = 0;
+  if (io->rank == 0 && end != HADDR_UNDEF && end > 0) {
+    int fd = open(io->path, O_WRONLY | O_CLOEXEC);
+    err = fd < 0 ? errno : posix_fallocate(fd, 0, (off_t)end);
+    if (err == EOPNOTSUPP || err == ENOSYS || err == EINVAL) err = 0; /* no fallocate here: best effort */
+    if (fd >= 0) close(fd);
+  }
+  MPI_Bcast(&err, 1, MPI_INT, 0, io->comm);
+  return ising_check(io->comm, err != 0, "no room for dataset '%s' in '%s': %s", path, io->path, strerror(err)) ? -1
+                                                                                                                : 0;
+}
+
 static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims, const void *fill)
 {
   char buf[512];
@@ -145,8 +251,14 @@ static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, 
   H5Sclose(space);
   H5Pclose(dcpl);
   H5Pclose(lcpl);
-  if (d >= 0) H5Dclose(d);
-  return io_ok(io, d < 0, "dataset", path);
+  haddr_t end = HADDR_UNDEF;
+  if (d >= 0) {
+    haddr_t offset = H5Dget_offset(d);
+    if (offset != HADDR_UNDEF) end = offset + H5Dget_storage_size(d);
+    H5Dclose(d);
+  }
+  if (io_ok(io, d < 0, "dataset", path)) return -1;
+  return reserve_space(io, path, end);
 }
 
 int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int64_t *dims)
@@ -270,14 +382,26 @@ int ising_io_close(ising_io *io)
   if (io->file < 0) return 0;
   herr_t err = H5Fclose(io->file);
   io->file = H5I_INVALID_HID;
-  return io_ok(io, err < 0, "file", "(close)");
+  int rc = io_ok(io, err < 0, "file", "(close)");
+  unlock_output(io);
+  return rc;
 }
 
 void ising_io_discard(ising_io *io)
 {
+  /* The file is deleted below, so its space is freed first: closing it
+   * flushes HDF5's metadata collectively, and after a full disk (ENOSPC,
+   * quota) that flush would fail on some ranks only, leaving the others
+   * waiting in a collective write forever. */
+  MPI_Barrier(io->comm);
+  if (io->rank == 0 && io->file >= 0 && io->path[0] && truncate(io->path, 0) != 0) {
+    /* Nothing more to free; the close below may still fail, not hang. */
+  }
+  MPI_Barrier(io->comm);
   if (io->file >= 0) H5Fclose(io->file);
   io->file = H5I_INVALID_HID;
   MPI_Barrier(io->comm);
   if (io->rank == 0 && io->path[0]) remove(io->path);
+  unlock_output(io);
   MPI_Barrier(io->comm);
 }

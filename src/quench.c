@@ -128,7 +128,10 @@ static int write_averages(ising_io *io, const records *r, int h, double bonds, i
 {
   const int nt = r->nt;
   double *out = malloc(sizeof(double) * NSERIES * (size_t)nt);
-  if (ising_check(io->comm, !out, "out of memory for the quench averages")) return -1;
+  if (ising_check(io->comm, !out, "out of memory for the quench averages")) {
+    free(out); /* another rank's allocation failed */
+    return -1;
+  }
   averages(r, h, bonds, sk, out);
   char path[128];
   int bad = 0;
@@ -170,7 +173,10 @@ static int create_datasets(ising_io *io, const ising_params *p, const ising_geom
 {
   const int64_t nt = p->quench_ntimes;
   double *time = malloc(sizeof(double) * (size_t)nt);
-  if (ising_check(io->comm, !time, "out of memory")) return -1;
+  if (ising_check(io->comm, !time, "out of memory")) {
+    free(time); /* another rank's allocation failed */
+    return -1;
+  }
   for (int64_t j = 0; j < nt; j++) time[j] = (double)p->quench_times[j];
   int bad = ising_io_group(io, "/quench") || create(io, "/quench/time", nt) || put(io, "/quench/time", time, nt);
   free(time);

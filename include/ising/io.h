@@ -8,8 +8,11 @@
  *
  *   int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io)
  *       Creates the file (refusing an existing one unless overwrite), with
- *       HDF5's own error printing silenced.  Returns 0, or ISING_EXIT_INPUT
- *       after one message naming -output.
+ *       HDF5's own error printing silenced.  Rank 0 first takes a lock on
+ *       path.lock (fcntl, held until ising_io_close or ising_io_discard,
+ *       which remove it), so a second run pointed at the same file stops,
+ *       with or without overwrite.  Returns 0, or ISING_EXIT_INPUT after one
+ *       message naming -output.
  *   int ising_io_group(ising_io *io, const char *path)
  *       Creates a group (and its parents) if missing.
  *   int ising_io_attr_string(ising_io *io, const char *obj, const char *name, const char *value)
@@ -64,6 +67,7 @@ typedef struct {
   hid_t file;
   char path[ISING_PATH_MAX];
   char prefix[128]; /* prepended to every object path (ising_io_set_prefix) */
+  int lock_fd;      /* rank 0: descriptor holding the lock on path.lock, else -1 */
 } ising_io;
 
 int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io);
