@@ -100,18 +100,72 @@ static int write_provenance(ising_io *io, const ising_params *p, int nprocs, con
   return rc;
 }
 
-/* PETSc stops with a traceback on an unreadable -options_file; checking
- * first gives the one-line message and exit status of every input error. */
+/* The syntax PETSc accepts in an options file, checked on rank 0 before
+ * PETSc reads it (PETSc rejects a bad line on rank 0 alone, with a
+ * traceback, while the other ranks wait): every line is empty, a comment
+ * (#), "alias -new -old", or "-option [value]" with the value one token (double quotes may
+ * group words) and an optional trailing comment.  Returns 0 or writes the
+ * reason to msg. */
+static int check_deck_syntax(const char *file, char *msg, size_t len)
+{
+  FILE *f = fopen(file, "r");
+  if (!f) {
+    snprintf(msg, len, "option -options_file: cannot read '%s'", file);
+    return -1;
+  }
+  char line[65536];
+  int n = 0, bad = 0;
+  while (!bad && fgets(line, sizeof(line), f)) {
+    n++;
+    char *hash = strchr(line, '#');
+    if (hash) *hash = '\0';
+    int tokens = 0, first_dash = 0, alias = 0;
+    for (char *c = line; *c;) {
+      while (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n') c++;
+      if (!*c) break;
+      if (tokens == 0) {
+        first_dash = *c == '-';
+        alias = !strncmp(c, "alias", 5) && (c[5] == ' ' || c[5] == '\t'); /* PETSc's "alias -new -old" */
+      }
+      if (*c == '"') {
+        char *end = strchr(c + 1, '"');
+        c = end ? end + 1 : c + strlen(c);
+      } else {
+        while (*c && *c != ' ' && *c != '\t' && *c != '\r' && *c != '\n') c++;
+      }
+      tokens++;
+    }
+    if (alias && tokens == 3) continue;
+    if (tokens && !first_dash) {
+      snprintf(msg, len, "option -options_file: '%s' line %d: expected '-option [value]' (an option starts with -)",
+               file, n);
+      bad = 1;
+    } else if (tokens > 2) {
+      snprintf(msg, len,
+               "option -options_file: '%s' line %d: more than one value after the option (one '-option value' per "
+               "line; quote a value with spaces)",
+               file, n);
+      bad = 1;
+    }
+  }
+  fclose(f);
+  return bad ? -1 : 0;
+}
+
+/* PETSc stops with a traceback on an unreadable or malformed -options_file;
+ * checking first gives the one-line message and exit status of every input
+ * error on every rank. */
 static int check_options_files(int argc, char **argv)
 {
   int rank, bad = 0;
+  char msg[512] = "";
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-options_file")) continue;
     const char *file = i + 1 < argc ? argv[i + 1] : "";
-    if (rank == 0) bad = access(file, R_OK) != 0;
+    if (rank == 0) bad = check_deck_syntax(file, msg, sizeof(msg)) != 0;
     MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
-    if (ising_check(MPI_COMM_WORLD, bad, "option -options_file: cannot read '%s'", file)) return ISING_EXIT_INPUT;
+    if (ising_check(MPI_COMM_WORLD, bad, "%s", msg)) return ISING_EXIT_INPUT;
   }
   return 0;
 }

@@ -32,6 +32,10 @@ bad() { # np "message fragment" options...
 }
 
 bad 2 "option -beta: expected a real number in [0, 1e6]" -beta -1
+printf -- '# a deck\n-beta 0.3 0.4\n' >extra.opts
+bad 2 "option -options_file: 'extra.opts' line 2: more than one value after the option" -options_file extra.opts
+printf -- 'lattice_size 8,8\n' >nodash.opts
+bad 2 "option -options_file: 'nodash.opts' line 1: expected '-option [value]'" -options_file nodash.opts
 bad 2 "option -beta: expected a real number in [0, 1e6]" -beta abc
 bad 2 "option -beta: expected a real number in [0, 1e6]" -beta 1e7
 bad 2 "Metropolis at beta = 0 accepts every flip" -beta 0
