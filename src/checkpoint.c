@@ -784,6 +784,8 @@ int ising_checkpoint_begin(ising_checkpoint *ck, ising_io *out, unsigned task, i
 {
   memset(cio, 0, sizeof(*cio));
   cio->file = H5I_INVALID_HID;
+  ck->t_begin = MPI_Wtime();
+  ck->task = task;
   if (ising_io_flush(out)) return -1;
   /* After the flush (an MPI_File_sync) the file on disk is complete: HDF5
    * has extended it to its allocated end. */
@@ -831,7 +833,6 @@ static int sync_path(const char *path, int directory)
 
 int ising_checkpoint_end(ising_checkpoint *ck, ising_io *cio, int failed)
 {
-  double t0 = MPI_Wtime();
   if (!failed) failed = ising_io_flush(cio) != 0; /* MPI_File_sync: every rank's data on disk */
   if (cio->file >= 0 && ising_io_close(cio)) failed = 1;
   int err = 0;
@@ -861,7 +862,7 @@ int ising_checkpoint_end(ising_checkpoint *ck, ising_io *cio, int failed)
   if (ck->rank == 0) {
     ck->last_write = ck->last_poll = MPI_Wtime();
     if (!ck->quiet) {
-      printf("checkpoint: wrote %s (sync and rename %.3f s)\n", ck->path, ck->last_write - t0);
+      printf("checkpoint: wrote %s (%s, %.3f s)\n", ck->path, task_name(ck->task), ck->last_write - ck->t_begin);
       fflush(stdout);
     }
   }

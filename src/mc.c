@@ -282,7 +282,7 @@ static int mc_resume(ising_checkpoint *ck, ising_io *cio, const ising_params *p,
             ising_checkpoint_get(cio, "/mc/magnetization", H5T_NATIVE_DOUBLE, nmeas, m);
   ising_io_close(cio);
   bad |= c[0] < 0 || c[0] >= p->nbeta || c[1] < 0 || c[1] > p->thermalize + p->sweeps || c[2] < 0 ||
-         c[2] > c[1] * p->nsites;
+         c[2] / p->nsites > c[1];
   if (ising_checkpoint_check(ck, bad, "the Monte Carlo state (/mc) is unreadable or out of range")) return -1;
   *k = (int)c[0];
   *n = c[1];

@@ -93,10 +93,13 @@ static const option_doc options[] = {
      "periodic, uniform J, h = 0), transfer matrix (1D, uniform J and h)"},
     {"-progress_interval", "10", "seconds between progress lines on rank 0, >= 0.001"},
     {"-checkpoint_file", NULL,
-     "checkpoint of the run's state, written atomically (unset: the -output name with .h5 replaced by .ckpt.h5)"},
+     "mc, tempering, anneal: checkpoint of the run's state, written atomically (unset: the -output name with .h5 "
+     "replaced by .ckpt.h5)"},
     {"-checkpoint_interval", "3600",
-     "seconds between checkpoints, in [0, 1e9] (0: only on SIGTERM, SIGUSR1, SIGINT, which checkpoint and stop)"},
-    {"-restart", NULL, "continue the run from this checkpoint (same physics options; any number of ranks)"},
+     "mc, tempering, anneal: seconds between checkpoints, in [0, 1e9] (0: none); SIGTERM, SIGUSR1, SIGINT always "
+     "checkpoint and stop the run (exit 4)"},
+    {"-restart", NULL,
+     "continue the run from this checkpoint file (same physics options, any number of ranks; bit-identical result)"},
     {"-quiet", "false", "no progress lines and no summary"},
 };
 

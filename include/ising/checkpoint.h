@@ -109,6 +109,8 @@ typedef struct {
   int64_t written;              /* checkpoints written by this run */
   int countdown, cadence;       /* polls left until the next agreed one, and their number */
   double last_poll, last_write; /* rank 0's clock */
+  double t_begin;               /* when the checkpoint being written was begun */
+  unsigned task;                /* the task it is written in */
   ising_params p0;              /* the physics options as given (engines retune beta, reseed samples) */
 } ising_checkpoint;
 
