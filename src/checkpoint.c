@@ -37,9 +37,10 @@ void ising_checkpoint_arm(ising_checkpoint *ck)
   memset(&sa, 0, sizeof(sa));
   sa.sa_handler = on_signal;
   sigemptyset(&sa.sa_mask);
-  /* SA_RESTART: system calls inside MPI carry on; SA_RESETHAND: the same
-   * signal a second time takes its default action (kills) at once. */
-  sa.sa_flags = SA_RESTART | SA_RESETHAND;
+  /* SA_RESTART: system calls inside MPI carry on.  The handler stays: a
+   * signal delivered twice (by a launcher and a job script, say) must not
+   * kill a rank in the middle of the checkpoint the first one asked for. */
+  sa.sa_flags = SA_RESTART;
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);

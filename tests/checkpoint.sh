@@ -2,8 +2,8 @@
 # - Monte Carlo, parallel tempering (adaptive ladder, two replica sets),
 #   tempering with disorder samples, and mc + mean field + annealing in one
 #   run (stopped once in mc, once in annealing): a run is stopped with a
-#   signal (SIGTERM or SIGINT to its ranks, SIGUSR1 to mpirun, which
-#   forwards it) once it has written a periodic checkpoint; it exits with
+#   signal (SIGTERM, SIGINT or SIGUSR1 to its ranks, as a batch system
+#   delivers it) once it has written a periodic checkpoint; it exits with
 #   status 4, its output says status = interrupted; it is restarted on
 #   another number of ranks (and replica layout), stopped again, restarted
 #   a second time and runs to the end.  The final file equals an
@@ -40,7 +40,8 @@ cd "$work"
 start() {
   local np=$1
   shift
-  "$MPIEXEC" -n "$np" --oversubscribe "$ISING" "$@" >run.log 2>&1 &
+  : >run.log # now, not in the background child: no line of the previous run may be read as this one's
+  "$MPIEXEC" -n "$np" --oversubscribe "$ISING" "$@" >>run.log 2>&1 &
   pid=$!
 }
 
@@ -48,19 +49,29 @@ start() {
 # TASK) (a line in run.log); 1 if it ended before that or after 120 s.
 wait_checkpoint() {
   local i
-  for i in $(seq 1200); do
+  for i in $(seq 2400); do
     grep -q "^checkpoint: wrote .* (${1:-}" run.log && return 0
     kill -0 "$pid" 2>/dev/null || return 1
-    sleep 0.1
+    sleep 0.05
   done
   return 1
 }
 
-ranks() { ps -o pid= --ppid "$pid"; }
+# The ranks: mpirun's children (Open MPI puts each in its own process group).
+ranks() {
+  local i list
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    list=$(pgrep -P "$pid")
+    [ -n "$list" ] && break
+    sleep 0.1
+  done
+  [ -z "$list" ] && echo "  (no ranks found under mpirun $pid: $(ps -o pid,ppid,stat,cmd -e | grep -F "$ISING" | grep -v grep))" >&2
+  echo $list
+}
 
 # stop LABEL SIGNAL OUTPUT [TASK]: once the run has checkpointed (in TASK),
-# sends SIGNAL (to the ranks, or USR1 to mpirun) and expects exit status 4
-# and an output with status interrupted.
+# sends SIGNAL to its ranks and expects exit status 4 and an output with
+# status interrupted.
 stop() {
   local label=$1 sig=$2 out=$3 task=${4:-}
   if ! wait_checkpoint "$task"; then
@@ -69,9 +80,13 @@ stop() {
     cat run.log
     return 1
   fi
-  if [ "$sig" = USR1 ]; then kill -USR1 "$pid"; else kill -"$sig" $(ranks); fi
+  local list
+  list=$(ranks)
+  kill -"$sig" $list
   wait "$pid"
   local rc=$?
+  # Should mpirun have died (a signal while it was ending), its ranks go too.
+  kill -9 $list 2>/dev/null
   local status
   status=$("$PYTHON" -c 'import h5py, sys; print(h5py.File(sys.argv[1])["/"].attrs["status"])' "$out" 2>&1)
   local in
@@ -108,9 +123,9 @@ cycle() {
   local label=$1 opts=$2 l1=$3 s1=$4 l2=$5 s2=$6 l3=$7 t1=${8:-} t2=${9:-}
   local name=$label
   run 1 $opts -quiet -output "$name.ref.h5" || { fail "$label: reference run"; return; }
-  start "${l1%%:*}" $opts $(layout_opts "$l1") -checkpoint_interval 0.3 -output "$name.h5"
+  start "${l1%%:*}" $opts $(layout_opts "$l1") -checkpoint_interval 0.2 -output "$name.h5"
   stop "$label on $l1" "$s1" "$name.h5" "$t1" || return
-  start "${l2%%:*}" $opts $(layout_opts "$l2") -checkpoint_interval 0.3 -output "$name.h5" -restart "$name.ckpt.h5"
+  start "${l2%%:*}" $opts $(layout_opts "$l2") -checkpoint_interval 0.2 -output "$name.h5" -restart "$name.ckpt.h5"
   stop "$label restarted on $l2" "$s2" "$name.h5" "$t2" || return
   if run "${l3%%:*}" $opts $(layout_opts "$l3") -quiet -output "$name.h5" -restart "$name.ckpt.h5"; then
     pass "$label restarted on $l3: complete"
@@ -126,7 +141,7 @@ mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 90000 -m
 cycle mc "$mc" 1 TERM 2 USR1 3
 
 # Refusals, on the checkpoint of an interrupted run.
-start 2 $mc -checkpoint_interval 0.3 -output r.h5
+start 2 $mc -checkpoint_interval 0.2 -output r.h5
 stop "run to refuse restarts of" INT r.h5
 cp r.ckpt.h5 good.ckpt.h5
 sum0=$(md5sum <r.ckpt.h5)
@@ -202,11 +217,11 @@ else
 fi
 
 pt="-task tempering -lattice_size 8,8 -couplings pm -beta_list 0.2,0.35,0.5,0.65,0.8,1.0,1.2,1.5 -pt_replica_sets 2
-    -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 40000 -pt_swap_interval 2 -snapshot_interval 10000"
+    -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 60000 -pt_swap_interval 2 -snapshot_interval 20000"
 cycle tempering "$pt" 2:2 INT 1 USR1 2:1
 
 ds="-task tempering -lattice_size 6,6 -couplings gaussian -beta_list 0.3,0.7,1.2 -pt_replica_sets 2
-    -disorder_samples 4 -thermalize 200 -sweeps 30000"
+    -disorder_samples 4 -thermalize 200 -sweeps 60000"
 cycle samples "$ds" 2 TERM 3 USR1 1
 
 # Three tasks: stopped in mc, then in anneal (mc and mean field finished:
