@@ -23,6 +23,8 @@
 #   truncated at 2 offsets, a flipped byte, a dataset of the wrong shape and
 #   one of the wrong type, a file that is not a checkpoint, and an existing
 #   output that is not this run's unfinished output (without -overwrite).
+# - A checkpoint that cannot be written stops the run (exit 3) and keeps the
+#   previous one.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 pid=""
@@ -215,6 +217,26 @@ if run 2 $mc -quiet -restart r.ckpt.h5 -output r.h5 && "$PYTHON" "$SRC/tests/che
 else
   fail "restart into the run's own interrupted output"
 fi
+
+# A checkpoint that cannot be written (its temporary name taken by a
+# directory, as a full disk would fail it) stops the run with exit status 3
+# and one message; the previous checkpoint stays complete.
+start 2 $mc -checkpoint_interval 0.2 -output w.h5
+if wait_checkpoint; then
+  mkdir w.ckpt.h5.tmp
+  wait "$pid"
+  rc=$?
+  if [ $rc -eq 3 ] && grep -q "writing checkpoint 'w.ckpt.h5' failed" run.log &&
+    "$PYTHON" "$SRC/tests/check_checkpoint.py" w.ckpt.h5; then
+    pass "a checkpoint that cannot be written: exit status 3, the previous checkpoint intact"
+  else
+    fail "unwritable checkpoint: exit status $rc"
+    cat run.log
+  fi
+else
+  fail "unwritable checkpoint: the run ended before its first checkpoint"
+fi
+rm -rf w.ckpt.h5.tmp
 
 pt="-task tempering -lattice_size 8,8 -couplings pm -beta_list 0.2,0.35,0.5,0.65,0.8,1.0,1.2,1.5 -pt_replica_sets 2
     -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 60000 -pt_swap_interval 2 -snapshot_interval 20000"
