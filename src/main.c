@@ -63,8 +63,9 @@ static int take_help_flag(int *argc, char **argv)
   return help;
 }
 
-/* The root attributes that describe this invocation; a restart rewrites
- * them (start_time stays the run's first start). */
+/* The root attributes that describe this invocation (and the run's
+ * run_id and restarts, when it checkpoints); a restart rewrites them,
+ * start_time stays the run's first start. */
 static int write_invocation(ising_io *io, const ising_params *p, int nprocs, const int *layout,
                             const ising_checkpoint *ck)
 {
@@ -86,35 +87,22 @@ static int write_invocation(ising_io *io, const ising_params *p, int nprocs, con
 static int write_provenance(ising_io *io, const ising_params *p, int nprocs, const int *layout, const char *start,
                             const ising_checkpoint *ck)
 {
-  char host[256] = "unknown";
-  gethostname(host, sizeof(host) - 1);
-  int64_t nranks = nprocs, grid[ISING_MAX_DIM], size[ISING_MAX_DIM];
-  int64_t dim = p->dim;
-  for (int d = 0; d < p->dim; d++) {
-    grid[d] = layout[d];
-    size[d] = p->L[d];
-  }
+  int64_t size[ISING_MAX_DIM], dim = p->dim;
+  for (int d = 0; d < p->dim; d++) size[d] = p->L[d];
   char bc[64] = "";
   for (int d = 0; d < p->dim; d++) {
     strcat(bc, d ? "," : "");
     strcat(bc, p->periodic[d] ? "periodic" : "open");
   }
-  int rc =
-      ising_io_attr_string(io, "/", "program", "ising") || ising_io_attr_string(io, "/", "version", ISING_VERSION) ||
-      ising_io_attr_string(io, "/", "git_revision", ISING_GIT_REVISION) ||
-      ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
-      ising_io_attr_string(io, "/", "options", p->options_text) || ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
-      ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) ||
-      ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
-      ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) || ising_io_attr_string(io, "/", "hostname", host) ||
-      ising_io_attr_string(io, "/", "start_time", start) || ising_io_attr_string(io, "/", "status", "running") ||
-      (ck && (ising_io_attr_string(io, "/", "run_id", ck->run_id) ||
-              ising_io_attr_int64(io, "/", "restarts", &ck->restarts, 0))) ||
-      ising_io_group(io, "/model") || ising_io_attr_int64(io, "/model", "dim", &dim, 0) ||
-      ising_io_attr_int64(io, "/model", "size", size, p->dim) || ising_io_attr_string(io, "/model", "bc", bc) ||
-      ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
-      ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
-      ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
+  int rc = ising_io_attr_string(io, "/", "program", "ising") || write_invocation(io, p, nprocs, layout, ck) ||
+           ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
+           ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) ||
+           ising_io_attr_string(io, "/", "start_time", start) || ising_io_group(io, "/model") ||
+           ising_io_attr_int64(io, "/model", "dim", &dim, 0) ||
+           ising_io_attr_int64(io, "/model", "size", size, p->dim) || ising_io_attr_string(io, "/model", "bc", bc) ||
+           ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
+           ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
+           ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
   if (!rc && p->couplings != ISING_COUPLINGS_GAUSSIAN) rc = ising_io_attr_double(io, "/model", "J", p->J, p->dim);
   if (!rc && p->couplings == ISING_COUPLINGS_PM) rc = ising_io_attr_double(io, "/model", "pm_p", &p->pm_p, 0);
   if (!rc && p->couplings == ISING_COUPLINGS_GAUSSIAN)
