@@ -2,6 +2,7 @@
  *   ising_anneal_run   collective */
 #include "ising/anneal.h"
 
+#include "ising/checkpoint.h"
 #include "ising/error.h"
 #include "ising/halo.h"
 #include "ising/mc.h"
@@ -22,33 +23,95 @@ static double schedule(const ising_params *p, int64_t k)
   return p->anneal_beta_start + f * (p->anneal_beta_end - p->anneal_beta_start);
 }
 
-int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                     ising_freeenergy *fe)
+/* The state after n sweeps of restart r: hits of the best energy so far,
+ * the current and the best spins, the final energies of restarts < r. */
+static int anneal_checkpoint(ising_checkpoint *ck, ising_io *io, const ising_geometry *g, int64_t r, int64_t n,
+                             int64_t hits, int8_t *spins, int8_t *best, const double *energies, int64_t restarts)
 {
-  const int64_t R = p->anneal_restarts;
+  const int64_t counters[3] = {r, n, hits};
+  int64_t three = 3;
+  ising_io cio;
+  int8_t *kept = r > 0 ? best : spins; /* before the first restart ends there is no best yet */
+  ising_timer_start(ISING_PHASE_OUTPUT);
+  int bad = ising_checkpoint_begin(ck, io, ISING_TASK_ANNEAL, &cio) ||
+            ising_checkpoint_put(&cio, "/anneal/counters", H5T_NATIVE_INT64, 1, &three, counters) ||
+            ising_checkpoint_put_spins(&cio, "/anneal/spins", g, 0, &spins) ||
+            ising_checkpoint_put_spins(&cio, "/anneal/best_spins", g, 0, &kept) ||
+            ising_checkpoint_put(&cio, "/anneal/energies", H5T_NATIVE_DOUBLE, 1, &restarts, energies);
+  bad = ising_checkpoint_end(ck, &cio, bad);
+  ising_timer_stop(ISING_PHASE_OUTPUT);
+  return bad;
+}
+
+/* This configuration's exact total energy (units of 2^-32); needs the halo. */
+static ising_int128 total_energy(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+{
+  ising_int128 e = ising_observables_local(g, c, spins).energy;
+  ising_allreduce_int128(g->comm, &e, 1);
+  return e;
+}
+
+int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
+                     ising_freeenergy *fe, ising_checkpoint *ck)
+{
+  const int64_t R = p->anneal_restarts, per_restart = p->anneal_steps * p->anneal_sweeps_per_step;
   int rc = ISING_EXIT_RUNTIME;
   int8_t *spins = malloc(g->nextended), *best = malloc(g->nextended);
   double *energies = malloc(sizeof(double) * (size_t)R);
   ising_halo halo;
   ising_halo_create(g, MPI_INT8_T, &halo);
   if (ising_check(g->comm, !spins || !best || !energies, "out of memory for annealing")) goto done;
+  for (int64_t r = 0; r < R; r++) energies[r] = NAN;
 
   ising_int128 best_e = 0;
-  int64_t hits = 0;
+  int64_t hits = 0, r0 = 0, n0 = 0;
+  ising_io cio;
+  const int resume = ising_checkpoint_resume(ck, ISING_TASK_ANNEAL, &cio);
+  if (resume < 0) goto done;
+  if (resume) {
+    /* Restart r0 continues after n0 sweeps; the best energy so far is that
+     * of the best configuration, recomputed exactly. */
+    int64_t cnt[3] = {-1, -1, -1};
+    memset(spins, 0, g->nextended);
+    memset(best, 0, g->nextended);
+    int bad = ising_checkpoint_get(&cio, "/anneal/counters", H5T_NATIVE_INT64, 3, cnt) ||
+              ising_checkpoint_get_spins(&cio, "/anneal/spins", g, 0, &spins) ||
+              ising_checkpoint_get_spins(&cio, "/anneal/best_spins", g, 0, &best) ||
+              ising_checkpoint_get(&cio, "/anneal/energies", H5T_NATIVE_DOUBLE, R, energies);
+    ising_io_close(&cio);
+    bad |= cnt[0] < 0 || cnt[0] >= R || cnt[1] < 0 || cnt[1] > per_restart || cnt[2] < (cnt[0] > 0) || cnt[2] > cnt[0];
+    if (ising_checkpoint_check(ck, bad, "the annealing state (/anneal) is unreadable or out of range")) {
+      rc = ISING_EXIT_INPUT;
+      goto done;
+    }
+    r0 = cnt[0];
+    n0 = cnt[1];
+    hits = cnt[2];
+    ising_halo_exchange(&halo, best);
+    if (r0 > 0) best_e = total_energy(g, c, best);
+  }
   double last = MPI_Wtime();
-  for (int64_t r = 0; r < R; r++) {
-    ising_spins_init(g, p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, 1, spins);
+  for (int64_t r = r0; r < R; r++) {
+    if (!resume || r > r0) ising_spins_init(g, p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, 1, spins);
     ising_halo_exchange(&halo, spins);
-    uint64_t step = 0;
-    for (int64_t k = 0; k < p->anneal_steps; k++) {
-      ising_sweeper sweeper;
-      ising_sweeper_init(&sweeper, g, c, p->algorithm, schedule(p, k), p->seed, ISING_STREAM_ANNEAL0 + (uint32_t)r);
+    ising_sweeper sweeper;
+    const int64_t first = r == r0 ? n0 : 0;
+    for (int64_t n = first; n < per_restart; n++) {
+      if (n == first || n % p->anneal_sweeps_per_step == 0)
+        ising_sweeper_init(&sweeper, g, c, p->algorithm, schedule(p, n / p->anneal_sweeps_per_step), p->seed,
+                           ISING_STREAM_ANNEAL0 + (uint32_t)r);
       ising_sweep_stats acc = {0, 0};
-      for (int64_t s = 0; s < p->anneal_sweeps_per_step; s++) ising_mc_sweep(&sweeper, &halo, spins, step++, &acc);
+      ising_mc_sweep(&sweeper, &halo, spins, (uint64_t)n, &acc);
+      const int action = ising_checkpoint_poll(ck);
+      if (action != ISING_CHECKPOINT_NONE && anneal_checkpoint(ck, io, g, r, n + 1, hits, spins, best, energies, R))
+        goto done;
+      if (action == ISING_CHECKPOINT_STOP) {
+        rc = ISING_EXIT_INTERRUPTED;
+        goto done;
+      }
     }
     ising_timer_start(ISING_PHASE_MEASURE);
-    ising_int128 e = ising_observables_local(g, c, spins).energy;
-    ising_allreduce_int128(g->comm, &e, 1);
+    ising_int128 e = total_energy(g, c, spins);
     ising_timer_stop(ISING_PHASE_MEASURE);
     energies[r] = (double)e / ISING_QUANTUM_SCALE;
     if (r == 0 || e < best_e) {

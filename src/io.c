@@ -126,6 +126,66 @@ int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io
   return 0;
 }
 
+int ising_io_open(MPI_Comm comm, const char *path, int writable, ising_io *io)
+{
+  memset(io, 0, sizeof(*io));
+  io->comm = comm;
+  MPI_Comm_rank(comm, &io->rank);
+  snprintf(io->path, sizeof(io->path), "%s", path);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  io->serial = comm == MPI_COMM_SELF;
+  if (!io->serial) {
+    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_all_coll_metadata_ops(fapl, 1);
+    H5Pset_coll_metadata_write(fapl, 1);
+  }
+  io->file = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+  H5Pclose(fapl);
+  int bad = io->file < 0, failed;
+  MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, comm);
+  if (failed) {
+    if (io->file >= 0) H5Fclose(io->file);
+    io->file = H5I_INVALID_HID;
+    return -1;
+  }
+  return 0;
+}
+
+void ising_io_keep_existing(ising_io *io, int keep)
+{
+  io->keep_existing = keep;
+}
+
+void ising_io_quiet(ising_io *io, int quiet)
+{
+  io->quiet = quiet;
+}
+
+int ising_io_replace(MPI_Comm comm, const char *path, ising_io *io)
+{
+  memset(io, 0, sizeof(*io));
+  io->comm = comm;
+  io->quiet = 1;
+  MPI_Comm_rank(comm, &io->rank);
+  snprintf(io->path, sizeof(io->path), "%s", path);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  H5Pset_all_coll_metadata_ops(fapl, 1);
+  H5Pset_coll_metadata_write(fapl, 1);
+  io->file = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  int bad = io->file < 0, failed;
+  MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, comm);
+  if (failed) {
+    if (io->file >= 0) H5Fclose(io->file);
+    io->file = H5I_INVALID_HID;
+    return -1;
+  }
+  return 0;
+}
+
 /* The HDF5 path of path under the current prefix (ising_io_set_prefix). */
 static const char *resolve(const ising_io *io, const char *path, char *buf, size_t len)
 {
@@ -141,7 +201,22 @@ void ising_io_set_prefix(ising_io *io, const char *prefix)
 
 static int io_ok(ising_io *io, int failed, const char *what, const char *path)
 {
+  if (io->quiet) {
+    int any;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, io->comm);
+    return any ? -1 : 0;
+  }
   return ising_check(io->comm, failed, "writing %s '%s' in '%s' failed", what, path, io->path) ? -1 : 0;
+}
+
+static int read_ok(ising_io *io, int failed, const char *what, const char *path)
+{
+  if (io->quiet) {
+    int any;
+    MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, io->comm);
+    return any ? -1 : 0;
+  }
+  return ising_check(io->comm, failed, "reading %s '%s' in '%s' failed", what, path, io->path) ? -1 : 0;
 }
 
 int ising_io_group(ising_io *io, const char *path)
@@ -232,10 +307,26 @@ static int reserve_space(ising_io *io, const char *path, haddr_t end)
                                                                                                                 : 0;
 }
 
+static int dataset_shape(ising_io *io, const char *path, hid_t type, int *rank, int64_t *dims);
+
+/* 1 if the dataset at (resolved) path exists with this type class, element
+ * size, rank and dims. */
+static int same_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims)
+{
+  int64_t have[ISING_IO_MAX_RANK];
+  int hrank;
+  if (dataset_shape(io, path, type, &hrank, have) || hrank != rank) return 0;
+  for (int k = 0; k < rank; k++)
+    if ((hsize_t)have[k] != dims[k]) return 0;
+  return 1;
+}
+
 static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, const hsize_t *dims, const void *fill)
 {
   char buf[512];
   path = resolve(io, path, buf, sizeof(buf));
+  if (io->keep_existing && H5Lexists(io->file, path, H5P_DEFAULT) > 0)
+    return io_ok(io, !same_dataset(io, path, type, rank, dims), "dataset (existing, other shape)", path);
   hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
   H5Pset_create_intermediate_group(lcpl, 1);
   hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
@@ -261,6 +352,129 @@ static int create_dataset(ising_io *io, const char *path, hid_t type, int rank, 
   return reserve_space(io, path, end);
 }
 
+int ising_io_dataset(ising_io *io, const char *path, hid_t type, int rank, const int64_t *dims)
+{
+  hsize_t h[ISING_IO_MAX_RANK];
+  if (rank < 1 || rank > ISING_IO_MAX_RANK) return io_ok(io, 1, "dataset (bad rank)", path);
+  for (int k = 0; k < rank; k++) h[k] = (hsize_t)dims[k];
+  return create_dataset(io, path, type, rank, h, NULL);
+}
+
+/* 1 when the file type t has the class, size and sign of the memory type m. */
+static int same_type(hid_t t, hid_t m)
+{
+  H5T_class_t c = H5Tget_class(t);
+  if (c != H5Tget_class(m) || H5Tget_size(t) != H5Tget_size(m)) return 0;
+  return c != H5T_INTEGER || H5Tget_sign(t) == H5Tget_sign(m);
+}
+
+static int dataset_shape(ising_io *io, const char *path, hid_t type, int *rank, int64_t *dims)
+{
+  if (H5Lexists(io->file, path, H5P_DEFAULT) <= 0) return -1;
+  H5O_info_t info;
+  if (H5Oget_info_by_name(io->file, path, &info, H5P_DEFAULT) < 0 || info.type != H5O_TYPE_DATASET) return -1;
+  hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
+  if (d < 0) return -1;
+  hid_t t = H5Dget_type(d), fs = H5Dget_space(d);
+  int r = H5Sget_simple_extent_ndims(fs), rc = -1;
+  hsize_t h[ISING_IO_MAX_RANK];
+  if (t >= 0 && same_type(t, type) && r >= 0 && r <= ISING_IO_MAX_RANK && H5Sget_simple_extent_type(fs) == H5S_SIMPLE &&
+      H5Sget_simple_extent_dims(fs, h, NULL) == r) {
+    *rank = r;
+    for (int k = 0; k < r; k++) dims[k] = (int64_t)h[k];
+    rc = 0;
+  }
+  if (t >= 0) H5Tclose(t);
+  if (fs >= 0) H5Sclose(fs);
+  H5Dclose(d);
+  return rc;
+}
+
+int ising_io_shape(ising_io *io, const char *path, hid_t type, int *rank, int64_t *dims)
+{
+  char buf[512];
+  return dataset_shape(io, resolve(io, path, buf, sizeof(buf)), type, rank, dims);
+}
+
+/* Opens attribute name of obj when it exists with this type class (and, for
+ * numbers, n values, or a scalar when n == 0). */
+static hid_t open_attr(ising_io *io, const char *obj, const char *name, hid_t type, int n)
+{
+  char buf[512];
+  obj = resolve(io, obj, buf, sizeof(buf));
+  if (H5Lexists(io->file, obj, H5P_DEFAULT) <= 0 && strcmp(obj, "/")) return H5I_INVALID_HID;
+  if (H5Aexists_by_name(io->file, obj, name, H5P_DEFAULT) <= 0) return H5I_INVALID_HID;
+  hid_t a = H5Aopen_by_name(io->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) return H5I_INVALID_HID;
+  hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+  int ok = t >= 0 && sp >= 0;
+  if (ok && type == H5T_C_S1) {
+    ok = H5Tget_class(t) == H5T_STRING && H5Sget_simple_extent_type(sp) == H5S_SCALAR && H5Tis_variable_str(t) > 0;
+  } else if (ok) {
+    hssize_t npoints = H5Sget_simple_extent_npoints(sp);
+    int scalar = H5Sget_simple_extent_type(sp) == H5S_SCALAR;
+    ok = same_type(t, type) && (n == 0 ? scalar : !scalar && npoints == n && H5Sget_simple_extent_ndims(sp) == 1);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  if (!ok) {
+    H5Aclose(a);
+    return H5I_INVALID_HID;
+  }
+  return a;
+}
+
+int ising_io_read_attr(ising_io *io, const char *obj, const char *name, hid_t memtype, void *v, int n)
+{
+  hid_t a = open_attr(io, obj, name, memtype, n);
+  if (a < 0) return -1;
+  herr_t err = H5Aread(a, memtype, v);
+  H5Aclose(a);
+  return err < 0 ? -1 : 0;
+}
+
+int ising_io_attr_length(ising_io *io, const char *obj, const char *name, hid_t memtype)
+{
+  char buf[512];
+  obj = resolve(io, obj, buf, sizeof(buf));
+  if (H5Lexists(io->file, obj, H5P_DEFAULT) <= 0 && strcmp(obj, "/")) return -1;
+  if (H5Aexists_by_name(io->file, obj, name, H5P_DEFAULT) <= 0) return -1;
+  hid_t a = H5Aopen_by_name(io->file, obj, name, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0) return -1;
+  hid_t t = H5Aget_type(a), sp = H5Aget_space(a);
+  int n = -1;
+  if (t >= 0 && sp >= 0 && same_type(t, memtype)) {
+    if (H5Sget_simple_extent_type(sp) == H5S_SCALAR)
+      n = 0;
+    else if (H5Sget_simple_extent_ndims(sp) == 1)
+      n = (int)H5Sget_simple_extent_npoints(sp);
+  }
+  if (t >= 0) H5Tclose(t);
+  if (sp >= 0) H5Sclose(sp);
+  H5Aclose(a);
+  return n;
+}
+
+int ising_io_read_attr_string(ising_io *io, const char *obj, const char *name, char *out, size_t len)
+{
+  hid_t a = open_attr(io, obj, name, H5T_C_S1, 0);
+  if (a < 0) return -1;
+  hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  char *value = NULL;
+  herr_t err = H5Aread(a, type, &value);
+  int rc = -1;
+  if (err >= 0 && value && strlen(value) < len) {
+    snprintf(out, len, "%s", value);
+    rc = 0;
+  }
+  if (err >= 0 && value) H5free_memory(value);
+  H5Tclose(type);
+  H5Aclose(a);
+  return rc;
+}
+
 int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int64_t *dims)
 {
   hsize_t h[2];
@@ -272,38 +486,70 @@ int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int6
 int ising_io_write_double(ising_io *io, const char *path, const int64_t *start, const int64_t *count,
                           const double *data)
 {
+  return ising_io_write_part(io, path, H5T_NATIVE_DOUBLE, start, count, data, io->rank == 0);
+}
+
+/* Selects [start, start + count) of the dataset's file space (or nothing when
+ * !active) and a matching 1-D memory space in *ms.  Returns 0, or -1 when
+ * the selection does not fit the dataset (then nothing is selected, so the
+ * rank can still take part in the collective transfer). */
+static int select_slab(hid_t fs, const int64_t *start, const int64_t *count, int active, hid_t *ms)
+{
+  int rank = H5Sget_simple_extent_ndims(fs), fits = rank >= 0 && rank <= ISING_IO_MAX_RANK;
+  hsize_t dims[ISING_IO_MAX_RANK], st[ISING_IO_MAX_RANK], ct[ISING_IO_MAX_RANK], n = 1;
+  if (fits) H5Sget_simple_extent_dims(fs, dims, NULL);
+  for (int k = 0; k < rank && fits && active; k++) {
+    fits = start[k] >= 0 && count[k] >= 0 && (hsize_t)(start[k] + count[k]) <= dims[k];
+    st[k] = (hsize_t)start[k];
+    ct[k] = (hsize_t)count[k];
+    n *= ct[k];
+  }
+  hsize_t one = n ? n : 1;
+  *ms = H5Screate_simple(1, &one, NULL);
+  if (!active || !fits || n == 0) {
+    H5Sselect_none(fs);
+    H5Sselect_none(*ms);
+    return fits ? 0 : -1;
+  }
+  if (rank > 0) H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL);
+  return 0;
+}
+
+/* One collective transfer of a hyperslab per active rank. */
+static int transfer_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start, const int64_t *count,
+                         void *data, int active, int writing)
+{
   char buf[512];
   path = resolve(io, path, buf, sizeof(buf));
   herr_t err = -1;
   hid_t d = H5Dopen2(io->file, path, H5P_DEFAULT);
   if (d >= 0) {
-    hid_t fs = H5Dget_space(d);
-    int rank = H5Sget_simple_extent_ndims(fs);
-    hsize_t st[2] = {0, 0}, ct[2] = {1, 1}, n = 1;
-    for (int k = 0; k < rank && k < 2; k++) {
-      st[k] = (hsize_t)start[k];
-      ct[k] = (hsize_t)count[k];
-      n *= ct[k];
-    }
-    hid_t ms = H5Screate_simple(1, &n, NULL);
-    if (io->rank == 0) {
-      H5Sselect_hyperslab(fs, H5S_SELECT_SET, st, NULL, ct, NULL);
-    } else {
-      H5Sselect_none(fs);
-      H5Sselect_none(ms);
-    }
+    hid_t fs = H5Dget_space(d), ms = H5I_INVALID_HID;
+    int fits = select_slab(fs, start, count, active, &ms) == 0;
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    err = H5Dwrite(d, H5T_NATIVE_DOUBLE, ms, fs, xfer, data);
+    if (!io->serial) H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    err = writing ? H5Dwrite(d, memtype, ms, fs, xfer, data) : H5Dread(d, memtype, ms, fs, xfer, data);
+    if (!fits) err = -1;
     H5Pclose(xfer);
-    H5Sclose(ms);
+    if (ms >= 0) H5Sclose(ms);
     H5Sclose(fs);
     H5Dclose(d);
   }
-  int failed;
-  int bad = err < 0;
+  int failed, bad = err < 0;
   MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, io->comm);
-  return io_ok(io, failed, "dataset", path);
+  return writing ? io_ok(io, failed, "dataset", path) : read_ok(io, failed, "dataset", path);
+}
+
+int ising_io_write_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start, const int64_t *count,
+                        const void *data, int active)
+{
+  return transfer_part(io, path, memtype, start, count, (void *)data, active, 1);
+}
+
+int ising_io_read_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start, const int64_t *count,
+                       void *data, int active)
+{
+  return transfer_part(io, path, memtype, start, count, data, active, 0);
 }
 
 /* File dimensions of a field: [lead,] (z,) (y,) x. */
@@ -328,8 +574,8 @@ int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const isi
   return ising_io_write_field_part(io, path, lead, g, memtype, extended, 1);
 }
 
-int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
-                              const void *extended, int active)
+static int transfer_field(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                          void *extended, int active, int writing)
 {
   char buf[512];
   path = resolve(io, path, buf, sizeof(buf));
@@ -360,8 +606,8 @@ int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, cons
       H5Sselect_none(ms);
     }
     hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-    H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
-    err = H5Dwrite(d, memtype, ms, fs, xfer, extended);
+    if (!io->serial) H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+    err = writing ? H5Dwrite(d, memtype, ms, fs, xfer, extended) : H5Dread(d, memtype, ms, fs, xfer, extended);
     H5Pclose(xfer);
     H5Sclose(ms);
     H5Sclose(fs);
@@ -369,7 +615,19 @@ int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, cons
   }
   int bad = err < 0, failed;
   MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, io->comm);
-  return io_ok(io, failed, "dataset", path);
+  return writing ? io_ok(io, failed, "dataset", path) : read_ok(io, failed, "dataset", path);
+}
+
+int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                              const void *extended, int active)
+{
+  return transfer_field(io, path, lead, g, memtype, (void *)extended, active, 1);
+}
+
+int ising_io_read_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                             void *extended, int active)
+{
+  return transfer_field(io, path, lead, g, memtype, extended, active, 0);
 }
 
 int ising_io_flush(ising_io *io)

@@ -5,6 +5,7 @@
  * (error.h), and a run that fails before finishing removes its output. */
 #include "ising/ais.h"
 #include "ising/anneal.h"
+#include "ising/checkpoint.h"
 #include "ising/couplings.h"
 #include "ising/error.h"
 #include "ising/freeenergy.h"
@@ -19,6 +20,7 @@
 #include "ising/version.h"
 
 #include <petscsys.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,35 +65,46 @@ static int take_help_flag(int *argc, char **argv)
   return help;
 }
 
-static int write_provenance(ising_io *io, const ising_params *p, int nprocs, const int *layout, const char *start)
+/* The root attributes that describe this invocation (and the run's
+ * run_id and restarts, when it checkpoints); a restart rewrites them,
+ * start_time stays the run's first start. */
+static int write_invocation(ising_io *io, const ising_params *p, int nprocs, const int *layout,
+                            const ising_checkpoint *ck)
 {
   char host[256] = "unknown";
   gethostname(host, sizeof(host) - 1);
-  int64_t nranks = nprocs, grid[ISING_MAX_DIM], size[ISING_MAX_DIM];
-  int64_t dim = p->dim;
-  for (int d = 0; d < p->dim; d++) {
-    grid[d] = layout[d];
-    size[d] = p->L[d];
-  }
+  int64_t nranks = nprocs, grid[ISING_MAX_DIM];
+  for (int d = 0; d < p->dim; d++) grid[d] = layout[d];
+  return ising_io_attr_string(io, "/", "version", ISING_VERSION) ||
+         ising_io_attr_string(io, "/", "git_revision", ISING_GIT_REVISION) ||
+         ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
+         ising_io_attr_string(io, "/", "options", p->options_text) ||
+         ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
+         ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) ||
+         ising_io_attr_string(io, "/", "hostname", host) || ising_io_attr_string(io, "/", "status", "running") ||
+         (ck && (ising_io_attr_string(io, "/", "run_id", ck->run_id) ||
+                 ising_io_attr_int64(io, "/", "restarts", &ck->restarts, 0)));
+}
+
+static int write_provenance(ising_io *io, const ising_params *p, int nprocs, const int *layout, const char *start,
+                            const ising_checkpoint *ck)
+{
+  int64_t size[ISING_MAX_DIM], dim = p->dim;
+  for (int d = 0; d < p->dim; d++) size[d] = p->L[d];
   char bc[64] = "";
   for (int d = 0; d < p->dim; d++) {
     strcat(bc, d ? "," : "");
     strcat(bc, p->periodic[d] ? "periodic" : "open");
   }
-  int rc =
-      ising_io_attr_string(io, "/", "program", "ising") || ising_io_attr_string(io, "/", "version", ISING_VERSION) ||
-      ising_io_attr_string(io, "/", "git_revision", ISING_GIT_REVISION) ||
-      ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
-      ising_io_attr_string(io, "/", "options", p->options_text) || ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
-      ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) ||
-      ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
-      ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) || ising_io_attr_string(io, "/", "hostname", host) ||
-      ising_io_attr_string(io, "/", "start_time", start) || ising_io_attr_string(io, "/", "status", "running") ||
-      ising_io_group(io, "/model") || ising_io_attr_int64(io, "/model", "dim", &dim, 0) ||
-      ising_io_attr_int64(io, "/model", "size", size, p->dim) || ising_io_attr_string(io, "/model", "bc", bc) ||
-      ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
-      ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
-      ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
+  int rc = ising_io_attr_string(io, "/", "program", "ising") || write_invocation(io, p, nprocs, layout, ck) ||
+           ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
+           ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) ||
+           ising_io_attr_string(io, "/", "start_time", start) || ising_io_group(io, "/model") ||
+           ising_io_attr_int64(io, "/model", "dim", &dim, 0) ||
+           ising_io_attr_int64(io, "/model", "size", size, p->dim) || ising_io_attr_string(io, "/model", "bc", bc) ||
+           ising_io_attr_string(io, "/model", "couplings", ising_couplings_name(p->couplings)) ||
+           ising_io_attr_double(io, "/model", "field", &p->field, 0) ||
+           ising_io_attr_double(io, "/model", "field_sigma", &p->field_sigma, 0);
   if (!rc && p->couplings != ISING_COUPLINGS_GAUSSIAN) rc = ising_io_attr_double(io, "/model", "J", p->J, p->dim);
   if (!rc && p->couplings == ISING_COUPLINGS_PM) rc = ising_io_attr_double(io, "/model", "pm_p", &p->pm_p, 0);
   if (!rc && p->couplings == ISING_COUPLINGS_GAUSSIAN)
@@ -214,6 +227,7 @@ int main(int argc, char **argv)
   ising_io io = {.file = H5I_INVALID_HID};
   ising_freeenergy fe = {0};
   ising_meanfield *mf = NULL;
+  ising_checkpoint ck = {0}, *ckp = NULL; /* only the Monte Carlo engines checkpoint */
   int have_io = 0;
 
   if ((status = ising_params_load(PETSC_COMM_WORLD, size, &p))) goto finish;
@@ -247,22 +261,66 @@ int main(int argc, char **argv)
   if (world_lattice && (status = ising_couplings_create(&p, &g, &c))) goto finish;
   if ((p.tasks & ISING_TASK_MEANFIELD) && (status = ising_meanfield_create(&p, &g, &c, &mf))) goto finish;
   MPI_Comm comm = world_lattice ? g.comm : PETSC_COMM_WORLD;
-  if ((status = ising_io_create(comm, p.output, p.overwrite, &io))) goto finish;
-  have_io = 1;
-  if (write_provenance(&io, &p, size, layout, start) || (world_lattice && ising_couplings_write(&io, &g, &c, 1))) {
-    status = ISING_EXIT_RUNTIME;
-    goto finish;
+  if (p.tasks & (ISING_TASK_MC | ISING_TASK_TEMPERING | ISING_TASK_ANNEAL)) {
+    ckp = &ck;
+    if ((status = ising_checkpoint_setup(&p, comm, &ck))) goto finish;
+  }
+  if (p.restart[0]) {
+    /* The checkpoint holds the output as it was: continue in a copy of it. */
+    if ((status = ising_checkpoint_restore_output(&ck, &io))) goto finish;
+    have_io = 1;
+    if (write_invocation(&io, &p, size, layout, &ck)) {
+      status = ISING_EXIT_RUNTIME;
+      goto finish;
+    }
+    if (rank == 0 && !p.quiet)
+      printf("continuing from checkpoint %s (restart %lld of this run)\n", p.restart, (long long)ck.restarts);
+  } else {
+    if ((status = ising_io_create(comm, p.output, p.overwrite, &io))) goto finish;
+    have_io = 1;
+    if (write_provenance(&io, &p, size, layout, start, ckp) ||
+        (world_lattice && ising_couplings_write(&io, &g, &c, 1))) {
+      status = ISING_EXIT_RUNTIME;
+      goto finish;
+    }
   }
   ising_timer_stop(ISING_PHASE_SETUP);
 
   if ((status = ising_freeenergy_init(&p, comm, &io, &fe))) goto finish;
-  if (p.tasks & ISING_TASK_MC) status = ising_mc_run(&p, &g, &c, &io, &fe);
-  if (!status && (p.tasks & ISING_TASK_MEANFIELD)) status = ising_meanfield_run(mf, &io, &fe);
-  if (!status && (p.tasks & ISING_TASK_TEMPERING)) status = ising_tempering_run(&p, &io, &fe);
-  if (!status && (p.tasks & ISING_TASK_ANNEAL)) status = ising_anneal_run(&p, &g, &c, &io, &fe);
-  if (!status && (p.tasks & ISING_TASK_QUENCH)) status = ising_quench_run(&p, &g, &c, &io);
-  if (!status && (p.tasks & ISING_TASK_FREEENERGY)) status = ising_ais_run(&p, &g, &c, &io, &fe);
+  if (ckp) ising_checkpoint_arm(ckp);
+  /* The tasks in the order they run; after a restart those that had
+   * finished are in the restored file already. */
+  static const unsigned order[] = {ISING_TASK_MC,     ISING_TASK_MEANFIELD, ISING_TASK_TEMPERING,
+                                   ISING_TASK_ANNEAL, ISING_TASK_QUENCH,    ISING_TASK_FREEENERGY};
+  for (size_t k = 0; k < sizeof(order) / sizeof(*order) && !status; k++) {
+    const unsigned t = order[k];
+    if (!(p.tasks & t) || (ckp && ising_checkpoint_task_done(ckp, t))) continue;
+    switch (t) {
+    case ISING_TASK_MC: status = ising_mc_run(&p, &g, &c, &io, &fe, ckp); break;
+    case ISING_TASK_MEANFIELD: status = ising_meanfield_run(mf, &io, &fe); break;
+    case ISING_TASK_TEMPERING: status = ising_tempering_run(&p, &io, &fe, ckp); break;
+    case ISING_TASK_ANNEAL: status = ising_anneal_run(&p, &g, &c, &io, &fe, ckp); break;
+    case ISING_TASK_QUENCH: status = ising_quench_run(&p, &g, &c, &io); break;
+    default: status = ising_ais_run(&p, &g, &c, &io, &fe); break;
+    }
+    if (!status && ckp) ising_checkpoint_mark_done(ckp, t);
+  }
   if (!status && !p.quiet && rank == 0) ising_freeenergy_report(&fe, stdout);
+  if (status == ISING_EXIT_INTERRUPTED) {
+    /* The checkpoint is written; the output keeps what was finished. */
+    if (ising_io_attr_string(&io, "/", "status", "interrupted") || ising_io_close(&io)) {
+      status = ISING_EXIT_RUNTIME;
+    } else {
+      have_io = 0;
+      const int sig = ising_checkpoint_signal();
+      const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "";
+      if (rank == 0)
+        fprintf(stderr,
+                "ising: interrupted by %s%s: checkpoint written to %s; continue with the same options and -restart "
+                "%s\n",
+                name[0] ? "signal " : "a signal to another rank", name, ck.path, ck.path);
+    }
+  }
   if (!status) {
     char finish[64];
     now_iso(finish, sizeof(finish));
@@ -272,6 +330,7 @@ int main(int argc, char **argv)
     else
       have_io = 0;
   }
+  if (!status && ckp) ising_checkpoint_finish(ckp);
   if (!status && !p.quiet) {
     ising_timers_report(comm, stdout);
     if (rank == 0) printf("\nwrote %s\n", p.output);
@@ -279,6 +338,7 @@ int main(int argc, char **argv)
 
 finish:
   if (have_io) ising_io_discard(&io);
+  ising_checkpoint_free(&ck);
   ising_meanfield_destroy(&mf);
   ising_freeenergy_free(&fe);
   ising_couplings_free(&c);

@@ -3,6 +3,7 @@
  *   ising_mc_sweep, ising_mc_run  collective */
 #include "ising/mc.h"
 
+#include "ising/checkpoint.h"
 #include "ising/couplings.h"
 #include "ising/error.h"
 #include "ising/freeenergy.h"
@@ -289,10 +290,51 @@ static void report_progress(const ising_params *p, progress *pr, int rank, int k
   fflush(stdout);
 }
 
-int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                 ising_freeenergy *fe)
+/* The state at a sweep boundary of temperature k: n sweeps of it done
+ * (thermalisation included), changed spins so far in its measured sweeps
+ * (this rank's share), the spins, and its time series so far. */
+static int mc_checkpoint(ising_checkpoint *ck, ising_io *io, const ising_geometry *g, int k, int64_t n,
+                         int64_t changed_local, int8_t *spins, const double *e, const double *m, int64_t nmeas)
+{
+  int64_t changed, three = 3;
+  MPI_Allreduce(&changed_local, &changed, 1, MPI_INT64_T, MPI_SUM, g->comm);
+  const int64_t counters[3] = {k, n, changed};
+  ising_io cio;
+  ising_timer_start(ISING_PHASE_OUTPUT);
+  int bad = ising_checkpoint_begin(ck, io, ISING_TASK_MC, &cio) ||
+            ising_checkpoint_put(&cio, "/mc/counters", H5T_NATIVE_INT64, 1, &three, counters) ||
+            ising_checkpoint_put_spins(&cio, "/mc/spins", g, 0, &spins) ||
+            ising_checkpoint_put(&cio, "/mc/energy", H5T_NATIVE_DOUBLE, 1, &nmeas, e) ||
+            ising_checkpoint_put(&cio, "/mc/magnetization", H5T_NATIVE_DOUBLE, 1, &nmeas, m);
+  bad = ising_checkpoint_end(ck, &cio, bad);
+  ising_timer_stop(ISING_PHASE_OUTPUT);
+  return bad;
+}
+
+/* The state of mc_checkpoint back from the restart file (cio). */
+static int mc_resume(ising_checkpoint *ck, ising_io *cio, const ising_params *p, const ising_geometry *g, int *k,
+                     int64_t *n, int64_t *changed, int8_t *spins, double *e, double *m)
 {
   const int64_t nmeas = p->sweeps / p->measure_interval;
+  int64_t c[3] = {-1, -1, -1};
+  int bad = ising_checkpoint_get(cio, "/mc/counters", H5T_NATIVE_INT64, 3, c) ||
+            ising_checkpoint_get_spins(cio, "/mc/spins", g, 0, &spins) ||
+            ising_checkpoint_get(cio, "/mc/energy", H5T_NATIVE_DOUBLE, nmeas, e) ||
+            ising_checkpoint_get(cio, "/mc/magnetization", H5T_NATIVE_DOUBLE, nmeas, m);
+  ising_io_close(cio);
+  bad |= c[0] < 0 || c[0] >= p->nbeta || c[1] < 0 || c[1] > p->thermalize + p->sweeps || c[2] < 0 ||
+         c[2] / p->nsites > c[1];
+  if (ising_checkpoint_check(ck, bad, "the Monte Carlo state (/mc) is unreadable or out of range")) return -1;
+  *k = (int)c[0];
+  *n = c[1];
+  *changed = g->rank == 0 ? c[2] : 0; /* a sum over ranks */
+  return 0;
+}
+
+int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
+                 ising_freeenergy *fe, ising_checkpoint *ck)
+{
+  const int64_t nmeas = p->sweeps / p->measure_interval, per_beta = p->thermalize + p->sweeps;
   const int64_t snaps_per_beta = p->snapshot_interval > 0 ? p->sweeps / p->snapshot_interval : 0;
   const int have_exact = fe->method != ISING_EXACT_NONE;
   int rc = ISING_EXIT_RUNTIME;
@@ -305,30 +347,41 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   if (ising_mc_create_observables(p, have_exact, io) || create_spin_datasets(g, snaps_per_beta * p->nbeta, io))
     goto done;
 
-  ising_spins_init(g, p->seed, ISING_STREAM_INIT, 0, p->hot_start, spins);
+  /* A restart continues at temperature k0 after n0 of its sweeps. */
+  int k0 = 0;
+  int64_t n0 = 0, changed0 = 0;
+  ising_io cio;
+  int resume = ising_checkpoint_resume(ck, ISING_TASK_MC, &cio);
+  if (resume < 0) goto done;
+  if (resume) {
+    memset(spins, 0, g->nextended);
+    if (mc_resume(ck, &cio, p, g, &k0, &n0, &changed0, spins, e, m)) {
+      rc = ISING_EXIT_INPUT;
+      goto done;
+    }
+  } else {
+    ising_spins_init(g, p->seed, ISING_STREAM_INIT, 0, p->hot_start, spins);
+  }
   ising_halo_exchange(&halo, spins);
 
-  progress pr = {MPI_Wtime(), MPI_Wtime(), 0, (p->thermalize + p->sweeps) * p->nbeta};
-  uint64_t step = 0;
-  for (int k = 0; k < p->nbeta; k++) {
+  progress pr = {MPI_Wtime(), MPI_Wtime(), 0, per_beta * p->nbeta - (k0 * per_beta + n0)};
+  uint64_t step = (uint64_t)(k0 * per_beta + n0);
+  for (int k = k0; k < p->nbeta; k++) {
     ising_sweeper sweeper;
     ising_sweeper_init(&sweeper, g, c, p->algorithm, p->beta[k], p->seed, ISING_STREAM_DYNAMICS);
-    ising_sweep_stats acc = {0, 0};
+    ising_sweep_stats acc = {k == k0 ? changed0 : 0, 0};
     int64_t changed_total = 0;
-    for (int64_t s = 1; s <= p->thermalize; s++) {
+    for (int64_t n = k == k0 ? n0 : 0; n < per_beta; n++) {
+      if (n == p->thermalize) acc.changed = 0; /* acceptance counts the measured sweeps */
       ising_mc_sweep(&sweeper, &halo, spins, step++, &acc);
-      report_progress(p, &pr, g->rank, k, (uint64_t)s, p->thermalize, 1);
-    }
-    acc.changed = 0;
-    for (int64_t s = 1; s <= p->sweeps; s++) {
-      ising_mc_sweep(&sweeper, &halo, spins, step++, &acc);
-      if (s % p->measure_interval == 0) {
+      const int64_t s = n + 1 - p->thermalize; /* measured sweeps done, <= 0 while thermalising */
+      if (s > 0 && s % p->measure_interval == 0) {
         ising_timer_start(ISING_PHASE_MEASURE);
         int64_t t = s / p->measure_interval - 1;
         ising_observables_measure(g, c, spins, &e[t], &m[t]);
         ising_timer_stop(ISING_PHASE_MEASURE);
       }
-      if (snaps_per_beta && s % p->snapshot_interval == 0) {
+      if (s > 0 && snaps_per_beta && s % p->snapshot_interval == 0) {
         ising_timer_start(ISING_PHASE_OUTPUT);
         int64_t idx = k * snaps_per_beta + s / p->snapshot_interval - 1, one = 1;
         double sweep_no = (double)(p->thermalize + s), b = p->beta[k];
@@ -338,7 +391,17 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
         ising_timer_stop(ISING_PHASE_OUTPUT);
         if (bad) goto done;
       }
-      report_progress(p, &pr, g->rank, k, (uint64_t)(p->thermalize + s), p->thermalize + p->sweeps, 0);
+      if (s > 0)
+        report_progress(p, &pr, g->rank, k, (uint64_t)(n + 1), per_beta, 0);
+      else
+        report_progress(p, &pr, g->rank, k, (uint64_t)(n + 1), p->thermalize, 1);
+      const int action = ising_checkpoint_poll(ck);
+      if (action != ISING_CHECKPOINT_NONE && mc_checkpoint(ck, io, g, k, n + 1, acc.changed, spins, e, m, nmeas))
+        goto done;
+      if (action == ISING_CHECKPOINT_STOP) {
+        rc = ISING_EXIT_INTERRUPTED;
+        goto done;
+      }
     }
     MPI_Allreduce(&acc.changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);

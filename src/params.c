@@ -114,6 +114,14 @@ static const option_doc options[] = {
      "write exact values beside the estimates where they exist: enumeration (N <= 25), Kaufman (2D, both axes "
      "periodic, uniform J, h = 0), transfer matrix (1D, uniform J and h)"},
     {"-progress_interval", "10", "seconds between progress lines on rank 0, >= 0.001"},
+    {"-checkpoint_file", NULL,
+     "mc, tempering, anneal: checkpoint of the run's state, written atomically (unset: the -output name with .h5 "
+     "replaced by .ckpt.h5)"},
+    {"-checkpoint_interval", "3600",
+     "mc, tempering, anneal: seconds between checkpoints, in [0, 1e9] (0: none); SIGTERM, SIGUSR1, SIGINT always "
+     "checkpoint and stop the run (exit 4)"},
+    {"-restart", NULL,
+     "continue the run from this checkpoint file (same physics options, any number of ranks; bit-identical result)"},
     {"-quiet", "false", "no progress lines and no summary"},
 };
 
@@ -714,6 +722,37 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   return 0;
 }
 
+/* Checkpoints: only the Monte Carlo engines (mc, tempering, anneal) have a
+ * state worth saving; mean field is fast and always starts afresh. */
+static int load_checkpoint(parse_ctx *c, ising_params *p)
+{
+  int igiven = 0, fgiven = 0, rgiven = 0;
+  if (read_real(c, "-checkpoint_interval", 0.0, 1e9, &p->checkpoint_interval, &igiven)) return -1;
+  get(c, "-checkpoint_file", p->checkpoint_file, sizeof(p->checkpoint_file), &fgiven);
+  get(c, "-restart", p->restart, sizeof(p->restart), &rgiven);
+  if (c->failed) return -1;
+  if (!(p->tasks & (ISING_TASK_MC | ISING_TASK_TEMPERING | ISING_TASK_ANNEAL)) && (igiven || fgiven || rgiven))
+    return fail(c, "options -checkpoint_file, -checkpoint_interval, -restart: only used with -task mc, tempering or "
+                   "anneal (mean field does not checkpoint)");
+  if (fgiven && !p->checkpoint_file[0]) return fail(c, "option -checkpoint_file: expected a file name");
+  if (rgiven && !p->restart[0]) return fail(c, "option -restart: expected the path of a checkpoint file");
+  if (!fgiven) {
+    size_t n = strlen(p->output);
+    int h5 = n >= 3 && !strcmp(p->output + n - 3, ".h5");
+    if (n - (h5 ? 3 : 0) + 9 > sizeof(p->checkpoint_file))
+      return fail(c, "option -output: too long to derive -checkpoint_file from it; give -checkpoint_file");
+    snprintf(p->checkpoint_file, sizeof(p->checkpoint_file), "%.*s.ckpt.h5", (int)(n - (h5 ? 3 : 0)), p->output);
+  }
+  if (!strcmp(p->checkpoint_file, p->output))
+    return fail(c, "option -checkpoint_file: '%s' is the -output file; choose another name", p->checkpoint_file);
+  if (rgiven && !strcmp(p->restart, p->output))
+    return fail(c,
+                "option -restart: '%s' is the -output file; pass the checkpoint file (default: -output with .h5 "
+                "replaced by .ckpt.h5)",
+                p->restart);
+  return 0;
+}
+
 /* Options that nobody read: misspelt or unknown.  PETSc reads some of its
  * own only in PetscFinalize; they are marked as known here. */
 static int check_unused(parse_ctx *c, int allow_solver_options)
@@ -767,7 +806,8 @@ int ising_params_load(MPI_Comm comm, int nranks, ising_params *p)
 {
   parse_ctx c = {.failed = 0};
   memset(p, 0, sizeof(*p));
-  if (!load_lattice(&c, p) && !load_couplings(&c, p) && !load_betas(&c, p) && !load_run(&c, p, nranks))
+  if (!load_lattice(&c, p) && !load_couplings(&c, p) && !load_betas(&c, p) && !load_run(&c, p, nranks) &&
+      !load_checkpoint(&c, p))
     check_unused(&c, (p->tasks & ISING_TASK_MEANFIELD) && p->mf_solver == ISING_MF_SNES);
   if (!c.failed) {
     p->options_text = database_text();

@@ -2,6 +2,7 @@
  *   ising_tempering_run   collective */
 #include "ising/tempering.h"
 
+#include "ising/checkpoint.h"
 #include "ising/couplings.h"
 #include "ising/error.h"
 #include "ising/geometry.h"
@@ -319,6 +320,7 @@ static void retune(double *beta, int K, int method, const int64_t *att, const in
 
 typedef struct {
   double start, last;
+  int64_t first; /* sweeps done when the clock started (a restart) */
 } progress;
 
 static void report_progress(const ising_params *p, const ladder *l, progress *pr, int rank, int64_t done, int64_t total)
@@ -335,7 +337,7 @@ static void report_progress(const ising_params *p, const ladder *l, progress *pr
     if (a > hi) hi = a;
   }
   for (int r = 0; r < l->R * l->K; r++) trips += l->trips[r];
-  double rate = (double)done / (now - pr->start);
+  double rate = (double)(done - pr->first) / (now - pr->start);
   printf("progress: tempering sweep %lld/%lld, %.1f sweeps/s, ETA %.0f s, swap acceptance %.3f-%.3f, %lld round "
          "trips\n",
          (long long)done, (long long)total, rate, (double)(total - done) / rate, lo, hi, (long long)trips);
@@ -387,8 +389,143 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
   return rc;
 }
 
-static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sample_result *res)
+/* What a checkpoint of a tempering run holds: pointers into run_sample's
+ * arrays. */
+typedef struct {
+  ising_params *p;
+  const ising_geometry *g;
+  ladder *l;
+  int per_group, group, sample;
+  int64_t nmeas;
+  int8_t **spins; /* [per_group] this group's replicas */
+  double *e_ts, *m_ts, *labels, *q_ts, *initial;
+  int64_t *tatt, *tacc, *tup, *tdown, *changed;
+  sample_result *all; /* every disorder sample's results, NULL with one sample */
+} pt_state;
+
+static const char *const pt_slot_names[] = {"attempts",     "accepts", "up",        "down",   "tune_attempts",
+                                            "tune_accepts", "tune_up", "tune_down", "changed"};
+enum { PT_NSLOT = sizeof(pt_slot_names) / sizeof(*pt_slot_names) };
+
+static void pt_slot_arrays(const pt_state *st, int64_t *changed, int64_t **a)
 {
+  int64_t *v[PT_NSLOT] = {st->l->attempts, st->l->accepts, st->l->up, st->l->down, st->tatt,
+                          st->tacc,        st->tup,        st->tdown, changed};
+  memcpy(a, v, sizeof(v));
+}
+
+/* The run after done sweeps of sample st->sample (tuning included). */
+static int pt_checkpoint(ising_checkpoint *ck, ising_io *io, const pt_state *st, int64_t done)
+{
+  const ising_params *p = st->p;
+  const int K = st->l->K, M = st->l->R * K, S = p->disorder_samples;
+  int64_t nk = K, nm = M, two = 2, series[2] = {K, st->nmeas}, ldims[2] = {st->nmeas, K}, sdims[3] = {S, NSAMPLE_Q, K};
+  int64_t *changed = malloc(sizeof(int64_t) * (size_t)K), *ints = malloc(sizeof(int64_t) * (size_t)M);
+  int8_t **by_replica = calloc((size_t)M, sizeof(int8_t *));
+  double *samples = S > 1 ? malloc(sizeof(double) * (size_t)(S * NSAMPLE_Q * K)) : NULL;
+  int bad = !changed || !ints || !by_replica || (S > 1 && !samples);
+  if (ising_check(ck->comm, bad, "out of memory for a checkpoint")) goto done;
+  MPI_Allreduce(st->changed, changed, K, MPI_INT64_T, MPI_SUM, ck->comm);
+  for (int r = 0; r < M; r++) by_replica[r] = r / st->per_group == st->group ? st->spins[r % st->per_group] : NULL;
+  for (int s = 0; s < S && samples; s++)
+    for (int q = 0; q < NSAMPLE_Q; q++)
+      for (int t = 0; t < K; t++) samples[(s * NSAMPLE_Q + q) * K + t] = st->all[s].v[q][t];
+  const int64_t counters[2] = {st->sample, done};
+  int64_t *slot[PT_NSLOT];
+  pt_slot_arrays(st, changed, slot);
+  ising_io cio;
+  ising_timer_start(ISING_PHASE_OUTPUT);
+  bad = ising_checkpoint_begin(ck, io, ISING_TASK_TEMPERING, &cio) ||
+        ising_checkpoint_put(&cio, "/tempering/counters", H5T_NATIVE_INT64, 1, &two, counters) ||
+        ising_checkpoint_put(&cio, "/tempering/beta", H5T_NATIVE_DOUBLE, 1, &nk, p->beta) ||
+        ising_checkpoint_put(&cio, "/tempering/beta_initial", H5T_NATIVE_DOUBLE, 1, &nk, st->initial);
+  for (int k = 0; k < PT_NSLOT && !bad; k++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/tempering/%s", pt_slot_names[k]);
+    bad = ising_checkpoint_put(&cio, path, H5T_NATIVE_INT64, 1, &nk, slot[k]);
+  }
+  for (int r = 0; r < M; r++) ints[r] = st->l->replica_at[r];
+  if (!bad) bad = ising_checkpoint_put(&cio, "/tempering/replica_at", H5T_NATIVE_INT64, 1, &nm, ints);
+  for (int r = 0; r < M; r++) ints[r] = st->l->direction[r];
+  if (!bad)
+    bad = ising_checkpoint_put(&cio, "/tempering/direction", H5T_NATIVE_INT64, 1, &nm, ints) ||
+          ising_checkpoint_put(&cio, "/tempering/trips", H5T_NATIVE_INT64, 1, &nm, st->l->trips) ||
+          ising_checkpoint_put(&cio, "/tempering/energy", H5T_NATIVE_DOUBLE, 2, series, st->e_ts) ||
+          ising_checkpoint_put(&cio, "/tempering/magnetization", H5T_NATIVE_DOUBLE, 2, series, st->m_ts) ||
+          ising_checkpoint_put(&cio, "/tempering/labels", H5T_NATIVE_DOUBLE, 2, ldims, st->labels) ||
+          (st->q_ts && ising_checkpoint_put(&cio, "/tempering/q", H5T_NATIVE_DOUBLE, 2, series, st->q_ts)) ||
+          (samples && ising_checkpoint_put(&cio, "/tempering/sample_results", H5T_NATIVE_DOUBLE, 3, sdims, samples)) ||
+          ising_checkpoint_put_spins(&cio, "/tempering/spins", st->g, M, by_replica);
+  bad = ising_checkpoint_end(ck, &cio, bad);
+  ising_timer_stop(ISING_PHASE_OUTPUT);
+done:
+  free(changed);
+  free(ints);
+  free(by_replica);
+  free(samples);
+  return bad ? -1 : 0;
+}
+
+/* The state of pt_checkpoint back from the restart file; *done receives
+ * the sweeps done. */
+static int pt_resume(ising_checkpoint *ck, ising_io *cio, const pt_state *st, int64_t *done)
+{
+  ising_params *p = st->p;
+  const int K = st->l->K, R = st->l->R, M = R * K;
+  const int64_t last = p->pt_adapt_sweeps + p->thermalize + p->sweeps;
+  int64_t counters[2] = {-1, -1}, *slot[PT_NSLOT];
+  int64_t *ints = malloc(sizeof(int64_t) * (size_t)M), *seen = calloc((size_t)M, sizeof(int64_t));
+  int8_t **by_replica = calloc((size_t)M, sizeof(int8_t *));
+  int bad = !ints || !seen || !by_replica;
+  if (ising_check(ck->comm, bad, "out of memory for the restart")) goto done;
+  for (int r = 0; r < M; r++) by_replica[r] = r / st->per_group == st->group ? st->spins[r % st->per_group] : NULL;
+  pt_slot_arrays(st, st->changed, slot);
+  bad = ising_checkpoint_get(cio, "/tempering/counters", H5T_NATIVE_INT64, 2, counters) ||
+        ising_checkpoint_get(cio, "/tempering/beta", H5T_NATIVE_DOUBLE, K, p->beta) ||
+        ising_checkpoint_get(cio, "/tempering/beta_initial", H5T_NATIVE_DOUBLE, K, st->initial) ||
+        ising_checkpoint_get(cio, "/tempering/trips", H5T_NATIVE_INT64, M, st->l->trips) ||
+        ising_checkpoint_get(cio, "/tempering/energy", H5T_NATIVE_DOUBLE, K * st->nmeas, st->e_ts) ||
+        ising_checkpoint_get(cio, "/tempering/magnetization", H5T_NATIVE_DOUBLE, K * st->nmeas, st->m_ts) ||
+        ising_checkpoint_get(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, K * st->nmeas, st->labels) ||
+        (st->q_ts && ising_checkpoint_get(cio, "/tempering/q", H5T_NATIVE_DOUBLE, K * st->nmeas, st->q_ts)) ||
+        ising_checkpoint_get_spins(cio, "/tempering/spins", st->g, M, by_replica);
+  for (int k = 0; k < PT_NSLOT && !bad; k++) {
+    char path[64];
+    snprintf(path, sizeof(path), "/tempering/%s", pt_slot_names[k]);
+    bad = ising_checkpoint_get(cio, path, H5T_NATIVE_INT64, K, slot[k]);
+  }
+  if (!bad) bad = ising_checkpoint_get(cio, "/tempering/replica_at", H5T_NATIVE_INT64, M, ints);
+  /* Each set's slots hold a permutation of that set's replicas. */
+  for (int i = 0; i < M && !bad; i++) {
+    int64_t r = ints[i];
+    bad = r < (i / K) * K || r >= (i / K + 1) * K || seen[r]++;
+    if (!bad) {
+      st->l->replica_at[i] = (int)r;
+      st->l->slot_of[r] = i % K;
+    }
+  }
+  if (!bad) bad = ising_checkpoint_get(cio, "/tempering/direction", H5T_NATIVE_INT64, M, ints);
+  for (int r = 0; r < M && !bad; r++) {
+    bad = ints[r] < -1 || ints[r] > 1 || st->l->trips[r] < 0;
+    st->l->direction[r] = (int)ints[r];
+  }
+  for (int t = 0; t < K && !bad; t++) bad = !(p->beta[t] >= 0 && p->beta[t] <= 1e6);
+  bad |= counters[0] != st->sample || counters[1] < 0 || counters[1] > last;
+  *done = counters[1];
+  /* The update counts are sums over ranks: world rank 0 carries them. */
+  if (!bad && st->g->rank + st->group != 0)
+    for (int t = 0; t < K; t++) st->changed[t] = 0;
+done:
+  free(ints);
+  free(seen);
+  free(by_replica);
+  return ising_checkpoint_check(ck, bad, "the tempering state (/tempering) is unreadable or out of range") ? -1 : 0;
+}
+
+static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sample_result *all, int sample,
+                      ising_checkpoint *ck, ising_io *resume_from)
+{
+  sample_result *res = all ? &all[sample] : NULL;
   int world_rank, world_size, status = ISING_EXIT_RUNTIME;
   MPI_Comm world = io->comm, group_comm = MPI_COMM_NULL;
   MPI_Comm_rank(world, &world_rank);
@@ -433,15 +570,6 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   int64_t nk = K;
   if (ising_io_dataset_field(io, "/tempering/spins", nk, &g, H5T_NATIVE_INT8)) goto done;
 
-  for (int j = 0; j < per_group; j++) {
-    int r = group * per_group + j;
-    ising_spins_init(&g, p->seed, ISING_STREAM_INIT, (uint64_t)r, p->hot_start, spins[j]);
-    ising_halo_exchange(&halo, spins[j]);
-    energy_q[r] = ising_observables_local(&g, &c, spins[j]).energy; /* this rank's share */
-  }
-  ising_allreduce_int128(world, energy_q, M); /* every replica's exact initial energy, on every rank */
-  for (int t = 0; t < K; t++) ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
-
   /* Tuning rounds: fresh swap statistics per round, then a new ladder. */
   const int64_t tune = p->pt_adapt_sweeps, rounds = tune >= 8 ? 8 : tune, round_len = rounds ? tune / rounds : 0;
   tatt = calloc((size_t)K, sizeof(int64_t));
@@ -452,6 +580,42 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   if (ising_check(world, !tatt || !tacc || !tup || !tdown || !initial, "out of memory")) goto done;
   memcpy(initial, p->beta, sizeof(double) * (size_t)K);
 
+  const pt_state st = {.p = p,
+                       .g = &g,
+                       .l = &l,
+                       .per_group = per_group,
+                       .group = group,
+                       .sample = sample,
+                       .nmeas = nmeas,
+                       .spins = spins,
+                       .e_ts = e_ts,
+                       .m_ts = m_ts,
+                       .labels = labels,
+                       .q_ts = q_ts,
+                       .initial = initial,
+                       .tatt = tatt,
+                       .tacc = tacc,
+                       .tup = tup,
+                       .tdown = tdown,
+                       .changed = changed,
+                       .all = all};
+  int64_t s0 = 0; /* sweeps done: a restart continues after them */
+  if (resume_from) {
+    for (int j = 0; j < per_group; j++) memset(spins[j], 0, g.nextended);
+    if (pt_resume(ck, resume_from, &st, &s0)) {
+      status = ISING_EXIT_INPUT;
+      goto done;
+    }
+  }
+  for (int j = 0; j < per_group; j++) {
+    int r = group * per_group + j;
+    if (!resume_from) ising_spins_init(&g, p->seed, ISING_STREAM_INIT, (uint64_t)r, p->hot_start, spins[j]);
+    ising_halo_exchange(&halo, spins[j]);
+    energy_q[r] = ising_observables_local(&g, &c, spins[j]).energy; /* this rank's share */
+  }
+  ising_allreduce_int128(world, energy_q, M); /* every replica's exact energy, on every rank */
+  for (int t = 0; t < K; t++) ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
+
   /* Snapshots: every slot of set 0 at every -snapshot_interval measured
    * sweeps, index (snapshot number) * K + slot. */
   const int64_t snaps = p->snapshot_interval > 0 ? p->sweeps / p->snapshot_interval * K : 0;
@@ -460,9 +624,9 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
                 ising_io_dataset_double(io, "/snapshots/beta", 1, &snaps)))
     goto done;
 
-  progress pr = {MPI_Wtime(), MPI_Wtime()};
-  uint64_t swaps = 0;
-  for (int64_t s = 0; s < tune + total; s++) {
+  progress pr = {MPI_Wtime(), MPI_Wtime(), s0};
+  uint64_t swaps = (uint64_t)(s0 / p->pt_swap_interval); /* one swap step per interval */
+  for (int64_t s = s0; s < tune + total; s++) {
     const int tuning = s < tune, production = s >= tune + p->thermalize;
     for (int j = 0; j < per_group; j++) {
       int r = group * per_group + j, t = l.slot_of[r];
@@ -568,6 +732,12 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       }
     }
     report_progress(p, &l, &pr, world_rank, done, tune + total);
+    const int action = ising_checkpoint_poll(ck);
+    if (action != ISING_CHECKPOINT_NONE && pt_checkpoint(ck, io, &st, done)) goto done;
+    if (action == ISING_CHECKPOINT_STOP) {
+      status = ISING_EXIT_INTERRUPTED;
+      goto done;
+    }
   }
   if (tune && ising_freeenergy_ladder_changed(fe)) goto done;
 
@@ -687,17 +857,41 @@ static int write_disorder_average(const ising_params *p, sample_result *res, int
   return rc ? -1 : 0;
 }
 
-int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
+int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck)
 {
   const int S = p->disorder_samples, K = p->nbeta;
-  if (S <= 1) return run_sample(p, io, fe, NULL); /* fe only serves a single sample */
+  ising_io cio;
+  const int resume = ising_checkpoint_resume(ck, ISING_TASK_TEMPERING, &cio);
+  if (resume < 0) return ISING_EXIT_INPUT;
+  if (S <= 1) { /* fe only serves a single sample */
+    int status = run_sample(p, io, fe, NULL, 0, ck, resume ? &cio : NULL);
+    if (resume) ising_io_close(&cio);
+    return status;
+  }
   const uint64_t seed = p->seed, disorder_seed = p->disorder_seed;
   sample_result *res = calloc((size_t)S, sizeof(*res));
-  int oom = !res, status = ISING_EXIT_RUNTIME;
+  double *saved = resume ? malloc(sizeof(double) * (size_t)(S * NSAMPLE_Q * K)) : NULL;
+  int oom = !res || (resume && !saved), status = ISING_EXIT_RUNTIME, s0 = 0;
   for (int s = 0; s < S && res; s++)
     for (int q = 0; q < NSAMPLE_Q; q++) oom |= !(res[s].v[q] = calloc((size_t)K, sizeof(double)));
   if (ising_check(io->comm, oom, "out of memory for %d disorder samples", S)) goto done;
-  for (int s = 0; s < S; s++) {
+  if (resume) {
+    /* The samples finished before the checkpoint: their output is in the
+     * restored file, their results for the averages in the checkpoint. */
+    int64_t counters[2] = {-1, -1};
+    int bad = ising_checkpoint_get(&cio, "/tempering/counters", H5T_NATIVE_INT64, 2, counters) ||
+              ising_checkpoint_get(&cio, "/tempering/sample_results", H5T_NATIVE_DOUBLE, S * NSAMPLE_Q * K, saved) ||
+              counters[0] < 0 || counters[0] >= S;
+    if (ising_checkpoint_check(ck, bad, "the disorder-sample state (/tempering) is unreadable or out of range")) {
+      status = ISING_EXIT_INPUT;
+      goto done;
+    }
+    s0 = (int)counters[0];
+    for (int s = 0; s < S; s++)
+      for (int q = 0; q < NSAMPLE_Q; q++)
+        memcpy(res[s].v[q], saved + (s * NSAMPLE_Q + q) * K, sizeof(double) * (size_t)K);
+  }
+  for (int s = s0; s < S; s++) {
     /* Sample s: its own disorder and its own dynamics, everything it
      * writes under /samples/<s>. */
     char prefix[64];
@@ -709,7 +903,7 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
     if (!p->quiet && io->rank == 0)
       printf("\ndisorder sample %d/%d (disorder seed %llu)\n", s + 1, S, (unsigned long long)p->disorder_seed);
     status = ising_freeenergy_init(p, io->comm, io, &sample_fe);
-    if (!status) status = run_sample(p, io, &sample_fe, &res[s]);
+    if (!status) status = run_sample(p, io, &sample_fe, res, s, ck, resume && s == s0 ? &cio : NULL);
     ising_freeenergy_free(&sample_fe);
     if (status) goto done;
   }
@@ -717,11 +911,13 @@ int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
   if (!p->quiet && io->rank == 0) printf("\ndisorder averages over %d samples (sample-to-sample errors):\n", S);
   status = write_disorder_average(p, res, S, io) ? ISING_EXIT_RUNTIME : 0;
 done:
+  if (resume) ising_io_close(&cio);
   ising_io_set_prefix(io, NULL);
   p->seed = seed;
   p->disorder_seed = disorder_seed;
   for (int s = 0; s < S && res; s++)
     for (int q = 0; q < NSAMPLE_Q; q++) free(res[s].v[q]);
   free(res);
+  free(saved);
   return status;
 }

@@ -109,6 +109,30 @@ bad 2 "option -mf_max_iter: expected an integer in [1," -task meanfield -mf_max_
 bad 2 "unknown option -mf_snes_monitr" -task meanfield -mf_solver snes -mf_snes_monitr
 bad 2 "unknown option -mf_snes_monitor" -task meanfield -mf_snes_monitor
 bad 2 "option -mf_solver snes: a periodic axis needs at least 4 sites" -task meanfield -mf_solver snes -lattice_size 2,8
+bad 2 "option -checkpoint_interval: expected a real number in [0, 1e+09]" -checkpoint_interval -1
+bad 2 "option -checkpoint_interval: expected a real number in [0, 1e+09]" -checkpoint_interval soon
+bad 2 "options -checkpoint_file, -checkpoint_interval, -restart: only used with -task mc, tempering or anneal" -task meanfield -checkpoint_interval 60
+bad 2 "option -checkpoint_file: cannot create '$work/no/such/dir/c.h5.tmp'" -checkpoint_file "$work/no/such/dir/c.h5"
+bad 2 "option -checkpoint_file: 'case$((n + 1)).h5' is the -output file" -checkpoint_file "case$((n + 1)).h5"
+bad 2 "option -restart: cannot open checkpoint 'missing.ckpt.h5'" -restart missing.ckpt.h5
+bad 2 "option -restart: 'case$((n + 1)).h5' is the -output file" -restart "case$((n + 1)).h5"
+echo "not hdf5" >garbage.h5
+bad 2 "option -restart: cannot open checkpoint 'garbage.h5'" -restart garbage.h5
+bad 2 "option -restart: expected the path of a checkpoint file" -restart ""
+
+# An existing checkpoint file is refused without -overwrite and left untouched.
+n=$((n + 1))
+echo "precious" >existing.ckpt.h5
+timeout 60 "$MPIEXEC" -n 2 --oversubscribe "$ISING" -sweeps 10 -thermalize 0 -quiet -output existing.h5 \
+  >stdout.txt 2>stderr.txt
+rc=$?
+if [ "$rc" -eq 2 ] && grep -qF "option -checkpoint_file: 'existing.ckpt.h5' exists" stderr.txt &&
+  [ "$(cat existing.ckpt.h5)" = precious ] && [ ! -e existing.h5 ]; then
+  pass "case $n: existing checkpoint refused and untouched"
+else
+  fail "case $n: existing checkpoint (exit $rc): $(cat stderr.txt)"
+fi
+rm -f existing.ckpt.h5
 
 # An existing output file is refused without -overwrite and left untouched.
 n=$((n + 1))

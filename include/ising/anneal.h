@@ -13,12 +13,17 @@
  * number of ranks.
  *
  *   int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
- *                        ising_io *io, ising_freeenergy *fe)
- *       Collective.  Writes /ground_state.  Returns 0 or ISING_EXIT_RUNTIME.
+ *                        ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck)
+ *       Collective.  Writes /ground_state.  Polls ck after every sweep,
+ *       writes /anneal of a checkpoint when asked and continues from one on
+ *       restart.  Returns 0, ISING_EXIT_INTERRUPTED (after a signal's
+ *       checkpoint), ISING_EXIT_INPUT (inconsistent restart state) or
+ *       ISING_EXIT_RUNTIME.
  */
 #ifndef ISING_ANNEAL_H
 #define ISING_ANNEAL_H
 
+#include "ising/checkpoint.h"
 #include "ising/couplings.h"
 #include "ising/freeenergy.h"
 #include "ising/geometry.h"
@@ -26,6 +31,6 @@
 #include "ising/params.h"
 
 int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                     ising_freeenergy *fe);
+                     ising_freeenergy *fe, ising_checkpoint *ck);
 
 #endif

@@ -41,6 +41,47 @@
  *       The same where g is the geometry of a sub-communicator (a tempering
  *       replica group): the ranks with active == 0 take part in the
  *       collective write with nothing to write.
+ *   int ising_io_read_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g,
+ *                                hid_t memtype, void *extended, int active)
+ *       The reverse: every active rank reads its interior block (the halo
+ *       is not touched).
+ *   int ising_io_dataset(ising_io *io, const char *path, hid_t type, int rank, const int64_t *dims)
+ *       Creates a dataset of any type and rank <= ISING_IO_MAX_RANK,
+ *       allocated at creation and not filled.
+ *   int ising_io_write_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start,
+ *                           const int64_t *count, const void *data, int active)
+ *   int ising_io_read_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start,
+ *                          const int64_t *count, void *data, int active)
+ *       Every active rank writes (reads) its own hyperslab [start, start +
+ *       count) of a dataset from (into) the contiguous buffer data; the
+ *       others take part with nothing.  ising_io_write_double is the case
+ *       "rank 0 writes".
+ *   int ising_io_open(MPI_Comm comm, const char *path, int writable, ising_io *io)
+ *       Opens an existing file read-only (or read-write when writable),
+ *       through MPI-IO, or with HDF5's default driver when comm is
+ *       MPI_COMM_SELF.  Returns 0, or -1 on every rank without a message
+ *       (missing, unreadable, truncated or not HDF5: the caller explains).
+ *   int ising_io_replace(MPI_Comm comm, const char *path, ising_io *io)
+ *       Creates path, truncating an existing file, with io quiet (see
+ *       ising_io_quiet).  Returns 0, or -1 on every rank without a message.
+ *   void ising_io_keep_existing(ising_io *io, int keep)
+ *       Local.  While keep is set, creating a dataset that already exists
+ *       with the same type and shape keeps it and its contents (a restarted
+ *       run continues in the file its checkpoint restored); another shape
+ *       is still an error.
+ *   void ising_io_quiet(ising_io *io, int quiet)
+ *       Local.  While quiet is set, failures return -1 without a message.
+ *   int ising_io_shape(ising_io *io, const char *path, hid_t type, int *rank, int64_t *dims)
+ *       0 and the shape when a dataset exists at path with the class, size
+ *       and sign of type; -1 (no message) otherwise.
+ *   int ising_io_read_attr(ising_io *io, const char *obj, const char *name, hid_t memtype, void *v, int n)
+ *   int ising_io_read_attr_string(ising_io *io, const char *obj, const char *name, char *out, size_t len)
+ *       Reads an attribute written by the functions above: n values (a
+ *       scalar when n == 0) of the class of memtype, or a string shorter than
+ *       len.  -1 (no message) when it is missing or of another kind.
+ *   int ising_io_attr_length(ising_io *io, const char *obj, const char *name, hid_t memtype)
+ *       The number of values of a numeric attribute of that class (0 for a
+ *       scalar), -1 when missing or of another kind.
  *   void ising_io_set_prefix(ising_io *io, const char *prefix)
  *       Local (call it on every rank alike).  Every later path p means
  *       prefix + p ("/samples/3" + "/observables/energy"); "" or NULL
@@ -61,10 +102,15 @@
 #include <mpi.h>
 #include <stdint.h>
 
+#define ISING_IO_MAX_RANK 4
+
 typedef struct {
   MPI_Comm comm;
   int rank;
   hid_t file;
+  int keep_existing; /* ising_io_keep_existing */
+  int quiet;         /* ising_io_quiet */
+  int serial;        /* opened with HDF5's default driver (ising_io_open on MPI_COMM_SELF) */
   char path[ISING_PATH_MAX];
   char prefix[128]; /* prepended to every object path (ising_io_set_prefix) */
   int lock_fd;      /* rank 0: descriptor holding the lock on path.lock, else -1 */
@@ -84,6 +130,21 @@ int ising_io_write_field(ising_io *io, const char *path, int64_t lead, const isi
                          const void *extended);
 int ising_io_write_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
                               const void *extended, int active);
+int ising_io_read_field_part(ising_io *io, const char *path, int64_t lead, const ising_geometry *g, hid_t memtype,
+                             void *extended, int active);
+int ising_io_dataset(ising_io *io, const char *path, hid_t type, int rank, const int64_t *dims);
+int ising_io_write_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start, const int64_t *count,
+                        const void *data, int active);
+int ising_io_read_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start, const int64_t *count,
+                       void *data, int active);
+int ising_io_open(MPI_Comm comm, const char *path, int writable, ising_io *io);
+int ising_io_replace(MPI_Comm comm, const char *path, ising_io *io);
+void ising_io_keep_existing(ising_io *io, int keep);
+void ising_io_quiet(ising_io *io, int quiet);
+int ising_io_shape(ising_io *io, const char *path, hid_t type, int *rank, int64_t *dims);
+int ising_io_read_attr(ising_io *io, const char *obj, const char *name, hid_t memtype, void *v, int n);
+int ising_io_read_attr_string(ising_io *io, const char *obj, const char *name, char *out, size_t len);
+int ising_io_attr_length(ising_io *io, const char *obj, const char *name, hid_t memtype);
 void ising_io_set_prefix(ising_io *io, const char *prefix);
 int ising_io_flush(ising_io *io);
 int ising_io_close(ising_io *io);

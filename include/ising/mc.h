@@ -14,11 +14,14 @@
  *       Collective.  One sweep: colour 0, halo exchange, colour 1, halo
  *       exchange.  Adds this rank's changed spins and energy change to acc.
  *   int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
- *                    ising_io *io, ising_freeenergy *fe)
+ *                    ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck)
  *       Collective.  Runs every temperature and writes /observables,
  *       /timeseries, /snapshots, /state, with the exact values from fe
- *       beside the estimates.  Returns 0, or ISING_EXIT_RUNTIME after a
- *       message.
+ *       beside the estimates.  Polls ck after every sweep, writes /mc of a
+ *       checkpoint when asked, and continues from one on restart.  Returns
+ *       0, ISING_EXIT_INTERRUPTED after the checkpoint of a signal,
+ *       ISING_EXIT_INPUT for an inconsistent restart state, or
+ *       ISING_EXIT_RUNTIME after a message.
  *
  * Shared with the tempering task, which measures per temperature slot:
  *   int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io)
@@ -40,6 +43,7 @@
 #ifndef ISING_MC_H
 #define ISING_MC_H
 
+#include "ising/checkpoint.h"
 #include "ising/couplings.h"
 #include "ising/freeenergy.h"
 #include "ising/geometry.h"
@@ -56,7 +60,7 @@
 void ising_spins_init(const ising_geometry *g, uint64_t seed, uint32_t stream, uint64_t step, int hot, int8_t *spins);
 void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc);
 int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                 ising_freeenergy *fe);
+                 ising_freeenergy *fe, ising_checkpoint *ck);
 int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io);
 int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
                                 const double *m, double acceptance, int print, ising_estimates *out);

@@ -120,7 +120,11 @@ typedef struct {
   int exact; /* 1: compute exact values where the exact module applies */
   int quiet;
   double progress_interval; /* seconds between progress lines */
-  char *options_text;       /* the whole options database, for provenance */
+  /* checkpoints */
+  char checkpoint_file[ISING_PATH_MAX]; /* -checkpoint_file, or derived from output */
+  double checkpoint_interval;           /* seconds, 0: only on signals */
+  char restart[ISING_PATH_MAX];         /* -restart, "" for a fresh run */
+  char *options_text;                   /* the whole options database, for provenance */
   char *command_line;
 } ising_params;
 

@@ -29,19 +29,24 @@
  * /samples/<s> with its own exact values, and /disorder receives the
  * averages over samples with sample-to-sample errors.
  *
- *   int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe)
+ *   int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck)
  *       Collective over the file's communicator (all ranks).  fe supplies
  *       the exact values of a single-sample run (with several samples each
- *       sample makes its own).  Returns 0, ISING_EXIT_INPUT or
- *       ISING_EXIT_RUNTIME (message printed).
+ *       sample makes its own).  Polls ck after every sweep and writes
+ *       /tempering of a checkpoint when asked (replica spins by replica
+ *       number, so any layout can read them); on restart continues from it
+ *       in whatever sample, tuning round or phase it was written.  Returns 0,
+ *       ISING_EXIT_INTERRUPTED (after a signal's checkpoint),
+ *       ISING_EXIT_INPUT or ISING_EXIT_RUNTIME (message printed).
  */
 #ifndef ISING_TEMPERING_H
 #define ISING_TEMPERING_H
 
+#include "ising/checkpoint.h"
 #include "ising/freeenergy.h"
 #include "ising/io.h"
 #include "ising/params.h"
 
-int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe);
+int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck);
 
 #endif

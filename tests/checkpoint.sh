@@ -1,0 +1,291 @@
+# checkpoint.sh: checkpoints and restarts, with real signals and kills.
+# - Monte Carlo, parallel tempering (adaptive ladder, two replica sets),
+#   tempering with disorder samples, and mc + mean field + annealing in one
+#   run (stopped once in mc, once in annealing): a run is stopped with a
+#   signal (SIGTERM, SIGINT or SIGUSR1 to its ranks, as a batch system
+#   delivers it) once it has written a periodic checkpoint; it exits with
+#   status 4, its output says status = interrupted; it is restarted on
+#   another number of ranks (and replica layout), stopped again, restarted
+#   a second time and runs to the end.  The final file equals an
+#   uninterrupted run bit for bit (tests/check_same.py; h5diff on every
+#   dataset as well); only the provenance attributes of the invocation
+#   (command line, ranks, host, times, run_id, restarts) may differ.  The
+#   finished run removes its checkpoint.
+# - kill -9 loop: a run with a checkpoint every 0.2 s is killed with SIGKILL
+#   (all ranks and mpirun) at 5 random moments; after each kill the latest
+#   checkpoint on disk is complete and readable (tests/check_checkpoint.py
+#   opens it with h5py and recomputes every dataset's checksum), and the run
+#   is continued from it (afresh when none was written yet), on 1 to 3 ranks;
+#   the final file equals the uninterrupted run.
+# - Refusals, each with exit status 2, one message naming the problem, no
+#   output file created and the checkpoint untouched: a checkpoint of other
+#   physics (-seed, -lattice_size, -task), the checkpoint
+#   truncated at 2 offsets, a flipped byte, a dataset of the wrong shape and
+#   one of the wrong type, a file that is not a checkpoint, and an existing
+#   output that is not this run's unfinished output (without -overwrite).
+# - A checkpoint that cannot be written stops the run (exit 3) and keeps the
+#   previous one.
+source "$(dirname "$0")/common.sh"
+work=$(mktemp -d)
+pid=""
+cleanup() {
+  # only the run this script started: mpirun ($pid) and its ranks
+  if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+    kill -9 $(ps -o pid= --ppid "$pid") "$pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+# start NP ARGS...: the program in the background, stdout in run.log; $pid is mpirun's.
+start() {
+  local np=$1
+  shift
+  : >run.log # now, not in the background child: no line of the previous run may be read as this one's
+  "$MPIEXEC" -n "$np" --oversubscribe "$ISING" "$@" >>run.log 2>&1 &
+  pid=$!
+}
+
+# wait_checkpoint [TASK]: waits until the run has written a checkpoint (of
+# TASK) (a line in run.log); 1 if it ended before that or after 120 s.
+wait_checkpoint() {
+  local i
+  for i in $(seq 2400); do
+    grep -q "^checkpoint: wrote .* (${1:-}" run.log && return 0
+    kill -0 "$pid" 2>/dev/null || return 1
+    sleep 0.05
+  done
+  return 1
+}
+
+# The ranks: mpirun's children (Open MPI puts each in its own process group).
+ranks() {
+  local i list
+  for i in 1 2 3 4 5 6 7 8 9 10; do
+    list=$(pgrep -P "$pid")
+    [ -n "$list" ] && break
+    sleep 0.1
+  done
+  [ -z "$list" ] && echo "  (no ranks found under mpirun $pid: $(ps -o pid,ppid,stat,cmd -e | grep -F "$ISING" | grep -v grep))" >&2
+  echo $list
+}
+
+# stop LABEL SIGNAL OUTPUT [TASK]: once the run has checkpointed (in TASK),
+# sends SIGNAL to its ranks and expects exit status 4 and an output with
+# status interrupted.
+stop() {
+  local label=$1 sig=$2 out=$3 task=${4:-}
+  if ! wait_checkpoint "$task"; then
+    wait "$pid"
+    fail "$label: the run ended (status $?) before its first checkpoint"
+    cat run.log
+    return 1
+  fi
+  local list
+  list=$(ranks)
+  kill -"$sig" $list
+  wait "$pid"
+  local rc=$?
+  # Should mpirun have died (a signal while it was ending), its ranks go too.
+  kill -9 $list 2>/dev/null
+  local status
+  status=$("$PYTHON" -c 'import h5py, sys; print(h5py.File(sys.argv[1])["/"].attrs["status"])' "$out" 2>&1)
+  local in
+  in=$("$PYTHON" -c 'import h5py, sys; print(h5py.File(sys.argv[1])["/"].attrs["task"])' "${out%.h5}.ckpt.h5" 2>&1)
+  if [ $rc -eq 4 ] && [ "$status" = interrupted ] && grep -q "interrupted by" run.log; then
+    pass "$label: SIG$sig stopped it (checkpoint in $in), exit status 4, output status '$status'"
+  else
+    fail "$label: SIG$sig gave exit status $rc, output status '$status'"
+    cat run.log
+    return 1
+  fi
+}
+
+# same LABEL REFERENCE FILE: bit-identical results.
+same() {
+  local ds bad=0
+  for ds in $(h5ls -r "$2" | awk '$2 == "Dataset" {print $1}'); do
+    h5diff -q "$2" "$3" "$ds" "$ds" >/dev/null 2>&1 || bad=1
+  done
+  if [ $bad = 0 ] && "$PYTHON" "$SRC/tests/check_same.py" "$2" "$3"; then
+    pass "$1: final file bit-identical to the uninterrupted run"
+  else
+    fail "$1: final file differs from the uninterrupted run"
+  fi
+}
+
+# cycle LABEL "OPTIONS" LAYOUT1 SIG1 LAYOUT2 SIG2 LAYOUT3 [TASK1 TASK2]:
+# reference run on 1 rank, then a run on LAYOUT1 stopped by SIG1 (once it
+# has checkpointed in TASK1), restarted on LAYOUT2 and stopped by SIG2
+# (TASK2), restarted on LAYOUT3 to the end.  A layout is "np" or
+# "np:ranks_per_replica".
+layout_opts() { [ "${1#*:}" != "$1" ] && echo "-ranks_per_replica ${1#*:}"; }
+cycle() {
+  local label=$1 opts=$2 l1=$3 s1=$4 l2=$5 s2=$6 l3=$7 t1=${8:-} t2=${9:-}
+  local name=$label
+  run 1 $opts -quiet -output "$name.ref.h5" || { fail "$label: reference run"; return; }
+  start "${l1%%:*}" $opts $(layout_opts "$l1") -checkpoint_interval 0.2 -output "$name.h5"
+  stop "$label on $l1" "$s1" "$name.h5" "$t1" || return
+  start "${l2%%:*}" $opts $(layout_opts "$l2") -checkpoint_interval 0.2 -output "$name.h5" -restart "$name.ckpt.h5"
+  stop "$label restarted on $l2" "$s2" "$name.h5" "$t2" || return
+  if run "${l3%%:*}" $opts $(layout_opts "$l3") -quiet -output "$name.h5" -restart "$name.ckpt.h5"; then
+    pass "$label restarted on $l3: complete"
+  else
+    fail "$label: final restart on $l3"
+    return
+  fi
+  same "$label ($l1 -> $l2 -> $l3)" "$name.ref.h5" "$name.h5"
+  if [ -e "$name.ckpt.h5" ] || [ -e "$name.ckpt.h5.tmp" ]; then fail "$label: checkpoint left after completion"; fi
+}
+
+mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 90000 -measure_interval 3 -snapshot_interval 30000"
+cycle mc "$mc" 1 TERM 2 USR1 3
+
+# Refusals, on the checkpoint of an interrupted run.
+start 2 $mc -checkpoint_interval 0.2 -output r.h5
+stop "run to refuse restarts of" INT r.h5
+cp r.ckpt.h5 good.ckpt.h5
+sum0=$(md5sum <r.ckpt.h5)
+n=0
+refuse() { # "message fragment" checkpoint options...
+  local msg=$1 ck=$2
+  shift 2
+  n=$((n + 1))
+  # one rank without mpirun (an MPI singleton): mpirun adds 2 s to every failing run
+  timeout 60 "$ISING" "$@" -quiet -restart "$ck" -output "new$n.h5" >out.txt 2>err.txt
+  local rc=$? lines
+  lines=$(grep -c "ising: error:" err.txt)
+  if [ $rc -eq 2 ] && grep -qF -- "$msg" err.txt && [ "$lines" -eq 1 ] && [ ! -e "new$n.h5" ]; then
+    pass "refused: $(grep 'ising: error:' err.txt | cut -c1-200)"
+  else
+    fail "not refused as expected ($*): exit $rc, $(cat err.txt)"
+  fi
+}
+refuse "other physics options: -seed is 1 there but 2 here" r.ckpt.h5 $mc -seed 2
+refuse "other physics options: -lattice_size is 24,20 there but 24,22 here" r.ckpt.h5 $mc -lattice_size 24,22
+refuse "other physics options: -task is mc there but mc,meanfield here" r.ckpt.h5 $mc -task mc,meanfield
+size=$(stat -c %s r.ckpt.h5)
+for frac in 0.01 0.9999; do
+  cut=$(awk -v s="$size" -v f="$frac" 'BEGIN {printf "%d", s * f}')
+  head -c "$cut" r.ckpt.h5 >trunc.h5
+  refuse "cannot open checkpoint 'trunc.h5'" trunc.h5 $mc
+done
+"$PYTHON" - <<'PY'
+import h5py, numpy as np, shutil
+shutil.copy("r.ckpt.h5", "flip.h5")
+with h5py.File("flip.h5", "r") as f:
+    offset = f["output"].id.get_offset() + f["output"].shape[0] // 2
+with open("flip.h5", "r+b") as f:
+    f.seek(offset)
+    b = f.read(1)
+    f.seek(offset)
+    f.write(bytes([b[0] ^ 0x10]))
+for name, path, data in (("shape.h5", "mc/spins", np.ones((4, 4), np.int8)),
+                         ("type.h5", "mc/energy", None)):
+    shutil.copy("r.ckpt.h5", name)
+    with h5py.File(name, "r+") as f:
+        old = f[path]
+        checksum = old.attrs["checksum"]
+        if data is None:
+            data = old[()].astype(np.float32)
+        del f[path]
+        f[path] = data
+        f[path].attrs["checksum"] = checksum
+PY
+refuse "the contents of /output do not match its checksum" flip.h5 $mc
+refuse "/mc/spins is int8 [4, 4], expected int8 [20, 24]" shape.h5 $mc
+refuse "/mc/energy is missing or not of type float64 [30000]" type.h5 $mc
+refuse "is not a checkpoint of this program" mc.ref.h5 $mc
+# An existing output is replaced only when it is this run's unfinished output.
+cp mc.ref.h5 precious.h5
+sum1=$(md5sum <precious.h5)
+timeout 60 "$ISING" $mc -quiet -restart r.ckpt.h5 -output precious.h5 >out.txt 2>err.txt
+rc=$?
+if [ $rc -eq 2 ] && grep -qF "option -output: 'precious.h5' exists and is not the output of the run" err.txt &&
+  [ "$(md5sum <precious.h5)" = "$sum1" ]; then
+  pass "a restart does not replace another run's complete output"
+else
+  fail "another run's output (exit $rc): $(cat err.txt)"
+fi
+if [ "$(md5sum <r.ckpt.h5)" = "$sum0" ]; then pass "refused restarts left the checkpoint untouched"; else
+  fail "a refused restart changed the checkpoint"
+fi
+if run 2 $mc -quiet -restart r.ckpt.h5 -output r.h5 && "$PYTHON" "$SRC/tests/check_same.py" mc.ref.h5 r.h5 &&
+  [ ! -e r.ckpt.h5 ]; then
+  pass "the interrupted output of the same run is replaced; restart complete and identical"
+else
+  fail "restart into the run's own interrupted output"
+fi
+
+# A checkpoint that cannot be written (its temporary name taken by a
+# directory, as a full disk would fail it) stops the run with exit status 3
+# and one message; the previous checkpoint stays complete.
+start 2 $mc -checkpoint_interval 0.2 -output w.h5
+if wait_checkpoint; then
+  mkdir w.ckpt.h5.tmp
+  wait "$pid"
+  rc=$?
+  if [ $rc -eq 3 ] && grep -q "writing checkpoint 'w.ckpt.h5' failed" run.log &&
+    "$PYTHON" "$SRC/tests/check_checkpoint.py" w.ckpt.h5; then
+    pass "a checkpoint that cannot be written: exit status 3, the previous checkpoint intact"
+  else
+    fail "unwritable checkpoint: exit status $rc"
+    cat run.log
+  fi
+else
+  fail "unwritable checkpoint: the run ended before its first checkpoint"
+fi
+rm -rf w.ckpt.h5.tmp
+
+pt="-task tempering -lattice_size 8,8 -couplings pm -beta_list 0.2,0.35,0.5,0.65,0.8,1.0,1.2,1.5 -pt_replica_sets 2
+    -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 60000 -pt_swap_interval 2 -snapshot_interval 20000"
+cycle tempering "$pt" 2:2 INT 1 USR1 2:1
+
+ds="-task tempering -lattice_size 6,6 -couplings gaussian -beta_list 0.3,0.7,1.2 -pt_replica_sets 2
+    -disorder_samples 4 -thermalize 200 -sweeps 60000"
+cycle samples "$ds" 2 TERM 3 USR1 1
+
+# Three tasks: stopped in mc, then in anneal (mc and mean field finished:
+# they come back from the output saved in the checkpoint).
+an="-task mc,meanfield,anneal -lattice_size 10,10 -couplings pm -beta_list 0.4,0.8 -thermalize 100 -sweeps 300000
+    -measure_interval 10 -anneal_restarts 48 -anneal_steps 100 -anneal_sweeps_per_step 50"
+cycle tasks "$an" 2 USR1 1 TERM 3 mc anneal
+
+# kill -9 loop: long enough that 5 segments of at most 1 s cannot finish it.
+kl="${mc/-sweeps 90000/-sweeps 200000} -seed 5"
+run 1 $kl -quiet -output k.ref.h5 || fail "kill loop: reference run"
+kills=0
+restarts=0
+for np in 1 2 3 2 1; do
+  resume=""
+  [ -e k.ckpt.h5 ] && resume="-restart k.ckpt.h5"
+  [ -z "$resume" ] && rm -f k.h5
+  start "$np" $kl -checkpoint_interval 0.2 -output k.h5 $resume
+  sleep "$(awk -v r="$RANDOM" 'BEGIN {printf "%.2f", 0.5 + 0.5 * r / 32768.0}')"
+  if ! kill -0 "$pid" 2>/dev/null; then
+    fail "kill loop: the run ended before its kill"
+    cat run.log
+    continue
+  fi
+  kill -9 $(ranks) "$pid" 2>/dev/null
+  wait "$pid" 2>/dev/null
+  kills=$((kills + 1))
+  [ -n "$resume" ] && restarts=$((restarts + 1))
+  if [ -e k.ckpt.h5 ]; then
+    if "$PYTHON" "$SRC/tests/check_checkpoint.py" k.ckpt.h5; then pass "kill $kills ($np ranks): latest checkpoint complete"; else
+      fail "kill $kills ($np ranks): latest checkpoint damaged"
+    fi
+  else
+    pass "kill $kills ($np ranks): no checkpoint yet (the next run starts afresh)"
+  fi
+done
+resume=""
+[ -e k.ckpt.h5 ] && resume="-restart k.ckpt.h5"
+[ -z "$resume" ] && rm -f k.h5
+if run 2 $kl -quiet -output k.h5 $resume; then
+  same "kill -9 loop ($kills kills, $restarts of the runs restarts)" k.ref.h5 k.h5
+else
+  fail "kill loop: final run"
+fi
+finish
