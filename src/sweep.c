@@ -28,11 +28,27 @@ static inline uint64_t threshold(double p)
 
 /* beta may be +inf (zero temperature): then a flip that lowers the energy
  * is always made, one that raises it never, and a tie (beta * 0 = NaN) is
- * decided with probability 1/2, in both Metropolis and heat bath. */
-static inline double metropolis_p(double beta, int s, double hloc)
+ * decided with probability 1/2, in both Metropolis and heat bath.  With
+ * half_ties (chains, see ising_sweeper_init) a Metropolis flip with dE = 0
+ * is made with probability 1/2 at every beta. */
+static inline double metropolis_p(double beta, int s, double hloc, int half_ties)
 {
   double x = beta * 2.0 * s * hloc;
-  return isnan(x) ? 0.5 : exp(-x);
+  return isnan(x) || (half_ties && hloc == 0.0) ? 0.5 : exp(-x);
+}
+
+/* Whether Metropolis must decide dE = 0 by a fair coin: on a lattice with
+ * fewer than two coupled axes (a chain, or 2D/3D with the couplings of all
+ * but one axis zero) the checkerboard sweep with p(dE = 0) = 1 moves every
+ * domain wall ballistically, and the number of left- minus right-moving
+ * walls is conserved: the chain is not ergodic and its averages are wrong
+ * (docs/physics.md).  p = 1/2 for ties keeps detailed balance and lets the
+ * walls diffuse. */
+static int chain_like(const ising_geometry *g, const ising_couplings *c)
+{
+  int coupled = 0;
+  for (int d = 0; d < g->dim; d++) coupled += c->uniform_bonds || c->pm_bonds ? c->J[d] != 0.0 : 1;
+  return coupled < 2;
 }
 
 static inline double heatbath_p(double beta, double hloc)
@@ -55,6 +71,7 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   memset(k->tperm_exact, 0, sizeof(k->tperm_exact));
   k->simd = ising_simd_default();
   k->band = 0x1p-20;
+  k->half_ties = alg == ISING_ALGORITHM_METROPOLIS && chain_like(g, c);
   k->use_table = c->uniform_field && (c->uniform_bonds || c->pm_bonds);
   k->kernel = !k->use_table ? ISING_KERNEL_GENERAL : c->uniform_bonds ? ISING_KERNEL_TABLE : ISING_KERNEL_TABLE_PM;
   /* Quantised values: exact in units of 2^-32 (|J| <= 1e4, |h| <= 1e3 keep them below 2^46). */
@@ -75,8 +92,9 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
     hloc += c->field;
     for (int up = 0; up < 2; up++) k->flip_energy[up][t] = (int64_t)((up ? 2.0 : -2.0) * hloc * ISING_QUANTUM_SCALE);
     for (int up = 0; up < 2; up++) {
-      k->table[up][t] = alg == ISING_ALGORITHM_HEATBATH ? threshold(heatbath_p(beta, hloc))
-                                                        : threshold(metropolis_p(beta, up ? 1 : -1, hloc));
+      k->table[up][t] = alg == ISING_ALGORITHM_HEATBATH
+                            ? threshold(heatbath_p(beta, hloc))
+                            : threshold(metropolis_p(beta, up ? 1 : -1, hloc, k->half_ties));
       k->tm1[up * ISING_TABLE_SIZE + t] = k->table[up][t] ? (uint32_t)(k->table[up][t] - 1) : 0;
       k->has_zero_threshold |= k->table[up][t] == 0;
     }
@@ -113,7 +131,7 @@ static inline uint64_t row_global(const ising_geometry *g, int ey, int ez)
 static inline int8_t update(const ising_sweeper *k, int8_t s, double hloc, uint32_t r)
 {
   if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc)) ? 1 : -1;
-  return r < threshold(metropolis_p(k->beta, s, hloc)) ? (int8_t)-s : s;
+  return r < threshold(metropolis_p(k->beta, s, hloc, k->half_ties)) ? (int8_t)-s : s;
 }
 
 static inline double local_field(const ising_sweeper *k, const int8_t *spins, size_t i)
@@ -245,7 +263,7 @@ static void general_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int
 static inline int accept_exact(const ising_sweeper *k, int s, double hloc, uint32_t r)
 {
   if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc));
-  return r < threshold(metropolis_p(k->beta, s, hloc));
+  return r < threshold(metropolis_p(k->beta, s, hloc, k->half_ties));
 }
 
 #if ISING_X86
@@ -693,8 +711,9 @@ static segment_fn segment_kernel(const ising_sweeper *k)
   int table = k->kernel != ISING_KERNEL_GENERAL;
 #if ISING_X86
   /* The vectorised exp of general_avx512 has no zero-temperature limit
-   * (ties give NaN there), so beta = inf takes the exact scalar path. */
-  if (k->simd == ISING_SIMD_AVX512) return table ? table_avx512 : isinf(k->beta) ? general_scalar : general_avx512;
+   * (ties give NaN there) and no half_ties, so those take the exact scalar path. */
+  if (k->simd == ISING_SIMD_AVX512)
+    return table ? table_avx512 : isinf(k->beta) || k->half_ties ? general_scalar : general_avx512;
   if (k->simd == ISING_SIMD_AVX2) return table ? table_avx2 : general_scalar;
 #endif
   return table ? table_scalar : general_scalar;

@@ -38,6 +38,21 @@ mc "open chain" 3 "$work/chain.h5" -lattice_size 40 -lattice_bc open -field -0.2
   -algorithm heatbath -thermalize 1000 -sweeps 100000
 check "1D open chain, h = -0.2, heat bath, vs transfer matrix" "$work/chain.h5" energy,specific_heat,magnetization
 
+# Zero-field rings with Metropolis: p(dE = 0) = 1 made the checkerboard
+# sweep non-ergodic on a chain (27 sigma off at L = 16; docs/physics.md), so
+# both residues of L mod 4 are checked, and 16 decoupled chains (Jy = 0,
+# no exact value in the file) against the 16-site ring.
+mc "ring 16" 1 "$work/r16.h5" -lattice_size 16 -beta_list 0.4,1.0 -thermalize 1000 -sweeps 200000
+check "1D ring of 16, zero field, Metropolis, vs transfer matrix" "$work/r16.h5" energy,specific_heat
+mc "ring 130" 2 "$work/r130.h5" -lattice_size 130 -beta_list 0.4,1.0 -thermalize 1000 -sweeps 100000
+check "1D ring of 130, zero field, Metropolis, vs transfer matrix" "$work/r130.h5" energy,specific_heat
+mc "chains" 2 "$work/chains.h5" -lattice_size 16,16 -J 1,0 -beta_list 0.4,1.0 -thermalize 1000 -sweeps 20000
+if "$PYTHON" "$SRC/tests/check_agree.py" "$work/chains.h5" "$work/r16.h5" energy,specific_heat; then
+  pass "16x16 with Jy = 0 agrees with the ring of 16"
+else
+  fail "16x16 with Jy = 0 agrees with the ring of 16"
+fi
+
 # 2D 16x16 periodic against Kaufman's closed form, anisotropic couplings.
 mc "16x16" 4 "$work/k.h5" -lattice_size 16,16 -J 1.0,0.6 -beta_list 0.3,0.5 -thermalize 2000 -sweeps 100000
 check "2D 16x16 periodic, Jx = 1, Jy = 0.6, vs Kaufman" "$work/k.h5" energy,specific_heat

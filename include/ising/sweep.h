@@ -9,7 +9,10 @@
  * with T(p) = ceil(p 2^32) (2^32 for p >= 1), i.e. r 2^-32 < p exactly, and
  * h_i^loc = h_i + sum_j J_ij s_j.  beta = +inf is zero temperature: p is
  * the limit, with p = 1/2 for dE = 0 (Metropolis) or h^loc = 0 (heat bath),
- * so ties are decided by a fair coin.  Couplings are quantised, so h^loc is exact
+ * so ties are decided by a fair coin.  On a chain (fewer than two axes with
+ * nonzero couplings) Metropolis takes p = 1/2 for dE = 0 at every beta:
+ * with p = 1 the checkerboard dynamics conserves the difference of left-
+ * and right-moving domain walls and is not ergodic.  Couplings are quantised, so h^loc is exact
  * and the decision is the same whatever the decomposition: the uniform-coupling
  * kernel (lookup tables) and the general one (arrays) give identical spins.
  *
@@ -94,6 +97,7 @@ typedef struct {
   ising_kernel kernel;                      /* which fast kernel ising_sweep_colour runs */
   ising_simd simd;                          /* its instruction set (tests may lower it after init) */
   double band;                              /* general kernel: relative band deferred to exp (tests widen it) */
+  int half_ties;                            /* Metropolis on a chain: p = 1/2 for dE = 0 (sweep.c chain_like) */
   uint64_t table[2][ISING_TABLE_SIZE];      /* [s_i == +1][neighbour sums] -> T(p) */
   int64_t flip_energy[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> 2 s_i h^loc, units of 2^-32 */
   uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1, the 32-bit form of table (r = 0 checked apart) */
