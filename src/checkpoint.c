@@ -613,13 +613,14 @@ static int same_file(const char *a, const char *b)
 }
 
 /* Rank 0: can a file be created next to the checkpoint? */
-static int can_create(const char *tmp)
+/* 0 if tmp can be created (it is removed again), else the errno why not. */
+static int cannot_create(const char *tmp)
 {
   int fd = open(tmp, O_WRONLY | O_CREAT, 0644);
-  if (fd < 0) return 0;
+  if (fd < 0) return errno ? errno : EIO;
   close(fd);
   unlink(tmp);
-  return 1;
+  return 0;
 }
 
 int ising_checkpoint_setup(const ising_params *p, MPI_Comm comm, ising_checkpoint *ck)
@@ -654,17 +655,16 @@ int ising_checkpoint_setup(const ising_params *p, MPI_Comm comm, ising_checkpoin
                "-restart %s, remove the file, or pass -overwrite",
                ck->path, ck->path);
     }
-    if (!bad && !can_create(ck->tmp)) {
+    int err = bad ? 0 : cannot_create(ck->tmp);
+    if (err) {
       /* Next to the output (the default), the output's own problem. */
       const char *a = strrchr(ck->path, '/'), *b = strrchr(p->output, '/');
       size_t la = a ? (size_t)(a - ck->path) : 0, lb = b ? (size_t)(b - p->output) : 0;
       bad = 1;
       if (la == lb && !strncmp(ck->path, p->output, la))
-        snprintf(msg, sizeof(msg), "option -output: cannot create '%s' (missing directory or no write permission)",
-                 p->output);
+        snprintf(msg, sizeof(msg), "option -output: cannot create '%s' (%s)", p->output, strerror(err));
       else
-        snprintf(msg, sizeof(msg),
-                 "option -checkpoint_file: cannot create '%s' (missing directory or no write permission)", ck->tmp);
+        snprintf(msg, sizeof(msg), "option -checkpoint_file: cannot create '%s' (%s)", ck->tmp, strerror(err));
     }
   }
   if (ising_check(comm, bad, "%s", msg)) return ISING_EXIT_INPUT;
@@ -729,6 +729,10 @@ int ising_checkpoint_restore_output(ising_checkpoint *ck, ising_io *io)
 {
   const char *output = ck->p0.output;
   char why[160] = "";
+  /* The output's lock first, as for a fresh run: nothing below may touch a
+   * file that another run is writing. */
+  int rc = ising_io_lock(ck->comm, output, io);
+  if (rc) return rc;
   if (ck->rank == 0 && access(output, F_OK) == 0 && !ck->p0.overwrite) {
     ising_io old;
     char run_id[64] = "", status[32] = "";
@@ -746,8 +750,10 @@ int ising_checkpoint_restore_output(ising_checkpoint *ck, ising_io *io)
   }
   if (ising_check(ck->comm, why[0] != 0,
                   "option -output: '%s' exists and %s; choose another -output, or pass -overwrite to replace it",
-                  output, why))
+                  output, why)) {
+    ising_io_unlock(io);
     return ISING_EXIT_INPUT;
+  }
 
   ising_io in;
   int rank;
@@ -761,10 +767,13 @@ int ising_checkpoint_restore_output(ising_checkpoint *ck, ising_io *io)
     ising_io_close(&in);
   }
   if (ising_check(ck->comm, bad, "option -restart: cannot restore the output file '%s' from checkpoint '%s'", output,
-                  ck->restart))
+                  ck->restart)) {
+    ising_io_unlock(io);
     return ISING_EXIT_RUNTIME;
-  if (ising_io_open(ck->comm, output, 1, io)) {
+  }
+  if (ising_io_open_locked(io)) {
     ising_check(ck->comm, 1, "cannot open the restored output file '%s'", output);
+    ising_io_unlock(io);
     return ISING_EXIT_RUNTIME;
   }
   ising_io_keep_existing(io, 1);
@@ -798,6 +807,7 @@ int ising_checkpoint_begin(ising_checkpoint *ck, ising_io *out, unsigned task, i
 {
   memset(cio, 0, sizeof(*cio));
   cio->file = H5I_INVALID_HID;
+  cio->lock_fd = -1;
   ck->t_begin = MPI_Wtime();
   ck->task = task;
   if (ising_io_flush(out)) return -1;

@@ -448,10 +448,10 @@ static int run_mbar(ising_freeenergy *fe)
   return rc ? -1 : 0;
 }
 
-int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int)
+/* Keeps temperature k's MBAR samples: e (per spin) thinned by 2 tau_int,
+ * at most MBAR_MAX_SAMPLES of them, as total energies.  0 or -1. */
+static int keep_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int)
 {
-  if (!fe->active || n == 0) return 0;
-  const ising_params *p = fe->p;
   size_t step = (size_t)ceil(2.0 * (isfinite(tau_int) ? tau_int : 0.5));
   if (step < 1) step = 1;
   if (n / step > MBAR_MAX_SAMPLES) step = (n + MBAR_MAX_SAMPLES - 1) / MBAR_MAX_SAMPLES;
@@ -459,8 +459,82 @@ int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, si
   free(fe->series[k]);
   fe->series[k] = malloc(sizeof(double) * m);
   if (ising_check(fe->comm, !fe->series[k], "out of memory for the MBAR samples")) return -1;
-  for (size_t i = 0; i < m; i++) fe->series[k][i] = e[i * step] * (double)p->nsites;
+  for (size_t i = 0; i < m; i++) fe->series[k][i] = e[i * step] * (double)fe->p->nsites;
   fe->nseries[k] = m;
+  return 0;
+}
+
+/* Reads the whole double dataset path (nbeta entries, or [n, nbeta] column
+ * k when n > 0) into v; 1 if it is not in the file, -1 on an error. */
+static int read_column(ising_freeenergy *fe, const char *path, int k, int64_t n, double *v)
+{
+  int rank;
+  int64_t dims[ISING_IO_MAX_RANK];
+  if (ising_io_shape(fe->io, path, H5T_NATIVE_DOUBLE, &rank, dims) || rank != (n > 0 ? 2 : 1) ||
+      dims[rank - 1] != fe->p->nbeta || (n > 0 && dims[0] != n))
+    return 1;
+  int64_t start[2] = {0, k}, count[2] = {n > 0 ? n : fe->p->nbeta, 1};
+  return ising_io_read_part(fe->io, path, H5T_NATIVE_DOUBLE, start, count, v, 1) ? -1 : 0;
+}
+
+int ising_freeenergy_restore(ising_freeenergy *fe)
+{
+  if (!fe->active) return 0;
+  const ising_params *p = fe->p;
+  const int nb = p->nbeta;
+  /* The estimates already in /free_energy, for the report. */
+  static const char *const kept[] = {"lnZ_ti",      "lnZ_ti_err",    "lnZ_ti_quadrature_err", "lnZ_ais",
+                                     "lnZ_ais_err", "lnZ_lower_ais", "lnZ_lower_ais_err",     "ais_ess",
+                                     "lnZ_mbar",    "lnZ_mbar_err"};
+  char path[128];
+  for (int j = 0; j < 10; j++) {
+    snprintf(path, sizeof(path), "/free_energy/%s", kept[j]);
+    if (read_column(fe, path, 0, 0, *per_temperature(fe, 4 + j)) < 0) return -1;
+  }
+  /* The exact values computed before (the headline lnZ prefers them). */
+  double *ex = malloc(sizeof(double) * (size_t)nb);
+  if (ising_check(fe->comm, !ex, "out of memory restoring the free-energy estimates")) return -1;
+  for (int k = 0; k < nb; k++) ex[k] = NAN;
+  int bad = read_column(fe, "/free_energy/lnZ_exact", 0, 0, ex) < 0;
+  ising_exact_result r;
+  for (int k = 0; k < nb && !bad; k++)
+    if (isfinite(ex[k])) bad = ising_freeenergy_exact(fe, k, &r) < 0;
+  free(ex);
+  if (bad) return -1;
+  if (!(p->tasks & (ISING_TASK_MC | ISING_TASK_TEMPERING))) return 0;
+  /* The Monte Carlo temperatures finished before the checkpoint: their
+   * results are in /observables and /timeseries, NaN elsewhere. */
+  const int64_t nmeas = p->sweeps / p->measure_interval;
+  double *tau = malloc(sizeof(double) * (size_t)nb), *series = malloc(sizeof(double) * (size_t)(nmeas > 0 ? nmeas : 1));
+  int rc = ising_check(fe->comm, !tau || !series, "out of memory restoring the free-energy estimates") ? -1 : 0;
+  double **dst[4] = {&fe->e, &fe->e_err, &fe->c, &fe->c_err};
+  static const char *const obs[4] = {"/observables/energy", "/observables/energy_err", "/observables/specific_heat",
+                                     "/observables/specific_heat_err"};
+  int found = 0;
+  for (int j = 0; j < 4 && !rc; j++) rc = read_column(fe, obs[j], 0, 0, *dst[j]);
+  if (!rc) rc = read_column(fe, "/observables/tau_int_energy", 0, 0, tau);
+  found = rc == 0;
+  for (int k = 0; k < nb && found; k++) {
+    if (!isfinite(fe->e[k])) continue;
+    rc = read_column(fe, "/timeseries/energy", k, nmeas, series);
+    if (!rc) rc = keep_series(fe, k, series, (size_t)nmeas, tau[k]);
+    if (rc) break;
+  }
+  if (rc > 0) { /* no Monte Carlo results yet */
+    for (int k = 0; k < nb; k++) fe->e[k] = fe->e_err[k] = fe->c[k] = fe->c_err[k] = NAN;
+    rc = 0;
+  }
+  if (!rc && found && !isfinite(fe->var0)) variance0(fe);
+  free(tau);
+  free(series);
+  return rc;
+}
+
+int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int)
+{
+  if (!fe->active || n == 0) return 0;
+  const ising_params *p = fe->p;
+  if (keep_series(fe, k, e, n, tau_int)) return -1;
   for (int j = 0; j < p->nbeta; j++)
     if (!fe->series[j]) return 0;
   if (p->nbeta < 2) return 0;

@@ -76,7 +76,8 @@ static void unlock_output(ising_io *io)
   io->lock_fd = -1;
 }
 
-int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io)
+/* An ising_io with no file and no lock yet. */
+static void io_init(MPI_Comm comm, const char *path, ising_io *io)
 {
   memset(io, 0, sizeof(*io));
   io->comm = comm;
@@ -85,9 +86,11 @@ int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io
   MPI_Comm_rank(comm, &io->rank);
   snprintf(io->path, sizeof(io->path), "%s", path);
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
 
-  /* First the lock, so that neither the test below nor -overwrite can touch
-   * a file that a live run is writing. */
+int ising_io_lock(MPI_Comm comm, const char *path, ising_io *io)
+{
+  io_init(comm, path, io);
   char lockpath[ISING_PATH_MAX + 8], msg[2 * ISING_PATH_MAX + 256] = "";
   int lockrc = 0;
   if (io->rank == 0) lockrc = lock_output(path, lockpath, sizeof(lockpath), msg, sizeof(msg));
@@ -99,6 +102,20 @@ int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io
                "the file system of '%s' does not support file locks; a second run given the same -output would "
                "not be stopped",
                path);
+  return 0;
+}
+
+void ising_io_unlock(ising_io *io)
+{
+  unlock_output(io);
+}
+
+int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io)
+{
+  /* First the lock, so that neither the test below nor -overwrite can touch
+   * a file that a live run is writing. */
+  int rc = ising_io_lock(comm, path, io);
+  if (rc) return rc;
 
   int exists = 0;
   if (io->rank == 0) exists = access(path, F_OK) == 0;
@@ -126,30 +143,37 @@ int ising_io_create(MPI_Comm comm, const char *path, int overwrite, ising_io *io
   return 0;
 }
 
-int ising_io_open(MPI_Comm comm, const char *path, int writable, ising_io *io)
+/* Opens io->path (io_init done); -1 on every rank when any failed. */
+static int open_file(ising_io *io, int writable)
 {
-  memset(io, 0, sizeof(*io));
-  io->comm = comm;
-  MPI_Comm_rank(comm, &io->rank);
-  snprintf(io->path, sizeof(io->path), "%s", path);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  io->serial = comm == MPI_COMM_SELF;
+  io->serial = io->comm == MPI_COMM_SELF;
   if (!io->serial) {
-    H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+    H5Pset_fapl_mpio(fapl, io->comm, MPI_INFO_NULL);
     H5Pset_all_coll_metadata_ops(fapl, 1);
     H5Pset_coll_metadata_write(fapl, 1);
   }
-  io->file = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+  io->file = H5Fopen(io->path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
   H5Pclose(fapl);
   int bad = io->file < 0, failed;
-  MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, comm);
+  MPI_Allreduce(&bad, &failed, 1, MPI_INT, MPI_MAX, io->comm);
   if (failed) {
     if (io->file >= 0) H5Fclose(io->file);
     io->file = H5I_INVALID_HID;
     return -1;
   }
   return 0;
+}
+
+int ising_io_open(MPI_Comm comm, const char *path, int writable, ising_io *io)
+{
+  io_init(comm, path, io);
+  return open_file(io, writable);
+}
+
+int ising_io_open_locked(ising_io *io)
+{
+  return open_file(io, 1);
 }
 
 void ising_io_keep_existing(ising_io *io, int keep)
@@ -164,12 +188,8 @@ void ising_io_quiet(ising_io *io, int quiet)
 
 int ising_io_replace(MPI_Comm comm, const char *path, ising_io *io)
 {
-  memset(io, 0, sizeof(*io));
-  io->comm = comm;
+  io_init(comm, path, io);
   io->quiet = 1;
-  MPI_Comm_rank(comm, &io->rank);
-  snprintf(io->path, sizeof(io->path), "%s", path);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   H5Pset_all_coll_metadata_ops(fapl, 1);

@@ -224,7 +224,7 @@ int main(int argc, char **argv)
   ising_params p;
   ising_geometry g = {.comm = MPI_COMM_NULL};
   ising_couplings c = {0};
-  ising_io io = {.file = H5I_INVALID_HID};
+  ising_io io = {.file = H5I_INVALID_HID, .lock_fd = -1};
   ising_freeenergy fe = {0};
   ising_meanfield *mf = NULL;
   ising_checkpoint ck = {0}, *ckp = NULL; /* only the Monte Carlo engines checkpoint */
@@ -287,6 +287,10 @@ int main(int argc, char **argv)
   ising_timer_stop(ISING_PHASE_SETUP);
 
   if ((status = ising_freeenergy_init(&p, comm, &io, &fe))) goto finish;
+  if (p.restart[0] && ising_freeenergy_restore(&fe)) {
+    status = ISING_EXIT_RUNTIME;
+    goto finish;
+  }
   if (ckp) ising_checkpoint_arm(ckp);
   /* The tasks in the order they run; after a restart those that had
    * finished are in the restored file already. */

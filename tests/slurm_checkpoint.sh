@@ -21,8 +21,8 @@ work=$SLURM_DIR/work
 mkdir -p "$work"
 cd "$work" || exit 1
 export ISING DECK=$SRC/input/default.opts
-# 3 to 10 s on one rank: long enough to be interrupted mid-run.
-opts=(-lattice_size 32,32 -thermalize 1000 -sweeps 300000 -measure_interval 10 -snapshot_interval 0 -quiet)
+# About 7 s on one rank (0.7 ns per flip): long enough to be interrupted mid-run.
+opts=(-lattice_size 64,64 -thermalize 1000 -sweeps 800000 -measure_interval 10 -snapshot_interval 0 -quiet)
 submit() { sbatch --parsable --chdir="$work" --ntasks=1 "$@"; }
 requeue=$(LAUNCHER=srun OUTPUT=requeue.h5 CONTINUE=requeue submit "$SRC/jobscripts/checkpointed.sh" "${opts[@]}")
 follow=$(LAUNCHER=mpirun OUTPUT=follow.h5 CONTINUE=sbatch submit "$SRC/jobscripts/checkpointed.sh" "${opts[@]}")

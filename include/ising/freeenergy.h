@@ -39,6 +39,14 @@ int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz
  *                                double lower_err, double ess)
  *       Collective.  The annealed-importance-sampling estimate at
  *       temperature k, its stochastic lower bound and effective sample size.
+ *   int ising_freeenergy_restore(ising_freeenergy *fe)
+ *       Collective.  After a restart (the output restored from a
+ *       checkpoint): takes back what the finished part of the run had
+ *       given, from the file: the Monte Carlo <e>, c and MBAR samples of
+ *       every temperature with results in /observables and /timeseries,
+ *       and the estimates in /free_energy (for the report), so that the
+ *       integration and MBAR over the remaining temperatures see every
+ *       temperature, as in an uninterrupted run.  Returns 0 or -1.
  *   void ising_freeenergy_report(const ising_freeenergy *fe, FILE *out)
  *       Local (call on rank 0).  The table of every estimate and bound per
  *       temperature, when there is more than an exact value.
@@ -103,6 +111,7 @@ int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, doub
 int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int);
 int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower, double lower_err,
                              double ess);
+int ising_freeenergy_restore(ising_freeenergy *fe);
 void ising_freeenergy_report(const ising_freeenergy *fe, FILE *out);
 const char *ising_freeenergy_method(const ising_freeenergy *fe);
 void ising_freeenergy_free(ising_freeenergy *fe);

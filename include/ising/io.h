@@ -61,6 +61,16 @@
  *       through MPI-IO, or with HDF5's default driver when comm is
  *       MPI_COMM_SELF.  Returns 0, or -1 on every rank without a message
  *       (missing, unreadable, truncated or not HDF5: the caller explains).
+ *   int ising_io_lock(MPI_Comm comm, const char *path, ising_io *io)
+ *   int ising_io_open_locked(ising_io *io)
+ *   void ising_io_unlock(ising_io *io)
+ *       For a run that continues in an existing output (-restart):
+ *       ising_io_lock initialises io without a file and takes the lock of
+ *       path as ising_io_create does (0, or ISING_EXIT_INPUT after one
+ *       message); the caller may then check and rewrite path and open it
+ *       read-write with ising_io_open_locked (0, or -1 without a message),
+ *       or give the lock up with ising_io_unlock.  ising_io_close and
+ *       ising_io_discard release it as after ising_io_create.
  *   int ising_io_replace(MPI_Comm comm, const char *path, ising_io *io)
  *       Creates path, truncating an existing file, with io quiet (see
  *       ising_io_quiet).  Returns 0, or -1 on every rank without a message.
@@ -138,6 +148,9 @@ int ising_io_write_part(ising_io *io, const char *path, hid_t memtype, const int
 int ising_io_read_part(ising_io *io, const char *path, hid_t memtype, const int64_t *start, const int64_t *count,
                        void *data, int active);
 int ising_io_open(MPI_Comm comm, const char *path, int writable, ising_io *io);
+int ising_io_lock(MPI_Comm comm, const char *path, ising_io *io);
+int ising_io_open_locked(ising_io *io);
+void ising_io_unlock(ising_io *io);
 int ising_io_replace(MPI_Comm comm, const char *path, ising_io *io);
 void ising_io_keep_existing(ising_io *io, int keep);
 void ising_io_quiet(ising_io *io, int quiet);
