@@ -391,6 +391,77 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
 
 /* What a checkpoint of a tempering run holds: pointers into run_sample's
  * arrays. */
+/* The lowest energy any replica has had, checked whenever the energies are
+ * refreshed (every swap and every measurement): the configuration is kept
+ * by the group holding that replica.  Ties keep the earliest, then the
+ * lowest replica label, so the result does not depend on the layout. */
+typedef struct {
+  ising_int128 best;  /* exact total energy, units of 2^-32 */
+  ising_int128 *rmin; /* [M] each replica's lowest energy */
+  int64_t replica;    /* who had it first */
+  int64_t sweep;      /* when (sweeps done, tuning included) */
+  int8_t *spins;      /* its configuration, valid in the owner group */
+} ground_state;
+
+static void track_ground_state(ground_state *gs, const ising_int128 *energy_q, int M, int64_t sweep, int group,
+                               int per_group, int8_t **spins, size_t nextended)
+{
+  int arg = 0;
+  for (int r = 0; r < M; r++) {
+    if (energy_q[r] < gs->rmin[r]) gs->rmin[r] = energy_q[r];
+    if (energy_q[r] < energy_q[arg]) arg = r;
+  }
+  if (energy_q[arg] >= gs->best) return;
+  gs->best = energy_q[arg];
+  gs->replica = arg;
+  gs->sweep = sweep;
+  if (arg / per_group == group) memcpy(gs->spins, spins[arg % per_group], nextended);
+}
+
+/* /ground_state/tempering: the lowest energy, how many replicas reached
+ * it, when it was first found, its configuration, and the exact ground
+ * state beside it where the exact module knows it. */
+static int write_ground_state(const ising_params *p, const ground_state *gs, const ising_geometry *g, int M, int group,
+                              int per_group, ising_freeenergy *fe, ising_io *io, int print)
+{
+  ising_exact_result ex;
+  int have = ising_freeenergy_exact(fe, 0, &ex);
+  if (have < 0) return -1;
+  int64_t one = 1, zero = 0, hits = 0;
+  for (int r = 0; r < M; r++) hits += gs->rmin[r] == gs->best;
+  double v[6] = {
+      (double)gs->best / ISING_QUANTUM_SCALE, 0, (double)hits, (double)M, (double)gs->sweep, (double)gs->replica};
+  v[1] = v[0] / (double)p->nsites;
+  static const char *const names[6] = {"energy", "energy_per_spin", "hits", "replicas", "sweep", "replica"};
+  char path[96];
+  int bad = ising_io_group(io, "/ground_state/tempering");
+  for (int k = 0; k < 6 && !bad; k++) {
+    snprintf(path, sizeof(path), "/ground_state/tempering/%s", names[k]);
+    bad = ising_io_dataset_double(io, path, 1, &one) || ising_io_write_double(io, path, &zero, &one, &v[k]);
+  }
+  const int mine = gs->replica / per_group == group;
+  if (!bad)
+    bad = ising_io_dataset_field(io, "/ground_state/tempering/spins", 0, g, H5T_NATIVE_INT8) ||
+          ising_io_write_field_part(io, "/ground_state/tempering/spins", 0, g, H5T_NATIVE_INT8, gs->spins, mine);
+  const int exact = have && isfinite(ex.ground_energy);
+  if (!bad && exact)
+    bad = ising_io_dataset_double(io, "/ground_state/tempering/energy_exact", 1, &one) ||
+          ising_io_write_double(io, "/ground_state/tempering/energy_exact", &zero, &one, &ex.ground_energy) ||
+          ising_io_dataset_double(io, "/ground_state/tempering/degeneracy_exact", 1, &one) ||
+          ising_io_write_double(io, "/ground_state/tempering/degeneracy_exact", &zero, &one, &ex.ground_degeneracy);
+  if (bad) return -1;
+  if (print) {
+    printf("  lowest energy %.10g (%.10g per spin), reached by %lld of %d replicas, first by replica %lld after "
+           "%lld sweeps\n",
+           v[0], v[1], (long long)hits, M, (long long)gs->replica, (long long)gs->sweep);
+    if (exact)
+      printf("  exact ground state (%s): energy %.10g, degeneracy %.0f%s\n", ising_freeenergy_method(fe),
+             ex.ground_energy, ex.ground_degeneracy,
+             fabs(v[0] - ex.ground_energy) <= 1e-9 * (1 + fabs(ex.ground_energy)) ? "  (found)" : "  (NOT found)");
+  }
+  return 0;
+}
+
 typedef struct {
   ising_params *p;
   const ising_geometry *g;
@@ -401,6 +472,7 @@ typedef struct {
   double *e_ts, *m_ts, *labels, *q_ts, *initial;
   int64_t *tatt, *tacc, *tup, *tdown, *changed;
   sample_result *all; /* every disorder sample's results, NULL with one sample */
+  ground_state *gs;
 } pt_state;
 
 static const char *const pt_slot_names[] = {"attempts",     "accepts", "up",        "down",   "tune_attempts",
@@ -456,6 +528,20 @@ static int pt_checkpoint(ising_checkpoint *ck, ising_io *io, const pt_state *st,
           (st->q_ts && ising_checkpoint_put(&cio, "/tempering/q", H5T_NATIVE_DOUBLE, 2, series, st->q_ts)) ||
           (samples && ising_checkpoint_put(&cio, "/tempering/sample_results", H5T_NATIVE_DOUBLE, 3, sdims, samples)) ||
           ising_checkpoint_put_spins(&cio, "/tempering/spins", st->g, M, by_replica);
+  /* The lowest energies as exact integers: [M, 2] high and low words. */
+  int64_t *words = bad ? NULL : malloc(sizeof(int64_t) * 2 * (size_t)M), gdims[2] = {M, 2};
+  const int64_t where[2] = {st->gs->replica, st->gs->sweep};
+  int8_t *kept = st->gs->replica / st->per_group == st->group ? st->gs->spins : NULL;
+  bad |= !bad && !words;
+  for (int r = 0; r < M && words; r++) {
+    words[2 * r] = (int64_t)(st->gs->rmin[r] >> 64);
+    words[2 * r + 1] = (int64_t)(uint64_t)st->gs->rmin[r];
+  }
+  if (!bad)
+    bad = ising_checkpoint_put(&cio, "/tempering/ground_state", H5T_NATIVE_INT64, 1, &two, where) ||
+          ising_checkpoint_put(&cio, "/tempering/replica_min", H5T_NATIVE_INT64, 2, gdims, words) ||
+          ising_checkpoint_put_spins(&cio, "/tempering/ground_state_spins", st->g, 0, &kept);
+  free(words);
   bad = ising_checkpoint_end(ck, &cio, bad);
   ising_timer_stop(ISING_PHASE_OUTPUT);
 done:
@@ -509,6 +595,24 @@ static int pt_resume(ising_checkpoint *ck, ising_io *cio, const pt_state *st, in
     bad = ints[r] < -1 || ints[r] > 1 || st->l->trips[r] < 0;
     st->l->direction[r] = (int)ints[r];
   }
+  int64_t where[2] = {-1, -1}, *words = bad ? NULL : malloc(sizeof(int64_t) * 2 * (size_t)M);
+  bad |= !bad && !words;
+  if (!bad)
+    bad = ising_checkpoint_get(cio, "/tempering/ground_state", H5T_NATIVE_INT64, 2, where) ||
+          ising_checkpoint_get(cio, "/tempering/replica_min", H5T_NATIVE_INT64, 2 * M, words) || where[0] < 0 ||
+          where[0] >= M || where[1] < 0 || where[1] > last;
+  if (!bad) {
+    int8_t *kept = where[0] / st->per_group == st->group ? st->gs->spins : NULL;
+    bad = ising_checkpoint_get_spins(cio, "/tempering/ground_state_spins", st->g, 0, &kept);
+  }
+  for (int r = 0; r < M && !bad; r++)
+    st->gs->rmin[r] = (ising_int128)(((unsigned __int128)(uint64_t)words[2 * r] << 64) | (uint64_t)words[2 * r + 1]);
+  if (!bad) {
+    st->gs->replica = where[0];
+    st->gs->sweep = where[1];
+    st->gs->best = st->gs->rmin[where[0]];
+  }
+  free(words);
   for (int t = 0; t < K && !bad; t++) bad = !(p->beta[t] >= 0 && p->beta[t] <= 1e6);
   bad |= counters[0] != st->sample || counters[1] < 0 || counters[1] > last;
   *done = counters[1];
@@ -552,8 +656,9 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   double *initial = NULL;
   int64_t *changed = calloc((size_t)K, sizeof(int64_t)), *changed_all = calloc((size_t)K, sizeof(int64_t));
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
+  ground_state gs = {.rmin = malloc(sizeof(ising_int128) * (size_t)M), .spins = NULL};
   int oom = ladder_alloc(&l, K, R) || (R == 2 && !q_ts) || !energy_q || !denergy || !spins || !e_ts || !m_ts ||
-            !labels || !energy || !mag || !local || !sums || !changed || !changed_all || !sweeper;
+            !labels || !energy || !mag || !local || !sums || !changed || !changed_all || !sweeper || !gs.rmin;
   if (ising_check(world, oom, "out of memory for %d replicas and their time series", M)) goto done;
 
   MPI_Comm_split(world, group, world_rank, &group_comm);
@@ -564,6 +669,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   ising_halo_create(&g, MPI_INT8_T, &halo);
   have_halo = 1;
   for (int j = 0; j < per_group; j++) oom |= !(spins[j] = malloc(g.nextended));
+  oom |= !(gs.spins = calloc(1, g.nextended));
   if (R == 2) oom |= overlap_alloc(&ov, &g, K);
   if (ising_check(world, oom, "out of memory for the replicas' spins")) goto done;
   if (ising_mc_create_observables(p, fe->method != ISING_EXACT_NONE, io)) goto done;
@@ -598,7 +704,8 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
                        .tup = tup,
                        .tdown = tdown,
                        .changed = changed,
-                       .all = all};
+                       .all = all,
+                       .gs = &gs};
   int64_t s0 = 0; /* sweeps done: a restart continues after them */
   if (resume_from) {
     for (int j = 0; j < per_group; j++) memset(spins[j], 0, g.nextended);
@@ -614,6 +721,11 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     energy_q[r] = ising_observables_local(&g, &c, spins[j]).energy; /* this rank's share */
   }
   ising_allreduce_int128(world, energy_q, M); /* every replica's exact energy, on every rank */
+  if (!resume_from) {                         /* the start is the first candidate */
+    for (int r = 0; r < M; r++) gs.rmin[r] = energy_q[r];
+    gs.best = energy_q[0] + 1;
+    track_ground_state(&gs, energy_q, M, 0, group, per_group, spins, g.nextended);
+  }
   for (int t = 0; t < K; t++) ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
 
   /* Snapshots: every slot of set 0 at every -snapshot_interval measured
@@ -651,6 +763,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
         denergy[r] = 0;
         energy[r] = (double)energy_q[r] / ISING_QUANTUM_SCALE;
       }
+      track_ground_state(&gs, energy_q, M, done, group, per_group, spins, g.nextended);
       ising_timer_stop(phase);
     }
     if (measure) {
@@ -776,11 +889,17 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
            p->ranks_per_replica > 1 ? "s" : "", (long long)trips);
     for (int t = 0; t + 1 < K; t++) printf(" %.3f", l.attempts[t] ? (double)l.accepts[t] / (double)l.attempts[t] : NAN);
     printf("\n");
+    fflush(stdout);
     double sweep_time = ising_timer_elapsed(ISING_PHASE_UPDATE) + ising_timer_elapsed(ISING_PHASE_HALO);
     printf("  swap overhead (energies for swaps, decisions): %.2f %% of the sweep time\n",
            sweep_time > 0 ? 100.0 * ising_timer_elapsed(ISING_PHASE_SWAP) / sweep_time : 0.0);
     fflush(stdout);
   }
+  ising_timer_start(ISING_PHASE_OUTPUT);
+  bad = write_ground_state(p, &gs, &g, M, group, per_group, fe, io, !p->quiet && world_rank == 0) || ising_io_flush(io);
+  ising_timer_stop(ISING_PHASE_OUTPUT);
+  if (!p->quiet && world_rank == 0) fflush(stdout);
+  if (bad) goto done;
   status = 0;
 done:
   if (have_halo) ising_halo_free(&halo);
@@ -798,6 +917,8 @@ done:
   free(sweeper);
   free(q_ts);
   free(energy_q);
+  free(gs.rmin);
+  free(gs.spins);
   free(denergy);
   free(tatt);
   free(tacc);

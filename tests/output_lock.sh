@@ -2,7 +2,8 @@
 # Run A is stopped (SIGSTOP) while it holds the lock, so the check does not
 # depend on timing; B (same -output) and C (same -output with -overwrite)
 # must stop with exit 2 naming -output, and A, resumed, must finish a
-# complete file.  A run killed by SIGKILL leaves a lock nobody holds, which
+# complete file.  Two restarts of one checkpoint: the second stops at the
+# lock the first took.  A run killed by SIGKILL leaves a lock nobody holds, which
 # the next run takes over.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
@@ -41,6 +42,40 @@ if wait $mpirun_a && [ ! -e a.h5.lock ] &&
   pass "first run finished a complete file and removed its lock"
 else
   fail "first run damaged or unfinished: $(cat a.out)"
+fi
+
+# Two restarts of one checkpoint: the first takes the output's lock before
+# it restores the file, the second stops at it.
+long=(-lattice_size 64,64 -beta 0.3 -thermalize 0 -sweeps 400000 -quiet -output r.h5 -checkpoint_interval 0.2)
+run 1 "${long[@]}" >r.out 2>&1 &
+mpirun_r=$!
+pid=$(lock_holder r.h5) || { fail "run R never took its lock"; finish; exit; }
+for _ in $(seq 1 600); do [ -e r.ckpt.h5 ] && break; sleep 0.05; done
+kill -USR1 "$pid" # its one rank: checkpoint and exit 4
+wait $mpirun_r
+rc=$?
+if [ $rc -ne 4 ] || [ ! -e r.ckpt.h5 ]; then
+  fail "run to restart: exit $rc, no checkpoint: $(cat r.out)"
+else
+  run 1 "${long[@]}" -restart r.ckpt.h5 >r1.out 2>&1 &
+  mpirun_r=$!
+  pid=$(lock_holder r.h5) || { fail "restart never took the output's lock"; finish; exit; }
+  kill -STOP "$pid" && apid=$pid
+  timeout 60 "$ISING" "${long[@]}" -restart r.ckpt.h5 >r2.out 2>r2.err
+  rc=$?
+  if [ $rc -eq 2 ] && grep -qF "option -output: 'r.h5' is being written by another run (pid $pid" r2.err; then
+    pass "second restart of the same checkpoint refused: $(cat r2.err)"
+  else
+    fail "second restart: exit $rc: $(cat r2.err)"
+  fi
+  kill -CONT "$pid"
+  apid=
+  if wait $mpirun_r && [ ! -e r.h5.lock ] && [ ! -e r.ckpt.h5 ] &&
+    "$PYTHON" -c 'import h5py,sys; f=h5py.File("r.h5","r"); sys.exit(0 if f.attrs["status"]=="complete" else 1)'; then
+    pass "the first restart completed its run"
+  else
+    fail "first restart: $(cat r1.out)"
+  fi
 fi
 
 # A run killed by SIGKILL: its file and lock file stay; the lock is free.
