@@ -21,8 +21,137 @@ static int cmp_double(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
-int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                  ising_freeenergy *fe)
+#define MF_CLAMP (1.0 - 0x1p-26)
+
+/* The intermediate model pi_gamma of the mean-field path: bonds gamma J,
+ * fields gamma h_i + (1 - gamma) a_i with a_i = atanh(m_i) / beta, all
+ * quantised.  cg was set up by mf_path_alloc. */
+static void mf_path_set(const ising_geometry *g, const ising_couplings *c, const double *a, int sigma, double gamma,
+                        ising_couplings *cg)
+{
+  for (int d = 0; d < g->dim; d++) {
+    if (c->uniform_bonds)
+      cg->J[d] = ising_quantize(gamma * c->J[d]);
+    else
+      for (size_t i = 0; i < g->nextended; i++) cg->Jp[d][i] = ising_quantize(gamma * c->Jp[d][i]);
+  }
+  for (size_t i = 0; i < g->nextended; i++)
+    cg->h[i] = ising_quantize(gamma * (c->uniform_field ? c->field : c->h[i]) + (1.0 - gamma) * sigma * a[i]);
+}
+
+static int mf_path_alloc(const ising_geometry *g, const ising_couplings *c, ising_couplings *cg)
+{
+  memset(cg, 0, sizeof(*cg));
+  cg->uniform_bonds = c->uniform_bonds;
+  cg->uniform_field = 0;
+  int bad = !(cg->h = calloc(g->nextended, sizeof(double)));
+  for (int d = 0; d < g->dim && !c->uniform_bonds; d++) bad |= !(cg->Jp[d] = calloc(g->nextended, sizeof(double)));
+  return bad ? -1 : 0;
+}
+
+/* lq[0] = ln q(s) = sum_i ln((1 + m_i s_i) / 2) and lq[1] = ln q(-s), summed
+ * in fixed point over all ranks. */
+static void log_q(const ising_geometry *g, const double *m, const int8_t *spins, double lq[2])
+{
+  ising_int128 sum[2] = {0, 0};
+  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
+      for (int ex = 1; ex <= g->n[0]; ex++) {
+        size_t i = ising_geometry_index(g, ex, ey, ez);
+        sum[0] += ising_fixed128(log(0.5 * (1.0 + m[i] * spins[i])));
+        sum[1] += ising_fixed128(log(0.5 * (1.0 - m[i] * spins[i])));
+      }
+  ising_allreduce_int128(g->comm, sum, 2);
+  lq[0] = ising_unfixed128(sum[0]);
+  lq[1] = ising_unfixed128(sum[1]);
+}
+
+/* -ais_start meanfield: w[m K + k] for every chain m and temperature k. */
+static int run_from_meanfield(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
+                              ising_meanfield *mf, ising_halo *halo, int8_t *spins, double *w)
+{
+  const int M = p->ais_chains, K = p->nbeta;
+  const int64_t S = p->ais_steps;
+  double *m = malloc(sizeof(double) * g->nextended), *a = malloc(sizeof(double) * g->nextended);
+  ising_couplings cg;
+  int bad = mf_path_alloc(g, c, &cg) || !m || !a;
+  if (ising_check(g->comm, bad, "out of memory for annealed importance sampling from mean field")) goto done;
+  /* Without fields H(s) = H(-s): the start is the mixture of q and its
+   * mirror image, a label sigma chosen at random and updated along the path
+   * (ais.h), so that both halves of the states are reached. */
+  const int symmetric = c->uniform_field && c->field == 0.0;
+  double last = MPI_Wtime();
+  for (int k = 0; k < K && !bad; k++) {
+    const double beta = p->beta[k];
+    if (beta == 0.0) { /* q is uniform and exact */
+      for (int j = 0; j < M; j++) w[(size_t)j * (size_t)K + (size_t)k] = (double)p->nsites * log(2.0);
+      continue;
+    }
+    if ((bad = ising_meanfield_solve(mf, k, m) != 0)) break;
+    for (size_t i = 0; i < g->nextended; i++) {
+      m[i] = fmax(-MF_CLAMP, fmin(MF_CLAMP, m[i]));
+      a[i] = atanh(m[i]) / beta;
+    }
+    for (int j = 0; j < M; j++) {
+      /* sigma: which of q and its mirror image (symmetric models), then an exact sample of q_sigma */
+      const uint64_t key = ((uint64_t)k << 32) | (uint64_t)j, extra = (uint64_t)p->nsites;
+      int sigma = !symmetric || ising_rng_u32(p->seed, ISING_STREAM_AIS_MF_INIT, key, extra) & 1 ? 1 : -1;
+      int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+      memset(spins, 0, g->nextended);
+      for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+        for (int ey = ylo; ey < ylo + g->n[1]; ey++)
+          for (int ex = 1; ex <= g->n[0]; ex++) {
+            size_t i = ising_geometry_index(g, ex, ey, ez);
+            uint64_t site = (uint64_t)ising_geometry_global_index(g, ex, ey, ez);
+            uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_AIS_MF_INIT, key, site);
+            spins[i] = ising_rng_uniform(r) < 0.5 * (1.0 + sigma * m[i]) ? 1 : -1;
+          }
+      ising_halo_exchange(halo, spins);
+      double logw = 0.0;
+      uint64_t sweep = 0;
+      for (int64_t t = 1; t <= S; t++) {
+        const double g0 = (double)(t - 1) / (double)S, g1 = (double)t / (double)S;
+        ising_int128 e = ising_observables_local(g, c, spins).energy;
+        ising_allreduce_int128(g->comm, &e, 1);
+        double lq[2]; /* ln q_sigma(s), ln q_-sigma(s) */
+        log_q(g, m, spins, lq);
+        if (sigma < 0) {
+          double x = lq[0];
+          lq[0] = lq[1];
+          lq[1] = x;
+        }
+        logw += (g1 - g0) * (-beta * ((double)e / ISING_QUANTUM_SCALE) - lq[0]);
+        if (t == S) break; /* the target needs no sweeps */
+        if (symmetric) {   /* heat bath on sigma given s: P(-sigma) = 1 / (1 + exp((1 - g)(lq_sigma - lq_-sigma))) */
+          double x = (1.0 - g1) * (lq[0] - lq[1]);
+          uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_AIS_MF_INIT, key, extra + (uint64_t)t);
+          if (ising_rng_uniform(r) * (1.0 + exp(x)) < 1.0) sigma = -sigma;
+        }
+        mf_path_set(g, c, a, sigma, g1, &cg);
+        ising_sweeper sweeper;
+        ising_sweeper_init(&sweeper, g, &cg, p->algorithm, beta, p->seed, ISING_STREAM_AIS_MF);
+        ising_sweep_stats acc = {0, 0};
+        for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
+          ising_mc_sweep(&sweeper, halo, spins, ((uint64_t)k << 48) | ((uint64_t)j << 32) | sweep++, &acc);
+      }
+      w[(size_t)j * (size_t)K + (size_t)k] = logw;
+      if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
+        last = MPI_Wtime();
+        printf("progress: AIS from mean field, beta %d/%d, chain %d/%d done\n", k + 1, K, j + 1, M);
+        fflush(stdout);
+      }
+    }
+  }
+done:
+  free(m);
+  free(a);
+  ising_couplings_free(&cg);
+  return bad ? -1 : 0;
+}
+
+int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_meanfield *mf,
+                  ising_io *io, ising_freeenergy *fe)
 {
   const int M = p->ais_chains, K = p->nbeta;
   const int64_t S = p->ais_steps;
@@ -43,8 +172,10 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   for (int64_t t = 0; t < ns; t++)
     if (sched[t] > 0 && (n == 0 || sched[t] != sched[n - 1])) sched[n++] = sched[t];
 
+  const int from_mf = p->ais_start == ISING_AIS_MEANFIELD;
+  if (from_mf && run_from_meanfield(p, g, c, mf, &halo, spins, w)) goto done;
   double last = MPI_Wtime();
-  for (int m = 0; m < M; m++) {
+  for (int m = 0; m < M && !from_mf; m++) {
     ising_spins_init(g, p->seed, ISING_STREAM_AIS_INIT, (uint64_t)m, 1, spins);
     ising_halo_exchange(&halo, spins);
     ising_int128 energy = ising_observables_local(g, c, spins).energy;
@@ -75,7 +206,7 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   }
 
   ising_timer_start(ISING_PHASE_ANALYSIS);
-  const double ln2n = (double)p->nsites * log(2.0);
+  const double ln2n = from_mf ? 0.0 : (double)p->nsites * log(2.0); /* ln Z of the start */
   int bad = 0;
   for (int k = 0; k < K && !bad; k++) {
     ising_exact_result ex;
@@ -105,7 +236,8 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
           ising_io_write_double(io, "/ais/log_weights", start, dims, w) ||
           ising_io_attr_int64(io, "/ais", "schedule_points", &steps, 0) ||
           ising_io_attr_int64(io, "/ais", "chains", &chains, 0) ||
-          ising_io_attr_int64(io, "/ais", "sweeps_per_step", &p->ais_sweeps_per_step, 0) || ising_io_flush(io);
+          ising_io_attr_int64(io, "/ais", "sweeps_per_step", &p->ais_sweeps_per_step, 0) ||
+          ising_io_attr_string(io, "/ais", "start", from_mf ? "meanfield" : "uniform") || ising_io_flush(io);
   if (bad) goto done;
   rc = 0;
 done:

@@ -274,10 +274,12 @@ static int physics(const ising_params *p, physics_value *v)
     pv_int(v, &n, "-ais_chains", "ais_chains", p->ais_chains);
     pv_int(v, &n, "-ais_steps", "ais_steps", p->ais_steps);
     pv_int(v, &n, "-ais_sweeps_per_step", "ais_sweeps_per_step", p->ais_sweeps_per_step);
+    pv_str(v, &n, "-ais_start", "ais_start", p->ais_start == ISING_AIS_MEANFIELD ? "meanfield" : "uniform");
   }
   if (p->tasks & (ISING_TASK_MC | ISING_TASK_TEMPERING))
     pv_int(v, &n, "-reweight_points", "reweight_points", p->reweight_points);
-  if (p->tasks & ISING_TASK_MEANFIELD) {
+  if ((p->tasks & ISING_TASK_MEANFIELD) ||
+      ((p->tasks & ISING_TASK_FREEENERGY) && p->ais_start == ISING_AIS_MEANFIELD)) {
     pv_str(v, &n, "-mf_solver", "mf_solver", p->mf_solver == ISING_MF_SNES ? "snes" : "sweeps");
     buf[0] = '\0';
     for (int k = 0; k < ISING_MF_NINIT; k++)

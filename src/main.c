@@ -259,7 +259,9 @@ int main(int argc, char **argv)
     fflush(stdout);
   }
   if (world_lattice && (status = ising_couplings_create(&p, &g, &c))) goto finish;
-  if ((p.tasks & ISING_TASK_MEANFIELD) && (status = ising_meanfield_create(&p, &g, &c, &mf))) goto finish;
+  const int need_mf =
+      (p.tasks & ISING_TASK_MEANFIELD) || ((p.tasks & ISING_TASK_FREEENERGY) && p.ais_start == ISING_AIS_MEANFIELD);
+  if (need_mf && (status = ising_meanfield_create(&p, &g, &c, &mf))) goto finish;
   MPI_Comm comm = world_lattice ? g.comm : PETSC_COMM_WORLD;
   if (p.tasks & (ISING_TASK_MC | ISING_TASK_TEMPERING | ISING_TASK_ANNEAL)) {
     ckp = &ck;
@@ -305,7 +307,7 @@ int main(int argc, char **argv)
     case ISING_TASK_TEMPERING: status = ising_tempering_run(&p, &io, &fe, ckp); break;
     case ISING_TASK_ANNEAL: status = ising_anneal_run(&p, &g, &c, &io, &fe, ckp); break;
     case ISING_TASK_QUENCH: status = ising_quench_run(&p, &g, &c, &io); break;
-    default: status = ising_ais_run(&p, &g, &c, &io, &fe); break;
+    default: status = ising_ais_run(&p, &g, &c, mf, &io, &fe); break;
     }
     if (!status && ckp) ising_checkpoint_mark_done(ckp, t);
   }

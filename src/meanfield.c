@@ -467,13 +467,70 @@ void ising_meanfield_destroy(ising_meanfield **mf)
   *mf = NULL;
 }
 
-int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
+/* The best solution at temperature k into mf->best: from the previous
+ * solution (the last call's, unless k == 0) and each -mf_init point, the
+ * largest ELBO wins, ties keep the earlier.  0, or -1 after a message. */
+static int solve_at(ising_meanfield *mf, int k, ising_mf_result *top_out, solve_info *info_out, int *start_out)
 {
   const ising_params *p = mf->p;
   const ising_geometry *g = mf->g;
   const ising_couplings *c = mf->c;
   double *m = mf->m, *best = mf->best;
   ising_halo *halo = &mf->halo;
+  const double beta = p->beta[k];
+  ising_mf_result top = {.elbo = -INFINITY};
+  solve_info top_info = {0, 0};
+  int top_start = -1;
+  /* Previous beta first, then the -mf_init points; ties keep the earlier. */
+  for (int j = 0; j <= ISING_MF_NINIT; j++) {
+    int s = j == 0 ? START_PREVIOUS : j - 1;
+    if (s == START_PREVIOUS ? k == 0 : !(p->mf_init & (1u << s))) continue;
+    if (s == START_PREVIOUS)
+      memcpy(m, best, sizeof(double) * g->nextended);
+    else
+      init_field(p, g, s, m);
+    ising_halo_exchange(halo, m);
+    solve_info info;
+    if (p->mf_solver == ISING_MF_SNES) {
+      PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
+      PetscErrorCode err = solve_snes(&mf->solver, g, beta, halo, m, &info);
+      PetscPopErrorHandler();
+      if (ising_check(g->comm, err != 0, "the mean-field Newton solve failed at beta = %g", beta)) return -1;
+    } else {
+      info = solve_sweeps(p, g, c, beta, halo, m);
+    }
+    ising_timer_start(ISING_PHASE_MEASURE);
+    ising_mf_result r = ising_mf_evaluate(g, c, beta, m);
+    ising_timer_stop(ISING_PHASE_MEASURE);
+    if (r.elbo > top.elbo || top_start < 0) {
+      top = r;
+      top_info = info;
+      top_start = s;
+      memcpy(best, m, sizeof(double) * g->nextended);
+    }
+  }
+  *top_out = top;
+  *info_out = top_info;
+  *start_out = top_start;
+  return 0;
+}
+
+int ising_meanfield_solve(ising_meanfield *mf, int k, double *m)
+{
+  ising_mf_result top;
+  solve_info info;
+  int start;
+  if (solve_at(mf, k, &top, &info, &start)) return -1;
+  memcpy(m, mf->best, sizeof(double) * mf->g->nextended);
+  return 0;
+}
+
+int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
+{
+  const ising_params *p = mf->p;
+  const ising_geometry *g = mf->g;
+  const ising_couplings *c = mf->c;
+  const double *best = mf->best;
   int rc = ISING_EXIT_RUNTIME;
   char names[128] = "";
   for (int s = 0; s <= ISING_MF_NINIT; s++) {
@@ -499,37 +556,10 @@ int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
 
   for (int k = 0; k < p->nbeta; k++) {
     const double beta = p->beta[k];
-    ising_mf_result top = {.elbo = -INFINITY};
-    solve_info top_info = {0, 0};
-    int top_start = -1;
-    /* Previous beta first, then the -mf_init points; ties keep the earlier. */
-    for (int j = 0; j <= ISING_MF_NINIT; j++) {
-      int s = j == 0 ? START_PREVIOUS : j - 1;
-      if (s == START_PREVIOUS ? k == 0 : !(p->mf_init & (1u << s))) continue;
-      if (s == START_PREVIOUS)
-        memcpy(m, best, sizeof(double) * g->nextended);
-      else
-        init_field(p, g, s, m);
-      ising_halo_exchange(halo, m);
-      solve_info info;
-      if (p->mf_solver == ISING_MF_SNES) {
-        PetscPushErrorHandler(PetscReturnErrorHandler, NULL);
-        PetscErrorCode err = solve_snes(&mf->solver, g, beta, halo, m, &info);
-        PetscPopErrorHandler();
-        if (ising_check(g->comm, err != 0, "the mean-field Newton solve failed at beta = %g", beta)) goto done;
-      } else {
-        info = solve_sweeps(p, g, c, beta, halo, m);
-      }
-      ising_timer_start(ISING_PHASE_MEASURE);
-      ising_mf_result r = ising_mf_evaluate(g, c, beta, m);
-      ising_timer_stop(ISING_PHASE_MEASURE);
-      if (r.elbo > top.elbo || top_start < 0) {
-        top = r;
-        top_info = info;
-        top_start = s;
-        memcpy(best, m, sizeof(double) * g->nextended);
-      }
-    }
+    ising_mf_result top;
+    solve_info top_info;
+    int top_start;
+    if (solve_at(mf, k, &top, &top_info, &top_start)) goto done;
     /* The certified upper bound, to close the sandwich with the ELBO. */
     double upper, trivial;
     ising_timer_start(ISING_PHASE_MEASURE);

@@ -54,6 +54,10 @@ static const option_doc options[] = {
      "freeenergy: points of the uniform beta grid from 0 to the largest temperature (the run's temperatures are "
      "added), in [1, 2^30]"},
     {"-ais_sweeps_per_step", "1", "freeenergy: sweeps at each point of the schedule, in [1, 2^20]"},
+    {"-ais_start", "uniform",
+     "freeenergy: where the chains start, uniform (beta = 0, one chain through every temperature) or meanfield (at "
+     "each temperature its mean-field distribution q, annealed to p by q^(1-g) p^g over -ais_steps points; the "
+     "-mf_* options apply)"},
     {"-reweight_points", "200",
      "mc, tempering: points of the uniform beta grid over the run's range onto which MBAR reweights lnZ, <e> and c "
      "(0: none), in [0, 100000]"},
@@ -594,6 +598,8 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (read_int64(c, "-ais_sweeps_per_step", 1, INT64_C(1) << 20, &p->ais_sweeps_per_step)) return -1;
   if (p->ais_steps * p->ais_sweeps_per_step + 1024 > (INT64_C(1) << 32))
     return fail(c, "options -ais_steps/-ais_sweeps_per_step: more than 2^32 sweeps per chain");
+  static const char *const ais_starts[] = {"uniform", "meanfield"};
+  if (read_keyword(c, "-ais_start", ais_starts, 2, &p->ais_start)) return -1;
   static const char *const solvers[] = {"sweeps", "snes"};
   if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
   get(c, "-mf_init", buf, sizeof(buf), NULL);

@@ -16,8 +16,25 @@
  * stochastic lower bound.  Every chain is decomposed over all ranks; the
  * results are bit-identical on any number of ranks.
  *
- *   int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
- *                     ising_freeenergy *fe)
+ * -ais_start meanfield: each temperature beta_k > 0 gets its own chains,
+ * started from the mean-field distribution q(s) = prod_i (1 + m_i s_i) / 2
+ * of that temperature (ising_meanfield_solve; m_i clamped to
+ * |m_i| <= 1 - 2^-26 so that q > 0 everywhere) and annealed along
+ *     pi_g(s) ~ q(s)^(1-g) exp(-g beta_k H(s)),  g = t / steps, t = 0 .. steps,
+ * an Ising model at beta_k with bonds g J_ij and fields
+ * g h_i + (1-g) atanh(m_i) / beta_k (quantised as every coupling is, which
+ * shifts pi_g by at most 2^-33 per field).  Starts: s_i = +1 with
+ * probability (1 + m_i)/2, keyed by (seed, ISING_STREAM_AIS_MF_INIT,
+ * (k << 32) | chain, site); sweeps by (seed, ISING_STREAM_AIS_MF,
+ * (k << 48) | (chain << 32) | sweep).  The log weight gains
+ * (g_t - g_{t-1}) (-beta_k H(x) - ln q(x)) at each point, with
+ * ln q a fixed-point sum; Z_0 = 1, so lnZ_ais = ln mean exp(w) and the
+ * lower bound is mean(w).  Close to the mean-field solution (high or low
+ * temperature, strong fields) the start is already close to p and the
+ * weights vary little.
+ *
+ *   int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
+ *                     ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
  *       Collective.  Writes /free_energy/{lnZ_ais, lnZ_ais_err, lnZ_lower_ais, lnZ_lower_ais_err, ais_ess}
  *       and /ais/log_weights [chains, temperatures].  Returns 0 or ISING_EXIT_RUNTIME.
  */
@@ -28,9 +45,10 @@
 #include "ising/freeenergy.h"
 #include "ising/geometry.h"
 #include "ising/io.h"
+#include "ising/meanfield.h"
 #include "ising/params.h"
 
-int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
-                  ising_freeenergy *fe);
+int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_meanfield *mf,
+                  ising_io *io, ising_freeenergy *fe);
 
 #endif

@@ -34,6 +34,13 @@
  *   int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
  *       Collective.  The task: every temperature, /meanfield, the bound in
  *       /free_energy, the table on rank 0.  Returns 0 or ISING_EXIT_RUNTIME.
+ *   int ising_meanfield_solve(ising_meanfield *mf, int k, double *m)
+ *       Collective.  The solution the task keeps at temperature k (the
+ *       largest ELBO over the previous call's solution and the -mf_init
+ *       starts) into m, an extended array (interior valid), without
+ *       writing anything: AIS from the mean-field q (-ais_start meanfield)
+ *       calls it for k = 0, 1, ... in turn, as the task does.  Returns 0 or
+ *       -1 after a message.
  *   void ising_meanfield_destroy(ising_meanfield **mf)
  *       Collective (frees PETSc objects).
  */
@@ -61,6 +68,7 @@ typedef struct ising_meanfield ising_meanfield;
 int ising_meanfield_create(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
                            ising_meanfield **mf);
 int ising_meanfield_run(ising_meanfield *mf, ising_io *io, ising_freeenergy *fe);
+int ising_meanfield_solve(ising_meanfield *mf, int k, double *m);
 void ising_meanfield_destroy(ising_meanfield **mf);
 
 #endif

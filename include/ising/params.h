@@ -53,6 +53,7 @@ typedef enum {
   ISING_TASK_FREEENERGY = 1u << 5
 } ising_task;
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
+typedef enum { ISING_AIS_UNIFORM, ISING_AIS_MEANFIELD } ising_ais_start;
 typedef enum { ISING_PT_ADAPT_EQUAL_ACCEPTANCE, ISING_PT_ADAPT_FEEDBACK } ising_pt_adapt;
 /* Starting points of the mean-field solver, in the order they are tried. */
 typedef enum {
@@ -106,6 +107,7 @@ typedef struct {
   int ais_chains;
   int64_t reweight_points; /* MBAR reweighting grid (0: none) */
   int64_t ais_steps, ais_sweeps_per_step;
+  int ais_start; /* ISING_AIS_UNIFORM or ISING_AIS_MEANFIELD */
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;

@@ -58,20 +58,22 @@
 #include <stdint.h>
 
 enum {
-  ISING_STREAM_DYNAMICS = 0,    /* Monte Carlo updates */
-  ISING_STREAM_INIT = 1,        /* hot start */
-  ISING_STREAM_BONDS = 2,       /* disordered couplings, keyed by disorder_seed */
-  ISING_STREAM_FIELDS = 3,      /* random fields, keyed by disorder_seed */
-  ISING_STREAM_MF_INIT = 4,     /* random mean-field start */
-  ISING_STREAM_SWAP = 5,        /* tempering swap decisions */
-  ISING_STREAM_ANNEAL_INIT = 6, /* annealing restart r: hot start with step r */
-  ISING_STREAM_QUENCH = 7,      /* quench history h, sweep t: step (h << 32) | t */
-  ISING_STREAM_QUENCH_INIT = 8, /* quench history h: hot start with step h */
-  ISING_STREAM_AIS = 9,         /* AIS chain m, sweep t: step (m << 32) | t */
-  ISING_STREAM_AIS_INIT = 10,   /* AIS chain m: uniform start with step m */
-  ISING_STREAM_MBAR = 11,       /* MBAR bootstrap resample b: step b, index (temperature << 32) | sample */
-  ISING_STREAM_REPLICA0 = 16,   /* tempering replica r updates with stream 16 + r (r < 32752) */
-  ISING_STREAM_ANNEAL0 = 32768  /* annealing restart r updates with stream 32768 + r */
+  ISING_STREAM_DYNAMICS = 0,     /* Monte Carlo updates */
+  ISING_STREAM_INIT = 1,         /* hot start */
+  ISING_STREAM_BONDS = 2,        /* disordered couplings, keyed by disorder_seed */
+  ISING_STREAM_FIELDS = 3,       /* random fields, keyed by disorder_seed */
+  ISING_STREAM_MF_INIT = 4,      /* random mean-field start */
+  ISING_STREAM_SWAP = 5,         /* tempering swap decisions */
+  ISING_STREAM_ANNEAL_INIT = 6,  /* annealing restart r: hot start with step r */
+  ISING_STREAM_QUENCH = 7,       /* quench history h, sweep t: step (h << 32) | t */
+  ISING_STREAM_QUENCH_INIT = 8,  /* quench history h: hot start with step h */
+  ISING_STREAM_AIS = 9,          /* AIS chain m, sweep t: step (m << 32) | t */
+  ISING_STREAM_AIS_INIT = 10,    /* AIS chain m: uniform start with step m */
+  ISING_STREAM_MBAR = 11,        /* MBAR bootstrap resample b: step b, index (temperature << 32) | sample */
+  ISING_STREAM_AIS_MF = 12,      /* AIS from mean field, temperature k, chain m, sweep t: (k << 48) | (m << 32) | t */
+  ISING_STREAM_AIS_MF_INIT = 13, /* AIS from mean field: start of chain m at temperature k, step (k << 32) | m */
+  ISING_STREAM_REPLICA0 = 16,    /* tempering replica r updates with stream 16 + r (r < 32752) */
+  ISING_STREAM_ANNEAL0 = 32768   /* annealing restart r updates with stream 32768 + r */
 };
 
 #define ISING_QUANTUM_SCALE 4294967296.0 /* 2^32 */
