@@ -286,8 +286,8 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
   double *corr_comp = NULL, *corr_chunk = NULL;
   if (neighbours_build(&nb, model)) return -1;
   if (corr) {
-    corr_comp = calloc((size_t)n * n, sizeof(double));
-    corr_chunk = calloc((size_t)n * n, sizeof(double));
+    corr_comp = calloc((size_t)n * (size_t)n, sizeof(double));
+    corr_chunk = calloc((size_t)n * (size_t)n, sizeof(double));
     if (!corr_comp || !corr_chunk) {
       free(corr_comp);
       free(corr_chunk);
@@ -360,7 +360,7 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
           double sg[ISING_EXACT_MAX_SPINS];
           for (int i = 0; i < n; i++) sg[i] = (g >> i) & 1UL ? -1.0 : 1.0;
           for (int i = 0; i < n; i++) {
-            double wi = w * sg[i], *row = corr_chunk + (size_t)i * n;
+            double wi = w * sg[i], *row = corr_chunk + (size_t)i * (size_t)n;
             for (int j = i + 1; j < n; j++) row[j] += wi * sg[j];
           }
         }
@@ -369,7 +369,7 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
       if (corr)
         for (int i = 0; i < n; i++)
           for (int j = i + 1; j < n; j++) {
-            size_t k = (size_t)i * n + j;
+            size_t k = (size_t)i * (size_t)n + (size_t)j;
             neumaier_add(&corr[k], &corr_comp[k], corr_chunk[k]);
             corr_chunk[k] = 0.0;
           }
@@ -395,11 +395,11 @@ int ising_exact_enumerate(const ising_bondlist *model, double beta, ising_exact_
   r->have_magnetization = 1;
   if (corr) {
     for (int i = 0; i < n; i++) {
-      corr[(size_t)i * n + i] = 1.0;
+      corr[(size_t)i * (size_t)n + (size_t)i] = 1.0;
       for (int j = i + 1; j < n; j++) {
-        size_t k = (size_t)i * n + j;
+        size_t k = (size_t)i * (size_t)n + (size_t)j;
         corr[k] = (corr[k] + corr_comp[k]) / z;
-        corr[(size_t)j * n + i] = corr[k];
+        corr[(size_t)j * (size_t)n + (size_t)i] = corr[k];
       }
     }
     free(corr_comp);
@@ -718,7 +718,7 @@ static dual chain_lnz(long N, int periodic, double J, dual K, dual H)
   dual ratio = dual_const(-INFINITY);
   if (J != 0) ratio = dual_log1p(dual_scale(dual_mul(J > 0 ? D : ch, dual_recip(dual_add(ch, D))), -2.0));
 
-  if (fabs(n * ratio.v) < 1.0 && J > 0) {
+  if (fabs((double)n * ratio.v) < 1.0 && J > 0) {
     dual y2 = dual_mul(d2, dual_recip(dual_mul(ch, ch)));
     dual p = binomial_series(n, 0, y2), s = binomial_series(n, 1, y2);
     dual lnz = dual_shift(dual_add(scale_n, dual_scale(ln_ch, (double)n)), LN2);
@@ -726,7 +726,7 @@ static dual chain_lnz(long N, int periodic, double J, dual K, dual H)
     dual edge = dual_mul(q, dual_recip(ch));
     return dual_add(dual_add(lnz, m0), dual_log(dual_add(dual_mul(ch, p), dual_mul(edge, s))));
   }
-  if (fabs(n * ratio.v) < 1.0) {
+  if (fabs((double)n * ratio.v) < 1.0) {
     /* J < 0: l+ = e^K D (1 + z), l- = -e^K D (1 - z), z = cosh H / D */
     dual half_ln_d2 = dual_scale(dual_log(d2), 0.5);
     dual ln_z = dual_sub(ln_ch, half_ln_d2);

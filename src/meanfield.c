@@ -26,9 +26,9 @@ static inline double local_field(const ising_geometry *g, const ising_couplings 
   for (int d = 0; d < g->dim; d++) {
     ptrdiff_t st = g->stride[d];
     if (c->uniform_bonds)
-      hloc += c->J[d] * (m[i - st] + m[i + st]);
+      hloc += c->J[d] * ((m + i)[-st] + (m + i)[st]);
     else
-      hloc += c->Jp[d][i - st] * m[i - st] + c->Jp[d][i] * m[i + st];
+      hloc += (c->Jp[d] + i)[-st] * (m + i)[-st] + c->Jp[d][i] * (m + i)[st];
   }
   return hloc + (c->uniform_field ? c->field : c->h[i]);
 }
@@ -70,7 +70,7 @@ ising_mf_result ising_mf_evaluate(const ising_geometry *g, const ising_couplings
         size_t i = row + (size_t)ex;
         double bonds = 0.0;
         for (int d = 0; d < g->dim; d++)
-          bonds += (c->uniform_bonds ? c->J[d] : c->Jp[d][i]) * m[i] * m[i + g->stride[d]];
+          bonds += (c->uniform_bonds ? c->J[d] : c->Jp[d][i]) * m[i] * (m + i)[g->stride[d]];
         sums[0] += ising_fixed128(bonds + (c->uniform_field ? c->field : c->h[i]) * m[i]);
         sums[1] += ising_fixed128(entropy(m[i]));
         sums[2] += ising_fixed128(m[i]);

@@ -28,7 +28,7 @@ ising_observables_sums ising_observables_local(const ising_geometry *g, const is
         int s = spins[i];
         mag += s;
         for (int d = 0; d < g->dim; d++) {
-          int ss = s * spins[i + g->stride[d]];
+          int ss = s * (spins + i)[g->stride[d]];
           if (c->uniform_bonds)
             bond_sum[d] += ss;
           else
@@ -55,7 +55,7 @@ int64_t ising_observables_unsatisfied(const ising_geometry *g, const ising_coupl
         size_t i = row + (size_t)ex;
         for (int d = 0; d < g->dim; d++) {
           double j = c->uniform_bonds ? c->J[d] : c->Jp[d][i];
-          count += j * spins[i] * spins[i + g->stride[d]] < 0;
+          count += j * spins[i] * (spins + i)[g->stride[d]] < 0;
         }
       }
     }

@@ -616,7 +616,8 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   if (read_int64(c, "-mf_max_iter", 1, INT64_C(1) << 40, &p->mf_max_iter)) return -1;
   if (read_keyword(c, "-algorithm", algs, 2, &k)) return -1;
   p->algorithm = (ising_algorithm)k;
-  for (int b = 0; b < p->nbeta && p->algorithm == ISING_ALGORITHM_METROPOLIS && (p->tasks & ~ISING_TASK_MEANFIELD); b++)
+  for (int b = 0;
+       b < p->nbeta && p->algorithm == ISING_ALGORITHM_METROPOLIS && (p->tasks & ~(unsigned)ISING_TASK_MEANFIELD); b++)
     if (p->beta[b] == 0.0)
       return fail(c, "option -beta/-beta_list: Metropolis at beta = 0 accepts every flip, so a sweep flips every spin "
                      "and never samples; use -algorithm heatbath there");

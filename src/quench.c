@@ -106,7 +106,8 @@ static void averages(const records *r, int h, double bonds, int sk, double *out)
     mean_err(r->e, h, nt, j, &o[0 * nt + j], &o[1 * nt + j]);
     mean_err(r->m, h, nt, j, &o[2 * nt + j], &o[3 * nt + j]);
     if (abs_m) {
-      for (int k = 0; k < h; k++) abs_m[(size_t)k * (size_t)nt + (size_t)j] = fabs(r->m[(size_t)k * (size_t)nt + j]);
+      for (int k = 0; k < h; k++)
+        abs_m[(size_t)k * (size_t)nt + (size_t)j] = fabs(r->m[(size_t)k * (size_t)nt + (size_t)j]);
       mean_err(abs_m, h, nt, j, &o[4 * nt + j], &o[5 * nt + j]);
     } else {
       o[4 * nt + j] = o[5 * nt + j] = NAN;
@@ -148,7 +149,8 @@ static int write_averages(ising_io *io, const records *r, int h, double bonds, i
   }
   if (!bad && sk) {
     const int ns = st->nshells;
-    double *mean = malloc(sizeof(double) * (size_t)nt * (size_t)ns), *err = malloc(sizeof(double) * (size_t)nt * ns);
+    double *mean = malloc(sizeof(double) * (size_t)nt * (size_t)ns),
+           *err = malloc(sizeof(double) * (size_t)nt * (size_t)ns);
     bad = ising_check(io->comm, !mean || !err, "out of memory for the structure factor averages");
     for (size_t i = 0; !bad && i < (size_t)nt * (size_t)ns; i++) {
       mean[i] = r->shell_sum[i] / h;

@@ -142,9 +142,9 @@ static inline double local_field(const ising_sweeper *k, const int8_t *spins, si
   for (int d = 0; d < g->dim; d++) {
     ptrdiff_t st = g->stride[d];
     if (c->uniform_bonds)
-      hloc += c->J[d] * (double)(spins[i - st] + spins[i + st]);
+      hloc += c->J[d] * (double)((spins + i)[-st] + (spins + i)[st]);
     else
-      hloc += c->Jp[d][i - st] * spins[i - st] + c->Jp[d][i] * spins[i + st];
+      hloc += (c->Jp[d] + i)[-st] * (spins + i)[-st] + c->Jp[d][i] * (spins + i)[st];
   }
   return hloc + (c->uniform_field ? c->field : c->h[i]);
 }

@@ -260,7 +260,7 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
     char path[64];
     double *col = malloc(sizeof(double) * (size_t)K);
     if (!col) return -1;
-    for (int t = 0; t < K; t++) col[t] = row[(size_t)t * NQ + j];
+    for (int t = 0; t < K; t++) col[t] = row[(size_t)t * NQ + (size_t)j];
     snprintf(path, sizeof(path), "/overlap/%s", names[j]);
     rc = ising_io_dataset_double(io, path, 1, &nk) || ising_io_write_double(io, path, &zero, &nk, col);
     free(col);

@@ -148,7 +148,7 @@ static void extend(const context *ctx, const tree *T, const lineset *ls, size_t 
     for (int pos = p0; pos < p1; pos++, i += sa, e += (size_t)se) {
       double J = c->uniform_bonds ? c->J[a] : c->Jp[a][e];
       double theta = 0.0;
-      if (g->offset[a] + pos != T->cut[a] && J != 0.0) theta = ctx->beta * J / ctx->rho[(size_t)g->dim * i + a];
+      if (g->offset[a] + pos != T->cut[a] && J != 0.0) theta = ctx->beta * J / ctx->rho[(size_t)g->dim * i + (size_t)a];
       step(M, ctx->phi + 2 * i, theta);
     }
   }
@@ -311,7 +311,7 @@ int ising_trw_evaluate(const ising_params *p, const ising_geometry *g, const isi
         int64_t gx[ISING_MAX_DIM];
         for (int d = 0; d < ISING_MAX_DIM; d++) gx[d] = g->offset[d] + x[d];
         for (int d = 0; d < dim; d++)
-          ctx.rho[(size_t)dim * compact(g, x) + d] = edge_rho(trees, nt, dim, g->L, g->periodic, gx, d);
+          ctx.rho[(size_t)dim * compact(g, x) + (size_t)d] = edge_rho(trees, nt, dim, g->L, g->periodic, gx, d);
       }
   for (int d = 0; d < dim; d++) {
     int remain[ISING_MAX_DIM] = {0, 0, 0};

@@ -66,7 +66,7 @@ static int run(ising_algorithm alg)
   double chi2 = 0;
   for (int st = 0; st < 8; st++) {
     double expect = chains * prob[st] / z;
-    chi2 += (count[st] - expect) * (count[st] - expect) / expect;
+    chi2 += ((double)count[st] - expect) * ((double)count[st] - expect) / expect;
     printf("  state %d: observed %6ld expected %9.1f\n", st, count[st], expect);
     fail |= expect < 5;
   }

@@ -55,7 +55,7 @@ int main(int argc, char **argv)
       ising_couplings_create(&p, &g, &c))
     return 1;
   const int therm = 500, sweeps = 4000;
-  double *e = malloc(sizeof(double) * sweeps), *m = malloc(sizeof(double) * sweeps);
+  double *e = malloc(sizeof(double) * (size_t)sweeps), *m = malloc(sizeof(double) * (size_t)sweeps);
   double ev[RUNS], ee[RUNS], mv[RUNS], me[RUNS], cv[RUNS], ce[RUNS];
   ising_halo halo;
   ising_halo_create(&g, MPI_INT8_T, &halo);

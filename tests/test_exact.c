@@ -65,7 +65,7 @@ static double now(void)
 {
   struct timespec ts;
   timespec_get(&ts, TIME_UTC);
-  return ts.tv_sec + 1e-9 * ts.tv_nsec;
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
 static void need(int status)

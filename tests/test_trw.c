@@ -322,7 +322,7 @@ static void large_case(const char *size_opt, int L, double beta)
   ising_exact_kaufman(L, L, c.J[0], c.J[1], beta, &r);
   char what[200];
   snprintf(what, sizeof(what), "%d^2 periodic, beta = %g: lnZ/N = %.6f <= TRW/N = %.6f <= trivial/N = %.6f, all finite",
-           L, beta, r.lnZ / g.nsites, upper / g.nsites, trivial / g.nsites);
+           L, beta, r.lnZ / (double)g.nsites, upper / (double)g.nsites, trivial / (double)g.nsites);
   check(isfinite(upper) && r.lnZ <= upper && upper < trivial, what);
   teardown(&p, &g, &c);
 }
