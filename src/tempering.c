@@ -389,8 +389,6 @@ static int write_tempering(const ising_params *p, const ladder *l, const double 
   return rc;
 }
 
-/* What a checkpoint of a tempering run holds: pointers into run_sample's
- * arrays. */
 /* The lowest energy any replica has had, checked whenever the energies are
  * refreshed (every swap and every measurement): the configuration is kept
  * by the group holding that replica.  Ties keep the earliest, then the
@@ -462,6 +460,8 @@ static int write_ground_state(const ising_params *p, const ground_state *gs, con
   return 0;
 }
 
+/* What a checkpoint of a tempering run holds: pointers into run_sample's
+ * arrays. */
 typedef struct {
   ising_params *p;
   const ising_geometry *g;
