@@ -230,7 +230,7 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   }
   ising_timer_stop(ISING_PHASE_ANALYSIS);
   int64_t dims[2] = {M, K}, start[2] = {0, 0};
-  int64_t steps = n, chains = M;
+  int64_t steps = from_mf ? S : n, chains = M; /* points of the schedule (per temperature from mean field) */
   if (!bad)
     bad = ising_io_dataset_double(io, "/ais/log_weights", 2, dims) ||
           ising_io_write_double(io, "/ais/log_weights", start, dims, w) ||
