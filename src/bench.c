@@ -20,7 +20,10 @@
  *   mpirun -n P build/ising_bench [-bench_sweeps 5] [-bench_size2d 4096] [-bench_size3d 256]
  *                                  [-bench_cases 2d,3d] [-bench_couplings uniform,pm[,gaussian]]
  *                                  [-bench_algorithms metropolis,heatbath] [-bench_meanfield 1]
- *                                  [-bench_reference 1]
+ *                                  [-bench_reference 1] [-bench_weak 0]
+ *
+ * With -bench_weak 1 the last axis is multiplied by the number of ranks (4096 x 4096P, 256 x 256 x 256P), so
+ * every rank holds the same block as one rank does without it: a weak-scaling run.
  *
  * With -bench_meanfield (default on) it also times mean-field sweeps and
  * prints their effective memory bandwidth next to a plain copy of the same
@@ -158,16 +161,41 @@ static timing time_reference(ising_sweeper *k, ising_halo *halo, int8_t *spins, 
 static int list_has(const char *list, const char *item)
 {
   char buf[256];
+  char *save = NULL;
   snprintf(buf, sizeof(buf), "%s", list);
-  for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","))
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
     if (!strcmp(tok, item)) return 1;
   return 0;
 }
 
-static int bench_case(int dim, int size, const char *couplings, const char *alg, int sweeps, int nranks, int reference)
+/* Every item of the comma-separated list is one of allowed's (and there is at least one). */
+static int list_within(const char *list, const char *allowed)
+{
+  char buf[256];
+  char *save = NULL;
+  int n = 0;
+  snprintf(buf, sizeof(buf), "%s", list);
+  for (char *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save), n++)
+    if (!list_has(allowed, tok)) return 0;
+  return n > 0;
+}
+
+/* The lattice of a case: size^dim, or with -bench_weak the last axis times the number of ranks (every rank
+ * then holds one size^dim block, split along that axis by the default process grid). */
+static void case_lattice(char *lattice, size_t len, int dim, int size, int weak, int nranks)
+{
+  int last = weak ? size * nranks : size;
+  if (dim == 2)
+    snprintf(lattice, len, "%d,%d", size, last);
+  else
+    snprintf(lattice, len, "%d,%d,%d", size, size, last);
+}
+
+static int bench_case(int dim, int size, int weak, const char *couplings, const char *alg, int sweeps, int nranks,
+                      int reference)
 {
   char lattice[64], beta[32];
-  snprintf(lattice, sizeof(lattice), dim == 2 ? "%d,%d" : "%d,%d,%d", size, size, size);
+  case_lattice(lattice, sizeof(lattice), dim, size, weak, nranks);
   snprintf(beta, sizeof(beta), "%g", dim == 2 ? 0.44 : 0.2217);
   PetscOptionsSetValue(NULL, "-lattice_size", lattice);
   PetscOptionsSetValue(NULL, "-couplings", couplings);
@@ -206,12 +234,20 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
   double attempts = (double)sweeps * (double)g.nsites;
   if (g.rank == 0) {
     const char *names[4] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory"};
+    char layout[64];
+    if (dim == 2)
+      snprintf(layout, sizeof(layout), "grid %dx%d", g.grid[0], g.grid[1]);
+    else
+      snprintf(layout, sizeof(layout), "grid %dx%dx%d", g.grid[0], g.grid[1], g.grid[2]);
+    if (ising_sweep_fused_ok(&k)) strncat(layout, ", fused", sizeof(layout) - strlen(layout) - 1);
     for (int j = 0; j < 4; j++) {
       if (j == 1 && !reference) continue;
       printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
              nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
              t[j].cpu * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total,
-             j != 1 ? "" : (all_same ? "identical" : "DIFFERENT"));
+             j == 0   ? layout
+             : j != 1 ? ""
+                      : (all_same ? "identical" : "DIFFERENT"));
     }
     fflush(stdout);
   }
@@ -227,10 +263,10 @@ static int bench_case(int dim, int size, const char *couplings, const char *alg,
 /* One mean-field sweep (both colours, halo exchanges) reads m and the
  * couplings/fields and writes m; its effective bandwidth counts those bytes
  * once per sweep and is compared with copying the same arrays. */
-static int bench_meanfield(int dim, int size, const char *couplings, int sweeps, int nranks)
+static int bench_meanfield(int dim, int size, int weak, const char *couplings, int sweeps, int nranks)
 {
   char lattice[64];
-  snprintf(lattice, sizeof(lattice), dim == 2 ? "%d,%d" : "%d,%d,%d", size, size, size);
+  case_lattice(lattice, sizeof(lattice), dim, size, weak, nranks);
   PetscOptionsSetValue(NULL, "-lattice_size", lattice);
   PetscOptionsSetValue(NULL, "-couplings", couplings);
   PetscOptionsSetValue(NULL, "-algorithm", "metropolis");
@@ -293,7 +329,7 @@ int main(int argc, char **argv)
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);
   PetscInt sweeps = 5, size2 = 4096, size3 = 256;
   char cases[64] = "2d,3d", couplings[64] = "uniform,pm", algs[64] = "metropolis,heatbath";
-  PetscBool mf = PETSC_TRUE, reference = PETSC_TRUE;
+  PetscBool mf = PETSC_TRUE, reference = PETSC_TRUE, weak = PETSC_FALSE;
   /* all read before the first case, whose parameter check rejects options nobody has read yet */
   PetscOptionsGetInt(NULL, NULL, "-bench_sweeps", &sweeps, NULL);
   PetscOptionsGetInt(NULL, NULL, "-bench_size2d", &size2, NULL);
@@ -303,10 +339,31 @@ int main(int argc, char **argv)
   PetscOptionsGetString(NULL, NULL, "-bench_algorithms", algs, sizeof(algs), NULL);
   PetscOptionsGetBool(NULL, NULL, "-bench_meanfield", &mf, NULL);
   PetscOptionsGetBool(NULL, NULL, "-bench_reference", &reference, NULL);
+  PetscOptionsGetBool(NULL, NULL, "-bench_weak", &weak, NULL);
+  int bad =
+      ising_check(PETSC_COMM_WORLD, sweeps < 1, "option -bench_sweeps: '%d'; must be an integer >= 1", (int)sweeps);
+  bad = bad || ising_check(PETSC_COMM_WORLD, size2 < 2 || size2 > 1 << 20,
+                           "option -bench_size2d: '%d'; must be an integer in [2, 1048576]", (int)size2);
+  bad = bad || ising_check(PETSC_COMM_WORLD, size3 < 2 || size3 > 1 << 12,
+                           "option -bench_size3d: '%d'; must be an integer in [2, 4096]", (int)size3);
+  bad = bad || ising_check(PETSC_COMM_WORLD, !list_within(cases, "2d,3d"),
+                           "option -bench_cases: '%s'; allowed: a comma-separated list of 2d, 3d", cases);
+  bad = bad || ising_check(PETSC_COMM_WORLD, !list_within(couplings, "uniform,pm,gaussian"),
+                           "option -bench_couplings: '%s'; allowed: a comma-separated list of uniform, pm, gaussian",
+                           couplings);
+  bad = bad || ising_check(PETSC_COMM_WORLD, !list_within(algs, "metropolis,heatbath,none"),
+                           "option -bench_algorithms: '%s'; allowed: a comma-separated list of metropolis, heatbath "
+                           "(or none: mean-field sweeps only)",
+                           algs);
+  if (bad) {
+    PetscFinalize();
+    return ISING_EXIT_INPUT;
+  }
   if (rank == 0)
-    printf("production kernels: %s (ISING_SIMD; this CPU supports up to %s)\n"
+    printf("production kernels: %s (ISING_SIMD; this CPU supports up to %s)%s\n"
            "lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core  cpu ns/flip     halo   check\n",
-           ising_simd_name(ising_simd_default()), ising_simd_name(ising_simd_supported()));
+           ising_simd_name(ising_simd_default()), ising_simd_name(ising_simd_supported()),
+           weak ? "; weak scaling: the last axis times the number of ranks" : "");
   int fail = 0;
   const char *const cpl[3] = {"uniform", "pm", "gaussian"}, *const alg[2] = {"metropolis", "heatbath"};
   for (int d = 2; d <= 3; d++) {
@@ -314,13 +371,13 @@ int main(int argc, char **argv)
     for (int ci = 0; ci < 3; ci++)
       for (int ai = 0; ai < 2; ai++)
         if (list_has(couplings, cpl[ci]) && list_has(algs, alg[ai]))
-          fail |= bench_case(d, (int)(d == 2 ? size2 : size3), cpl[ci], alg[ai], (int)sweeps, nranks, reference);
+          fail |= bench_case(d, (int)(d == 2 ? size2 : size3), weak, cpl[ci], alg[ai], (int)sweeps, nranks, reference);
   }
   for (int d = 2; d <= 3 && mf; d++) {
     if (!list_has(cases, d == 2 ? "2d" : "3d")) continue;
     for (int ci = 0; ci < 3; ci++)
       if (list_has(couplings, cpl[ci]))
-        fail |= bench_meanfield(d, (int)(d == 2 ? size2 : size3), cpl[ci], (int)sweeps, nranks);
+        fail |= bench_meanfield(d, (int)(d == 2 ? size2 : size3), weak, cpl[ci], (int)sweeps, nranks);
   }
   PetscFinalize();
   return fail ? ISING_EXIT_RUNTIME : 0;

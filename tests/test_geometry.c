@@ -135,6 +135,14 @@ int main(int argc, char **argv)
   check(ising_geometry_best_grid(2, thin, 8, grid) == 0 && grid[0] <= 4 && grid[0] * grid[1] == 8,
         "4x64 on 8 ranks: fits");
   check(ising_geometry_best_grid(2, tiny, 8, grid) == -1, "2x2 on 8 ranks: no grid");
+  int64_t big[3] = {4096, 4096, 1}, cube256[3] = {256, 256, 256}, strip[3] = {4096, 16, 1};
+  check(ising_geometry_best_grid(2, big, 16, grid) == 0 && grid[0] == 1 && grid[1] == 16,
+        "4096^2 on 16 ranks: 1x16 (whole rows for the fused sweep; twice the halo of 4x4)");
+  check(ising_geometry_best_grid(3, cube256, 16, grid) == 0 && grid[0] == 1 && grid[1] * grid[2] == 16,
+        "256^3 on 16 ranks: whole rows");
+  check(ising_geometry_best_grid(2, strip, 16, grid) == 0 && grid[0] == 16 && grid[1] == 1,
+        "4096x16 on 16 ranks: 16x1 (whole rows would send 256 times the halo)");
+  check(ising_geometry_best_grid(1, big, 4, grid) == 0 && grid[0] == 4, "1D 4096 on 4 ranks: 4");
 
   check_lattice("1D 64 periodic", lattice(1, 64, 0, 0, 1, 0, 0));
   check_lattice("1D 9 open", lattice(1, 9, 0, 0, 0, 0, 0));

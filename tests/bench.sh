@@ -1,0 +1,43 @@
+# bench.sh: the benchmark program runs every case and its production kernels
+# leave the same spins as the reference kernel (it exits 1 and prints
+# DIFFERENT otherwise), on 1 and 3 ranks, with every instruction set this CPU
+# has; -bench_weak gives each rank the one-rank block.  No timing is checked
+# (speed is measured by the program, docs/performance.md, never by a test).
+source "$(dirname "$0")/common.sh"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+small=(-bench_sweeps 2 -bench_size2d 64 -bench_size3d 12 -bench_couplings uniform,pm,gaussian -bench_meanfield 1)
+bench() {
+  local np=$1
+  shift
+  timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$ISING_BENCH" "$@"
+}
+for simd in scalar avx2 avx512; do
+  for np in 1 3; do
+    if ISING_SIMD=$simd bench "$np" "${small[@]}" >"$work/out" 2>&1; then
+      n=$(grep -c ' identical$' "$work/out")
+      if [ "$n" -eq 12 ] && ! grep -q DIFFERENT "$work/out"; then
+        pass "ISING_SIMD=$simd, $np rank(s): 12 cases identical to the reference"
+      else
+        fail "ISING_SIMD=$simd, $np rank(s): $n of 12 cases identical"
+        cat "$work/out"
+      fi
+    else
+      fail "ISING_SIMD=$simd, $np rank(s): exit status $?"
+      cat "$work/out"
+    fi
+  done
+done
+bench 2 -bench_sweeps 1 -bench_size2d 64 -bench_size3d 12 -bench_weak 1 -bench_couplings uniform \
+  -bench_algorithms metropolis -bench_meanfield 0 >"$work/out" 2>&1 || fail "weak run: exit status $?"
+if grep -q '^2D 64 .*table .* grid 1x2, fused$' "$work/out" && grep -q '^3D 12 .*table .* grid 1x1x2, fused$' "$work/out" &&
+  grep -q 'weak scaling' "$work/out"; then
+  pass "-bench_weak 1 on 2 ranks: 64x128 and 12x12x24, one block per rank, fused sweeps"
+else
+  fail "-bench_weak 1 on 2 ranks"
+  cat "$work/out"
+fi
+bench 1 -bench_sweeps 1 -bench_cases 2d -bench_couplings uniform -bench_algorithms metropolis -bench_meanfield 0 \
+  -bench_size2d 0 >"$work/out" 2>&1; [ $? -eq 2 ] || fail "size 0: exit status 2 expected"
+grep -q 'option -bench_size2d' "$work/out" && pass "size 0 refused, naming the option" || { fail "size 0 message"; cat "$work/out"; }
+finish
