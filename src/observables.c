@@ -7,6 +7,7 @@
 
 #include <mpi.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "ising/error.h"
 
@@ -15,31 +16,159 @@ static inline int64_t fixed(double x)
   return (int64_t)(x * ISING_QUANTUM_SCALE);
 }
 
-ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+/* Counts over one row of n sites a[0 .. n) whose +d neighbours are nb[d][0 .. n)
+ * (0 beyond an open boundary): down, the spins -1; nnz[d], the neighbours
+ * that exist (non-zero); ndiff[d], those whose bond is unsatisfied for a
+ * positive coupling, s_i s_j sign_ij < 0, where sign_ij = -1 iff bit
+ * (first + x) of neg[d] is set (neg[d] NULL: all +1).  All exact integers,
+ * so every way of counting gives the same sums. */
+typedef struct {
+  int64_t down, nnz[ISING_MAX_DIM], ndiff[ISING_MAX_DIM];
+} row_counts;
+
+static void counts_scalar(const int8_t *a, const int8_t *const *nb, const uint64_t *const *neg, size_t first, size_t n,
+                          int dim, row_counts *rc)
 {
-  int64_t bond_sum[ISING_MAX_DIM] = {0, 0, 0}, mag = 0;
-  ising_int128 field_q = 0, energy = 0;
+  for (size_t x = 0; x < n; x++) rc->down += a[x] < 0;
+  for (int d = 0; d < dim; d++) {
+    int64_t nnz = 0, ndiff = 0;
+    const int8_t *b = nb[d];
+    for (size_t x = 0; x < n; x++) {
+      int differ = (a[x] ^ b[x]) < 0, exists = b[x] != 0;
+      if (neg[d]) differ ^= (int)(neg[d][(first + x) / 64] >> ((first + x) % 64)) & 1;
+      nnz += exists;
+      ndiff += differ & exists;
+    }
+    rc->nnz[d] += nnz;
+    rc->ndiff[d] += ndiff;
+  }
+}
+
+#if ISING_X86
+#include <immintrin.h>
+
+/* 64 sites per step: the signs and the zeros are byte masks. */
+ISING_TARGET_AVX512 static void counts_avx512(const int8_t *a, const int8_t *const *nb, const uint64_t *const *neg,
+                                              size_t first, size_t n, int dim, row_counts *rc)
+{
+  int64_t down = 0, nnz[ISING_MAX_DIM] = {0, 0, 0}, ndiff[ISING_MAX_DIM] = {0, 0, 0};
+  for (size_t x = 0; x < n; x += 64) {
+    const __mmask64 valid = n - x >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << (n - x)) - 1;
+    const __m512i s = _mm512_maskz_loadu_epi8(valid, a + x);
+    down += (int64_t)_mm_popcnt_u64(_mm512_movepi8_mask(s));
+    for (int d = 0; d < dim; d++) {
+      const __m512i t = _mm512_maskz_loadu_epi8(valid, nb[d] + x);
+      const uint64_t exists = _mm512_test_epi8_mask(t, t);
+      uint64_t differ = _mm512_movepi8_mask(_mm512_xor_si512(s, t));
+      if (neg[d]) differ ^= ising_bits64(neg[d], first + x);
+      nnz[d] += (int64_t)_mm_popcnt_u64(exists);
+      ndiff[d] += (int64_t)_mm_popcnt_u64(differ & exists);
+    }
+  }
+  rc->down += down;
+  for (int d = 0; d < dim; d++) {
+    rc->nnz[d] += nnz[d];
+    rc->ndiff[d] += ndiff[d];
+  }
+}
+
+/* 32 sites per step; the last n % 32 by counts_scalar. */
+ISING_TARGET_AVX2 static void counts_avx2(const int8_t *a, const int8_t *const *nb, const uint64_t *const *neg,
+                                          size_t first, size_t n, int dim, row_counts *rc)
+{
+  int64_t down = 0, nnz[ISING_MAX_DIM] = {0, 0, 0}, ndiff[ISING_MAX_DIM] = {0, 0, 0};
+  const __m256i zero = _mm256_setzero_si256();
+  const size_t full = n / 32 * 32;
+  for (size_t x = 0; x < full; x += 32) {
+    const __m256i s = _mm256_loadu_si256((const __m256i *)(a + x));
+    down += _mm_popcnt_u32((uint32_t)_mm256_movemask_epi8(s));
+    for (int d = 0; d < dim; d++) {
+      const __m256i t = _mm256_loadu_si256((const __m256i *)(nb[d] + x));
+      const uint32_t exists = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(t, zero));
+      uint32_t differ = (uint32_t)_mm256_movemask_epi8(_mm256_xor_si256(s, t));
+      if (neg[d]) differ ^= (uint32_t)ising_bits64(neg[d], first + x);
+      nnz[d] += _mm_popcnt_u32(exists);
+      ndiff[d] += _mm_popcnt_u32(differ & exists);
+    }
+  }
+  rc->down += down;
+  for (int d = 0; d < dim; d++) {
+    rc->nnz[d] += nnz[d];
+    rc->ndiff[d] += ndiff[d];
+  }
+  if (full < n) {
+    const int8_t *tail[ISING_MAX_DIM] = {NULL, NULL, NULL};
+    for (int d = 0; d < dim; d++) tail[d] = nb[d] + full;
+    counts_scalar(a + full, tail, neg, first + full, n - full, dim, rc);
+  }
+}
+#endif
+
+/* The counts of this rank's block (uniform or ±J bonds), row by row. */
+static row_counts block_counts(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+{
+  row_counts rc;
+  memset(&rc, 0, sizeof(rc));
+  const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
+  if (c->pm_bonds)
+    for (int d = 0; d < g->dim; d++) neg[d] = c->negative[d];
+#if ISING_X86
+  const ising_simd simd = ising_simd_default();
+#endif
+  const size_t n = (size_t)g->n[0];
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
-      size_t row = ising_geometry_index(g, 0, ey, ez);
-      for (int ex = 1; ex <= g->n[0]; ex++) {
-        size_t i = row + (size_t)ex;
-        int s = spins[i];
-        mag += s;
-        for (int d = 0; d < g->dim; d++) {
-          int ss = s * (spins + i)[g->stride[d]];
-          if (c->uniform_bonds)
-            bond_sum[d] += ss;
-          else
-            energy -= (ising_int128)(fixed(c->Jp[d][i]) * ss);
-        }
-        if (!c->uniform_field) field_q -= (ising_int128)(fixed(c->h[i]) * s);
+      const size_t i = ising_geometry_index(g, 1, ey, ez);
+      const int8_t *nb[ISING_MAX_DIM] = {NULL, NULL, NULL};
+      for (int d = 0; d < g->dim; d++) nb[d] = spins + i + g->stride[d];
+#if ISING_X86
+      if (simd == ISING_SIMD_AVX512) {
+        counts_avx512(spins + i, nb, neg, i, n, g->dim, &rc);
+        continue;
       }
+      if (simd == ISING_SIMD_AVX2) {
+        counts_avx2(spins + i, nb, neg, i, n, g->dim, &rc);
+        continue;
+      }
+#endif
+      counts_scalar(spins + i, nb, neg, i, n, g->dim, &rc);
     }
-  if (c->uniform_bonds)
-    for (int d = 0; d < g->dim; d++) energy -= (ising_int128)fixed(c->J[d]) * bond_sum[d];
-  if (c->uniform_field) field_q = -(ising_int128)fixed(c->field) * mag;
+  return rc;
+}
+
+ising_observables_sums ising_observables_local(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+{
+  ising_int128 field_q = 0, energy = 0;
+  int64_t mag = 0;
+  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  if (c->uniform_bonds || c->pm_bonds) {
+    /* every bond of axis d is 0 (absent: its neighbour is 0), J[d] or (±J) -J[d] */
+    row_counts rc = block_counts(g, c, spins);
+    mag = (int64_t)g->nlocal - 2 * rc.down;
+    for (int d = 0; d < g->dim; d++) energy -= (ising_int128)fixed(c->J[d]) * (rc.nnz[d] - 2 * rc.ndiff[d]);
+  } else {
+    for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+      for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
+        size_t row = ising_geometry_index(g, 0, ey, ez);
+        for (int ex = 1; ex <= g->n[0]; ex++) {
+          size_t i = row + (size_t)ex;
+          int s = spins[i];
+          mag += s;
+          for (int d = 0; d < g->dim; d++)
+            energy -= (ising_int128)(fixed(c->Jp[d][i]) * (s * (spins + i)[g->stride[d]]));
+        }
+      }
+  }
+  if (c->uniform_field)
+    field_q = -(ising_int128)fixed(c->field) * mag;
+  else
+    for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+      for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
+        size_t row = ising_geometry_index(g, 0, ey, ez);
+        for (int ex = 1; ex <= g->n[0]; ex++)
+          field_q -= (ising_int128)(fixed(c->h[row + (size_t)ex]) * spins[row + (size_t)ex]);
+      }
   ising_observables_sums sums = {energy + field_q, mag};
   return sums;
 }
@@ -47,16 +176,19 @@ ising_observables_sums ising_observables_local(const ising_geometry *g, const is
 int64_t ising_observables_unsatisfied(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
 {
   int64_t count = 0;
+  if (c->uniform_bonds || c->pm_bonds) {
+    /* J s_i s_j < 0: the differing pairs for J > 0 (±J: |J| > 0, signs folded in), the equal ones for J < 0 */
+    row_counts rc = block_counts(g, c, spins);
+    for (int d = 0; d < g->dim; d++) count += c->J[d] > 0 ? rc.ndiff[d] : c->J[d] < 0 ? rc.nnz[d] - rc.ndiff[d] : 0;
+    return count;
+  }
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
       size_t row = ising_geometry_index(g, 0, ey, ez);
       for (int ex = 1; ex <= g->n[0]; ex++) {
         size_t i = row + (size_t)ex;
-        for (int d = 0; d < g->dim; d++) {
-          double j = c->uniform_bonds ? c->J[d] : c->Jp[d][i];
-          count += j * spins[i] * (spins + i)[g->stride[d]] < 0;
-        }
+        for (int d = 0; d < g->dim; d++) count += c->Jp[d][i] * spins[i] * (spins + i)[g->stride[d]] < 0;
       }
     }
   return count;

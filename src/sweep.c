@@ -192,14 +192,6 @@ typedef struct {
  * with random words r[0 .. n). */
 typedef void (*segment_fn)(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t);
 
-/* 64 bits of a bit array from bit pos on (the arrays are padded by two words). */
-static inline uint64_t bits64(const uint64_t *a, size_t pos)
-{
-  size_t w = pos / 64;
-  unsigned sh = (unsigned)(pos % 64);
-  return sh ? (a[w] >> sh) | (a[w + 1] << (64 - sh)) : a[w];
-}
-
 static inline int bit(const uint64_t *a, size_t pos)
 {
   return (int)(a[pos / 64] >> (pos % 64)) & 1;
@@ -279,8 +271,8 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
   const __m512i zero = _mm512_setzero_si512();
   __m512i lo = _mm512_maskz_loadu_epi8(b, p - st), hi = _mm512_maskz_loadu_epi8(b, p + st);
   if (neg) {
-    lo = _mm512_mask_sub_epi8(lo, bits64(neg, i - (size_t)st), zero, lo);
-    hi = _mm512_mask_sub_epi8(hi, bits64(neg, i), zero, hi);
+    lo = _mm512_mask_sub_epi8(lo, ising_bits64(neg, i - (size_t)st), zero, lo);
+    hi = _mm512_mask_sub_epi8(hi, ising_bits64(neg, i), zero, hi);
   }
   return _mm512_add_epi8(lo, hi);
 }
@@ -325,8 +317,8 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
             right = _mm512_maskz_loadu_epi8(bytes, p + 1);
     before = s;
     if (pm) {
-      left = _mm512_mask_sub_epi8(left, bits64(neg[0], i - 1), zero, left);
-      right = _mm512_mask_sub_epi8(right, bits64(neg[0], i), zero, right);
+      left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
+      right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
     }
     const __m512i k0 = _mm512_add_epi8(left, right),
                   k1 = dim > 1 ? neighbours_512(p, g->stride[1], neg[1], i, bytes) : zero,
@@ -599,7 +591,8 @@ AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t
 {
   __m256i lo = _mm256_loadu_si256((const __m256i *)(p - st)), hi = _mm256_loadu_si256((const __m256i *)(p + st));
   if (neg) {
-    __m256i ml = expand_bits_256((uint32_t)bits64(neg, i - (size_t)st)), mh = expand_bits_256((uint32_t)bits64(neg, i));
+    __m256i ml = expand_bits_256((uint32_t)ising_bits64(neg, i - (size_t)st)),
+            mh = expand_bits_256((uint32_t)ising_bits64(neg, i));
     lo = _mm256_sub_epi8(_mm256_xor_si256(lo, ml), ml);
     hi = _mm256_sub_epi8(_mm256_xor_si256(hi, mh), mh);
   }
@@ -634,7 +627,8 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
             right = _mm256_loadu_si256((const __m256i *)(p + 1));
     before = s;
     if (pm) {
-      __m256i ml = expand_bits_256((uint32_t)bits64(neg[0], i - 1)), mr = expand_bits_256((uint32_t)bits64(neg[0], i));
+      __m256i ml = expand_bits_256((uint32_t)ising_bits64(neg[0], i - 1)),
+              mr = expand_bits_256((uint32_t)ising_bits64(neg[0], i));
       left = _mm256_sub_epi8(_mm256_xor_si256(left, ml), ml);
       right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
     }

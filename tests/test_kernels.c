@@ -38,6 +38,46 @@ static const char *kernel_name(ising_kernel k)
   return k == ISING_KERNEL_TABLE ? "table" : k == ISING_KERNEL_TABLE_PM ? "table_pm" : "general";
 }
 
+/* Energy (units of 2^-32), magnetisation and unsatisfied bonds of this rank's block, site by site from the
+ * definitions: the yardstick of ising_observables_local and ising_observables_unsatisfied. */
+static void naive_sums(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, ising_int128 *energy,
+                       int64_t *mag, int64_t *unsat)
+{
+  *energy = 0;
+  *mag = *unsat = 0;
+  for (int ez = ising_geometry_lo(g, 2); ez < ising_geometry_lo(g, 2) + g->n[2]; ez++)
+    for (int ey = ising_geometry_lo(g, 1); ey < ising_geometry_lo(g, 1) + g->n[1]; ey++)
+      for (int ex = 1; ex <= g->n[0]; ex++) {
+        size_t i = ising_geometry_index(g, ex, ey, ez);
+        int s = spins[i];
+        *mag += s;
+        double h = c->uniform_field ? c->field : c->h[i];
+        *energy -= (ising_int128)(int64_t)(h * 0x1p32) * s;
+        for (int d = 0; d < g->dim; d++) {
+          double j = c->uniform_bonds ? c->J[d] : c->Jp[d][i];
+          int t = spins[(ptrdiff_t)i + g->stride[d]];
+          *energy -= (ising_int128)(int64_t)(j * 0x1p32) * (s * t);
+          *unsat += j * s * t < 0;
+        }
+      }
+}
+
+/* The observables on every instruction set this CPU has agree with naive_sums; 1 if so on this rank. */
+static int observables_agree(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
+{
+  ising_int128 e;
+  int64_t m, u;
+  naive_sums(g, c, spins, &e, &m, &u);
+  int ok = 1;
+  for (int s = ISING_SIMD_SCALAR; s <= (int)ising_simd_supported(); s++) {
+    setenv("ISING_SIMD", ising_simd_name((ising_simd)s), 1);
+    ising_observables_sums o = ising_observables_local(g, c, spins);
+    ok &= o.energy == e && o.magnetization == m && ising_observables_unsatisfied(g, c, spins) == u;
+  }
+  unsetenv("ISING_SIMD");
+  return ok;
+}
+
 /* 30 sweeps of the production kernel (simd, band) beside the reference; 1 if identical on every rank. */
 static int compare(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_simd simd,
                    double band, ising_kernel *kernel, int64_t *flips, int *fused)
@@ -58,6 +98,7 @@ static int compare(const ising_params *p, const ising_geometry *g, const ising_c
   memcpy(f, a, g->nextended);
   *fused = ising_sweep_fused_ok(&k);
   ising_sweep_stats sa = {0, 0}, sb = {0, 0}, sf = {0, 0};
+  int observables_ok = observables_agree(g, c, a);
   ising_int128 e[3] = {ising_observables_local(g, c, a).energy, 0, 0};
   for (uint64_t s = 0; s < 30; s++)
     for (int colour = 0; colour < 2; colour++) {
@@ -69,11 +110,12 @@ static int compare(const ising_params *p, const ising_geometry *g, const ising_c
     }
   /* The energy change accumulated by the kernel equals the measured one, exactly (units of 2^-32). */
   e[1] = ising_observables_local(g, c, a).energy;
+  observables_ok &= observables_agree(g, c, a);
   e[2] = sa.denergy;
   ising_allreduce_int128(g->comm, e, 3);
   int same = memcmp(a, b, g->nextended) == 0 && sa.changed == sb.changed && sa.denergy == sb.denergy &&
              e[1] - e[0] == e[2] && memcmp(f, b, g->nextended) == 0 && sf.changed == sb.changed &&
-             sf.denergy == sb.denergy,
+             sf.denergy == sb.denergy && observables_ok,
       all;
   MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
   *flips = sa.changed;

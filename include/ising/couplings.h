@@ -55,6 +55,14 @@ typedef struct {
   uint64_t *negative[ISING_MAX_DIM]; /* when pm_bonds: bit i of axis d set iff Jp[d][i] < 0 (padded by 2 words) */
 } ising_couplings;
 
+/* 64 bits of a bit array (negative[d]) from bit pos on: the arrays are padded by two words. */
+static inline uint64_t ising_bits64(const uint64_t *a, size_t pos)
+{
+  size_t w = pos / 64;
+  unsigned sh = (unsigned)(pos % 64);
+  return sh ? (a[w] >> sh) | (a[w + 1] << (64 - sh)) : a[w];
+}
+
 int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c);
 int ising_couplings_write(ising_io *io, const ising_geometry *g, const ising_couplings *c, int active);
 void ising_couplings_free(ising_couplings *c);
