@@ -243,12 +243,26 @@ double ising_unfixed128(ising_int128 x)
   return (double)x * 0x1p-64;
 }
 
+void ising_observables_reduce(const ising_geometry *g, int n, const ising_observables_sums *local, double *energy,
+                              double *magnetization)
+{
+  ising_int128 small[2 * ISING_INT128_MAX_REDUCE], *v = n <= ISING_INT128_MAX_REDUCE ? small : NULL;
+  if (!v && !(v = malloc(sizeof(*v) * 2 * (size_t)n))) MPI_Abort(g->comm, ISING_EXIT_RUNTIME); /* 32 bytes each */
+  for (int j = 0; j < n; j++) {
+    v[2 * j] = local[j].energy;
+    v[2 * j + 1] = local[j].magnetization;
+  }
+  ising_allreduce_int128(g->comm, v, 2 * n);
+  for (int j = 0; j < n; j++) {
+    energy[j] = (double)v[2 * j] / ISING_QUANTUM_SCALE / (double)g->nsites;
+    magnetization[j] = (double)v[2 * j + 1] / (double)g->nsites;
+  }
+  if (v != small) free(v);
+}
+
 void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, double *energy,
                                double *magnetization)
 {
   ising_observables_sums s = ising_observables_local(g, c, spins);
-  ising_int128 v[2] = {s.energy, s.magnetization};
-  ising_allreduce_int128(g->comm, v, 2);
-  *energy = (double)v[0] / ISING_QUANTUM_SCALE / (double)g->nsites;
-  *magnetization = (double)v[1] / (double)g->nsites;
+  ising_observables_reduce(g, 1, &s, energy, magnetization);
 }

@@ -25,9 +25,16 @@
  *   ising_int128 ising_fixed128(double x), double ising_unfixed128(ising_int128 x)
  *       Local.  x in fixed point with 64 fraction bits (truncated) and back:
  *       reproducible sums of doubles (|x| < 2^62) to 5e-20 per term.
- *   void ising_observables_measure(const ising_geometry *g, const ising_couplings *c,
+ *   void ising_observables_reduce(const ising_geometry *g, int n, const ising_observables_sums *local, double *energy,
+                              double *magnetization);
+void ising_observables_measure(const ising_geometry *g, const ising_couplings *c,
  *                                  const int8_t *spins, double *energy, double *magnetization)
  *       Collective.  Energy per spin H/N and magnetisation per spin m.
+ *   void ising_observables_reduce(const ising_geometry *g, int n, const ising_observables_sums *local,
+ *                                 double *energy, double *magnetization)
+ *       Collective.  The same for n measurements at once from each rank's
+ *       ising_observables_local sums (one all-reduce instead of n; the
+ *       values are identical to n calls of ising_observables_measure).
  */
 #ifndef ISING_OBSERVABLES_H
 #define ISING_OBSERVABLES_H
@@ -53,6 +60,8 @@ int64_t ising_observables_bonds(const ising_geometry *g);
 void ising_allreduce_int128(MPI_Comm comm, ising_int128 *v, int n);
 ising_int128 ising_fixed128(double x);
 double ising_unfixed128(ising_int128 x);
+void ising_observables_reduce(const ising_geometry *g, int n, const ising_observables_sums *local, double *energy,
+                              double *magnetization);
 void ising_observables_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, double *energy,
                                double *magnetization);
 
