@@ -649,6 +649,9 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   double *labels = malloc(sizeof(double) * (size_t)(K * nmeas));
   double *energy = malloc(sizeof(double) * (size_t)M), *mag = malloc(sizeof(double) * (size_t)M);
   double *local = malloc(sizeof(double) * (size_t)(2 * M)), *sums = malloc(sizeof(double) * (size_t)(2 * M));
+  /* this group's replicas: their local sums, then e and m, reduced over the group in one all-reduce */
+  ising_observables_sums *rep_sums = malloc(sizeof(ising_observables_sums) * (size_t)per_group);
+  double *rep_em = malloc(sizeof(double) * (size_t)(2 * per_group));
   double *q_ts = R == 2 ? malloc(sizeof(double) * (size_t)(K * nmeas)) : NULL;
   overlap ov = {0};
   int64_t *tatt = NULL, *tacc = NULL, *tup = NULL, *tdown = NULL;
@@ -658,7 +661,8 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
   ground_state gs = {.rmin = malloc(sizeof(ising_int128) * (size_t)M), .spins = NULL};
   int oom = ladder_alloc(&l, K, R) || (R == 2 && !q_ts) || !energy_q || !denergy || !spins || !e_ts || !m_ts ||
-            !labels || !energy || !mag || !local || !sums || !changed || !changed_all || !sweeper || !gs.rmin;
+            !labels || !energy || !mag || !local || !sums || !rep_sums || !rep_em || !changed || !changed_all ||
+            !sweeper || !gs.rmin;
   if (ising_check(world, oom, "out of memory for %d replicas and their time series", M)) goto done;
 
   MPI_Comm_split(world, group, world_rank, &group_comm);
@@ -770,14 +774,11 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       /* Magnetisations need a pass; it also confirms the tracked energies. */
       ising_timer_start(ISING_PHASE_MEASURE);
       for (int k = 0; k < 2 * M; k++) local[k] = 0.0;
-      for (int j = 0; j < per_group; j++) {
-        int r = group * per_group + j;
-        double e, m;
-        ising_observables_measure(&g, &c, spins[j], &e, &m);
-        if (g.rank == 0) {
-          local[r] = e;
-          local[M + r] = m;
-        }
+      for (int j = 0; j < per_group; j++) rep_sums[j] = ising_observables_local(&g, &c, spins[j]);
+      ising_observables_reduce(&g, per_group, rep_sums, rep_em, rep_em + per_group);
+      for (int j = 0; j < per_group && g.rank == 0; j++) {
+        local[group * per_group + j] = rep_em[j];
+        local[M + group * per_group + j] = rep_em[per_group + j];
       }
       MPI_Allreduce(local, sums, 2 * M, MPI_DOUBLE, MPI_SUM, world);
       int drift = 0;
@@ -912,6 +913,8 @@ done:
   free(mag);
   free(local);
   free(sums);
+  free(rep_sums);
+  free(rep_em);
   free(changed);
   free(changed_all);
   free(sweeper);

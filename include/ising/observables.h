@@ -10,7 +10,11 @@
  *                                                 const int8_t *spins)
  *       Local.  This rank's share: H in units of 2^-32 over the bonds
  *       leaving its sites in the +d directions and its fields, and the sum
- *       of its spins.  Needs an up-to-date halo.
+ *       of its spins.  Needs an up-to-date halo.  With uniform or ±J bonds
+ *       it counts, row by row and vectorised (AVX-512, AVX2 or scalar, as
+ *       ising_simd_default), the spins -1 and per axis the existing and the
+ *       unsatisfied bonds, and forms the sums from these counts; otherwise
+ *       it sums site by site.  Both give the same integers.
  *   int64_t ising_observables_unsatisfied(const ising_geometry *g, const ising_couplings *c, const int8_t *spins)
  *       Local.  This rank's bonds (leaving its sites in the +d directions)
  *       with J_ij s_i s_j < 0: domain walls of a ferromagnet, frustrated or
