@@ -11,7 +11,9 @@
  * (ising_sweep_words, exactly as the production sweep does): the
  * random-number bound of the production kernel.  A fourth, "memory", moves
  * the bytes a sweep must at least move (spins read and written once, bond
- * bits or coupling and field arrays read once): the memory bound.  The
+ * bits or coupling and field arrays read once): the memory bound.  A fifth, "measure", times one measurement
+ * of energy and magnetisation per sweep as -task mc makes them (ising_observables_local on every rank, reduced
+ * 64 at a time; its "halo" column is the reduction), per site.  The
  * "cpu ns/flip" column
  * is the same per CPU second of the timing thread (more stable than wall
  * time on a shared machine).  The instruction set of the
@@ -35,6 +37,7 @@
 #include "ising/halo.h"
 #include "ising/mc.h"
 #include "ising/meanfield.h"
+#include "ising/observables.h"
 #include "ising/params.h"
 #include "ising/rng.h"
 #include "ising/sweep.h"
@@ -126,6 +129,30 @@ static timing time_memory(const ising_sweeper *k, int8_t *spins, int sweeps, MPI
   memory_sink ^= sink;
   if (sweeps % 2) flip_all(spins, n);
   return reduce_timing(t, comm);
+}
+
+/* One measurement per sweep, as -task mc makes them by default: each rank's sums (ising_observables_local),
+ * reduced over the ranks in batches of 64 as mc.c does; "halo" here is the reduction. */
+static timing time_measure(const ising_geometry *g, const ising_couplings *c, const int8_t *spins, int sweeps)
+{
+  ising_observables_sums sums[64];
+  double e[64], m[64];
+  int n = 0;
+  timing t = {0, 0, 0};
+  MPI_Barrier(g->comm);
+  double t0 = MPI_Wtime(), c0 = cpu_seconds();
+  for (int s = 0; s < sweeps; s++) {
+    sums[n++] = ising_observables_local(g, c, spins);
+    if (n == 64 || s == sweeps - 1) {
+      double h0 = MPI_Wtime();
+      ising_observables_reduce(g, n, sums, e, m);
+      t.halo += MPI_Wtime() - h0;
+      n = 0;
+    }
+  }
+  t.total = MPI_Wtime() - t0;
+  t.cpu = cpu_seconds() - c0;
+  return reduce_timing(t, g->comm);
 }
 
 /* Production: ising_mc_sweep (both colours, halo exchanges, as every task runs them). */
@@ -224,23 +251,25 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
   ising_halo_exchange(&halo, spins);
   memcpy(copy, spins, g.nextended);
 
-  timing t[4] = {time_production(&k, &halo, spins, sweeps, g.comm), {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+  timing t[5] = {time_production(&k, &halo, spins, sweeps, g.comm), {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
   if (reference) t[1] = time_reference(&k, &halo, copy, sweeps, g.comm);
   t[2] = time_philox(&k, sweeps, g.comm);
   t[3] = time_memory(&k, spins, sweeps, g.comm);
+  t[4] = time_measure(&g, &c, spins, sweeps);
   int same = !reference || memcmp(spins, copy, g.nextended) == 0, all_same;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, g.comm);
 
   double attempts = (double)sweeps * (double)g.nsites;
   if (g.rank == 0) {
-    const char *names[4] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory"};
+    const char *names[5] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory",
+                            "measure"};
     char layout[64];
     if (dim == 2)
       snprintf(layout, sizeof(layout), "grid %dx%d", g.grid[0], g.grid[1]);
     else
       snprintf(layout, sizeof(layout), "grid %dx%dx%d", g.grid[0], g.grid[1], g.grid[2]);
     if (ising_sweep_fused_ok(&k)) strncat(layout, ", fused", sizeof(layout) - strlen(layout) - 1);
-    for (int j = 0; j < 4; j++) {
+    for (int j = 0; j < 5; j++) {
       if (j == 1 && !reference) continue;
       printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
              nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
