@@ -143,7 +143,7 @@ ISING_TARGET_AVX512 static void general_row_avx512(const ising_geometry *g, cons
     const size_t x1 = n - x0 < 8 * GENERAL_CHUNK ? n : x0 + 8 * GENERAL_CHUNK;
     for (size_t x = x0; x < x1; x += 8) {
       const size_t i = i0 + x;
-      const __mmask8 valid = x1 - x >= 8 ? 0xff : (__mmask8)((1u << (x1 - x)) - 1);
+      const __mmask8 valid = (__mmask8)(x1 - x >= 8 ? 0xffu : (1u << (x1 - x)) - 1);
       const __m128i sv = _mm_maskz_loadu_epi8(valid, spins + i);
       const __mmask8 down = (__mmask8)_mm_movepi8_mask(sv), up = (__mmask8)(valid & ~down);
       m += (int64_t)_mm_popcnt_u32(up) - (int64_t)_mm_popcnt_u32(down);

@@ -686,12 +686,165 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
 
 #define TABLE_AVX2_CASE(dim, pm, hb) table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb)
 
-#define TABLE_AVX2_CASE(dim, pm, hb) table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb)
-
 ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
-                                         tally *t)
+                                         tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}
+
+/* e^x as exp_512 (the same Cody-Waite reduction and degree-7 polynomial, without FMA: its rounding errors are
+ * 1e-16, far inside the band the kernel trusts it to), for x in [-40, 40]; 2^k from the exponent bits. */
+AVX2_INLINE __m256d exp_256(__m256d x)
 {
-  TABLE_VARIANTS(TABLE_AVX2_CASE)
+  const __m256d kf = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634074)),
+                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256d f = _mm256_sub_pd(x, _mm256_mul_pd(kf, _mm256_set1_pd(6.93147180369123816490e-01)));
+  f = _mm256_sub_pd(f, _mm256_mul_pd(kf, _mm256_set1_pd(1.90821492927058770002e-10)));
+  const __m256d f2 = _mm256_mul_pd(f, f), f4 = _mm256_mul_pd(f2, f2);
+  const __m256d q0 = _mm256_add_pd(f, _mm256_set1_pd(1.0)),
+                q1 = _mm256_add_pd(_mm256_mul_pd(f, _mm256_set1_pd(1.0 / 6)), _mm256_set1_pd(1.0 / 2)),
+                q2 = _mm256_add_pd(_mm256_mul_pd(f, _mm256_set1_pd(1.0 / 120)), _mm256_set1_pd(1.0 / 24)),
+                q3 = _mm256_add_pd(_mm256_mul_pd(f, _mm256_set1_pd(1.0 / 5040)), _mm256_set1_pd(1.0 / 720));
+  const __m256d r0 = _mm256_add_pd(_mm256_mul_pd(q1, f2), q0), r1 = _mm256_add_pd(_mm256_mul_pd(q3, f2), q2);
+  const __m256i e =
+      _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(kf)), _mm256_set1_epi64x(1023)), 52);
+  return _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(r1, f4), r0), _mm256_castsi256_pd(e));
+}
+
+/* The even bytes 0, 2, 4, 6 of the low 8 (the colour's 4 sites) as doubles. */
+AVX2_INLINE __m256d even_bytes_pd(__m128i b)
+{
+  const __m128i pick = _mm_setr_epi8(0, 2, 4, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_shuffle_epi8(b, pick)));
+}
+
+/* a[0], a[2], a[4], a[6]. */
+AVX2_INLINE __m256d even_pd(const double *a)
+{
+  return _mm256_permute4x64_pd(_mm256_shuffle_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + 4), 0), 0xd8);
+}
+
+/* The sum of the 4 lanes of exact integer doubles, as an integer. */
+AVX2_INLINE int64_t flush_energy_256(__m256d e)
+{
+  double v[4];
+  _mm256_storeu_pd(v, e);
+  return (int64_t)v[0] + (int64_t)v[1] + (int64_t)v[2] + (int64_t)v[3];
+}
+
+/* 4 sites per step (8 bytes), h^loc as doubles (exact sums, so the same double as local_field's), decisions as in
+ * general_avx512_body; the rest of the segment goes to general_scalar.  dim and heatbath are constants in each
+ * instantiation (general_avx2). */
+AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t,
+                                   const int dim, const int heatbath)
+{
+  const ising_geometry *g = k->g;
+  const ising_couplings *c = k->c;
+  const int ub = c->uniform_bonds, uf = c->uniform_field;
+  const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), scale = _mm256_set1_pd(ISING_QUANTUM_SCALE);
+  const __m256d lo_band = _mm256_set1_pd(1.0 - k->band), hi_band = _mm256_set1_pd(1.0 + k->band);
+  const __m256d minus40 = _mm256_set1_pd(-40.0), plus40 = _mm256_set1_pd(40.0);
+  const __m256d lo_limit = _mm256_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
+                hi_limit = _mm256_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
+  const __m256d factor = _mm256_set1_pd(-2.0 * k->beta), two31 = _mm256_set1_pd(2147483648.0);
+  const __m128i sign32 = _mm_set1_epi32((int)0x80000000u);
+  const __m256d scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE);
+  const __m256i lane_bit = _mm256_setr_epi64x(1, 2, 4, 8);
+  __m128i before = _mm_setzero_si128();
+  __m256d esum = zero;
+  int64_t changed = 0;
+  ising_int128 denergy = 0;
+  int m = 0, pending = 0;
+  /* full steps only, and none that would read past the array (p + 8) */
+  for (; m + 4 <= n && i0 + 2 * (size_t)m + 8 < g->nextended; m += 4) {
+    const size_t i = i0 + 2 * (size_t)m;
+    int8_t *p = spins + i;
+    const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
+    /* the left neighbours from the register of the previous step (its odd bytes did not change) */
+    const __m128i lb = m ? _mm_or_si128(_mm_slli_epi64(sb, 8), _mm_srli_epi64(before, 56))
+                         : _mm_loadl_epi64((const __m128i *)(p - 1)),
+                  rb = _mm_loadl_epi64((const __m128i *)(p + 1));
+    before = sb;
+    __m256d hloc;
+    if (ub)
+      hloc = _mm256_mul_pd(_mm256_set1_pd(c->J[0]), even_bytes_pd(_mm_add_epi8(lb, rb)));
+    else
+      hloc = _mm256_add_pd(_mm256_mul_pd(even_pd(c->Jp[0] + i - 1), even_bytes_pd(lb)),
+                           _mm256_mul_pd(even_pd(c->Jp[0] + i), even_bytes_pd(rb)));
+    for (int d = 1; d < dim; d++) {
+      const ptrdiff_t st = g->stride[d];
+      const __m128i a = _mm_loadl_epi64((const __m128i *)(p - st)), b = _mm_loadl_epi64((const __m128i *)(p + st));
+      if (ub)
+        hloc = _mm256_add_pd(hloc, _mm256_mul_pd(_mm256_set1_pd(c->J[d]), even_bytes_pd(_mm_add_epi8(a, b))));
+      else
+        hloc = _mm256_add_pd(hloc, _mm256_add_pd(_mm256_mul_pd(even_pd(c->Jp[d] + i - st), even_bytes_pd(a)),
+                                                 _mm256_mul_pd(even_pd(c->Jp[d] + i), even_bytes_pd(b))));
+    }
+    hloc = _mm256_add_pd(hloc, uf ? _mm256_set1_pd(c->field) : even_pd(c->h + i));
+    const __m256d sd = even_bytes_pd(sb); /* s = +-1 */
+    const unsigned down = (unsigned)_mm256_movemask_pd(sd), up = ~down & 0xfu;
+    const __m128i rw = _mm_loadu_si128((const __m128i *)(r + m));
+    const __m256d rd = _mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(rw, sign32)), two31);
+    const unsigned rzero = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(rw, _mm_setzero_si128())));
+    unsigned acc, unsure;
+    if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
+      const __m256d x = _mm256_mul_pd(factor, hloc);
+      const unsigned low = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ)),
+                     high = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, plus40, _CMP_GT_OQ));
+      const __m256d z =
+          _mm256_mul_pd(rd, _mm256_add_pd(one, exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), plus40))));
+      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, lo_limit, _CMP_LT_OQ)),
+                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, hi_limit, _CMP_GE_OQ));
+      acc = low | (below & ~high);
+      unsure = (~low & ~high & ~below & ~above) | (high & rzero);
+    } else { /* p = e^x, x = -2 beta s h^loc */
+      const __m256d x = _mm256_mul_pd(_mm256_mul_pd(factor, hloc), sd);
+      const unsigned sure = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, zero, _CMP_GE_OQ)),
+                     far = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ));
+      const __m256d y = _mm256_mul_pd(exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), zero)), scale);
+      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rd, _mm256_mul_pd(y, lo_band), _CMP_LT_OQ)),
+                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rd, _mm256_mul_pd(y, hi_band), _CMP_GE_OQ));
+      acc = sure | (below & ~far);
+      unsure = (~sure & ~far & ~below & ~above) | (~sure & far & rzero);
+    }
+    acc &= 0xfu;
+    unsure &= 0xfu;
+    if (unsure) {
+      double hv[4];
+      _mm256_storeu_pd(hv, hloc);
+      for (int j = 0; j < 4; j++)
+        if (unsure >> j & 1)
+          acc = (acc & ~(1u << j)) | (unsigned)accept_exact(k, down >> j & 1 ? -1 : 1, hv[j], r[m + j]) << j;
+    }
+    const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
+    uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb);
+    s64 ^= _pdep_u64(flip, UINT64_C(0x0001000100010001)) * 0xfe; /* +-1 <-> -+1 */
+    memcpy(p, &s64, 8);
+    changed += _mm_popcnt_u32(flip);
+    /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
+     * exact in doubles */
+    const __m256d fm = _mm256_castsi256_pd(
+        _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_set1_epi64x(flip), lane_bit), _mm256_setzero_si256()));
+    esum = _mm256_add_pd(esum, _mm256_and_pd(fm, _mm256_mul_pd(_mm256_mul_pd(hloc, scale2), sd)));
+    if (++pending == 32) {
+      denergy += flush_energy_256(esum);
+      esum = zero;
+      pending = 0;
+    }
+  }
+  t->changed += changed;
+  t->denergy += denergy + flush_energy_256(esum);
+  if (m < n) general_scalar(k, spins, i0 + 2 * (size_t)m, n - m, r + m, t);
+}
+
+ISING_TARGET_AVX2 static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+                                           tally *t)
+{
+  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {
+  case 0: general_avx2_body(k, spins, i0, n, r, t, 1, 0); break;
+  case 1: general_avx2_body(k, spins, i0, n, r, t, 1, 1); break;
+  case 2: general_avx2_body(k, spins, i0, n, r, t, 2, 0); break;
+  case 3: general_avx2_body(k, spins, i0, n, r, t, 2, 1); break;
+  case 4: general_avx2_body(k, spins, i0, n, r, t, 3, 0); break;
+  default: general_avx2_body(k, spins, i0, n, r, t, 3, 1); break;
+  }
 }
 
 #endif /* ISING_X86 */
@@ -704,11 +857,12 @@ static segment_fn segment_kernel(const ising_sweeper *k)
 {
   int table = k->kernel != ISING_KERNEL_GENERAL;
 #if ISING_X86
-  /* The vectorised exp of general_avx512 has no zero-temperature limit
+  /* The vectorised exp of general_avx512 (and general_avx2) has no zero-temperature limit
    * (ties give NaN there) and no half_ties, so those take the exact scalar path. */
   if (k->simd == ISING_SIMD_AVX512)
     return table ? table_avx512 : isinf(k->beta) || k->half_ties ? general_scalar : general_avx512;
-  if (k->simd == ISING_SIMD_AVX2) return table ? table_avx2 : general_scalar;
+  if (k->simd == ISING_SIMD_AVX2)
+    return table ? table_avx2 : isinf(k->beta) || k->half_ties ? general_scalar : general_avx2;
 #endif
   return table ? table_scalar : general_scalar;
 }

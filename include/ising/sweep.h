@@ -31,7 +31,9 @@
  *                          (tests widen the band to exercise that path).
  * Each walks a row one colour at a time: the random words of the row's
  * sites of that colour come from the vectorised Philox (ising_rng_pairs),
- * the update runs on 32 (AVX-512), 16 (AVX2) or 1 (scalar) sites at once.
+ * the update runs on 32 (AVX-512), 16 (AVX2) or 1 (scalar) sites at once
+ * with the table kernels, on 8 (AVX-512), 4 (AVX2) or 1 with the general one
+ * (at zero temperature and with half_ties always 1: the exact scalar path).
  * The instruction set is k->simd, set from ising_simd_default() (the
  * ISING_SIMD environment variable selects a narrower one for testing).
  *
