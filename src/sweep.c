@@ -560,17 +560,21 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, si
   t->denergy += _mm512_reduce_add_epi64(energy);
 }
 
+/* One instantiation of a general kernel body per (dim, heat bath): no branches on them in the loop. */
+#define GENERAL_VARIANTS(body)                                                                                         \
+  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
+  case 0: body(k, spins, i0, n, r, t, 1, 0); break;                                                                    \
+  case 1: body(k, spins, i0, n, r, t, 1, 1); break;                                                                    \
+  case 2: body(k, spins, i0, n, r, t, 2, 0); break;                                                                    \
+  case 3: body(k, spins, i0, n, r, t, 2, 1); break;                                                                    \
+  case 4: body(k, spins, i0, n, r, t, 3, 0); break;                                                                    \
+  default: body(k, spins, i0, n, r, t, 3, 1); break;                                                                   \
+  }
+
 ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
                                                const uint32_t *r, tally *t)
 {
-  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {
-  case 0: general_avx512_body(k, spins, i0, n, r, t, 1, 0); break;
-  case 1: general_avx512_body(k, spins, i0, n, r, t, 1, 1); break;
-  case 2: general_avx512_body(k, spins, i0, n, r, t, 2, 0); break;
-  case 3: general_avx512_body(k, spins, i0, n, r, t, 2, 1); break;
-  case 4: general_avx512_body(k, spins, i0, n, r, t, 3, 0); break;
-  default: general_avx512_body(k, spins, i0, n, r, t, 3, 1); break;
-  }
+  GENERAL_VARIANTS(general_avx512_body)
 }
 
 /* ---- AVX2 ---- */
@@ -837,14 +841,7 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
 ISING_TARGET_AVX2 static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
                                            tally *t)
 {
-  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {
-  case 0: general_avx2_body(k, spins, i0, n, r, t, 1, 0); break;
-  case 1: general_avx2_body(k, spins, i0, n, r, t, 1, 1); break;
-  case 2: general_avx2_body(k, spins, i0, n, r, t, 2, 0); break;
-  case 3: general_avx2_body(k, spins, i0, n, r, t, 2, 1); break;
-  case 4: general_avx2_body(k, spins, i0, n, r, t, 3, 0); break;
-  default: general_avx2_body(k, spins, i0, n, r, t, 3, 1); break;
-  }
+  GENERAL_VARIANTS(general_avx2_body)
 }
 
 #endif /* ISING_X86 */
