@@ -557,8 +557,11 @@ static int validate(const ising_params *p, ising_checkpoint *ck, char *msg, size
   }
   if (ising_io_read_attr(&in, "/", "format_version", H5T_NATIVE_INT64, &version, 0) ||
       version != ISING_CHECKPOINT_FORMAT) {
-    snprintf(msg, len, "option -restart: checkpoint '%s' has format version %lld; this program reads version %d", file,
-             (long long)version, ISING_CHECKPOINT_FORMAT);
+    snprintf(msg, len, "option -restart: checkpoint '%s' has format version %lld; this program reads version %d%s",
+             file, (long long)version, ISING_CHECKPOINT_FORMAT,
+             version == 1 ? " (version 1 was written by a program that drew other update random numbers, so this "
+                            "one could not continue its run exactly; finish it with the program that wrote it)"
+                          : "");
     goto done;
   }
   if (compare_physics(&in, p, file, msg, len)) goto done;

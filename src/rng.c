@@ -1,7 +1,7 @@
 /* rng.c: the non-inline parts of the counter-based generator (rng.h).
  *   ising_rng_normal                                     local
  *   ising_simd_supported, ising_simd_default, ising_simd_name  local
- *   ising_rng_blocks, ising_rng_pairs, ising_rng_pairs2  local
+ *   ising_rng_blocks, ising_rng_halves, ising_rng_halves2  local
  *
  * The vectorised Philox4x32-10 keeps one block per 64-bit lane (its 32-bit
  * words in the low halves), so a round is two 32x32->64 multiplications
@@ -66,23 +66,25 @@ static philox_key make_key(uint64_t seed, uint32_t stream, uint64_t step)
   return k;
 }
 
-static void blocks_scalar(philox_key k, uint64_t first, size_t n, int odd, int pairs, uint32_t *out, uint32_t *out2)
+/* halves: 0 whole blocks into out (uint32_t), 1 the 16-bit halves of parity odd into out (uint16_t), 2 both
+ * parities into out and out2. */
+static void blocks_scalar(philox_key k, uint64_t first, size_t n, int odd, int halves, void *out, void *out2)
 {
+  uint32_t *words = out;
+  uint16_t *h = out, *h2 = out2;
   for (size_t j = 0; j < n; j++) {
     uint64_t index = first + j;
     philox4x32_ctr_t ctr = {{(uint32_t)index, (uint32_t)(index >> 32), k.c2, k.c3}};
     philox4x32_key_t key = {{k.k0, k.k1}};
     philox4x32_ctr_t r = philox4x32(ctr, key);
-    if (pairs == 2) {
-      out[2 * j] = r.v[0];
-      out[2 * j + 1] = r.v[2];
-      out2[2 * j] = r.v[1];
-      out2[2 * j + 1] = r.v[3];
-    } else if (pairs) {
-      out[2 * j] = r.v[odd];
-      out[2 * j + 1] = r.v[odd + 2];
-    } else
-      memcpy(out + 4 * j, r.v, sizeof(r.v));
+    for (int w = 0; w < 4 && halves; w++) {
+      if (halves == 2) {
+        h[4 * j + (size_t)w] = (uint16_t)r.v[w];
+        h2[4 * j + (size_t)w] = (uint16_t)(r.v[w] >> 16);
+      } else
+        h[4 * j + (size_t)w] = (uint16_t)(r.v[w] >> (16 * odd));
+    }
+    if (!halves) memcpy(words + 4 * j, r.v, sizeof(r.v));
   }
 }
 
@@ -134,19 +136,37 @@ ISING_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i pair_51
   return _mm512_mask_shuffle_epi32(a, 0xAAAA, b, _MM_PERM_CCAA);
 }
 
-ISING_TARGET_AVX512 static inline __attribute__((always_inline)) void store_pairs_512(uint32_t *out, size_t left,
-                                                                                      __m512i v)
+/* The 16-bit halves odd of the four words of 8 blocks (the low 32 bits of each 64-bit lane of x[0 .. 3]): 4 per
+ * block, in block order. */
+ISING_TARGET_AVX512 static inline __attribute__((always_inline)) __m512i halves_512(const __m512i x[4], int odd)
+{
+  const __mmask32 hi16 = 0xAAAAAAAAu;
+  __m512i a, b;
+  if (odd) {
+    a = _mm512_mask_blend_epi16(hi16, _mm512_srli_epi32(x[0], 16), x[1]);
+    b = _mm512_mask_blend_epi16(hi16, _mm512_srli_epi32(x[2], 16), x[3]);
+  } else {
+    a = _mm512_mask_blend_epi16(hi16, x[0], _mm512_slli_epi32(x[1], 16));
+    b = _mm512_mask_blend_epi16(hi16, x[2], _mm512_slli_epi32(x[3], 16));
+  }
+  return _mm512_mask_blend_epi32(0xAAAA, a, _mm512_slli_epi64(b, 32));
+}
+
+ISING_TARGET_AVX512 static inline __attribute__((always_inline)) void store_halves_512(uint16_t *out, size_t left,
+                                                                                       __m512i v)
 {
   if (left >= 8)
     _mm512_storeu_si512(out, v);
   else
-    _mm512_mask_storeu_epi32(out, (__mmask16)((1u << (2 * left)) - 1), v);
+    _mm512_mask_storeu_epi16(out, (__mmask32)((1u << (4 * left)) - 1), v);
 }
 
-ISING_TARGET_AVX512 static void blocks_avx512(philox_key k, uint64_t first, size_t n, int odd, int pairs, uint32_t *out,
-                                              uint32_t *out2)
+ISING_TARGET_AVX512 static void blocks_avx512(philox_key k, uint64_t first, size_t n, int odd, int halves, void *out,
+                                              void *out2)
 {
   const __m512i lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
+  uint32_t *words = out;
+  uint16_t *h = out, *h2 = out2;
   for (size_t j = 0, groups; j < n; j += 8 * groups) { /* whole passes, then one group at a time */
     __m512i x[G512][4];
     groups = n - j >= 8 * G512 ? G512 : 1;
@@ -156,22 +176,22 @@ ISING_TARGET_AVX512 static void blocks_avx512(philox_key k, uint64_t first, size
       philox_512(k, first + j, x, 1);
     for (size_t g = 0; g < groups && j + 8 * g < n; g++) {
       size_t b = j + 8 * g, left = n - b;
-      if (pairs == 2) {
-        store_pairs_512(out + 2 * b, left, pair_512(x[g][0], x[g][2]));
-        store_pairs_512(out2 + 2 * b, left, pair_512(x[g][1], x[g][3]));
-      } else if (pairs)
-        store_pairs_512(out + 2 * b, left, pair_512(x[g][odd], x[g][odd + 2]));
+      if (halves == 2) {
+        store_halves_512(h + 4 * b, left, halves_512(x[g], 0));
+        store_halves_512(h2 + 4 * b, left, halves_512(x[g], 1));
+      } else if (halves)
+        store_halves_512(h + 4 * b, left, halves_512(x[g], odd));
       else {
         __m512i a = pair_512(x[g][0], x[g][1]), c = pair_512(x[g][2], x[g][3]);
         __m512i v0 = _mm512_permutex2var_epi64(a, lo, c), v1 = _mm512_permutex2var_epi64(a, hi, c);
         if (left >= 8) {
-          _mm512_storeu_si512(out + 4 * b, v0);
-          _mm512_storeu_si512(out + 4 * b + 16, v1);
+          _mm512_storeu_si512(words + 4 * b, v0);
+          _mm512_storeu_si512(words + 4 * b + 16, v1);
         } else {
           __mmask16 m0 = (__mmask16)(left >= 4 ? 0xffffu : (1u << (4 * left)) - 1);
           __mmask16 m1 = (__mmask16)(left > 4 ? (1u << (4 * (left - 4))) - 1 : 0);
-          _mm512_mask_storeu_epi32(out + 4 * b, m0, v0);
-          _mm512_mask_storeu_epi32(out + 4 * b + 16, m1, v1);
+          _mm512_mask_storeu_epi32(words + 4 * b, m0, v0);
+          _mm512_mask_storeu_epi32(words + 4 * b + 16, m1, v1);
         }
       }
     }
@@ -223,6 +243,20 @@ ISING_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i pair_256(
   return _mm256_blend_epi32(a, _mm256_shuffle_epi32(b, 0xa0), 0xaa);
 }
 
+/* As halves_512 for 4 blocks. */
+ISING_TARGET_AVX2 static inline __attribute__((always_inline)) __m256i halves_256(const __m256i x[4], int odd)
+{
+  __m256i a, b;
+  if (odd) {
+    a = _mm256_blend_epi16(_mm256_srli_epi32(x[0], 16), x[1], 0xaa);
+    b = _mm256_blend_epi16(_mm256_srli_epi32(x[2], 16), x[3], 0xaa);
+  } else {
+    a = _mm256_blend_epi16(x[0], _mm256_slli_epi32(x[1], 16), 0xaa);
+    b = _mm256_blend_epi16(x[2], _mm256_slli_epi32(x[3], 16), 0xaa);
+  }
+  return _mm256_blend_epi32(a, _mm256_slli_epi64(b, 32), 0xaa);
+}
+
 ISING_TARGET_AVX2 static inline __attribute__((always_inline)) void store_256(uint32_t *out, size_t words, __m256i v)
 {
   if (words >= 8) {
@@ -233,9 +267,11 @@ ISING_TARGET_AVX2 static inline __attribute__((always_inline)) void store_256(ui
   _mm256_maskstore_epi32((int *)out, _mm256_cmpgt_epi32(_mm256_set1_epi32((int)words), lane), v);
 }
 
-ISING_TARGET_AVX2 static void blocks_avx2(philox_key k, uint64_t first, size_t n, int odd, int pairs, uint32_t *out,
-                                          uint32_t *out2)
+ISING_TARGET_AVX2 static void blocks_avx2(philox_key k, uint64_t first, size_t n, int odd, int halves, void *out,
+                                          void *out2)
 {
+  uint32_t *words = out;
+  uint16_t *h = out, *h2 = out2;
   for (size_t j = 0, groups; j < n; j += 4 * groups) {
     __m256i x[G256][4];
     groups = n - j >= 4 * G256 ? G256 : 1;
@@ -245,16 +281,17 @@ ISING_TARGET_AVX2 static void blocks_avx2(philox_key k, uint64_t first, size_t n
       philox_256(k, first + j, x, 1);
     for (size_t g = 0; g < groups && j + 4 * g < n; g++) {
       size_t b = j + 4 * g, left = n - b;
-      if (pairs == 2) {
-        store_256(out + 2 * b, 2 * left, pair_256(x[g][0], x[g][2]));
-        store_256(out2 + 2 * b, 2 * left, pair_256(x[g][1], x[g][3]));
-      } else if (pairs)
-        store_256(out + 2 * b, 2 * left, pair_256(x[g][odd], x[g][odd + 2]));
+      /* 4 halves of a block are 2 of store_256's 32-bit words */
+      if (halves == 2) {
+        store_256((uint32_t *)(void *)(h + 4 * b), 2 * left, halves_256(x[g], 0));
+        store_256((uint32_t *)(void *)(h2 + 4 * b), 2 * left, halves_256(x[g], 1));
+      } else if (halves)
+        store_256((uint32_t *)(void *)(h + 4 * b), 2 * left, halves_256(x[g], odd));
       else {
         __m256i a = pair_256(x[g][0], x[g][1]), c = pair_256(x[g][2], x[g][3]);
-        __m256i l = _mm256_unpacklo_epi64(a, c), h = _mm256_unpackhi_epi64(a, c);
-        store_256(out + 4 * b, 4 * left, _mm256_permute2x128_si256(l, h, 0x20));
-        if (left > 2) store_256(out + 4 * b + 8, 4 * (left - 2), _mm256_permute2x128_si256(l, h, 0x31));
+        __m256i l = _mm256_unpacklo_epi64(a, c), hh = _mm256_unpackhi_epi64(a, c);
+        store_256(words + 4 * b, 4 * left, _mm256_permute2x128_si256(l, hh, 0x20));
+        if (left > 2) store_256(words + 4 * b + 8, 4 * (left - 2), _mm256_permute2x128_si256(l, hh, 0x31));
       }
     }
   }
@@ -262,23 +299,21 @@ ISING_TARGET_AVX2 static void blocks_avx2(philox_key k, uint64_t first, size_t n
 
 #endif
 
-/* pairs: 0 whole blocks into out, 1 the pairs of parity odd into out, 2 both parities into out and out2. */
-static void blocks(ising_simd s, philox_key k, uint64_t first, size_t n, int odd, int pairs, uint32_t *out,
-                   uint32_t *out2)
+static void blocks(ising_simd s, philox_key k, uint64_t first, size_t n, int odd, int halves, void *out, void *out2)
 {
 #if ISING_X86
   if (s == ISING_SIMD_AVX512) {
-    blocks_avx512(k, first, n, odd, pairs, out, out2);
+    blocks_avx512(k, first, n, odd, halves, out, out2);
     return;
   }
   if (s == ISING_SIMD_AVX2) {
-    blocks_avx2(k, first, n, odd, pairs, out, out2);
+    blocks_avx2(k, first, n, odd, halves, out, out2);
     return;
   }
 #else
   (void)s;
 #endif
-  blocks_scalar(k, first, n, odd, pairs, out, out2);
+  blocks_scalar(k, first, n, odd, halves, out, out2);
 }
 
 void ising_rng_blocks(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
@@ -287,14 +322,14 @@ void ising_rng_blocks(ising_simd s, uint64_t seed, uint32_t stream, uint64_t ste
   blocks(s, make_key(seed, stream, step), first, n, 0, 0, out, NULL);
 }
 
-void ising_rng_pairs(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n, int odd,
-                     uint32_t *out)
+void ising_rng_halves(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n, int odd,
+                      uint16_t *out)
 {
   blocks(s, make_key(seed, stream, step), first, n, odd & 1, 1, out, NULL);
 }
 
-void ising_rng_pairs2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
-                      uint32_t *even, uint32_t *odd)
+void ising_rng_halves2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
+                       uint16_t *even, uint16_t *odd)
 {
   blocks(s, make_key(seed, stream, step), first, n, 0, 2, even, odd);
 }

@@ -66,11 +66,10 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   k->beta = beta;
   k->seed = seed;
   k->stream = stream;
-  memset(k->tperm, 0, sizeof(k->tperm));
-  k->has_zero_threshold = 0;
-  memset(k->tperm_exact, 0, sizeof(k->tperm_exact));
+  memset(k->tperm16, 0, sizeof(k->tperm16));
   k->simd = ising_simd_default();
   k->band = 0x1p-20;
+  k->force_ties = 0;
   k->half_ties = alg == ISING_ALGORITHM_METROPOLIS && chain_like(g, c);
   k->use_table = c->uniform_field && (c->uniform_bonds || c->pm_bonds);
   k->kernel = !k->use_table ? ISING_KERNEL_GENERAL : c->uniform_bonds ? ISING_KERNEL_TABLE : ISING_KERNEL_TABLE_PM;
@@ -96,27 +95,20 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
                             ? threshold(heatbath_p(beta, hloc))
                             : threshold(metropolis_p(beta, up ? 1 : -1, hloc, k->half_ties));
       k->tm1[up * ISING_TABLE_SIZE + t] = k->table[up][t] ? (uint32_t)(k->table[up][t] - 1) : 0;
-      k->has_zero_threshold |= k->table[up][t] == 0;
     }
   }
   /* The register-sized tables of the AVX-512 kernel: index t itself in 1D
    * and 2D (5^2 = 25 < 32), and in 3D when no axis is open (no zero halo,
    * so k_d is -2, 0 or 2) j = sum_d (k_d / 2 + 1) 3^d < 27; up adds 32.
-   * tperm_exact is T by the byte the kernel computes (t + 32 up, or
-   * 2 j + 64 up), for the r = 0 check. */
+   * tperm16 holds the high halves of T - 1 (tm1 >> 16). */
   int periodic = 1;
   for (int d = 0; d < g->dim; d++) periodic &= g->periodic[d];
   k->lookup = g->dim < 3 ? ISING_LOOKUP_PERM5 : periodic ? ISING_LOOKUP_PERM3 : ISING_LOOKUP_GATHER;
   for (int up = 0; up < 2; up++)
     for (int j = 0; j < 32; j++) {
-      int t = j, byte = j + 32 * up;
-      if (k->lookup == ISING_LOOKUP_PERM3) {
-        t = 2 * (j % 3) + 10 * (j / 3 % 3) + 50 * (j / 9);
-        byte = 2 * j + 64 * up;
-      }
+      int t = k->lookup == ISING_LOOKUP_PERM3 ? 2 * (j % 3) + 10 * (j / 3 % 3) + 50 * (j / 9) : j;
       if (t >= ISING_TABLE_SIZE || (k->lookup == ISING_LOOKUP_PERM3 && j >= 27)) continue;
-      k->tperm[32 * up + j] = k->tm1[up * ISING_TABLE_SIZE + t];
-      k->tperm_exact[byte] = k->table[up][t];
+      k->tperm16[32 * up + j] = (uint16_t)(k->tm1[up * ISING_TABLE_SIZE + t] >> 16);
     }
 }
 
@@ -128,10 +120,16 @@ static inline uint64_t row_global(const ising_geometry *g, int ey, int ez)
   return (uint64_t)g->offset[0] + (uint64_t)g->L[0] * (gy + (uint64_t)g->L[1] * gz);
 }
 
-static inline int8_t update(const ising_sweeper *k, int8_t s, double hloc, uint32_t r)
+/* T(p) of a site with spin s and local field hloc: it flips (Metropolis) or becomes +1 (heat bath) iff r < T. */
+static inline uint64_t site_threshold(const ising_sweeper *k, int s, double hloc)
 {
-  if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc)) ? 1 : -1;
-  return r < threshold(metropolis_p(k->beta, s, hloc, k->half_ties)) ? (int8_t)-s : s;
+  if (k->alg == ISING_ALGORITHM_HEATBATH) return threshold(heatbath_p(k->beta, hloc));
+  return threshold(metropolis_p(k->beta, s, hloc, k->half_ties));
+}
+
+static inline int8_t update(const ising_sweeper *k, int8_t s, int accept)
+{
+  return k->alg == ISING_ALGORITHM_HEATBATH ? (accept ? 1 : -1) : accept ? (int8_t)-s : s;
 }
 
 static inline double local_field(const ising_sweeper *k, const int8_t *spins, size_t i)
@@ -164,7 +162,7 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
         size_t i = row + (size_t)ex;
         uint32_t r = ising_rng_site(k->seed, k->stream, step, base + (uint64_t)(ex - 1));
         double hloc = local_field(k, spins, i);
-        int8_t s = spins[i], t = update(k, s, hloc, r);
+        int8_t s = spins[i], t = update(k, s, r < site_threshold(k, s, hloc));
         if (s != t) {
           changed++;
           denergy += (int64_t)(2.0 * s * hloc * ISING_QUANTUM_SCALE);
@@ -186,11 +184,28 @@ typedef struct {
   int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
   int64_t sfield;            /* table kernels: sum over changed sites of s_i */
   ising_int128 denergy;      /* other kernels: the energy change itself, units of 2^-32 */
+  uint64_t step, site;       /* the sweep and the global site number of the segment's first site (for lo) */
 } tally;
 
 /* A segment: n sites of one colour at extended positions i0, i0 + 2, ...,
- * with random words r[0 .. n). */
-typedef void (*segment_fn)(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t);
+ * global sites t->site, t->site + 2, ..., with the high halves r[0 .. n)
+ * of their random words (rng.h ising_rng_site_hi). */
+typedef void (*segment_fn)(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t);
+
+/* The whole 32-bit word r = 2^16 hi + lo of segment site m, drawing lo (rare: only where hi does not decide). */
+static inline uint32_t full_word(const ising_sweeper *k, const tally *t, const uint16_t *r, int m)
+{
+  return (uint32_t)r[m] << 16 | ising_rng_site_lo(k->seed, k->stream, t->step, t->site + 2 * (uint64_t)m);
+}
+
+/* r < T for segment site m: hi decides unless 2^16 hi <= T - 1 < 2^16 hi + 2^16 - 1 (probability 2^-16). */
+static inline int accept_word(const ising_sweeper *k, const tally *t, const uint16_t *r, int m, uint64_t T)
+{
+  const uint64_t lo = (uint64_t)r[m] << 16;
+  int accept = lo + 0xffff < T;
+  if (__builtin_expect((!accept && lo < T) || k->force_ties, 0)) accept = full_word(k, t, r, m) < T;
+  return accept;
+}
 
 static inline int bit(const uint64_t *a, size_t pos)
 {
@@ -199,7 +214,8 @@ static inline int bit(const uint64_t *a, size_t pos)
 
 /* One site at a time, without data-dependent branches (the decisions are
  * random, so branches on them would be mispredicted half the time). */
-static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t)
+static void table_scalar_from(const ising_sweeper *k, int8_t *spins, size_t i0, int m0, int n, const uint16_t *r,
+                              tally *t)
 {
   const ising_geometry *g = k->g;
   const int dim = g->dim, heatbath = k->alg == ISING_ALGORITHM_HEATBATH;
@@ -208,7 +224,7 @@ static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n
   const uint64_t *table = heatbath ? k->table[0] : &k->table[0][0];
   const int64_t *energy = &k->flip_energy[0][0];
   int64_t changed = 0, denergy = 0; /* |2 s h^loc| < 2^50, at most SEGMENT sites */
-  for (int m = 0; m < n; m++) {
+  for (int m = m0; m < n; m++) {
     size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     int tt = 0, weight = 1;
@@ -222,7 +238,7 @@ static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n
       weight *= 5;
     }
     const int s = *p, up = s > 0, e = up * ISING_TABLE_SIZE + tt;
-    const int accept = r[m] < table[heatbath ? tt : e];
+    const int accept = accept_word(k, t, r, m, table[heatbath ? tt : e]);
     const int nw = heatbath ? 2 * accept - 1 : accept ? -s : s, flip = nw != s;
     changed += flip;
     denergy += energy[e] & -(int64_t)flip;
@@ -232,14 +248,20 @@ static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n
   t->denergy += denergy;
 }
 
-static void general_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t)
+static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  table_scalar_from(k, spins, i0, 0, n, r, t);
+}
+
+static void general_scalar_from(const ising_sweeper *k, int8_t *spins, size_t i0, int m0, int n, const uint16_t *r,
+                                tally *t)
 {
   int64_t changed = 0;
   ising_int128 denergy = 0;
-  for (int m = 0; m < n; m++) {
+  for (int m = m0; m < n; m++) {
     size_t i = i0 + 2 * (size_t)m;
     double hloc = local_field(k, spins, i);
-    int8_t s = spins[i], nw = update(k, s, hloc, r[m]);
+    int8_t s = spins[i], nw = update(k, s, accept_word(k, t, r, m, site_threshold(k, s, hloc)));
     if (s != nw) {
       changed++;
       denergy += (int64_t)(2.0 * s * hloc * ISING_QUANTUM_SCALE);
@@ -250,12 +272,16 @@ static void general_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int
   t->denergy += denergy;
 }
 
-/* The exact decision for one site when the fast comparison could not tell
- * (r = 0 with a zero threshold, or r within the band around p 2^32). */
-static inline int accept_exact(const ising_sweeper *k, int s, double hloc, uint32_t r)
+static void general_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
 {
-  if (k->alg == ISING_ALGORITHM_HEATBATH) return r < threshold(heatbath_p(k->beta, hloc));
-  return r < threshold(metropolis_p(k->beta, s, hloc, k->half_ties));
+  general_scalar_from(k, spins, i0, 0, n, r, t);
+}
+
+/* The exact decision for segment site m (spin s, local field hloc) when the fast comparison could not tell (r
+ * within the band around p 2^32, or r possibly 0 where p 2^32 < 1). */
+static inline int accept_exact(const ising_sweeper *k, const tally *t, const uint16_t *r, int m, int s, double hloc)
+{
+  return accept_word(k, t, r, m, site_threshold(k, s, hloc));
 }
 
 #if ISING_X86
@@ -278,11 +304,16 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
 }
 
 /* 32 sites per step: bytes of 64 consecutive positions (the colour's on the
- * even bytes), decisions as a mask.  The thresholds come from registers
- * (two-source permutes of the 64-entry k->tperm) in 1D, 2D and periodic 3D,
- * else they are gathered from k->tm1.  dim, pm, heatbath and lookup are
- * constants in each instantiation (table_avx512). */
-AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+ * even bytes), so each 16-bit lane holds a site's byte (and its right
+ * neighbour's, unused); the table index is computed in the bytes, and the
+ * high half of T - 1 is looked up in 16-bit lanes, from a register (one
+ * two-source permute of the 64-entry k->tperm16: its index bits are the
+ * lane's low 6 bits) in 1D, 2D and periodic 3D, else gathered from k->tm1,
+ * and compared with the 16-bit high halves hi of the random words: hi below
+ * it accepts, above rejects, equal (probability 2^-16) draws lo for the
+ * exact r < T.  dim, pm, heatbath and lookup are constants in each
+ * instantiation (table_avx512). */
+AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                      tally *t, const int dim, const int pm, const int heatbath, const int lookup)
 {
   const ising_geometry *g = k->g;
@@ -294,72 +325,66 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
   const __m512i zero = _mm512_setzero_si512(), cup = _mm512_set1_epi8((char)up_offset);
   const __m512i offset = _mm512_set1_epi8((char)(2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0)));
   const __m512i weight1 = _mm512_set1_epi16((short)w1), weight2 = _mm512_set1_epi16((short)w2);
-  const __m512i p0 = _mm512_loadu_si512(k->tperm), p1 = _mm512_loadu_si512(k->tperm + 16),
-                p2 = _mm512_loadu_si512(k->tperm + 32), p3 = _mm512_loadu_si512(k->tperm + 48),
-                bit5 = _mm512_set1_epi32(32);
+  const __m512i p0 = _mm512_loadu_si512(k->tperm16), p1 = _mm512_loadu_si512(k->tperm16 + 32);
   const uint64_t even = UINT64_C(0x5555555555555555);
-  const uint64_t *exact = lookup == ISING_LOOKUP_GATHER ? &k->table[0][0] : k->tperm_exact;
+  const uint32_t *tm1 = k->tm1;
+  /* Everything the loop reads from memory other than the spins, in registers: a store to the int8_t spins
+   * may alias anything, so the compiler would reload it after every step. */
+  const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
   /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most SEGMENT / 32 = 32 steps */
-  __m512i sk0 = zero, sk1 = zero, sk2 = zero, before = zero;
-  const int check_zero = k->has_zero_threshold, field = k->field_q != 0;
+  __m512i sk0 = zero, sk1 = zero, sk2 = zero;
+  /* the previous step's spins: byte 63 is the left neighbour of the first site */
+  __m512i before = _mm512_set1_epi8(spins[i0 - 1]);
+  const int field = k->field_q != 0;
+  const uint32_t force = k->force_ties ? ~0u : 0;
   int64_t changed = 0, sfield = 0;
+  /* Sites whose hi equals the high half of T - 1 (probability 2^-16) are left alone here and decided after the
+   * loop by the scalar kernel, which draws lo: no call in the loop, so nothing is spilled around one.  A colour's
+   * sites do not see each other, so deciding them later changes nothing. */
+  int ties = 0, tie_m[SEGMENT / 32 + 1];
+  uint32_t tie_mask[SEGMENT / 32 + 1];
   for (int m = 0; m < n; m += 32) {
-    const int nv = n - m < 32 ? n - m : 32;
-    const __mmask32 valid = nv == 32 ? 0xffffffffu : (1u << nv) - 1;
-    const __mmask64 bytes = nv == 32 ? ~UINT64_C(0) : (UINT64_C(1) << (2 * nv)) - 1;
+    const int full = n - m >= 32;
+    const __mmask32 valid = full ? 0xffffffffu : (1u << (n - m)) - 1;
+    const __mmask64 bytes = full ? ~UINT64_C(0) : (UINT64_C(1) << (2 * (n - m))) - 1;
     const size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     const __m512i s = _mm512_maskz_loadu_epi8(bytes, p);
     /* The left neighbours from the registers, not from memory: a load at
      * p - 1 would overlap the previous step's store and wait for it. */
-    __m512i left = m ? _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15)
-                     : _mm512_maskz_loadu_epi8(bytes, p - 1),
+    __m512i left = _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15),
             right = _mm512_maskz_loadu_epi8(bytes, p + 1);
     before = s;
     if (pm) {
       left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
       right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
     }
-    const __m512i k0 = _mm512_add_epi8(left, right),
-                  k1 = dim > 1 ? neighbours_512(p, g->stride[1], neg[1], i, bytes) : zero,
-                  k2 = dim > 2 ? neighbours_512(p, g->stride[2], neg[2], i, bytes) : zero;
+    const __m512i k0 = _mm512_add_epi8(left, right), k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes) : zero,
+                  k2 = dim > 2 ? neighbours_512(p, st2, neg[2], i, bytes) : zero;
     __m512i tt = _mm512_add_epi8(k0, offset);
     if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, weight1));
     if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, weight2));
     const __mmask64 up = _mm512_cmpgt_epi8_mask(s, zero), down = _mm512_movepi8_mask(s);
     if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, cup);
-    const __m256i idx = _mm512_cvtepi16_epi8(tt);
-    __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
-            ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1)), ta, tb;
+    __m512i thr; /* the high halves of T - 1 */
     if (lookup == ISING_LOOKUP_GATHER) {
-      ta = _mm512_i32gather_epi32(ia, k->tm1, 4);
-      tb = _mm512_i32gather_epi32(ib, k->tm1, 4);
-    } else {
-      if (lookup == ISING_LOOKUP_PERM3) { /* the sums are even: t = 2 j + 64 up */
-        ia = _mm512_srli_epi32(ia, 1);
-        ib = _mm512_srli_epi32(ib, 1);
-      }
-      ta = _mm512_permutex2var_epi32(p0, ia, p1);
-      tb = _mm512_permutex2var_epi32(p0, ib, p1);
-      if (!heatbath) {
-        ta = _mm512_mask_blend_epi32(_mm512_test_epi32_mask(ia, bit5), ta, _mm512_permutex2var_epi32(p2, ia, p3));
-        tb = _mm512_mask_blend_epi32(_mm512_test_epi32_mask(ib, bit5), tb, _mm512_permutex2var_epi32(p2, ib, p3));
-      }
+      const __m256i idx = _mm512_cvtepi16_epi8(tt);
+      const __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
+                    ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1));
+      const __m512i ta = _mm512_srli_epi32(_mm512_i32gather_epi32(ia, tm1, 4), 16),
+                    tb = _mm512_srli_epi32(_mm512_i32gather_epi32(ib, tm1, 4), 16);
+      thr = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(ta)), _mm512_cvtepi32_epi16(tb), 1);
+    } else /* PERM3: the sums are even, t = 2 j + 64 up */
+      thr = _mm512_permutex2var_epi16(p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, p1);
+    const __m512i hi = _mm512_maskz_loadu_epi16(valid, r + m);
+    const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
+    const uint32_t tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & force);
+    uint64_t flip = _pdep_u64(acc & ~tie, even);
+    if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~tie, even) & up);
+    if (__builtin_expect(tie != 0, 0)) {
+      tie_m[ties] = m;
+      tie_mask[ties++] = tie;
     }
-    const __m512i ra = _mm512_maskz_loadu_epi32((__mmask16)valid, r + m),
-                  rb = _mm512_maskz_loadu_epi32((__mmask16)(valid >> 16), r + m + 16);
-    uint32_t acc =
-        ((uint32_t)_mm512_cmple_epu32_mask(ra, ta) | (uint32_t)_mm512_cmple_epu32_mask(rb, tb) << 16) & valid;
-    if (check_zero) { /* r = 0 accepts unless T = 0, which max(T, 1) - 1 cannot tell */
-      uint32_t rzero =
-          ((uint32_t)_mm512_testn_epi32_mask(ra, ra) | (uint32_t)_mm512_testn_epi32_mask(rb, rb) << 16) & valid;
-      uint8_t ix[32];
-      _mm256_storeu_si256((__m256i *)ix, idx);
-      for (int j = 0; j < 32; j++)
-        if (rzero >> j & 1 && !exact[ix[j]]) acc &= ~(1u << j);
-    }
-    uint64_t flip = _pdep_u64(acc, even);
-    if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid, even) & up);
     _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
     changed += _mm_popcnt_u64(flip);
     if (field) sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
@@ -367,6 +392,11 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
     if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
     if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
   }
+  for (int j = 0; j < ties; j++)
+    for (uint32_t b = tie_mask[j]; b; b &= b - 1) {
+      const int m = tie_m[j] + __builtin_ctz(b);
+      table_scalar_from(k, spins, i0, m, m + 1, r, t);
+    }
   t->changed += changed;
   t->sfield += sfield;
   const __m512i sk[ISING_MAX_DIM] = {sk0, sk1, sk2}, ones = _mm512_set1_epi16(1);
@@ -395,7 +425,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
   }
 
 ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
-                                                    const uint32_t *r, tally *t, int pm, int hb)
+                                                    const uint16_t *r, tally *t, int pm, int hb)
 {
   if (!pm && !hb)
     table_avx512_body(k, spins, i0, n, r, t, 3, 0, 0, ISING_LOOKUP_GATHER);
@@ -413,7 +443,7 @@ ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8
   else                                                                                                                 \
     table_avx512_body(k, spins, i0, n, r, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
 
-ISING_TARGET_AVX512 static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+ISING_TARGET_AVX512 static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                              tally *t){TABLE_VARIANTS(TABLE_AVX512_CASE)}
 
 /* e^x for |x| <= 40 to a relative error below 1e-8: x = k ln2 + f with
@@ -458,9 +488,12 @@ AVX512_INLINE __m512d bond_pd(__m512d lo, __m512d hi, int odd, __m128i spins)
   return _mm512_mask_sub_pd(j, even_lanes(_mm_movepi8_mask(spins)), _mm512_setzero_pd(), j);
 }
 
-/* 8 sites per step, h^loc as doubles (exact sums); dim and heatbath are
- * constants in each instantiation (general_avx512). */
-AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+/* 8 sites per step, h^loc as doubles (exact sums); the random word r lies in
+ * [2^16 hi, 2^16 hi + 2^16 - 1], and a site whose decision that interval
+ * and the band around p 2^32 do not settle goes to accept_exact (draws lo,
+ * exact threshold).  dim and heatbath are constants in each instantiation
+ * (general_avx512). */
+AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                        tally *t, const int dim, const int heatbath)
 {
   const ising_geometry *g = k->g;
@@ -473,6 +506,7 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, si
   const __m512d lo_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
                 hi_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
   const __m512d factor = _mm512_set1_pd(heatbath ? -2.0 * k->beta : -k->beta * 2.0);
+  const __m512d two16 = _mm512_set1_pd(65536.0), below16 = _mm512_set1_pd(65535.0);
   __m512i energy = _mm512_setzero_si512();
   __m128i before = _mm_setzero_si128();
   int64_t changed = 0;
@@ -517,25 +551,25 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, si
                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), c->h + i + 8)));
     }
     const __mmask8 down = even_lanes(_mm_movepi8_mask(sb)), up = (__mmask8)(~down & valid);
-    const __m256i rw = _mm256_maskz_loadu_epi32(valid, r + m);
-    const __m512d rd = _mm512_cvtepu32_pd(rw);
-    const __mmask8 rzero = _mm256_cmpeq_epi32_mask(rw, _mm256_setzero_si256()) & valid;
+    const __m128i hw = _mm_maskz_loadu_epi16(valid, r + m);
+    const __m512d rlo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(hw)), two16),
+                  rhi = _mm512_add_pd(rlo, below16);
+    const __mmask8 rzero = _mm_cmpeq_epi16_mask(hw, _mm_setzero_si128()) & valid; /* r may be 0 */
     __mmask8 acc, unsure;
     if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
       const __m512d x = _mm512_mul_pd(factor, hloc);
       const __mmask8 low = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ), high = _mm512_cmp_pd_mask(x, plus40, _CMP_GT_OQ);
-      const __m512d z =
-          _mm512_mul_pd(rd, _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40))));
-      const __mmask8 below = _mm512_cmp_pd_mask(z, lo_limit, _CMP_LT_OQ),
-                     above = _mm512_cmp_pd_mask(z, hi_limit, _CMP_GE_OQ);
+      const __m512d e1 = _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40)));
+      const __mmask8 below = _mm512_cmp_pd_mask(_mm512_mul_pd(rhi, e1), lo_limit, _CMP_LT_OQ),
+                     above = _mm512_cmp_pd_mask(_mm512_mul_pd(rlo, e1), hi_limit, _CMP_GE_OQ);
       acc = low | (below & ~high);
       unsure = (~low & ~high & ~below & ~above) | (high & rzero);
     } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
       const __m512d fh = _mm512_mul_pd(factor, hloc), x = _mm512_mask_sub_pd(fh, down, zero, fh);
       const __mmask8 sure = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ), far = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ);
       const __m512d y = _mm512_mul_pd(exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), zero)), scale);
-      const __mmask8 below = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, lo_band), _CMP_LT_OQ),
-                     above = _mm512_cmp_pd_mask(rd, _mm512_mul_pd(y, hi_band), _CMP_GE_OQ);
+      const __mmask8 below = _mm512_cmp_pd_mask(rhi, _mm512_mul_pd(y, lo_band), _CMP_LT_OQ),
+                     above = _mm512_cmp_pd_mask(rlo, _mm512_mul_pd(y, hi_band), _CMP_GE_OQ);
       acc = sure | (below & ~far);
       unsure = (~sure & ~far & ~below & ~above) | (~sure & far & rzero);
     }
@@ -546,8 +580,8 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, si
       _mm512_storeu_pd(hv, hloc);
       for (int j = 0; j < 8; j++)
         if (unsure >> j & 1)
-          acc =
-              (__mmask8)((acc & ~(1u << j)) | (unsigned)accept_exact(k, down >> j & 1 ? -1 : 1, hv[j], r[m + j]) << j);
+          acc = (__mmask8)((acc & ~(1u << j)) | (unsigned)accept_exact(k, t, r, m + j, down >> j & 1 ? -1 : 1, hv[j])
+                                                    << j);
     }
     const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
     _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
@@ -572,7 +606,7 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, si
   }
 
 ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
-                                               const uint32_t *r, tally *t)
+                                               const uint16_t *r, tally *t)
 {
   GENERAL_VARIANTS(general_avx512_body)
 }
@@ -603,8 +637,9 @@ AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t
   return _mm256_add_epi8(lo, hi);
 }
 
-/* 16 sites per step (32 bytes); the rest of the segment goes to the scalar kernel. */
-AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t,
+/* 16 sites per step (32 bytes), the high halves of T - 1 gathered from k->tm1 and compared with the high halves of
+ * the random words as 16-bit lanes (equal ones draw lo); the rest of the segment goes to the scalar kernel. */
+AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
                                  const int dim, const int pm, const int heatbath)
 {
   const ising_geometry *g = k->g;
@@ -616,10 +651,11 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
   const __m256i five = _mm256_set1_epi16(5), twentyfive = _mm256_set1_epi16(25);
   const __m256i pick = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
                                         12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
-  const uint32_t even = 0x55555555u;
+  const uint32_t even = 0x55555555u, force = k->force_ties ? even : 0;
   __m256i sad[ISING_MAX_DIM] = {zero, zero, zero}, before = zero;
   int64_t changed = 0, sfield = 0;
-  int m = 0;
+  int m = 0, ties = 0, tie_m[SEGMENT / 16 + 1];
+  uint32_t tie_mask[SEGMENT / 16 + 1];
   /* full steps only, and none that would read past the array (p + 32 in 1D) */
   for (; m + 16 <= n && i0 + 2 * (size_t)m + 32 < g->nextended; m += 16) {
     const size_t i = i0 + 2 * (size_t)m;
@@ -649,26 +685,22 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
     const __m256i upv = _mm256_cmpgt_epi8(s, zero), downv = _mm256_cmpgt_epi8(zero, s);
     if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, c125));
     const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
-    const __m256i ta = _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4),
-                  tb = _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4);
-    const __m256i ra = _mm256_loadu_si256((const __m256i *)(r + m)),
-                  rb = _mm256_loadu_si256((const __m256i *)(r + m + 8));
-    uint32_t acc = (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(ra, ta), ta))) |
-                   (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_max_epu32(rb, tb), tb)))
-                       << 8;
-    uint32_t rzero = !k->has_zero_threshold
-                         ? 0
-                         : (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(ra, zero))) |
-                               (uint32_t)_mm256_movemask_ps(_mm256_castsi256_ps(_mm256_cmpeq_epi32(rb, zero))) << 8;
-    if (rzero) { /* r = 0 accepts unless T = 0 */
-      uint8_t ix[16];
-      _mm_storeu_si128((__m128i *)ix, idx);
-      for (int j = 0; j < 16; j++)
-        if (rzero >> j & 1 && !(&k->table[0][0])[ix[j]]) acc &= ~(1u << j);
+    const __m256i ta = _mm256_srli_epi32(_mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4), 16),
+                  tb = _mm256_srli_epi32(
+                      _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4), 16);
+    const __m256i thr = _mm256_permute4x64_epi64(_mm256_packus_epi32(ta, tb), 0xd8);
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)(r + m));
+    const __m256i eq = _mm256_cmpeq_epi16(hi, thr), le = _mm256_cmpeq_epi16(_mm256_max_epu16(hi, thr), thr);
+    /* site j's lane is bytes 2j, 2j + 1, as in the spins: the even bits of the byte masks are per site */
+    uint32_t flip = (uint32_t)_mm256_movemask_epi8(_mm256_andnot_si256(eq, le)) & even;
+    const uint32_t tie = ((uint32_t)_mm256_movemask_epi8(eq) & even) | force;
+    flip &= ~tie;
+    if (__builtin_expect(tie != 0, 0)) { /* decided after the loop, as in table_avx512_body */
+      tie_m[ties] = m;
+      tie_mask[ties++] = tie;
     }
     const uint32_t up = (uint32_t)_mm256_movemask_epi8(upv), down = (uint32_t)_mm256_movemask_epi8(downv);
-    uint32_t flip = _pdep_u32(acc, even);
-    if (heatbath) flip = (flip & down) | (~flip & even & up);
+    if (heatbath) flip = (flip & down) | (~flip & even & ~tie & up);
     const __m256i fv = expand_bits_256(flip);
     _mm256_storeu_si256((__m256i *)p, _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv));
     changed += _mm_popcnt_u32(flip);
@@ -685,12 +717,17 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
     _mm256_storeu_si256((__m256i *)v, sad[d]);
     t->sk[d] += v[0] + v[1] + v[2] + v[3] - 2 * changed;
   }
-  if (m < n) table_scalar(k, spins, i0 + 2 * (size_t)m, n - m, r + m, t);
+  for (int j = 0; j < ties; j++)
+    for (uint32_t b = tie_mask[j]; b; b &= b - 1) {
+      const int mt = tie_m[j] + __builtin_ctz(b) / 2;
+      table_scalar_from(k, spins, i0, mt, mt + 1, r, t);
+    }
+  if (m < n) table_scalar_from(k, spins, i0, m, n, r, t);
 }
 
 #define TABLE_AVX2_CASE(dim, pm, hb) table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb)
 
-ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                          tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}
 
 /* e^x as exp_512 (the same Cody-Waite reduction and degree-7 polynomial, without FMA: its rounding errors are
@@ -736,7 +773,7 @@ AVX2_INLINE int64_t flush_energy_256(__m256d e)
 /* 4 sites per step (8 bytes), h^loc as doubles (exact sums, so the same double as local_field's), decisions as in
  * general_avx512_body; the rest of the segment goes to general_scalar.  dim and heatbath are constants in each
  * instantiation (general_avx2). */
-AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r, tally *t,
+AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
                                    const int dim, const int heatbath)
 {
   const ising_geometry *g = k->g;
@@ -747,8 +784,8 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
   const __m256d minus40 = _mm256_set1_pd(-40.0), plus40 = _mm256_set1_pd(40.0);
   const __m256d lo_limit = _mm256_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
                 hi_limit = _mm256_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
-  const __m256d factor = _mm256_set1_pd(-2.0 * k->beta), two31 = _mm256_set1_pd(2147483648.0);
-  const __m128i sign32 = _mm_set1_epi32((int)0x80000000u);
+  const __m256d factor = _mm256_set1_pd(-2.0 * k->beta), two16 = _mm256_set1_pd(65536.0),
+                below16 = _mm256_set1_pd(65535.0);
   const __m256d scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE);
   const __m256i lane_bit = _mm256_setr_epi64x(1, 2, 4, 8);
   __m128i before = _mm_setzero_si128();
@@ -784,18 +821,17 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
     hloc = _mm256_add_pd(hloc, uf ? _mm256_set1_pd(c->field) : even_pd(c->h + i));
     const __m256d sd = even_bytes_pd(sb); /* s = +-1 */
     const unsigned down = (unsigned)_mm256_movemask_pd(sd), up = ~down & 0xfu;
-    const __m128i rw = _mm_loadu_si128((const __m128i *)(r + m));
-    const __m256d rd = _mm256_add_pd(_mm256_cvtepi32_pd(_mm_xor_si128(rw, sign32)), two31);
-    const unsigned rzero = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(rw, _mm_setzero_si128())));
+    const __m128i hw = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r + m)));
+    const __m256d rlo = _mm256_mul_pd(_mm256_cvtepi32_pd(hw), two16), rhi = _mm256_add_pd(rlo, below16);
+    const unsigned rzero = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hw, _mm_setzero_si128())));
     unsigned acc, unsure;
     if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
       const __m256d x = _mm256_mul_pd(factor, hloc);
       const unsigned low = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ)),
                      high = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, plus40, _CMP_GT_OQ));
-      const __m256d z =
-          _mm256_mul_pd(rd, _mm256_add_pd(one, exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), plus40))));
-      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, lo_limit, _CMP_LT_OQ)),
-                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(z, hi_limit, _CMP_GE_OQ));
+      const __m256d e1 = _mm256_add_pd(one, exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), plus40)));
+      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_mul_pd(rhi, e1), lo_limit, _CMP_LT_OQ)),
+                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_mul_pd(rlo, e1), hi_limit, _CMP_GE_OQ));
       acc = low | (below & ~high);
       unsure = (~low & ~high & ~below & ~above) | (high & rzero);
     } else { /* p = e^x, x = -2 beta s h^loc */
@@ -803,8 +839,8 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
       const unsigned sure = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, zero, _CMP_GE_OQ)),
                      far = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ));
       const __m256d y = _mm256_mul_pd(exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), zero)), scale);
-      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rd, _mm256_mul_pd(y, lo_band), _CMP_LT_OQ)),
-                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rd, _mm256_mul_pd(y, hi_band), _CMP_GE_OQ));
+      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rhi, _mm256_mul_pd(y, lo_band), _CMP_LT_OQ)),
+                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rlo, _mm256_mul_pd(y, hi_band), _CMP_GE_OQ));
       acc = sure | (below & ~far);
       unsure = (~sure & ~far & ~below & ~above) | (~sure & far & rzero);
     }
@@ -815,7 +851,7 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
       _mm256_storeu_pd(hv, hloc);
       for (int j = 0; j < 4; j++)
         if (unsure >> j & 1)
-          acc = (acc & ~(1u << j)) | (unsigned)accept_exact(k, down >> j & 1 ? -1 : 1, hv[j], r[m + j]) << j;
+          acc = (acc & ~(1u << j)) | (unsigned)accept_exact(k, t, r, m + j, down >> j & 1 ? -1 : 1, hv[j]) << j;
     }
     const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
     uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb);
@@ -835,10 +871,10 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
   }
   t->changed += changed;
   t->denergy += denergy + flush_energy_256(esum);
-  if (m < n) general_scalar(k, spins, i0 + 2 * (size_t)m, n - m, r + m, t);
+  if (m < n) general_scalar_from(k, spins, i0, m, n, r, t);
 }
 
-ISING_TARGET_AVX2 static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint32_t *r,
+ISING_TARGET_AVX2 static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                            tally *t)
 {
   GENERAL_VARIANTS(general_avx2_body)
@@ -868,8 +904,8 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
 {
   const ising_geometry *g = k->g;
   const segment_fn kernel = segment_kernel(k);
-  tally t = {0, {0, 0, 0}, 0, 0};
-  uint32_t words[SEGMENT + 8];
+  tally t = {0, {0, 0, 0}, 0, 0, step, 0};
+  uint16_t words[SEGMENT + 8];
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
@@ -880,11 +916,12 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
       size_t i0 = ising_geometry_index(g, ex0, ey, ez);
       for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
         int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT;
-        uint64_t site = site0 + 2 * (uint64_t)m0, first = site >> 2;
-        size_t blocks = (size_t)(((site + 2 * (uint64_t)(n - 1)) >> 2) - first + 1);
-        /* words[w] is site 4 first + (site & 1) + 2 w; ours starts at w = (site >> 1) & 1 */
-        ising_rng_pairs(k->simd, k->seed, k->stream, step, first, blocks, (int)(site & 1), words);
-        kernel(k, spins, i0 + 2 * (size_t)m0, n, words + ((site >> 1) & 1), &t);
+        uint64_t site = site0 + 2 * (uint64_t)m0, first = site >> 3;
+        size_t blocks = (size_t)(((site + 2 * (uint64_t)(n - 1)) >> 3) - first + 1);
+        /* words[w] is site 8 first + (site & 1) + 2 w; ours starts at w = (site >> 1) & 3 */
+        ising_rng_halves(k->simd, k->seed, k->stream, step, first, blocks, (int)(site & 1), words);
+        t.site = site;
+        kernel(k, spins, i0 + 2 * (size_t)m0, n, words + ((site >> 1) & 3), &t);
       }
     }
   finish_tally(k, &t, acc);
@@ -897,7 +934,7 @@ int ising_sweep_fused_ok(const ising_sweeper *k)
   const ising_geometry *g = k->g;
   if (g->dim < 2 || g->grid[0] != 1) return 0;
   size_t lag = g->dim == 2 ? 1 : (size_t)g->n[1];
-  return (lag + 2) * ((size_t)g->n[0] / 2 + 8) <= (size_t)1 << 24; /* at most 64 MiB of words */
+  return (lag + 2) * ((size_t)g->n[0] / 2 + 8) <= (size_t)1 << 25; /* at most 64 MiB of words */
 }
 
 static inline int boundary_row(const ising_geometry *g, int ey, int ez)
@@ -905,10 +942,10 @@ static inline int boundary_row(const ising_geometry *g, int ey, int ez)
   return ey == 1 || ey == g->n[1] || (g->dim > 2 && (ez == 1 || ez == g->n[2]));
 }
 
-/* Updates one colour of the row (ey, ez) with pairs[] = the words of that
- * colour's parity for the row's blocks, the first being first_block. */
+/* Updates one colour of the row (ey, ez) with halves[] = the high halves of
+ * that colour's parity for the row's blocks, the first being first_block. */
 static void row_update(const ising_sweeper *k, segment_fn kernel, int8_t *spins, int ey, int ez, int colour,
-                       const uint32_t *pairs, uint64_t first_block, tally *t)
+                       const uint16_t *halves, uint64_t first_block, tally *t)
 {
   const ising_geometry *g = k->g;
   int ex0 = ising_geometry_row_start(g, ey, ez, colour);
@@ -916,9 +953,11 @@ static void row_update(const ising_sweeper *k, segment_fn kernel, int8_t *spins,
   int nc = (g->n[0] - ex0) / 2 + 1;
   uint64_t site0 = row_global(g, ey, ez) + (uint64_t)(ex0 - 1);
   size_t i0 = ising_geometry_index(g, ex0, ey, ez);
-  const uint32_t *w = pairs + ((site0 - 4 * first_block) >> 1);
-  for (int m0 = 0; m0 < nc; m0 += SEGMENT)
+  const uint16_t *w = halves + ((site0 - 8 * first_block) >> 1);
+  for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
+    t->site = site0 + 2 * (uint64_t)m0;
     kernel(k, spins, i0 + 2 * (size_t)m0, nc - m0 < SEGMENT ? nc - m0 : SEGMENT, w + m0, t);
+  }
 }
 
 /* Parity of the global site numbers of a colour's sites in a row. */
@@ -950,8 +989,8 @@ static row_info row_of(const ising_geometry *g, int8_t *spins, size_t q)
   r.ez = g->dim > 2 ? 1 + (int)(q / (size_t)g->n[1]) : 0;
   r.boundary = boundary_row(g, r.ey, r.ez);
   uint64_t base = row_global(g, r.ey, r.ez);
-  r.first = base >> 2;
-  r.blocks = (size_t)(((base + (uint64_t)g->n[0] - 1) >> 2) - r.first + 1);
+  r.first = base >> 3;
+  r.blocks = (size_t)(((base + (uint64_t)g->n[0] - 1) >> 3) - r.first + 1);
   r.x0 = spins ? spins + ising_geometry_index(g, 0, r.ey, r.ez) : NULL;
   return r;
 }
@@ -975,7 +1014,7 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
   const int n0 = g->n[0], wrap = g->periodic[0];
   const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), lag = g->dim == 2 ? 1 : (size_t)g->n[1];
   const size_t slot = (size_t)n0 / 2 + 8;
-  uint32_t *mem = malloc((lag + 2) * slot * sizeof(uint32_t));
+  uint16_t *mem = malloc((lag + 2) * slot * sizeof(uint16_t));
   if (!mem) { /* the plain order: colour 0, exchange, colour 1 */
     ising_sweep_colour(k, spins, 0, step, acc);
     for (size_t q = 0; q < rows && wrap; q++) wrap_row(row_of(g, spins, q).x0, n0);
@@ -985,13 +1024,13 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
     for (size_t q = 0; q < rows && wrap; q++) wrap_row(row_of(g, spins, q).x0, n0);
     return;
   }
-  uint32_t *now = mem, *ring = mem + slot;
-  tally t = {0, {0, 0, 0}, 0, 0};
+  uint16_t *now = mem, *ring = mem + slot;
+  tally t = {0, {0, 0, 0}, 0, 0, step, 0};
   /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
   for (size_t q = 0; q < rows; q++) {
     row_info r = row_of(g, spins, q);
     if (!r.boundary) continue;
-    ising_rng_pairs(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 0), now);
+    ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 0), now);
     row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
     if (wrap) wrap_row(r.x0, n0);
   }
@@ -1007,11 +1046,11 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
     if (q == rows) break;
     row_info r = row_of(g, spins, q);
     if (r.boundary) continue;
-    uint32_t *keep = ring + (q % (lag + 1)) * slot;
+    uint16_t *keep = ring + (q % (lag + 1)) * slot;
     if (row_parity(g, r.ey, r.ez, 0))
-      ising_rng_pairs2(k->simd, k->seed, k->stream, step, r.first, r.blocks, keep, now);
+      ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, keep, now);
     else
-      ising_rng_pairs2(k->simd, k->seed, k->stream, step, r.first, r.blocks, now, keep);
+      ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, now, keep);
     row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
     if (wrap) wrap_row(r.x0, n0);
     for (; next + lag <= q; next++) {
@@ -1025,7 +1064,7 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
   for (size_t q = 0; q < rows; q++) {
     row_info r = row_of(g, spins, q);
     if (!r.boundary) continue;
-    ising_rng_pairs(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 1), now);
+    ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 1), now);
     row_update(k, kernel, spins, r.ey, r.ez, 1, now, r.first, &t);
     if (wrap) wrap_row(r.x0, n0);
   }
@@ -1036,18 +1075,20 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
 uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
 {
   const ising_geometry *g = k->g;
-  uint32_t words[2 * SEGMENT + 16], sink = 0;
+  uint16_t words[2 * SEGMENT + 16];
+  uint32_t sink = 0;
   if (fused && ising_sweep_fused_ok(k)) {
     const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), slot = (size_t)g->n[0] / 2 + 8;
-    uint32_t *mem = malloc(2 * slot * sizeof(uint32_t));
+    uint16_t *mem = malloc(2 * slot * sizeof(uint16_t));
     if (!mem) return 0;
     for (size_t q = 0; q < rows; q++) {
       row_info r = row_of(g, NULL, q);
       if (r.boundary)
         for (int colour = 0; colour < 2; colour++)
-          ising_rng_pairs(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, colour), mem);
+          ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, colour),
+                           mem);
       else
-        ising_rng_pairs2(k->simd, k->seed, k->stream, step, r.first, r.blocks, mem, mem + slot);
+        ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, mem, mem + slot);
       sink ^= mem[0];
     }
     free(mem);
@@ -1060,9 +1101,9 @@ uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
         uint64_t site0 = row_global(g, ey, ez) + (uint64_t)(ex0 - 1);
         for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
           int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT;
-          uint64_t site = site0 + 2 * (uint64_t)m0, first = site >> 2;
-          size_t blocks = (size_t)(((site + 2 * (uint64_t)(n - 1)) >> 2) - first + 1);
-          ising_rng_pairs(k->simd, k->seed, k->stream, step, first, blocks, (int)(site & 1), words);
+          uint64_t site = site0 + 2 * (uint64_t)m0, first = site >> 3;
+          size_t blocks = (size_t)(((site + 2 * (uint64_t)(n - 1)) >> 3) - first + 1);
+          ising_rng_halves(k->simd, k->seed, k->stream, step, first, blocks, (int)(site & 1), words);
           sink ^= words[0];
         }
       }

@@ -192,7 +192,11 @@ for name, path, data in (("shape.h5", "mc/spins", np.ones((4, 4), np.int8)),
         del f[path]
         f[path] = data
         f[path].attrs["checksum"] = checksum
+shutil.copy("r.ckpt.h5", "v1.h5")  # written before the 16 + 16-bit random numbers
+with h5py.File("v1.h5", "r+") as f:
+    f.attrs["format_version"] = np.int64(1)
 PY
+refuse "has format version 1; this program reads version 2 (version 1 was written by a program that drew other update random numbers" v1.h5 $mc
 refuse "the contents of /output do not match its checksum" flip.h5 $mc
 refuse "/mc/spins is int8 [4, 4], expected int8 [20, 24]" shape.h5 $mc
 refuse "/mc/energy is missing or not of type float64 [30000]" type.h5 $mc

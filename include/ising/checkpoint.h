@@ -90,7 +90,9 @@
 
 enum { ISING_CHECKPOINT_NONE = 0, ISING_CHECKPOINT_WRITE = 1, ISING_CHECKPOINT_STOP = 2 };
 
-#define ISING_CHECKPOINT_FORMAT       1    /* root attribute format_version */
+/* Root attribute format_version.  2: the update random numbers are drawn 16 + 16 bits per site (rng.h); a
+ * version-1 checkpoint continued with them would not reproduce its run, so it is refused. */
+#define ISING_CHECKPOINT_FORMAT       2
 #define ISING_CHECKPOINT_POLL_SECONDS 0.01 /* target time between agreed polls */
 
 typedef struct {

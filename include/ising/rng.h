@@ -14,10 +14,21 @@
  *       Local.  The four 32-bit words for that key and counter.
  *   uint32_t ising_rng_u32(...)         Local.  The first word.
  *   uint32_t ising_rng_site(uint64_t seed, uint32_t stream, uint64_t step, uint64_t site)
- *       Local.  The update random number of a site: word (site & 3) of the
- *       block keyed by index site >> 2, so four consecutive sites share one
- *       Philox call (each with its own word) and a kernel that walks a row
- *       can reuse the block (ISING_RNG_SITE_BLOCK).
+ *       Local.  The update random number of a site, a uniform 32-bit word
+ *       r = 2^16 hi + lo made of two independent 16-bit halves:
+ *   uint16_t ising_rng_site_hi(seed, stream, step, site)
+ *       Local.  hi: half (site & 1) (0 the low 16 bits) of word
+ *       (site >> 1) & 3 of the block keyed by index site >> 3, so eight
+ *       consecutive sites share one Philox call (ISING_RNG_SITE_BLOCK): the
+ *       even sites take the low halves of its four words, the odd sites
+ *       the high halves.
+ *   uint16_t ising_rng_site_lo(seed, stream, step, site)
+ *       Local.  lo: the same half of the block keyed by index
+ *       ISING_RNG_LOW_INDEX + (site >> 3) (2^63: above every hi block).
+ *       A decision r < T is settled by hi alone unless hi is the high half
+ *       of T - 1 (probability 2^-16), so the kernels draw lo only then
+ *       (sweep.h): half the Philox work of a 32-bit word per site, and the
+ *       same decisions as the reference kernel, which draws both.
  *   double ising_rng_uniform(uint32_t r) Local.  (r + 0.5) 2^-32, in (0, 1).
  *   double ising_rng_normal(const uint32_t w[2])
  *       Local.  A standard normal deviate from two words (Box-Muller).
@@ -40,12 +51,12 @@
  *   const char *ising_simd_name(ising_simd s)       Local.  "scalar", "avx2", "avx512".
  *   void ising_rng_blocks(ising_simd s, seed, stream, step, uint64_t first, size_t n, uint32_t *out)
  *       Local.  out[4j + w] = word w of the block with index first + j, j < n.
- *   void ising_rng_pairs(ising_simd s, seed, stream, step, uint64_t first, size_t n, int odd, uint32_t *out)
- *       Local.  out[2j + h] = word odd + 2h of block first + j (odd 0 or 1),
- *       i.e. out[m] = ising_rng_site(seed, stream, step, 4 first + odd + 2m):
- *       the words of one colour along a row.
- *   void ising_rng_pairs2(ising_simd s, seed, stream, step, uint64_t first, size_t n, uint32_t *even, uint32_t *odd)
- *       Local.  Both at once: even as ising_rng_pairs with odd = 0, odd with
+ *   void ising_rng_halves(ising_simd s, seed, stream, step, uint64_t first, size_t n, int odd, uint16_t *out)
+ *       Local.  out[4j + w] = half odd (0 or 1) of word w of block first + j,
+ *       i.e. out[m] = ising_rng_site_hi(seed, stream, step, 8 first + odd + 2m):
+ *       the high halves of one colour along a row.
+ *   void ising_rng_halves2(ising_simd s, seed, stream, step, uint64_t first, size_t n, uint16_t *even, uint16_t *odd)
+ *       Local.  Both at once: even as ising_rng_halves with odd = 0, odd with
  *       odd = 1 (each block computed once for the sites of both colours).
  *   s must not exceed ising_simd_supported().
  */
@@ -101,13 +112,29 @@ static inline uint32_t ising_rng_u32(uint64_t seed, uint32_t stream, uint64_t st
   return philox4x32(ctr, key).v[0];
 }
 
-#define ISING_RNG_SITE_BLOCK 4
+#define ISING_RNG_SITE_BLOCK 8
+#define ISING_RNG_LOW_INDEX  (UINT64_C(1) << 63)
+
+static inline uint16_t ising_rng_half(uint64_t seed, uint32_t stream, uint64_t step, uint64_t block, uint64_t site)
+{
+  uint32_t w[4];
+  ising_rng4(seed, stream, step, block, w);
+  return (uint16_t)(w[(site >> 1) & 3] >> (16 * (site & 1)));
+}
+
+static inline uint16_t ising_rng_site_hi(uint64_t seed, uint32_t stream, uint64_t step, uint64_t site)
+{
+  return ising_rng_half(seed, stream, step, site >> 3, site);
+}
+
+static inline uint16_t ising_rng_site_lo(uint64_t seed, uint32_t stream, uint64_t step, uint64_t site)
+{
+  return ising_rng_half(seed, stream, step, ISING_RNG_LOW_INDEX + (site >> 3), site);
+}
 
 static inline uint32_t ising_rng_site(uint64_t seed, uint32_t stream, uint64_t step, uint64_t site)
 {
-  uint32_t w[4];
-  ising_rng4(seed, stream, step, site >> 2, w);
-  return w[site & 3];
+  return (uint32_t)ising_rng_site_hi(seed, stream, step, site) << 16 | ising_rng_site_lo(seed, stream, step, site);
 }
 
 static inline double ising_rng_uniform(uint32_t r)
@@ -135,10 +162,10 @@ ising_simd ising_simd_default(void);
 const char *ising_simd_name(ising_simd s);
 void ising_rng_blocks(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
                       uint32_t *out);
-void ising_rng_pairs(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n, int odd,
-                     uint32_t *out);
-void ising_rng_pairs2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
-                      uint32_t *even, uint32_t *odd);
+void ising_rng_halves(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n, int odd,
+                      uint16_t *out);
+void ising_rng_halves2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
+                       uint16_t *even, uint16_t *odd);
 
 static inline double ising_quantize(double x)
 {

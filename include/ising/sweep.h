@@ -2,8 +2,8 @@
  * local block.  Pure computation on arrays: no MPI.  The caller exchanges the
  * halo between the colours.
  *
- * Site i of colour c draws r = ising_rng_site(seed, stream, step, i) (i the
- * global site number) and
+ * Site i of colour c draws the 32-bit r = ising_rng_site(seed, stream, step, i)
+ * = 2^16 hi + lo (i the global site number; rng.h) and
  *   Metropolis: flips iff r < T(p), p = exp(-beta dE), dE = 2 s_i h_i^loc;
  *   heat bath:  sets s_i = +1 iff r < T(p), p = 1 / (1 + exp(-2 beta h_i^loc));
  * with T(p) = ceil(p 2^32) (2^32 for p >= 1), i.e. r 2^-32 < p exactly, and
@@ -29,8 +29,15 @@
  *                          (k->band = 2^-20) and only the rare r inside the
  *                          band calls exp, so the decision is the exact one
  *                          (tests widen the band to exercise that path).
- * Each walks a row one colour at a time: the random words of the row's
- * sites of that colour come from the vectorised Philox (ising_rng_pairs),
+ * The fast kernels draw only hi, the 16-bit high half of r: r < T is decided
+ * by hi alone unless hi is the high half of T - 1 (or, in the general
+ * kernel, the interval [2^16 hi, 2^16 hi + 2^16) meets the band), about one
+ * site in 2^16; only there is lo drawn (ising_rng_site_lo) and r compared
+ * whole.  The table kernels leave those sites alone in the vector loop and
+ * decide them after it with the scalar kernel (a colour's sites do not see
+ * each other); tests set k->force_ties to send every site that way.
+ * Each walks a row one colour at a time: the high halves of the row's
+ * sites of that colour come from the vectorised Philox (ising_rng_halves),
  * the update runs on 32 (AVX-512), 16 (AVX2) or 1 (scalar) sites at once
  * with the table kernels, on 8 (AVX-512), 4 (AVX2) or 1 with the general one
  * (at zero temperature and with half_ties always 1: the exact scalar path).
@@ -66,7 +73,7 @@
  *       afterwards, as after colour 1.
  *       Bit-identical to the colour-by-colour order (test_kernels).
  *   uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
- *       Local.  Generates the random words of one sweep exactly as the
+ *       Local.  Generates the random numbers (hi) of one sweep exactly as the
  *       colour-by-colour kernels (fused = 0) or ising_sweep_fused (fused =
  *       1) do, and nothing else: the random-number cost for the benchmark.
  *       Returns a word of them (so the work cannot be optimised away).
@@ -99,15 +106,14 @@ typedef struct {
   ising_kernel kernel;                      /* which fast kernel ising_sweep_colour runs */
   ising_simd simd;                          /* its instruction set (tests may lower it after init) */
   double band;                              /* general kernel: relative band deferred to exp (tests widen it) */
+  int force_ties;                           /* table kernels: every decision draws lo (tests set it) */
   int half_ties;                            /* Metropolis on a chain: p = 1/2 for dE = 0 (sweep.c chain_like) */
   uint64_t table[2][ISING_TABLE_SIZE];      /* [s_i == +1][neighbour sums] -> T(p) */
   int64_t flip_energy[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> 2 s_i h^loc, units of 2^-32 */
-  uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1, the 32-bit form of table (r = 0 checked apart) */
-  int has_zero_threshold;                   /* some T is 0 (p underflows): r = 0 needs the check */
+  uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1: hi < tm1 >> 16 accepts, > rejects, = draws lo */
   int64_t axis_q[ISING_MAX_DIM], field_q;   /* bond magnitude per axis and field, units of 2^-32 */
   ising_lookup lookup;                      /* table kernels, AVX-512 */
-  uint32_t tperm[64];                       /* tm1 by the register index (ising_lookup) */
-  uint64_t tperm_exact[128];                /* T by the byte the kernel computes */
+  uint16_t tperm16[64];                     /* tm1 >> 16 by the register index (ising_lookup) */
 } ising_sweeper;
 
 void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, ising_algorithm alg,
