@@ -198,7 +198,7 @@ static inline uint32_t full_word(const ising_sweeper *k, const tally *t, const u
   return (uint32_t)r[m] << 16 | ising_rng_site_lo(k->seed, k->stream, t->step, t->site + 2 * (uint64_t)m);
 }
 
-/* r < T for segment site m: hi decides unless 2^16 hi <= T - 1 < 2^16 hi + 2^16 - 1 (probability 2^-16). */
+/* r < T for segment site m: hi decides unless 2^16 hi < T <= 2^16 hi + 2^16 - 1 (probability below 2^-16). */
 static inline int accept_word(const ising_sweeper *k, const tally *t, const uint16_t *r, int m, uint64_t T)
 {
   const uint64_t lo = (uint64_t)r[m] << 16;
@@ -310,9 +310,10 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
  * two-source permute of the 64-entry k->tperm16: its index bits are the
  * lane's low 6 bits) in 1D, 2D and periodic 3D, else gathered from k->tm1,
  * and compared with the 16-bit high halves hi of the random words: hi below
- * it accepts, above rejects, equal (probability 2^-16) draws lo for the
- * exact r < T.  dim, pm, heatbath and lookup are constants in each
- * instantiation (table_avx512). */
+ * it accepts, above rejects, equal (probability 2^-16) leaves the site to
+ * the scalar kernel after the loop, which draws lo for the exact r < T.
+ * dim, pm, heatbath and lookup are constants in each instantiation
+ * (table_avx512). */
 AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                      tally *t, const int dim, const int pm, const int heatbath, const int lookup)
 {
