@@ -181,10 +181,11 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
 
 typedef struct {
   int64_t changed;
-  int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
-  int64_t sfield;            /* table kernels: sum over changed sites of s_i */
-  ising_int128 denergy;      /* other kernels: the energy change itself, units of 2^-32 */
-  uint64_t step, site;       /* the sweep and the global site number of the segment's first site (for lo) */
+  int64_t sk[ISING_MAX_DIM];     /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
+  int64_t sfield;                /* table kernels: sum over changed sites of s_i */
+  ising_int128 denergy;          /* other kernels: the energy change itself, units of 2^-32 */
+  uint64_t step, site;           /* the sweep and the global site number of the segment's first site (for lo) */
+  int64_t skv[ISING_MAX_DIM][8]; /* AVX-512 table kernel: sk by 64-bit lane, summed by finish_tally */
 } tally;
 
 /* A segment: n sites of one colour at extended positions i0, i0 + 2, ...,
@@ -400,12 +401,14 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
     }
   t->changed += changed;
   t->sfield += sfield;
-  const __m512i sk[ISING_MAX_DIM] = {sk0, sk1, sk2}, ones = _mm512_set1_epi16(1);
-  for (int d = 0; d < dim; d++) {
-    __m512i lo = _mm512_cvtepi8_epi16(_mm512_castsi512_si256(sk[d])),
-            hi = _mm512_cvtepi8_epi16(_mm512_extracti64x4_epi64(sk[d], 1));
-    t->sk[d] += _mm512_reduce_add_epi32(_mm512_add_epi32(_mm512_madd_epi16(lo, ones), _mm512_madd_epi16(hi, ones)));
-  }
+  /* sk + 128 in unsigned bytes (|sk| <= 64), summed by 8 into 64-bit lanes (sad) less the 8 * 128 bias, onto
+   * t->skv: no horizontal sum per call (rows of 3D lattices are only a few steps long) */
+  const __m512i sk[ISING_MAX_DIM] = {sk0, sk1, sk2}, bias = _mm512_set1_epi8((char)0x80),
+                bias8 = _mm512_set1_epi64(8 * 128);
+  for (int d = 0; d < dim; d++)
+    _mm512_storeu_si512(
+        t->skv[d], _mm512_add_epi64(_mm512_loadu_si512(t->skv[d]),
+                                    _mm512_sub_epi64(_mm512_sad_epu8(_mm512_xor_si512(sk[d], bias), zero), bias8)));
 }
 
 /* One instantiation per (dim, pm, heat bath[, lookup]): no branches or spills in the loop. */
@@ -905,7 +908,7 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
 {
   const ising_geometry *g = k->g;
   const segment_fn kernel = segment_kernel(k);
-  tally t = {0, {0, 0, 0}, 0, 0, step, 0};
+  tally t = {.step = step};
   uint16_t words[SEGMENT + 8];
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
@@ -970,7 +973,11 @@ static inline int row_parity(const ising_geometry *g, int ey, int ez, int colour
 static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_stats *acc)
 {
   ising_int128 denergy = t->denergy + 2 * (ising_int128)t->sfield * k->field_q;
-  for (int d = 0; d < k->g->dim; d++) denergy += 2 * (ising_int128)t->sk[d] * k->axis_q[d];
+  for (int d = 0; d < k->g->dim; d++) {
+    int64_t sk = t->sk[d];
+    for (int j = 0; j < 8; j++) sk += t->skv[d][j];
+    denergy += 2 * (ising_int128)sk * k->axis_q[d];
+  }
   acc->changed += t->changed;
   acc->denergy += denergy;
 }
@@ -983,17 +990,41 @@ typedef struct {
   int8_t *x0; /* its extended x = 0 */
 } row_info;
 
-static row_info row_of(const ising_geometry *g, int8_t *spins, size_t q)
+static row_info row_at(const ising_geometry *g, int8_t *spins, int ey, int ez)
 {
   row_info r;
-  r.ey = 1 + (int)(q % (size_t)g->n[1]);
-  r.ez = g->dim > 2 ? 1 + (int)(q / (size_t)g->n[1]) : 0;
+  r.ey = ey;
+  r.ez = ez;
   r.boundary = boundary_row(g, r.ey, r.ez);
   uint64_t base = row_global(g, r.ey, r.ez);
   r.first = base >> 3;
   r.blocks = (size_t)(((base + (uint64_t)g->n[0] - 1) >> 3) - r.first + 1);
   r.x0 = spins ? spins + ising_geometry_index(g, 0, r.ey, r.ez) : NULL;
   return r;
+}
+
+static row_info row_of(const ising_geometry *g, int8_t *spins, size_t q)
+{
+  return row_at(g, spins, 1 + (int)(q % (size_t)g->n[1]), g->dim > 2 ? 1 + (int)(q / (size_t)g->n[1]) : 0);
+}
+
+/* (ey, ez) of row q, walked one row at a time (no divisions in the sweep's loops). */
+typedef struct {
+  int ey, ez;
+} row_cursor;
+
+static inline row_cursor row_first(const ising_geometry *g)
+{
+  row_cursor c = {1, g->dim > 2 ? 1 : 0};
+  return c;
+}
+
+static inline void row_step(const ising_geometry *g, row_cursor *c)
+{
+  if (++c->ey > g->n[1]) {
+    c->ey = 1;
+    c->ez++;
+  }
 }
 
 /* The x halo of a row when this rank holds the whole periodic x axis. */
@@ -1026,11 +1057,12 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
     return;
   }
   uint16_t *now = mem, *ring = mem + slot;
-  tally t = {0, {0, 0, 0}, 0, 0, step, 0};
+  tally t = {.step = step};
   /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
-  for (size_t q = 0; q < rows; q++) {
-    row_info r = row_of(g, spins, q);
-    if (!r.boundary) continue;
+  row_cursor c = row_first(g);
+  for (size_t q = 0; q < rows; q++, row_step(g, &c)) {
+    if (!boundary_row(g, c.ey, c.ez)) continue;
+    row_info r = row_at(g, spins, c.ey, c.ez);
     ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 0), now);
     row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
     if (wrap) wrap_row(r.x0, n0);
@@ -1038,15 +1070,18 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
   begin(ctx);
   /* 2: the other rows, colour 1 lag rows behind colour 0 */
   size_t next = 0; /* the first row whose colour 1 is not done */
-  for (size_t q = 0; q <= rows; q++) {
-    for (; next < rows && (q == rows || next + lag < q); next++) { /* before its ring slot is reused */
-      row_info r = row_of(g, spins, next);
-      if (!r.boundary) row_update(k, kernel, spins, r.ey, r.ez, 1, ring + (next % (lag + 1)) * slot, r.first, &t);
-      if (!r.boundary && wrap) wrap_row(r.x0, n0);
+  row_cursor cq = row_first(g), cn = row_first(g);
+  for (size_t q = 0; q <= rows; q++, row_step(g, &cq)) {
+    for (; next < rows && (q == rows || next + lag < q);
+         next++, row_step(g, &cn)) { /* before its ring slot is reused */
+      if (boundary_row(g, cn.ey, cn.ez)) continue;
+      row_info r = row_at(g, spins, cn.ey, cn.ez);
+      row_update(k, kernel, spins, r.ey, r.ez, 1, ring + (next % (lag + 1)) * slot, r.first, &t);
+      if (wrap) wrap_row(r.x0, n0);
     }
     if (q == rows) break;
-    row_info r = row_of(g, spins, q);
-    if (r.boundary) continue;
+    if (boundary_row(g, cq.ey, cq.ez)) continue;
+    row_info r = row_at(g, spins, cq.ey, cq.ez);
     uint16_t *keep = ring + (q % (lag + 1)) * slot;
     if (row_parity(g, r.ey, r.ez, 0))
       ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, keep, now);
@@ -1054,17 +1089,19 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
       ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, now, keep);
     row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
     if (wrap) wrap_row(r.x0, n0);
-    for (; next + lag <= q; next++) {
-      row_info p = row_of(g, spins, next);
-      if (!p.boundary) row_update(k, kernel, spins, p.ey, p.ez, 1, ring + (next % (lag + 1)) * slot, p.first, &t);
-      if (!p.boundary && wrap) wrap_row(p.x0, n0);
+    for (; next + lag <= q; next++, row_step(g, &cn)) {
+      if (boundary_row(g, cn.ey, cn.ez)) continue;
+      row_info p = row_at(g, spins, cn.ey, cn.ez);
+      row_update(k, kernel, spins, p.ey, p.ez, 1, ring + (next % (lag + 1)) * slot, p.first, &t);
+      if (wrap) wrap_row(p.x0, n0);
     }
   }
   end(ctx);
   /* 3: colour 1 of the rows next to the halo, which now holds colour 0 */
-  for (size_t q = 0; q < rows; q++) {
-    row_info r = row_of(g, spins, q);
-    if (!r.boundary) continue;
+  c = row_first(g);
+  for (size_t q = 0; q < rows; q++, row_step(g, &c)) {
+    if (!boundary_row(g, c.ey, c.ez)) continue;
+    row_info r = row_at(g, spins, c.ey, c.ez);
     ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 1), now);
     row_update(k, kernel, spins, r.ey, r.ez, 1, now, r.first, &t);
     if (wrap) wrap_row(r.x0, n0);
