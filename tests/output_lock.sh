@@ -10,7 +10,9 @@ work=$(mktemp -d)
 apid=
 trap '[ -n "$apid" ] && kill -CONT $apid 2>/dev/null; rm -rf "$work"' EXIT
 cd "$work"
-args=(-lattice_size 32,32 -beta 0.3 -thermalize 0 -sweeps 20000 -quiet)
+# Long enough (several seconds) that no run finishes between taking its lock
+# and the signal the test sends it.
+args=(-lattice_size 32,32 -beta 0.3 -thermalize 0 -sweeps 1000000 -quiet)
 
 # lock_holder FILE: the pid recorded in FILE.lock once a run holds it.
 lock_holder() {
@@ -79,7 +81,7 @@ else
 fi
 
 # A run killed by SIGKILL: its file and lock file stay; the lock is free.
-run 2 "${args[@]}" -output k.h5 >k.out 2>&1 &
+run 2 -lattice_size 32,32 -beta 0.3 -thermalize 0 -sweeps 100000000 -quiet -output k.h5 >k.out 2>&1 &
 mpirun_k=$!
 pid=$(lock_holder k.h5) || { fail "run K never took its lock"; finish; exit; }
 kill -KILL "$pid"
@@ -88,6 +90,6 @@ if [ -e k.h5.lock ] && run 2 -lattice_size 8,8 -sweeps 10 -thermalize 0 -quiet -
   [ ! -e k.h5.lock ]; then
   pass "lock left by a killed run is taken over (with -overwrite for its partial file)"
 else
-  fail "after SIGKILL: $(cat k2.out)"
+  fail "after SIGKILL: lock file $(ls k.h5.lock 2>&1); $(cat k.out k2.out 2>&1)"
 fi
 finish
