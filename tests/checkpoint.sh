@@ -256,8 +256,9 @@ an="-task mc,meanfield,anneal -lattice_size 10,10 -couplings pm -beta_list 0.4,0
     -measure_interval 10 -anneal_restarts 48 -anneal_steps 100 -anneal_sweeps_per_step 50"
 cycle tasks "$an" 2 USR1 1 TERM 3 mc anneal
 
-# kill -9 loop: long enough that 5 segments of at most 1 s cannot finish it.
-kl="${mc/-sweeps 90000/-sweeps 200000} -seed 5"
+# kill -9 loop: long enough (about 8 s on one rank) that 5 segments of at most
+# 1 s cannot finish it.
+kl="${mc/-sweeps 90000/-sweeps 600000} -seed 5"
 run 1 $kl -quiet -output k.ref.h5 || fail "kill loop: reference run"
 kills=0
 restarts=0
