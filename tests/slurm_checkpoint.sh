@@ -21,8 +21,9 @@ work=$SLURM_DIR/work
 mkdir -p "$work"
 cd "$work" || exit 1
 export ISING DECK=$SRC/input/default.opts
-# About 7 s on one rank (0.7 ns per flip): long enough to be interrupted mid-run.
-opts=(-lattice_size 64,64 -thermalize 1000 -sweeps 800000 -measure_interval 10 -snapshot_interval 0 -quiet)
+# About 10 s on one rank (5 s per 800000 sweeps of 64² on the CI machine): long enough to be interrupted
+# mid-run, the second job about 3 s after it started.
+opts=(-lattice_size 64,64 -thermalize 1000 -sweeps 1600000 -measure_interval 10 -snapshot_interval 0 -quiet)
 submit() { sbatch --parsable --chdir="$work" --ntasks=1 "$@"; }
 requeue=$(LAUNCHER=srun OUTPUT=requeue.h5 CONTINUE=requeue submit "$SRC/jobscripts/checkpointed.sh" "${opts[@]}")
 follow=$(LAUNCHER=mpirun OUTPUT=follow.h5 CONTINUE=sbatch submit "$SRC/jobscripts/checkpointed.sh" "${opts[@]}")
