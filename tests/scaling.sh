@@ -41,7 +41,17 @@ expect=$(awk -v s1="$s1" -v s2="$s2" -v w1="$w1" -v w2="$w2" 'BEGIN {
 got=$(awk '/^strong scaling/ {k = "strong"} /^weak scaling/ {k = "weak"}
   k == "strong" && $1 == 2 {print k, $1, $4, $6, $7} k == "weak" && $1 == 2 {print k, $1, $4, $6}' table.txt)
 echo "expected from the logs:"; echo "$expect"; echo "printed:"; echo "$got"
-[ "$expect" = "$got" ] && pass "speedup and efficiencies follow from the logs" || fail "table differs from the logs"
+# Equal to the printed digit, give or take one unit of the last: the logs and the output files round the
+# phase times differently, so a value on a rounding boundary (0.625) may print either way.
+if paste -d ' ' <(echo "$expect") <(echo "$got") | awk '{
+  n = NF / 2
+  if ($1 != $(n + 1) || $2 != $(n + 2)) bad = 1
+  for (i = 3; i <= n; i++) { d = $i - $(i + n); if (d < 0) d = -d; if (d > 0.0101) bad = 1 }
+} END { exit bad }'; then
+  pass "speedup and efficiencies follow from the logs"
+else
+  fail "table differs from the logs"
+fi
 grep -q "bit-identical energies on every rank count: yes" table.txt && pass "strong runs identical" ||
   fail "strong runs not reported identical"
 "${scaling[@]}" --markdown --strong study/strong-*.h5 | grep -q '^| 2 | 64x64 | 2 |' && pass "--markdown table" ||
