@@ -67,6 +67,8 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   k->seed = seed;
   k->stream = stream;
   memset(k->tperm16, 0, sizeof(k->tperm16));
+  memset(k->tshuf, 0, sizeof(k->tshuf));
+  k->shuffle = 0;
   k->simd = ising_simd_default();
   k->band = 0x1p-20;
   k->force_ties = 0;
@@ -104,6 +106,17 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   int periodic = 1;
   for (int d = 0; d < g->dim; d++) periodic &= g->periodic[d];
   k->lookup = g->dim < 3 ? ISING_LOOKUP_PERM5 : periodic ? ISING_LOOKUP_PERM3 : ISING_LOOKUP_GATHER;
+  /* The AVX2 kernel's byte-shuffle tables where every axis is periodic: j = sum_d (k_d / 2 + 1) 3^d + 3^dim up,
+   * the low and high bytes of tm1 >> 16. */
+  k->shuffle = periodic;
+  const int npos = g->dim == 1 ? 3 : g->dim == 2 ? 9 : 27;
+  for (int j = 0; j < 2 * npos; j++) {
+    int jj = j % npos, t = 0;
+    for (int d = 0, w = 1; d < g->dim; d++, w *= 5, jj /= 3) t += 2 * (jj % 3) * w;
+    uint16_t h = (uint16_t)(k->tm1[(j / npos) * ISING_TABLE_SIZE + t] >> 16);
+    k->tshuf[0][j] = (uint8_t)h;
+    k->tshuf[1][j] = (uint8_t)(h >> 8);
+  }
   for (int up = 0; up < 2; up++)
     for (int j = 0; j < 32; j++) {
       int t = k->lookup == ISING_LOOKUP_PERM3 ? 2 * (j % 3) + 10 * (j / 3 % 3) + 50 * (j / 9) : j;
@@ -648,11 +661,38 @@ AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t
   return _mm256_add_epi8(lo, hi);
 }
 
-/* 16 sites per step (32 bytes), the high halves of T - 1 gathered from k->tm1 and compared with the high halves of
- * the random words as 16-bit lanes (equal ones draw lo); the rest of the segment goes to the scalar kernel. */
-AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
-                                 const int dim, const int pm, const int heatbath)
+/* The high halves of T - 1 of 16 sites (16-bit lanes) by byte shuffles: j (bits 0 .. 5 of each byte of the lane)
+ * indexes k->tshuf[0] (low bytes) and k->tshuf[1] (high bytes), 16 entries per shuffle, bits 4 and 5 choosing
+ * among pairs entries / 16 + 1 of them. */
+AVX2_INLINE __m256i shuffle_lookup_256(const ising_sweeper *k, __m256i jj, const int entries)
 {
+  const __m256i bit4 = _mm256_slli_epi16(jj, 3), bit5 = _mm256_slli_epi16(jj, 2); /* into bit 7 of each byte */
+  __m256i half[2];
+  for (int h = 0; h < 2; h++) {
+    __m256i v[4];
+    for (int q = 0; q * 16 < entries; q++)
+      v[q] = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(k->tshuf[h] + 16 * q))),
+                                 jj);
+    half[h] = entries > 16 ? _mm256_blendv_epi8(v[0], v[1], bit4) : v[0];
+    if (entries > 32) half[h] = _mm256_blendv_epi8(half[h], _mm256_blendv_epi8(v[2], v[3], bit4), bit5);
+  }
+  return _mm256_blendv_epi8(half[0], half[1], _mm256_set1_epi16((short)0xff00));
+}
+
+/* 16 sites per step (32 bytes), the high halves of T - 1 (by byte shuffles where every axis is periodic, else
+ * gathered from k->tm1) compared with the high halves of the random words as 16-bit lanes (equal ones draw lo);
+ * the rest of the segment goes to the scalar kernel.  dim, pm, heatbath and shuffle are constants in each
+ * instantiation (table_avx2). */
+AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
+                                 const int dim, const int pm, const int heatbath, const int shuffle)
+{
+  /* shuffle: k_d is -2, 0 or 2, j = sum_d (k_d / 2 + 1) 3^d + 3^dim up < 2 3^dim (k->tshuf) */
+  const int npos = dim == 1 ? 3 : dim == 2 ? 9 : 27;
+  const __m256i w3 = _mm256_set1_epi16(3), w9 = _mm256_set1_epi16(9), low6 = _mm256_set1_epi16(0x3f);
+  const __m256i soffset = _mm256_set1_epi8((char)(dim == 1   ? 2
+                                                  : dim == 2 ? 8
+                                                             : 26)),
+                sup = _mm256_set1_epi8((char)(2 * npos));
   const ising_geometry *g = k->g;
   const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
   if (pm)
@@ -686,22 +726,30 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
       right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
     }
     kd[0] = _mm256_add_epi8(left, right);
-    __m256i tt = _mm256_add_epi8(kd[0], offset);
+    __m256i tt = _mm256_add_epi8(kd[0], shuffle ? soffset : offset);
     if (dim > 1) {
       kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
-      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], five));
+      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
     }
     if (dim > 2) {
       kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
-      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], twentyfive));
+      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
     }
     const __m256i upv = _mm256_cmpgt_epi8(s, zero), downv = _mm256_cmpgt_epi8(zero, s);
-    if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, c125));
-    const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
-    const __m256i ta = _mm256_srli_epi32(_mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4), 16),
-                  tb = _mm256_srli_epi32(
-                      _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4), 16);
-    const __m256i thr = _mm256_permute4x64_epi64(_mm256_packus_epi32(ta, tb), 0xd8);
+    if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, shuffle ? sup : c125));
+    __m256i thr;
+    if (shuffle) { /* the sums are even: j = tt / 2, in both bytes of the lane */
+      const __m256i j = _mm256_and_si256(_mm256_srli_epi16(tt, 1), low6);
+      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * npos);
+    } else {
+      const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
+      const __m256i ta = _mm256_srli_epi32(_mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4),
+                                           16),
+                    tb = _mm256_srli_epi32(
+                        _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4),
+                        16);
+      thr = _mm256_permute4x64_epi64(_mm256_packus_epi32(ta, tb), 0xd8);
+    }
     const __m256i hi = _mm256_loadu_si256((const __m256i *)(r + m));
     const __m256i eq = _mm256_cmpeq_epi16(hi, thr), le = _mm256_cmpeq_epi16(_mm256_max_epu16(hi, thr), thr);
     /* site j's lane is bytes 2j, 2j + 1, as in the spins: the even bits of the byte masks are per site */
@@ -738,7 +786,11 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
   if (m < n) table_scalar_from(k, spins, i0, m, n, r, t);
 }
 
-#define TABLE_AVX2_CASE(dim, pm, hb) table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb)
+#define TABLE_AVX2_CASE(dim, pm, hb)                                                                                   \
+  if (k->shuffle)                                                                                                      \
+    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 1);                                                            \
+  else                                                                                                                 \
+    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 0)
 
 ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                          tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}

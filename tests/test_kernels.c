@@ -240,6 +240,12 @@ int main(int argc, char **argv)
        {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "pm", "-field_sigma", "0.3", "-beta", "0.7",
         NULL}},
       {G, {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "60", NULL}},
+      /* periodic rows of 32 sites or more: the AVX2 table kernel's vector loop with its byte-shuffle thresholds
+       * (every one of the 2 3^dim entries distinct with anisotropic bonds and a field) */
+      {T, {"-lattice_size", "34,6,8", "-beta", "0.25", "-J", "1,0.8,1.2", "-field", "0.1", NULL}},
+      {PM, {"-lattice_size", "36,8,6", "-couplings", "pm", "-beta", "0.9", "-field", "0.3", NULL}},
+      {T, {"-lattice_size", "40,12", "-beta", "0.5", "-J", "1,0.7", "-field", "-0.15", NULL}},
+      {T, {"-lattice_size", "100", "-beta", "0.7", "-field", "0.2", NULL}},
       /* zero temperature (ties by a fair coin): table and general kernels, ties in both (sigma 0 makes every
        * Gaussian bond 1, through the general kernel) */
       {T, {"-task", "quench", "-quench_beta", "inf", "-lattice_size", "33,18", "-lattice_bc", "open,periodic", NULL}},

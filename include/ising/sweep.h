@@ -114,6 +114,8 @@ typedef struct {
   int64_t axis_q[ISING_MAX_DIM], field_q;   /* bond magnitude per axis and field, units of 2^-32 */
   ising_lookup lookup;                      /* table kernels, AVX-512 */
   uint16_t tperm16[64];                     /* tm1 >> 16 by the register index (ising_lookup) */
+  int shuffle;                              /* AVX2 table kernel: thresholds by byte shuffles (every axis periodic) */
+  uint8_t tshuf[2][64];                     /* its tables: low, high bytes of tm1 >> 16 (sweep.c table_avx2_body) */
 } ising_sweeper;
 
 void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, ising_algorithm alg,
