@@ -661,9 +661,9 @@ AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t
   return _mm256_add_epi8(lo, hi);
 }
 
-/* The high halves of T - 1 of 16 sites (16-bit lanes) by byte shuffles: j (bits 0 .. 5 of each byte of the lane)
- * indexes k->tshuf[0] (low bytes) and k->tshuf[1] (high bytes), 16 entries per shuffle, bits 4 and 5 choosing
- * among pairs entries / 16 + 1 of them. */
+/* The high halves of T - 1 of 16 sites (16-bit lanes) by byte shuffles: j (bits 0 .. 5, in each byte of the lane)
+ * indexes k->tshuf[0] (low bytes) and k->tshuf[1] (high bytes), 16 entries per shuffle; bits 4 and 5 of j choose
+ * among the ceil(entries / 16) shuffles (at most 4: entries <= 54). */
 AVX2_INLINE __m256i shuffle_lookup_256(const ising_sweeper *k, __m256i jj, const int entries)
 {
   const __m256i bit4 = _mm256_slli_epi16(jj, 3), bit5 = _mm256_slli_epi16(jj, 2); /* into bit 7 of each byte */
