@@ -194,17 +194,34 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
 
 typedef struct {
   int64_t changed;
-  int64_t sk[ISING_MAX_DIM];     /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
-  int64_t sfield;                /* table kernels: sum over changed sites of s_i */
-  ising_int128 denergy;          /* other kernels: the energy change itself, units of 2^-32 */
-  uint64_t step, site;           /* the sweep and the global site number of the segment's first site (for lo) */
-  int64_t skv[ISING_MAX_DIM][8]; /* AVX-512 table kernel: sk by 64-bit lane, summed by finish_tally */
+  int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
+  int64_t sfield;            /* table kernels: sum over changed sites of s_i */
+  ising_int128 denergy;      /* other kernels: the energy change itself, units of 2^-32 */
+  uint64_t step, site;       /* the sweep and the global site number of the segment's first site (for lo) */
+  /* AVX-512 table kernel: sk by 64-bit lane, summed by finish_tally (aligned: one cache line per axis) */
+  _Alignas(64) int64_t skv[ISING_MAX_DIM][8];
 } tally;
 
 /* A segment: n sites of one colour at extended positions i0, i0 + 2, ...,
  * global sites t->site, t->site + 2, ..., with the high halves r[0 .. n)
  * of their random words (rng.h ising_rng_site_hi). */
 typedef void (*segment_fn)(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t);
+
+/* Several segments of one colour in one call (the fused sweep's rows, a few
+ * at a time): one segment each, as segment_fn, with t->site = site. */
+typedef struct {
+  size_t i0;
+  const uint16_t *r;
+  uint64_t site;
+  int n;
+} segment;
+
+/* At most this many segments and vector steps of 32 sites (each segment's
+ * sites rounded up to whole steps) per call. */
+#define BATCH_SEGMENTS 64
+#define BATCH_STEPS    128
+
+typedef void (*segments_fn)(const ising_sweeper *k, int8_t *spins, const segment *s, int count, tally *t);
 
 /* The whole 32-bit word r = 2^16 hi + lo of segment site m, drawing lo (rare: only where hi does not decide). */
 static inline uint32_t full_word(const ising_sweeper *k, const tally *t, const uint16_t *r, int m)
@@ -328,8 +345,8 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
  * the scalar kernel after the loop, which draws lo for the exact r < T.
  * dim, pm, heatbath and lookup are constants in each instantiation
  * (table_avx512). */
-AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
-                                     tally *t, const int dim, const int pm, const int heatbath, const int lookup)
+AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
+                                     const int dim, const int pm, const int heatbath, const int lookup)
 {
   const ising_geometry *g = k->g;
   const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
@@ -350,83 +367,106 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
    * prefetchers bring too late: each step asks for its 64 bytes of the row two rows ahead (2D: the new
    * neighbour row of the row after next) or eight rows ahead in the next plane (3D), 10-15 % less time. */
   const ptrdiff_t ahead = dim == 2 ? 2 * st1 : dim == 3 ? st2 + 8 * st1 : 0;
-  /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most SEGMENT / 32 = 32 steps */
-  __m512i sk0 = zero, sk1 = zero, sk2 = zero;
-  /* the previous step's spins: byte 63 is the left neighbour of the first site */
-  __m512i before = _mm512_set1_epi8(spins[i0 - 1]);
+  /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most 32 steps before they are added
+   * (sk + 128 in unsigned bytes, |sk| <= 64, summed by 8 less the 8 * 128 bias: sad) to the 64-bit lanes of v */
+  __m512i sk0 = zero, sk1 = zero, sk2 = zero, v0 = zero, v1 = zero, v2 = zero;
+  const __m512i bias = _mm512_set1_epi8((char)0x80), bias8 = _mm512_set1_epi64(8 * 128);
+#define SK_FLUSH(sk, v)                                                                                                \
+  do {                                                                                                                 \
+    v = _mm512_add_epi64(v, _mm512_sub_epi64(_mm512_sad_epu8(_mm512_xor_si512(sk, bias), zero), bias8));               \
+    sk = zero;                                                                                                         \
+  } while (0)
   const int field = k->field_q != 0;
   const uint32_t force = k->force_ties ? ~0u : 0;
   int64_t changed = 0, sfield = 0;
   /* Sites whose hi equals the high half of T - 1 (probability 2^-16) are left alone here and decided after the
    * loop by the scalar kernel, which draws lo: no call in the loop, so nothing is spilled around one.  A colour's
    * sites do not see each other, so deciding them later changes nothing. */
-  int ties = 0, tie_m[SEGMENT / 32 + 1];
-  uint32_t tie_mask[SEGMENT / 32 + 1];
-  for (int m = 0; m < n; m += 32) {
-    const int full = n - m >= 32;
-    const __mmask32 valid = full ? 0xffffffffu : (1u << (n - m)) - 1;
-    const __mmask64 bytes = full ? ~UINT64_C(0) : (UINT64_C(1) << (2 * (n - m))) - 1;
-    const size_t i = i0 + 2 * (size_t)m;
-    int8_t *p = spins + i;
-    const __m512i s = _mm512_maskz_loadu_epi8(bytes, p);
-    if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
-    /* The left neighbours from the registers, not from memory: a load at
-     * p - 1 would overlap the previous step's store and wait for it. */
-    __m512i left = _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15),
-            right = _mm512_maskz_loadu_epi8(bytes, p + 1);
-    before = s;
-    if (pm) {
-      left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
-      right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
+  int ties = 0, tie_m[BATCH_STEPS], tie_seg[BATCH_STEPS], since = 0;
+  uint32_t tie_mask[BATCH_STEPS];
+  for (int j = 0; j < count; j++) {
+    const size_t i0 = seg[j].i0;
+    const int n = seg[j].n;
+    const uint16_t *const r = seg[j].r;
+    const int steps = (n + 31) / 32;
+    if (since + steps > 32) {
+      SK_FLUSH(sk0, v0);
+      if (dim > 1) SK_FLUSH(sk1, v1);
+      if (dim > 2) SK_FLUSH(sk2, v2);
+      since = 0;
     }
-    const __m512i k0 = _mm512_add_epi8(left, right), k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes) : zero,
-                  k2 = dim > 2 ? neighbours_512(p, st2, neg[2], i, bytes) : zero;
-    __m512i tt = _mm512_add_epi8(k0, offset);
-    if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, weight1));
-    if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, weight2));
-    const __mmask64 up = _mm512_cmpgt_epi8_mask(s, zero), down = _mm512_movepi8_mask(s);
-    if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, cup);
-    __m512i thr; /* the high halves of T - 1 */
-    if (lookup == ISING_LOOKUP_GATHER) {
-      const __m256i idx = _mm512_cvtepi16_epi8(tt);
-      const __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
-                    ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1));
-      const __m512i ta = _mm512_srli_epi32(_mm512_i32gather_epi32(ia, tm1, 4), 16),
-                    tb = _mm512_srli_epi32(_mm512_i32gather_epi32(ib, tm1, 4), 16);
-      thr = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(ta)), _mm512_cvtepi32_epi16(tb), 1);
-    } else /* PERM3: the sums are even, t = 2 j + 64 up */
-      thr = _mm512_permutex2var_epi16(p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, p1);
-    const __m512i hi = _mm512_maskz_loadu_epi16(valid, r + m);
-    const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
-    const uint32_t tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & force);
-    uint64_t flip = _pdep_u64(acc & ~tie, even);
-    if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~tie, even) & up);
-    if (__builtin_expect(tie != 0, 0)) {
-      tie_m[ties] = m;
-      tie_mask[ties++] = tie;
+    since += steps;
+    /* the previous step's spins: byte 63 is the left neighbour of the first site */
+    __m512i before = _mm512_set1_epi8(spins[i0 - 1]);
+    for (int m = 0; m < n; m += 32) {
+      const int full = n - m >= 32;
+      const __mmask32 valid = full ? 0xffffffffu : (1u << (n - m)) - 1;
+      const __mmask64 bytes = full ? ~UINT64_C(0) : (UINT64_C(1) << (2 * (n - m))) - 1;
+      const size_t i = i0 + 2 * (size_t)m;
+      int8_t *p = spins + i;
+      const __m512i s = _mm512_maskz_loadu_epi8(bytes, p);
+      if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
+      /* The left neighbours from the registers, not from memory: a load at
+       * p - 1 would overlap the previous step's store and wait for it. */
+      __m512i left = _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15),
+              right = _mm512_maskz_loadu_epi8(bytes, p + 1);
+      before = s;
+      if (pm) {
+        left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
+        right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
+      }
+      const __m512i k0 = _mm512_add_epi8(left, right), k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes) : zero,
+                    k2 = dim > 2 ? neighbours_512(p, st2, neg[2], i, bytes) : zero;
+      __m512i tt = _mm512_add_epi8(k0, offset);
+      if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, weight1));
+      if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, weight2));
+      const __mmask64 up = _mm512_cmpgt_epi8_mask(s, zero), down = _mm512_movepi8_mask(s);
+      if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, cup);
+      __m512i thr; /* the high halves of T - 1 */
+      if (lookup == ISING_LOOKUP_GATHER) {
+        const __m256i idx = _mm512_cvtepi16_epi8(tt);
+        const __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
+                      ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1));
+        const __m512i ta = _mm512_srli_epi32(_mm512_i32gather_epi32(ia, tm1, 4), 16),
+                      tb = _mm512_srli_epi32(_mm512_i32gather_epi32(ib, tm1, 4), 16);
+        thr = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(ta)), _mm512_cvtepi32_epi16(tb), 1);
+      } else /* PERM3: the sums are even, t = 2 j + 64 up */
+        thr = _mm512_permutex2var_epi16(p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, p1);
+      const __m512i hi = _mm512_maskz_loadu_epi16(valid, r + m);
+      const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
+      const uint32_t tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & force);
+      uint64_t flip = _pdep_u64(acc & ~tie, even);
+      if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~tie, even) & up);
+      if (__builtin_expect(tie != 0, 0)) {
+        tie_seg[ties] = j;
+        tie_m[ties] = m;
+        tie_mask[ties++] = tie;
+      }
+      _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
+      changed += _mm_popcnt_u64(flip);
+      if (field) sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+      sk0 = _mm512_mask_add_epi8(sk0, flip, sk0, _mm512_mask_sub_epi8(k0, down, zero, k0));
+      if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
+      if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
     }
-    _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
-    changed += _mm_popcnt_u64(flip);
-    if (field) sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
-    sk0 = _mm512_mask_add_epi8(sk0, flip, sk0, _mm512_mask_sub_epi8(k0, down, zero, k0));
-    if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
-    if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
   }
-  for (int j = 0; j < ties; j++)
+  SK_FLUSH(sk0, v0);
+  if (dim > 1) SK_FLUSH(sk1, v1);
+  if (dim > 2) SK_FLUSH(sk2, v2);
+#undef SK_FLUSH
+  for (int j = 0; j < ties; j++) {
+    const segment *sg = &seg[tie_seg[j]];
+    t->site = sg->site;
     for (uint32_t b = tie_mask[j]; b; b &= b - 1) {
       const int m = tie_m[j] + __builtin_ctz(b);
-      table_scalar_from(k, spins, i0, m, m + 1, r, t);
+      table_scalar_from(k, spins, sg->i0, m, m + 1, sg->r, t);
     }
+  }
   t->changed += changed;
   t->sfield += sfield;
-  /* sk + 128 in unsigned bytes (|sk| <= 64), summed by 8 into 64-bit lanes (sad) less the 8 * 128 bias, onto
-   * t->skv: no horizontal sum per call (rows of 3D lattices are only a few steps long) */
-  const __m512i sk[ISING_MAX_DIM] = {sk0, sk1, sk2}, bias = _mm512_set1_epi8((char)0x80),
-                bias8 = _mm512_set1_epi64(8 * 128);
-  for (int d = 0; d < dim; d++)
-    _mm512_storeu_si512(
-        t->skv[d], _mm512_add_epi64(_mm512_loadu_si512(t->skv[d]),
-                                    _mm512_sub_epi64(_mm512_sad_epu8(_mm512_xor_si512(sk[d], bias), zero), bias8)));
+  /* onto t->skv: no horizontal sum per call (rows of 3D lattices are only a few steps long) */
+  const __m512i v[ISING_MAX_DIM] = {v0, v1, v2};
+  for (int d = 0; d < dim; d++) _mm512_storeu_si512(t->skv[d], _mm512_add_epi64(_mm512_loadu_si512(t->skv[d]), v[d]));
 }
 
 /* One instantiation per (dim, pm, heat bath[, lookup]): no branches or spills in the loop. */
@@ -446,27 +486,34 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, size
   default: body(3, 1, 1); break;                                                                                       \
   }
 
-ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
-                                                    const uint16_t *r, tally *t, int pm, int hb)
+ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8_t *spins, const segment *seg,
+                                                    int count, tally *t, int pm, int hb)
 {
   if (!pm && !hb)
-    table_avx512_body(k, spins, i0, n, r, t, 3, 0, 0, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 0, 0, ISING_LOOKUP_GATHER);
   else if (!pm)
-    table_avx512_body(k, spins, i0, n, r, t, 3, 0, 1, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 0, 1, ISING_LOOKUP_GATHER);
   else if (!hb)
-    table_avx512_body(k, spins, i0, n, r, t, 3, 1, 0, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 1, 0, ISING_LOOKUP_GATHER);
   else
-    table_avx512_body(k, spins, i0, n, r, t, 3, 1, 1, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 1, 1, ISING_LOOKUP_GATHER);
 }
 
 #define TABLE_AVX512_CASE(dim, pm, hb)                                                                                 \
   if (dim == 3 && k->lookup == ISING_LOOKUP_GATHER)                                                                    \
-    table_avx512_gather(k, spins, i0, n, r, t, pm, hb);                                                                \
+    table_avx512_gather(k, spins, seg, count, t, pm, hb);                                                              \
   else                                                                                                                 \
-    table_avx512_body(k, spins, i0, n, r, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
+    table_avx512_body(k, spins, seg, count, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
 
-ISING_TARGET_AVX512 static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
-                                             tally *t){TABLE_VARIANTS(TABLE_AVX512_CASE)}
+ISING_TARGET_AVX512 static void table_avx512_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
+                                                      int count, tally *t){TABLE_VARIANTS(TABLE_AVX512_CASE)}
+
+ISING_TARGET_AVX512
+    static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  const segment one = {i0, r, t->site, n};
+  table_avx512_segments(k, spins, &one, 1, t);
+}
 
 /* e^x for |x| <= 40 to a relative error below 1e-8: x = k ln2 + f with
  * |f| <= ln2/2 (Cody-Waite), Taylor polynomial of degree 7 in f (remainder
@@ -992,43 +1039,61 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
   finish_tally(k, &t, acc);
 }
 
+/* The segments kernel of k: the AVX-512 table kernel takes several segments per call; the others are called
+ * once per segment. */
+static segments_fn segments_kernel(const ising_sweeper *k)
+{
+#if ISING_X86
+  if (k->simd == ISING_SIMD_AVX512 && k->kernel != ISING_KERNEL_GENERAL) return table_avx512_segments;
+#endif
+  (void)k;
+  return NULL;
+}
+
 /* ---- both colours in one pass over the rows ---- */
+
+/* The fused sweep works on batches of up to B rows of one phase (next to
+ * the halo, or not): one Philox call for each run of them with consecutive
+ * global site numbers, and one kernel call for a colour of several rows, so
+ * that short rows (3D lattices, small lattices) do not pay a call's set-up
+ * per row.  Both parities' halves of every row wait in a ring of R rows (a
+ * multiple of B, at least lag + B: colour 1 of row q runs once colour 0 of
+ * row q + lag is done), slot halves per row and parity.  Within a batch, the
+ * rows are updated G apart (batch_colour). */
+typedef struct {
+  int B;
+  size_t R, slot, G;
+} ring_shape;
+
+static ring_shape ring_shape_of(const ising_geometry *g)
+{
+  ring_shape r;
+  const size_t lag = g->dim == 2 ? 1 : (size_t)g->n[1];
+  r.B = 2048 / g->n[0];
+  r.B = r.B < 1 ? 1 : r.B > 16 ? 16 : r.B;
+  r.R = (size_t)r.B * ((lag + (size_t)r.B - 1) / (size_t)r.B + 1);
+  /* Rows q and q + G are updated one after the other (batch_colour).  With fewer than 4 whole steps of 32 sites
+   * per row, the 64-byte stores of row q (one per step from its first site i, ending at i + 64 steps) must end
+   * before the first load of row q + G (of the row before it, at least (G - 1) (n0 + 2) - 1 bytes past i);
+   * with longer rows the stores have reached the cache by the time the next row loads them, and rows in order
+   * are faster (G = 1: 4 % in 3D 256^3, 10 % in 2D 512^2; G > 1: 20-25 % for rows of 16 to 100 sites). */
+  const size_t st1 = (size_t)g->n[0] + 2, nc = (size_t)g->n[0] / 2 + 1, span = 64 * ((nc + 31) / 32) + 1;
+  r.G = nc >= 128 ? 1 : 1 + (span + st1 - 1) / st1;
+  r.slot = (size_t)g->n[0] / 2 + 16; /* a run of j rows has at most j n0 / 2 + 11 halves per parity */
+  return r;
+}
 
 int ising_sweep_fused_ok(const ising_sweeper *k)
 {
   const ising_geometry *g = k->g;
   if (g->dim < 2 || g->grid[0] != 1) return 0;
-  size_t lag = g->dim == 2 ? 1 : (size_t)g->n[1];
-  return (lag + 2) * ((size_t)g->n[0] / 2 + 8) <= (size_t)1 << 25; /* at most 64 MiB of words */
+  ring_shape r = ring_shape_of(g);
+  return 2 * r.R * r.slot <= (size_t)1 << 25; /* at most 64 MiB of halves */
 }
 
 static inline int boundary_row(const ising_geometry *g, int ey, int ez)
 {
   return ey == 1 || ey == g->n[1] || (g->dim > 2 && (ez == 1 || ez == g->n[2]));
-}
-
-/* Updates one colour of the row (ey, ez) with halves[] = the high halves of
- * that colour's parity for the row's blocks, the first being first_block. */
-static void row_update(const ising_sweeper *k, segment_fn kernel, int8_t *spins, int ey, int ez, int colour,
-                       const uint16_t *halves, uint64_t first_block, tally *t)
-{
-  const ising_geometry *g = k->g;
-  int ex0 = ising_geometry_row_start(g, ey, ez, colour);
-  if (ex0 > g->n[0]) return;
-  int nc = (g->n[0] - ex0) / 2 + 1;
-  uint64_t site0 = row_global(g, ey, ez) + (uint64_t)(ex0 - 1);
-  size_t i0 = ising_geometry_index(g, ex0, ey, ez);
-  const uint16_t *w = halves + ((site0 - 8 * first_block) >> 1);
-  for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
-    t->site = site0 + 2 * (uint64_t)m0;
-    kernel(k, spins, i0 + 2 * (size_t)m0, nc - m0 < SEGMENT ? nc - m0 : SEGMENT, w + m0, t);
-  }
-}
-
-/* Parity of the global site numbers of a colour's sites in a row. */
-static inline int row_parity(const ising_geometry *g, int ey, int ez, int colour)
-{
-  return (int)((row_global(g, ey, ez) + (uint64_t)(ising_geometry_row_start(g, ey, ez, colour) - 1)) & 1);
 }
 
 static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_stats *acc)
@@ -1041,32 +1106,6 @@ static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_sta
   }
   acc->changed += t->changed;
   acc->denergy += denergy;
-}
-
-/* Row q = (ez - 1) n1 + ey - 1 of the rank's block and its Philox blocks. */
-typedef struct {
-  int ey, ez, boundary;
-  uint64_t first;
-  size_t blocks;
-  int8_t *x0; /* its extended x = 0 */
-} row_info;
-
-static row_info row_at(const ising_geometry *g, int8_t *spins, int ey, int ez)
-{
-  row_info r;
-  r.ey = ey;
-  r.ez = ez;
-  r.boundary = boundary_row(g, r.ey, r.ez);
-  uint64_t base = row_global(g, r.ey, r.ez);
-  r.first = base >> 3;
-  r.blocks = (size_t)(((base + (uint64_t)g->n[0] - 1) >> 3) - r.first + 1);
-  r.x0 = spins ? spins + ising_geometry_index(g, 0, r.ey, r.ez) : NULL;
-  return r;
-}
-
-static row_info row_of(const ising_geometry *g, int8_t *spins, size_t q)
-{
-  return row_at(g, spins, 1 + (int)(q % (size_t)g->n[1]), g->dim > 2 ? 1 + (int)(q / (size_t)g->n[1]) : 0);
 }
 
 /* (ey, ez) of row q, walked one row at a time (no divisions in the sweep's loops). */
@@ -1089,85 +1128,216 @@ static inline void row_step(const ising_geometry *g, row_cursor *c)
 }
 
 /* The x halo of a row when this rank holds the whole periodic x axis. */
-static inline void wrap_row(int8_t *x0, int n0)
+static inline void wrap_row(const ising_geometry *g, int8_t *spins, row_cursor c)
 {
-  x0[0] = x0[n0];
-  x0[n0 + 1] = x0[1];
+  int8_t *x0 = spins + ising_geometry_index(g, 0, c.ey, c.ez);
+  x0[0] = x0[g->n[0]];
+  x0[g->n[0] + 1] = x0[1];
+}
+
+/* A row in the ring: where it is, and where its words are. */
+typedef struct {
+  row_cursor c;
+  size_t q;       /* its row number */
+  uint64_t first; /* the first Philox block of its run */
+  size_t start;   /* the ring row of its run's first row, where the run's halves begin */
+} ring_row;
+
+/* The rows in flight and their random words (see ring_shape). */
+typedef struct {
+  ring_shape shape;
+  uint16_t *h[2]; /* the halves of the even and the odd global sites, slot per ring row */
+  ring_row *row;  /* R */
+} words_ring;
+
+static int ring_alloc(words_ring *w, const ising_geometry *g)
+{
+  w->shape = ring_shape_of(g);
+  w->h[0] = malloc(2 * w->shape.R * w->shape.slot * sizeof(uint16_t));
+  w->row = malloc(w->shape.R * sizeof(ring_row));
+  if (w->h[0] && w->row) {
+    w->h[1] = w->h[0] + w->shape.R * w->shape.slot;
+    return 1;
+  }
+  free(w->h[0]);
+  free(w->row);
+  return 0;
+}
+
+static void ring_free(words_ring *w)
+{
+  free(w->h[0]);
+  free(w->row);
+}
+
+/* The words of ring rows [p, p + m) (p + m <= R): one Philox call per run of rows with consecutive global site
+ * numbers (the rows of a plane). */
+static void ring_words(const ising_sweeper *k, uint64_t step, words_ring *w, size_t p, size_t m)
+{
+  const ising_geometry *g = k->g;
+  const uint64_t n0 = (uint64_t)g->n[0];
+  ring_row *row = w->row;
+  size_t a = p;
+  uint64_t base_a = row_global(g, row[p].c.ey, row[p].c.ez), base_b = base_a;
+  for (size_t j = p + 1; j <= p + m; j++) {
+    const uint64_t base = j < p + m ? row_global(g, row[j].c.ey, row[j].c.ez) : 0;
+    if (j < p + m && base == base_b + n0) {
+      base_b = base;
+      continue;
+    }
+    /* the run a .. j - 1: at most (j - a) n0 / 2 + 11 halves per parity, from ring row a */
+    const uint64_t first = base_a >> 3;
+    const size_t blocks = (size_t)(((base_b + n0 - 1) >> 3) - first + 1);
+    ising_rng_halves2(k->simd, k->seed, k->stream, step, first, blocks, w->h[0] + a * w->shape.slot,
+                      w->h[1] + a * w->shape.slot);
+    for (size_t e = a; e < j; e++) {
+      row[e].first = first;
+      row[e].start = a;
+    }
+    a = j;
+    base_a = base_b = base;
+  }
+}
+
+/* Segments of one colour collected for one kernel call. */
+typedef struct {
+  const ising_sweeper *k;
+  segment_fn one;
+  segments_fn many; /* NULL: one call of one per segment */
+  int8_t *spins;
+  tally *t;
+  int count, steps;
+  segment s[BATCH_SEGMENTS];
+} batch;
+
+static void batch_flush(batch *b)
+{
+  if (b->many && b->count)
+    b->many(b->k, b->spins, b->s, b->count, b->t);
+  else
+    for (int j = 0; j < b->count; j++) {
+      b->t->site = b->s[j].site;
+      b->one(b->k, b->spins, b->s[j].i0, b->s[j].n, b->s[j].r, b->t);
+    }
+  b->count = b->steps = 0;
+}
+
+/* Adds the sites of one colour of ring row e to the batch, with their words. */
+static void batch_row(batch *b, const words_ring *w, size_t e, int colour)
+{
+  const ising_geometry *g = b->k->g;
+  const ring_row *row = &w->row[e];
+  const int ex0 = ising_geometry_row_start(g, row->c.ey, row->c.ez, colour);
+  if (ex0 > g->n[0]) return;
+  const int nc = (g->n[0] - ex0) / 2 + 1;
+  const uint64_t site0 = row_global(g, row->c.ey, row->c.ez) + (uint64_t)(ex0 - 1);
+  const size_t i0 = ising_geometry_index(g, ex0, row->c.ey, row->c.ez);
+  /* element j of h[p] is global site 8 first + p + 2 j */
+  const uint16_t *r = w->h[site0 & 1] + row->start * w->shape.slot + ((site0 - 8 * row->first) >> 1);
+  for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
+    const int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT, steps = (n + 31) / 32;
+    if (b->count == BATCH_SEGMENTS || b->steps + steps > BATCH_STEPS) batch_flush(b);
+    segment sg = {i0 + 2 * (size_t)m0, r + m0, site0 + 2 * (uint64_t)m0, n};
+    b->s[b->count++] = sg;
+    b->steps += steps;
+  }
+}
+
+/* One colour of ring rows p, p + 1, ..., p + m - 1 (mod R), then their x halo.  The table kernels take the rows
+ * G apart (0, G, 2G, ..., 1, G + 1, ...): a row's first loads would otherwise overlap the stores of the row just
+ * before it, which must reach the cache first (a masked store forwards nothing).  The general kernel streams
+ * the coupling arrays, so it takes the rows in order (G apart cost it 10 %). */
+static void batch_colour(batch *b, const words_ring *w, size_t p, size_t m, int colour, int wrap)
+{
+  const size_t G = b->k->kernel == ISING_KERNEL_GENERAL ? 1 : w->shape.G, R = w->shape.R;
+  for (size_t o = 0; o < G && o < m; o++)
+    for (size_t j = o; j < m; j += G) batch_row(b, w, p + j < R ? p + j : p + j - R, colour);
+  batch_flush(b);
+  for (size_t j = 0, e = p; j < m && wrap; j++, e = e + 1 == R ? 0 : e + 1) wrap_row(b->k->g, b->spins, w->row[e].c);
+}
+
+/* The next up to B rows from (q, c) on that are (boundary 1) or are not (0) next to the halo, into ring rows
+ * p, p + 1, ...; returns how many. */
+static size_t ring_take(const ising_geometry *g, words_ring *w, size_t p, size_t rows, size_t *q, row_cursor *c,
+                        int boundary)
+{
+  size_t m = 0;
+  for (; *q < rows && m < (size_t)w->shape.B; ++*q, row_step(g, c))
+    if (boundary_row(g, c->ey, c->ez) == boundary) {
+      w->row[p + m].c = *c;
+      w->row[p + m].q = *q;
+      m++;
+    }
+  return m;
+}
+
+/* Colour `colour` of the rows next to the halo (phases 1 and 3 of the fused sweep). */
+static void boundary_rows(const ising_sweeper *k, uint64_t step, words_ring *w, batch *b, int colour, int wrap)
+{
+  const ising_geometry *g = k->g;
+  const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1);
+  size_t q = 0, m;
+  row_cursor c = row_first(g);
+  while ((m = ring_take(g, w, 0, rows, &q, &c, 1)) > 0) {
+    ring_words(k, step, w, 0, m);
+    batch_colour(b, w, 0, m, colour, wrap);
+  }
 }
 
 /* Colour 1 of an interior row q may run once colour 0 is done in its
  * neighbour rows, the last of which is q + lag (lag 1 in 2D, n1 in 3D); its
  * words were generated with colour 0's (one Philox block serves all four
- * sites) and wait in a ring of lag + 1 rows. */
+ * sites) and wait in the ring. */
 void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *), void (*end)(void *),
                        void *ctx, ising_sweep_stats *acc)
 {
   const ising_geometry *g = k->g;
-  const segment_fn kernel = segment_kernel(k);
-  const int n0 = g->n[0], wrap = g->periodic[0];
+  const int wrap = g->periodic[0];
   const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), lag = g->dim == 2 ? 1 : (size_t)g->n[1];
-  const size_t slot = (size_t)n0 / 2 + 8;
-  uint16_t *mem = malloc((lag + 2) * slot * sizeof(uint16_t));
-  if (!mem) { /* the plain order: colour 0, exchange, colour 1 */
+  words_ring w;
+  if (!ring_alloc(&w, g)) { /* the plain order: colour 0, exchange, colour 1 */
     ising_sweep_colour(k, spins, 0, step, acc);
-    for (size_t q = 0; q < rows && wrap; q++) wrap_row(row_of(g, spins, q).x0, n0);
+    row_cursor c = row_first(g);
+    for (size_t q = 0; q < rows && wrap; q++, row_step(g, &c)) wrap_row(g, spins, c);
     begin(ctx);
     end(ctx);
     ising_sweep_colour(k, spins, 1, step, acc);
-    for (size_t q = 0; q < rows && wrap; q++) wrap_row(row_of(g, spins, q).x0, n0);
+    c = row_first(g);
+    for (size_t q = 0; q < rows && wrap; q++, row_step(g, &c)) wrap_row(g, spins, c);
     return;
   }
-  uint16_t *now = mem, *ring = mem + slot;
+  const size_t R = w.shape.R;
   tally t = {.step = step};
+  batch b = {.k = k, .one = segment_kernel(k), .many = segments_kernel(k), .spins = spins, .t = &t};
   /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
-  row_cursor c = row_first(g);
-  for (size_t q = 0; q < rows; q++, row_step(g, &c)) {
-    if (!boundary_row(g, c.ey, c.ez)) continue;
-    row_info r = row_at(g, spins, c.ey, c.ez);
-    ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 0), now);
-    row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
-    if (wrap) wrap_row(r.x0, n0);
-  }
+  boundary_rows(k, step, &w, &b, 0, wrap);
   begin(ctx);
-  /* 2: the other rows, colour 1 lag rows behind colour 0 */
-  size_t next = 0; /* the first row whose colour 1 is not done */
-  row_cursor cq = row_first(g), cn = row_first(g);
-  for (size_t q = 0; q <= rows; q++, row_step(g, &cq)) {
-    for (; next < rows && (q == rows || next + lag < q);
-         next++, row_step(g, &cn)) { /* before its ring slot is reused */
-      if (boundary_row(g, cn.ey, cn.ez)) continue;
-      row_info r = row_at(g, spins, cn.ey, cn.ez);
-      row_update(k, kernel, spins, r.ey, r.ez, 1, ring + (next % (lag + 1)) * slot, r.first, &t);
-      if (wrap) wrap_row(r.x0, n0);
+  /* 2: the other rows, colour 1 lag rows behind colour 0; ring rows [head, head + pending) wait for colour 1,
+   * the next batch goes to tail (a multiple of B, so a batch does not wrap around the ring) */
+  size_t q = 0, tail = 0, head = 0, pending = 0;
+  row_cursor c = row_first(g);
+  for (;;) {
+    const size_t m = ring_take(g, &w, tail, rows, &q, &c, 0);
+    if (m) {
+      ring_words(k, step, &w, tail, m);
+      batch_colour(&b, &w, tail, m, 0, wrap);
+      tail = tail + m == R ? 0 : tail + m;
+      pending += m;
     }
-    if (q == rows) break;
-    if (boundary_row(g, cq.ey, cq.ez)) continue;
-    row_info r = row_at(g, spins, cq.ey, cq.ez);
-    uint16_t *keep = ring + (q % (lag + 1)) * slot;
-    if (row_parity(g, r.ey, r.ez, 0))
-      ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, keep, now);
-    else
-      ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, now, keep);
-    row_update(k, kernel, spins, r.ey, r.ez, 0, now, r.first, &t);
-    if (wrap) wrap_row(r.x0, n0);
-    for (; next + lag <= q; next++, row_step(g, &cn)) {
-      if (boundary_row(g, cn.ey, cn.ez)) continue;
-      row_info p = row_at(g, spins, cn.ey, cn.ez);
-      row_update(k, kernel, spins, p.ey, p.ez, 1, ring + (next % (lag + 1)) * slot, p.first, &t);
-      if (wrap) wrap_row(p.x0, n0);
+    /* colour 0 is done in every row before q */
+    size_t ready = 0;
+    for (size_t e = head; ready < pending && (q == rows || w.row[e].q + lag < q); e = e + 1 == R ? 0 : e + 1) ready++;
+    if (ready) {
+      batch_colour(&b, &w, head, ready, 1, wrap);
+      head = (head + ready) % R;
+      pending -= ready;
     }
+    if (q == rows && !pending) break;
   }
   end(ctx);
   /* 3: colour 1 of the rows next to the halo, which now holds colour 0 */
-  c = row_first(g);
-  for (size_t q = 0; q < rows; q++, row_step(g, &c)) {
-    if (!boundary_row(g, c.ey, c.ez)) continue;
-    row_info r = row_at(g, spins, c.ey, c.ez);
-    ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, 1), now);
-    row_update(k, kernel, spins, r.ey, r.ez, 1, now, r.first, &t);
-    if (wrap) wrap_row(r.x0, n0);
-  }
-  free(mem);
+  boundary_rows(k, step, &w, &b, 1, wrap);
+  ring_free(&w);
   finish_tally(k, &t, acc);
 }
 
@@ -1176,21 +1346,19 @@ uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
   const ising_geometry *g = k->g;
   uint16_t words[2 * SEGMENT + 16];
   uint32_t sink = 0;
-  if (fused && ising_sweep_fused_ok(k)) {
-    const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), slot = (size_t)g->n[0] / 2 + 8;
-    uint16_t *mem = malloc(2 * slot * sizeof(uint16_t));
-    if (!mem) return 0;
-    for (size_t q = 0; q < rows; q++) {
-      row_info r = row_of(g, NULL, q);
-      if (r.boundary)
-        for (int colour = 0; colour < 2; colour++)
-          ising_rng_halves(k->simd, k->seed, k->stream, step, r.first, r.blocks, row_parity(g, r.ey, r.ez, colour),
-                           mem);
-      else
-        ising_rng_halves2(k->simd, k->seed, k->stream, step, r.first, r.blocks, mem, mem + slot);
-      sink ^= mem[0];
+  if (fused && ising_sweep_fused_ok(k)) { /* the calls of ising_sweep_fused: the rows next to the halo twice */
+    const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1);
+    words_ring w;
+    if (!ring_alloc(&w, g)) return 0;
+    for (int phase = 0; phase < 3; phase++) {
+      size_t q = 0, m;
+      row_cursor c = row_first(g);
+      while ((m = ring_take(g, &w, 0, rows, &q, &c, phase != 1)) > 0) {
+        ring_words(k, step, &w, 0, m);
+        sink ^= w.h[0][0];
+      }
     }
-    free(mem);
+    ring_free(&w);
     return sink;
   }
   for (int colour = 0; colour < 2; colour++)

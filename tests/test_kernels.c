@@ -265,6 +265,9 @@ int main(int argc, char **argv)
        * the low half lo is drawn): 30 sweeps of 2^16 sites are 30 such sites on average (the "all ties" runs
        * exercise that code path at every site, but only real ties tell whether lo is the right one). */
       {T, {"-lattice_size", "256,256", "-beta", "0.44", NULL}},
+      /* The fused sweep's last batch of colour 1 is a whole plane of rows of 4 steps (152 steps): split between
+       * kernel calls at BATCH_STEPS, where the "all ties" run fills the kernel's list of undecided steps. */
+      {T, {"-lattice_size", "256,40,4", "-beta", "0.3", "-J", "1,0.8,1.2", NULL}},
       {T, {"-lattice_size", "40,40,42", "-beta", "0.2", "-algorithm", "heatbath", NULL}},
       {T, {"-lattice_size", "40,41,40", "-lattice_bc", "open", "-beta", "0.25", "-field", "0.1", NULL}},
       {PM, {"-lattice_size", "256,256", "-couplings", "pm", "-beta", "0.8", "-algorithm", "heatbath", NULL}},

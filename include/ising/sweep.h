@@ -64,12 +64,14 @@
  *       z may start: those faces are final and nothing reads the halo until
  *       end), then every other row, colour 1 a few rows behind colour 0 so
  *       that each Philox block is computed once for both colours and the
- *       rows are still in cache, then end(ctx) (the halo must be complete
- *       when it returns), then colour 1 of the rows next to the halo.  The
- *       x halo is filled here, for both colours (periodic x wraps within
- *       the row), so the rank must own whole rows: call it only where
- *       ising_sweep_fused_ok(k) (2D and 3D, one rank along x, rows short
- *       enough for the buffer).  The caller exchanges the y and z halos
+ *       rows are still in cache (the rows go in batches of up to 16: one
+ *       Philox call per run of them and one kernel call per colour, so
+ *       short rows do not pay a call per row), then end(ctx) (the halo
+ *       must be complete when it returns), then colour 1 of the rows next
+ *       to the halo.  The x halo is filled here, for both colours (periodic
+ *       x wraps within the row), so the rank must own whole rows: call it
+ *       only where ising_sweep_fused_ok(k) (2D and 3D, one rank along x,
+ *       rows short enough for the buffer).  The caller exchanges the y and z halos
  *       afterwards, as after colour 1.
  *       Bit-identical to the colour-by-colour order (test_kernels).
  *   uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
