@@ -15,7 +15,9 @@
  *       Collective.  The same exchange split in two (non-blocking sends
  *       and receives, then the wait), for the axes first_axis .. dim-1
  *       only, so that computation can proceed in between: until end the
- *       faces must not be written nor the halos read.
+ *       faces must not be written nor the halos read.  Along an axis where
+ *       this rank is its own neighbour (periodic, one rank along it) begin
+ *       copies the faces into the halos directly, without a message.
  *   void ising_halo_free(ising_halo *h)
  *       Local.
  */
@@ -33,6 +35,8 @@ typedef struct {
   int ntypes;
   MPI_Request req[4 * ISING_MAX_DIM]; /* of the exchange in flight (ising_halo_begin) */
   int nreq;
+  size_t esize;            /* bytes per entry */
+  int self[ISING_MAX_DIM]; /* this rank is both neighbours along the axis: copied, no message */
 } ising_halo;
 
 int ising_halo_create(const ising_geometry *g, MPI_Datatype element, ising_halo *h);
