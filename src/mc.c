@@ -40,21 +40,17 @@ typedef struct {
 static void mid_begin(void *ctx)
 {
   mid_exchange *x = ctx;
-  ising_timer_stop(ISING_PHASE_UPDATE);
-  ising_timer_start(ISING_PHASE_HALO);
+  ising_timer_switch(ISING_PHASE_UPDATE, ISING_PHASE_HALO);
   ising_halo_begin(x->halo, x->spins, 1);
-  ising_timer_stop(ISING_PHASE_HALO);
-  ising_timer_start(ISING_PHASE_UPDATE);
+  ising_timer_switch(ISING_PHASE_HALO, ISING_PHASE_UPDATE);
 }
 
 static void mid_end(void *ctx)
 {
   mid_exchange *x = ctx;
-  ising_timer_stop(ISING_PHASE_UPDATE);
-  ising_timer_start(ISING_PHASE_HALO);
+  ising_timer_switch(ISING_PHASE_UPDATE, ISING_PHASE_HALO);
   ising_halo_end(x->halo);
-  ising_timer_stop(ISING_PHASE_HALO);
-  ising_timer_start(ISING_PHASE_UPDATE);
+  ising_timer_switch(ISING_PHASE_HALO, ISING_PHASE_UPDATE);
 }
 
 /* Measurements wait here until MEASURE_BATCH of them (or the end of a
@@ -82,8 +78,7 @@ void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t 
     mid_exchange x = {halo, spins};
     ising_timer_start(ISING_PHASE_UPDATE);
     ising_sweep_fused(k, spins, step, mid_begin, mid_end, &x, acc);
-    ising_timer_stop(ISING_PHASE_UPDATE);
-    ising_timer_start(ISING_PHASE_HALO);
+    ising_timer_switch(ISING_PHASE_UPDATE, ISING_PHASE_HALO);
     ising_halo_begin(halo, spins, 1); /* the kernel filled the x halo */
     ising_halo_end(halo);
     ising_timer_stop(ISING_PHASE_HALO);
@@ -92,8 +87,7 @@ void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t 
   for (int colour = 0; colour < 2; colour++) {
     ising_timer_start(ISING_PHASE_UPDATE);
     ising_sweep_colour(k, spins, colour, step, acc);
-    ising_timer_stop(ISING_PHASE_UPDATE);
-    ising_timer_start(ISING_PHASE_HALO);
+    ising_timer_switch(ISING_PHASE_UPDATE, ISING_PHASE_HALO);
     ising_halo_exchange(halo, spins);
     ising_timer_stop(ISING_PHASE_HALO);
   }

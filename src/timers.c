@@ -1,6 +1,6 @@
 /* timers.c: per-phase timers and PETSc log stages (timers.h).
  *   ising_timers_init, ising_timer_start, ising_timer_stop,
- *   ising_timer_elapsed                                  local
+ *   ising_timer_switch, ising_timer_elapsed              local
  *   ising_timers_report                                   collective */
 #include "ising/timers.h"
 
@@ -30,6 +30,17 @@ void ising_timer_stop(ising_phase p)
 {
   total[p] += MPI_Wtime() - started[p];
   if (have_stages) PetscLogStagePop();
+}
+
+void ising_timer_switch(ising_phase from, ising_phase to)
+{
+  const double now = MPI_Wtime();
+  total[from] += now - started[from];
+  if (have_stages) {
+    PetscLogStagePop();
+    PetscLogStagePush(stage[to]);
+  }
+  started[to] = now;
 }
 
 double ising_timer_elapsed(ising_phase p)

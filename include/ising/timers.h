@@ -4,6 +4,9 @@
  *   void ising_timers_init(void)            Local (after PetscInitialize).
  *   void ising_timer_start(ising_phase p)   Local.  Phases may nest.
  *   void ising_timer_stop(ising_phase p)    Local.
+ *   void ising_timer_switch(ising_phase from, ising_phase to)
+ *       Local.  ising_timer_stop(from) then ising_timer_start(to) with one
+ *       clock reading (the sweep switches phases several times per sweep).
  *   double ising_timer_elapsed(ising_phase p)  Local.  Seconds so far on this rank.
  *   void ising_timers_report(MPI_Comm comm, FILE *out)
  *       Collective.  Rank 0 prints min/avg/max over ranks of every phase.
@@ -29,6 +32,7 @@ typedef enum {
 void ising_timers_init(void);
 void ising_timer_start(ising_phase p);
 void ising_timer_stop(ising_phase p);
+void ising_timer_switch(ising_phase from, ising_phase to);
 double ising_timer_elapsed(ising_phase p);
 void ising_timers_report(MPI_Comm comm, FILE *out);
 
