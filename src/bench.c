@@ -353,6 +353,7 @@ static int bench_meanfield(int dim, int size, int weak, const char *couplings, i
 int main(int argc, char **argv)
 {
   if (PetscInitialize(&argc, &argv, NULL, NULL)) return ISING_EXIT_RUNTIME;
+  ising_timers_init(); /* the production clock for the halo share */
   int nranks, rank;
   MPI_Comm_size(PETSC_COMM_WORLD, &nranks);
   MPI_Comm_rank(PETSC_COMM_WORLD, &rank);

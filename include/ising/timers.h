@@ -1,7 +1,11 @@
 /* timers.h: wall-clock time per phase of the run, also registered as PETSc
- * log stages so that -log_view breaks the run down the same way.
+ * log stages when PETSc logs (-log_view), so that -log_view breaks the run
+ * down the same way.  The clock is the time-stamp counter where the kernel
+ * keeps time with it, else CLOCK_MONOTONIC (timers.c).
  *
- *   void ising_timers_init(void)            Local (after PetscInitialize).
+ *   void ising_timers_init(void)            Local (after PetscInitialize; before it,
+ *                                           or without it, the timers read CLOCK_MONOTONIC
+ *                                           and register no stages).
  *   void ising_timer_start(ising_phase p)   Local.  Phases may nest.
  *   void ising_timer_stop(ising_phase p)    Local.
  *   void ising_timer_switch(ising_phase from, ising_phase to)
