@@ -334,6 +334,76 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
   return _mm512_add_epi8(lo, hi);
 }
 
+/* What the steps of table_avx512_body share: constants in registers and the tallies. */
+typedef struct {
+  __m512i zero, cup, offset, weight1, weight2, p0, p1, sk0, sk1, sk2;
+  const uint32_t *tm1;
+  uint32_t force;
+  int64_t changed, sfield;
+} table_state;
+
+/* The decisions of one step of 32 lanes: s the spins (the colour's sites
+ * on the even bytes), k0..k2 the neighbour sums per axis, hi the high
+ * halves of the random words (16-bit lanes), valid the lanes that hold a
+ * site.  Returns the bytes to flip, adds them to the tallies, and sets *tie
+ * to the lanes left to the scalar kernel. */
+AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i k1, __m512i k2, __m512i hi,
+                                  __mmask32 valid, uint32_t *tie, const int dim, const int heatbath, const int lookup,
+                                  const int field)
+{
+  const uint64_t even = UINT64_C(0x5555555555555555);
+  __m512i tt = _mm512_add_epi8(k0, c->offset);
+  if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, c->weight1));
+  if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, c->weight2));
+  const __mmask64 up = _mm512_cmpgt_epi8_mask(s, c->zero), down = _mm512_movepi8_mask(s);
+  if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, c->cup);
+  __m512i thr; /* the high halves of T - 1 */
+  if (lookup == ISING_LOOKUP_GATHER) {
+    const __m256i idx = _mm512_cvtepi16_epi8(tt);
+    const __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
+                  ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1));
+    const __m512i ta = _mm512_srli_epi32(_mm512_i32gather_epi32(ia, c->tm1, 4), 16),
+                  tb = _mm512_srli_epi32(_mm512_i32gather_epi32(ib, c->tm1, 4), 16);
+    thr = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(ta)), _mm512_cvtepi32_epi16(tb), 1);
+  } else /* PERM3: the sums are even, t = 2 j + 64 up */
+    thr = _mm512_permutex2var_epi16(c->p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, c->p1);
+  const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
+  *tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & c->force);
+  uint64_t flip = _pdep_u64(acc & ~*tie, even);
+  if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~*tie, even) & up);
+  c->changed += _mm_popcnt_u64(flip);
+  if (field) c->sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+  c->sk0 = _mm512_mask_add_epi8(c->sk0, flip, c->sk0, _mm512_mask_sub_epi8(k0, down, c->zero, k0));
+  if (dim > 1) c->sk1 = _mm512_mask_add_epi8(c->sk1, flip, c->sk1, _mm512_mask_sub_epi8(k1, down, c->zero, k1));
+  if (dim > 2) c->sk2 = _mm512_mask_add_epi8(c->sk2, flip, c->sk2, _mm512_mask_sub_epi8(k2, down, c->zero, k2));
+  return flip;
+}
+
+/* 32 bytes from a (bytes ma) in the low half, 32 from b (bytes mb) in the high half. */
+AVX512_INLINE __m512i load_pair(const int8_t *a, const int8_t *b, __mmask32 ma, __mmask32 mb)
+{
+  return _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi8(ma, a)), _mm256_maskz_loadu_epi8(mb, b), 1);
+}
+
+/* The bond signs of 32 positions from a and 32 from b (±J), as a byte mask of load_pair's lanes. */
+AVX512_INLINE uint64_t bits_pair(const uint64_t *neg, size_t a, size_t b)
+{
+  return (ising_bits64(neg, a) & 0xffffffffu) | ising_bits64(neg, b) << 32;
+}
+
+/* A row's k_d = s(i - st) + s(i + st) by load_pair (with ±J bonds each term times the bond's sign). */
+AVX512_INLINE __m512i neighbours_pair(const int8_t *pa, const int8_t *pb, size_t ia, size_t ib, ptrdiff_t st,
+                                      const uint64_t *neg, __mmask32 ma, __mmask32 mb)
+{
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i lo = load_pair(pa - st, pb - st, ma, mb), hi = load_pair(pa + st, pb + st, ma, mb);
+  if (neg) {
+    lo = _mm512_mask_sub_epi8(lo, bits_pair(neg, ia - (size_t)st, ib - (size_t)st), zero, lo);
+    hi = _mm512_mask_sub_epi8(hi, bits_pair(neg, ia, ib), zero, hi);
+  }
+  return _mm512_add_epi8(lo, hi);
+}
+
 /* 32 sites per step: bytes of 64 consecutive positions (the colour's on the
  * even bytes), so each 16-bit lane holds a site's byte (and its right
  * neighbour's, unused); the table index is computed in the bytes, and the
@@ -343,6 +413,8 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
  * and compared with the 16-bit high halves hi of the random words: hi below
  * it accepts, above rejects, equal (probability 2^-16) leaves the site to
  * the scalar kernel after the loop, which draws lo for the exact r < T.
+ * Two segments of at most 16 sites each (rows of up to 32 sites: 3D 32^3
+ * and smaller, 2D 32^2) share one step, one in each 32-byte half.
  * dim, pm, heatbath and lookup are constants in each instantiation
  * (table_avx512). */
 AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
@@ -354,14 +426,23 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
   const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1;
   const int up_offset = lookup == ISING_LOOKUP_GATHER ? ISING_TABLE_SIZE : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
-  const __m512i zero = _mm512_setzero_si512(), cup = _mm512_set1_epi8((char)up_offset);
-  const __m512i offset = _mm512_set1_epi8((char)(2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0)));
-  const __m512i weight1 = _mm512_set1_epi16((short)w1), weight2 = _mm512_set1_epi16((short)w2);
-  const __m512i p0 = _mm512_loadu_si512(k->tperm16), p1 = _mm512_loadu_si512(k->tperm16 + 32);
-  const uint64_t even = UINT64_C(0x5555555555555555);
-  const uint32_t *tm1 = k->tm1;
+  const __m512i zero = _mm512_setzero_si512();
   /* Everything the loop reads from memory other than the spins, in registers: a store to the int8_t spins
    * may alias anything, so the compiler would reload it after every step. */
+  table_state c = {.zero = zero,
+                   .cup = _mm512_set1_epi8((char)up_offset),
+                   .offset = _mm512_set1_epi8((char)(2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0))),
+                   .weight1 = _mm512_set1_epi16((short)w1),
+                   .weight2 = _mm512_set1_epi16((short)w2),
+                   .p0 = _mm512_loadu_si512(k->tperm16),
+                   .p1 = _mm512_loadu_si512(k->tperm16 + 32),
+                   .sk0 = zero,
+                   .sk1 = zero,
+                   .sk2 = zero,
+                   .tm1 = k->tm1,
+                   .force = k->force_ties ? ~0u : 0,
+                   .changed = 0,
+                   .sfield = 0};
   const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
   /* The rows this kernel reads first are those of the next row (2D) or the next plane (3D), which the hardware
    * prefetchers bring too late: each step asks for its 64 bytes of the row two rows ahead (2D: the new
@@ -369,7 +450,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   const ptrdiff_t ahead = dim == 2 ? 2 * st1 : dim == 3 ? st2 + 8 * st1 : 0;
   /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most 32 steps before they are added
    * (sk + 128 in unsigned bytes, |sk| <= 64, summed by 8 less the 8 * 128 bias: sad) to the 64-bit lanes of v */
-  __m512i sk0 = zero, sk1 = zero, sk2 = zero, v0 = zero, v1 = zero, v2 = zero;
+  __m512i v0 = zero, v1 = zero, v2 = zero;
   const __m512i bias = _mm512_set1_epi8((char)0x80), bias8 = _mm512_set1_epi64(8 * 128);
 #define SK_FLUSH(sk, v)                                                                                                \
   do {                                                                                                                 \
@@ -377,11 +458,9 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     sk = zero;                                                                                                         \
   } while (0)
   const int field = k->field_q != 0;
-  const uint32_t force = k->force_ties ? ~0u : 0;
-  int64_t changed = 0, sfield = 0;
   /* Sites whose hi equals the high half of T - 1 (probability 2^-16) are left alone here and decided after the
    * loop by the scalar kernel, which draws lo: no call in the loop, so nothing is spilled around one.  A colour's
-   * sites do not see each other, so deciding them later changes nothing. */
+   * sites do not see each other, so deciding them later changes nothing (nor does taking two rows at once). */
   int ties = 0, tie_m[BATCH_STEPS], tie_seg[BATCH_STEPS], since = 0;
   uint32_t tie_mask[BATCH_STEPS];
   for (int j = 0; j < count; j++) {
@@ -390,12 +469,53 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     const uint16_t *const r = seg[j].r;
     const int steps = (n + 31) / 32;
     if (since + steps > 32) {
-      SK_FLUSH(sk0, v0);
-      if (dim > 1) SK_FLUSH(sk1, v1);
-      if (dim > 2) SK_FLUSH(sk2, v2);
+      SK_FLUSH(c.sk0, v0);
+      if (dim > 1) SK_FLUSH(c.sk1, v1);
+      if (dim > 2) SK_FLUSH(c.sk2, v2);
       since = 0;
     }
     since += steps;
+    if (n <= 16 && j + 1 < count && seg[j + 1].n <= 16) { /* two short segments in one step */
+      const size_t ib = seg[j + 1].i0;
+      const int nb = seg[j + 1].n;
+      const __mmask32 va = (1u << n) - 1, vb = (1u << nb) - 1;
+      const __mmask32 ba = (__mmask32)((UINT64_C(1) << 2 * n) - 1), bb = (__mmask32)((UINT64_C(1) << 2 * nb) - 1);
+      int8_t *pa = spins + i0, *pb = spins + ib;
+      if (dim > 1) {
+        _mm_prefetch((const char *)((uintptr_t)pa + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
+        _mm_prefetch((const char *)((uintptr_t)pb + (uintptr_t)ahead), _MM_HINT_T0);
+      }
+      const __m512i s = load_pair(pa, pb, ba, bb);
+      __m512i left = load_pair(pa - 1, pb - 1, ba, bb), right = load_pair(pa + 1, pb + 1, ba, bb);
+      if (pm) {
+        left = _mm512_mask_sub_epi8(left, bits_pair(neg[0], i0 - 1, ib - 1), zero, left);
+        right = _mm512_mask_sub_epi8(right, bits_pair(neg[0], i0, ib), zero, right);
+      }
+      const __m512i k1 = dim > 1 ? neighbours_pair(pa, pb, i0, ib, st1, neg[1], ba, bb) : zero,
+                    k2 = dim > 2 ? neighbours_pair(pa, pb, i0, ib, st2, neg[2], ba, bb) : zero;
+      const __m512i hi = _mm512_inserti64x4(_mm512_castsi256_si512(_mm256_maskz_loadu_epi16((__mmask16)va, r)),
+                                            _mm256_maskz_loadu_epi16((__mmask16)vb, seg[j + 1].r), 1);
+      uint32_t tie;
+      const uint64_t flip = table_step(&c, s, _mm512_add_epi8(left, right), k1, k2, hi, va | vb << 16, &tie, dim,
+                                       heatbath, lookup, field);
+      if (__builtin_expect(tie != 0, 0)) {
+        if (tie & 0xffffu) {
+          tie_seg[ties] = j;
+          tie_m[ties] = 0;
+          tie_mask[ties++] = tie & 0xffffu;
+        }
+        if (tie >> 16) {
+          tie_seg[ties] = j + 1;
+          tie_m[ties] = 0;
+          tie_mask[ties++] = tie >> 16;
+        }
+      }
+      const __m512i flipped = _mm512_sub_epi8(zero, s);
+      _mm256_mask_storeu_epi8(pa, (__mmask32)flip, _mm512_castsi512_si256(flipped));
+      _mm256_mask_storeu_epi8(pb, (__mmask32)(flip >> 32), _mm512_extracti64x4_epi64(flipped, 1));
+      j++;
+      continue;
+    }
     /* the previous step's spins: byte 63 is the left neighbour of the first site */
     __m512i before = _mm512_set1_epi8(spins[i0 - 1]);
     for (int m = 0; m < n; m += 32) {
@@ -415,44 +535,23 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
         left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
         right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
       }
-      const __m512i k0 = _mm512_add_epi8(left, right), k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes) : zero,
+      const __m512i k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes) : zero,
                     k2 = dim > 2 ? neighbours_512(p, st2, neg[2], i, bytes) : zero;
-      __m512i tt = _mm512_add_epi8(k0, offset);
-      if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, weight1));
-      if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, weight2));
-      const __mmask64 up = _mm512_cmpgt_epi8_mask(s, zero), down = _mm512_movepi8_mask(s);
-      if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, cup);
-      __m512i thr; /* the high halves of T - 1 */
-      if (lookup == ISING_LOOKUP_GATHER) {
-        const __m256i idx = _mm512_cvtepi16_epi8(tt);
-        const __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
-                      ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1));
-        const __m512i ta = _mm512_srli_epi32(_mm512_i32gather_epi32(ia, tm1, 4), 16),
-                      tb = _mm512_srli_epi32(_mm512_i32gather_epi32(ib, tm1, 4), 16);
-        thr = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(ta)), _mm512_cvtepi32_epi16(tb), 1);
-      } else /* PERM3: the sums are even, t = 2 j + 64 up */
-        thr = _mm512_permutex2var_epi16(p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, p1);
       const __m512i hi = _mm512_maskz_loadu_epi16(valid, r + m);
-      const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
-      const uint32_t tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & force);
-      uint64_t flip = _pdep_u64(acc & ~tie, even);
-      if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~tie, even) & up);
+      uint32_t tie;
+      const uint64_t flip =
+          table_step(&c, s, _mm512_add_epi8(left, right), k1, k2, hi, valid, &tie, dim, heatbath, lookup, field);
       if (__builtin_expect(tie != 0, 0)) {
         tie_seg[ties] = j;
         tie_m[ties] = m;
         tie_mask[ties++] = tie;
       }
       _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
-      changed += _mm_popcnt_u64(flip);
-      if (field) sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
-      sk0 = _mm512_mask_add_epi8(sk0, flip, sk0, _mm512_mask_sub_epi8(k0, down, zero, k0));
-      if (dim > 1) sk1 = _mm512_mask_add_epi8(sk1, flip, sk1, _mm512_mask_sub_epi8(k1, down, zero, k1));
-      if (dim > 2) sk2 = _mm512_mask_add_epi8(sk2, flip, sk2, _mm512_mask_sub_epi8(k2, down, zero, k2));
     }
   }
-  SK_FLUSH(sk0, v0);
-  if (dim > 1) SK_FLUSH(sk1, v1);
-  if (dim > 2) SK_FLUSH(sk2, v2);
+  SK_FLUSH(c.sk0, v0);
+  if (dim > 1) SK_FLUSH(c.sk1, v1);
+  if (dim > 2) SK_FLUSH(c.sk2, v2);
 #undef SK_FLUSH
   for (int j = 0; j < ties; j++) {
     const segment *sg = &seg[tie_seg[j]];
@@ -462,8 +561,8 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
       table_scalar_from(k, spins, sg->i0, m, m + 1, sg->r, t);
     }
   }
-  t->changed += changed;
-  t->sfield += sfield;
+  t->changed += c.changed;
+  t->sfield += c.sfield;
   /* onto t->skv: no horizontal sum per call (rows of 3D lattices are only a few steps long) */
   const __m512i v[ISING_MAX_DIM] = {v0, v1, v2};
   for (int d = 0; d < dim; d++) _mm512_storeu_si512(t->skv[d], _mm512_add_epi64(_mm512_loadu_si512(t->skv[d]), v[d]));
