@@ -1155,14 +1155,27 @@ static segments_fn segments_kernel(const ising_sweeper *k)
  * the halo, or not): one Philox call for each run of them with consecutive
  * global site numbers, and one kernel call for a colour of several rows, so
  * that short rows (3D lattices, small lattices) do not pay a call's set-up
- * per row.  Both parities' halves of every row wait in a ring of R rows (a
- * multiple of B, at least lag + B: colour 1 of row q runs once colour 0 of
- * row q + lag is done), slot halves per row and parity.  Within a batch, the
- * rows are updated G apart (batch_colour). */
+ * per row.  Both parities' halves of every interior row wait in a ring of R
+ * rows (a multiple of B, at least lag + B: colour 1 of row q runs once
+ * colour 0 of row q + lag is done), slot halves per row and parity; the
+ * rows next to the halo keep theirs in Rb rows after the ring, from colour
+ * 0 (phase 1) to colour 1 (phase 3), so they are drawn once.  Within a
+ * batch, the rows are updated G apart (batch_colour).
+ *
+ * All of that depends only on the geometry (and on whether the kernel is
+ * the general one), never on the sweep: it is worked out once into a plan
+ * (plan_build), a list of operations (Philox calls, kernel calls with their
+ * segments, x-halo wraps, the two callbacks) that every sweep then runs
+ * (plan_run) without any bookkeeping per row. */
 typedef struct {
   int B;
-  size_t R, slot, G;
+  size_t R, Rb, slot, G;
 } ring_shape;
+
+static inline int boundary_row(const ising_geometry *g, int ey, int ez)
+{
+  return ey == 1 || ey == g->n[1] || (g->dim > 2 && (ez == 1 || ez == g->n[2]));
+}
 
 static ring_shape ring_shape_of(const ising_geometry *g)
 {
@@ -1171,6 +1184,14 @@ static ring_shape ring_shape_of(const ising_geometry *g)
   r.B = 2048 / g->n[0];
   r.B = r.B < 1 ? 1 : r.B > 16 ? 16 : r.B;
   r.R = (size_t)r.B * ((lag + (size_t)r.B - 1) / (size_t)r.B + 1);
+  /* the rows next to the halo, in batches of B (a batch never straddles the two halves of a plane's run) */
+  size_t nb = 0;
+  if (g->dim == 2)
+    nb = g->n[1] > 1 ? 2 : 1;
+  else
+    nb = (size_t)(g->n[2] > 1 ? 2 : 1) * (size_t)g->n[1] +
+         (size_t)(g->n[2] > 2 ? g->n[2] - 2 : 0) * (size_t)(g->n[1] > 1 ? 2 : 1);
+  r.Rb = (size_t)r.B * ((nb + (size_t)r.B - 1) / (size_t)r.B);
   /* Rows q and q + G are updated one after the other (batch_colour).  With fewer than 4 whole steps of 32 sites
    * per row, the 64-byte stores of row q (one per step from its first site i, ending at i + 64 steps) must end
    * before the first load of row q + G (of the row before it, at least (G - 1) (n0 + 2) - 1 bytes past i);
@@ -1187,12 +1208,7 @@ int ising_sweep_fused_ok(const ising_sweeper *k)
   const ising_geometry *g = k->g;
   if (g->dim < 2 || g->grid[0] != 1) return 0;
   ring_shape r = ring_shape_of(g);
-  return 2 * r.R * r.slot <= (size_t)1 << 25; /* at most 64 MiB of halves */
-}
-
-static inline int boundary_row(const ising_geometry *g, int ey, int ez)
-{
-  return ey == 1 || ey == g->n[1] || (g->dim > 2 && (ez == 1 || ez == g->n[2]));
+  return 2 * (r.R + r.Rb) * r.slot <= (size_t)1 << 25; /* at most 64 MiB of halves */
 }
 
 static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_stats *acc)
@@ -1207,7 +1223,7 @@ static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_sta
   acc->denergy += denergy;
 }
 
-/* (ey, ez) of row q, walked one row at a time (no divisions in the sweep's loops). */
+/* (ey, ez) of row q, walked one row at a time. */
 typedef struct {
   int ey, ez;
 } row_cursor;
@@ -1226,15 +1242,65 @@ static inline void row_step(const ising_geometry *g, row_cursor *c)
   }
 }
 
-/* The x halo of a row when this rank holds the whole periodic x axis. */
-static inline void wrap_row(const ising_geometry *g, int8_t *spins, row_cursor c)
+/* The x halo of the row whose x = 0 is spins[x0], when this rank holds the whole periodic x axis. */
+static inline void wrap_row(int8_t *spins, size_t x0, int n0)
 {
-  int8_t *x0 = spins + ising_geometry_index(g, 0, c.ey, c.ez);
-  x0[0] = x0[g->n[0]];
-  x0[g->n[0] + 1] = x0[1];
+  spins[x0] = spins[x0 + (size_t)n0];
+  spins[x0 + (size_t)n0 + 1] = spins[x0 + 1];
 }
 
-/* A row in the ring: where it is, and where its words are. */
+/* What the plan depends on: zero-filled, then set, so that memcmp compares it. */
+typedef struct {
+  int dim, n[ISING_MAX_DIM], periodic0, general;
+  int64_t L[ISING_MAX_DIM], offset[ISING_MAX_DIM];
+  ptrdiff_t stride[ISING_MAX_DIM];
+} plan_key;
+
+typedef enum { OP_WORDS, OP_KERNEL, OP_WRAP, OP_BEGIN, OP_END } op_kind;
+
+/* OP_WORDS: Philox blocks [first, first + n), halves into h + a (even sites) and h + area + a (odd);
+ * OP_KERNEL: segments [a, a + n) of the plan; OP_WRAP: x halos of rows x0 = wrap[a .. a + n). */
+typedef struct {
+  op_kind kind;
+  size_t a, n;
+  uint64_t first;
+} plan_op;
+
+typedef struct {
+  plan_key key;
+  ring_shape shape;
+  uint16_t *h; /* the halves: (R + Rb) slot even, then as many odd */
+  size_t area;
+  plan_op *op;
+  segment *seg;
+  size_t *wrap;
+  size_t nop, nseg, nwrap, cap_op, cap_seg, cap_wrap;
+  int failed; /* out of memory while building */
+} sweep_plan;
+
+/* Room for one more element of a growing array; 0 if out of memory. */
+static int grow(void **a, size_t *cap, size_t used, size_t size)
+{
+  if (used < *cap) return 1;
+  size_t cap2 = *cap ? 2 * *cap : 64;
+  void *b = realloc(*a, cap2 * size);
+  if (!b) return 0;
+  *a = b;
+  *cap = cap2;
+  return 1;
+}
+
+static void plan_add_op(sweep_plan *pl, op_kind kind, size_t a, size_t n, uint64_t first)
+{
+  if (pl->failed || !grow((void **)&pl->op, &pl->cap_op, pl->nop, sizeof(plan_op))) {
+    pl->failed = 1;
+    return;
+  }
+  plan_op op = {kind, a, n, first};
+  pl->op[pl->nop++] = op;
+}
+
+/* A row in the ring while the plan is built: where it is, and where its words are. */
 typedef struct {
   row_cursor c;
   size_t q;       /* its row number */
@@ -1242,40 +1308,20 @@ typedef struct {
   size_t start;   /* the ring row of its run's first row, where the run's halves begin */
 } ring_row;
 
-/* The rows in flight and their random words (see ring_shape). */
 typedef struct {
-  ring_shape shape;
-  uint16_t *h[2]; /* the halves of the even and the odd global sites, slot per ring row */
-  ring_row *row;  /* R */
-} words_ring;
+  const ising_geometry *g;
+  sweep_plan *pl;
+  ring_row *row; /* R + Rb */
+  int general;
+} plan_builder;
 
-static int ring_alloc(words_ring *w, const ising_geometry *g)
+/* The words of ring rows [p, p + m) (p + m <= R, or within the rows after the ring): one Philox call per run of
+ * rows with consecutive global site numbers (the rows of a plane). */
+static void ring_words(plan_builder *pb, size_t p, size_t m)
 {
-  w->shape = ring_shape_of(g);
-  w->h[0] = malloc(2 * w->shape.R * w->shape.slot * sizeof(uint16_t));
-  w->row = malloc(w->shape.R * sizeof(ring_row));
-  if (w->h[0] && w->row) {
-    w->h[1] = w->h[0] + w->shape.R * w->shape.slot;
-    return 1;
-  }
-  free(w->h[0]);
-  free(w->row);
-  return 0;
-}
-
-static void ring_free(words_ring *w)
-{
-  free(w->h[0]);
-  free(w->row);
-}
-
-/* The words of ring rows [p, p + m) (p + m <= R): one Philox call per run of rows with consecutive global site
- * numbers (the rows of a plane). */
-static void ring_words(const ising_sweeper *k, uint64_t step, words_ring *w, size_t p, size_t m)
-{
-  const ising_geometry *g = k->g;
+  const ising_geometry *g = pb->g;
   const uint64_t n0 = (uint64_t)g->n[0];
-  ring_row *row = w->row;
+  ring_row *row = pb->row;
   size_t a = p;
   uint64_t base_a = row_global(g, row[p].c.ey, row[p].c.ez), base_b = base_a;
   for (size_t j = p + 1; j <= p + m; j++) {
@@ -1286,9 +1332,7 @@ static void ring_words(const ising_sweeper *k, uint64_t step, words_ring *w, siz
     }
     /* the run a .. j - 1: at most (j - a) n0 / 2 + 11 halves per parity, from ring row a */
     const uint64_t first = base_a >> 3;
-    const size_t blocks = (size_t)(((base_b + n0 - 1) >> 3) - first + 1);
-    ising_rng_halves2(k->simd, k->seed, k->stream, step, first, blocks, w->h[0] + a * w->shape.slot,
-                      w->h[1] + a * w->shape.slot);
+    plan_add_op(pb->pl, OP_WORDS, a * pb->pl->shape.slot, (size_t)(((base_b + n0 - 1) >> 3) - first + 1), first);
     for (size_t e = a; e < j; e++) {
       row[e].first = first;
       row[e].start = a;
@@ -1298,145 +1342,232 @@ static void ring_words(const ising_sweeper *k, uint64_t step, words_ring *w, siz
   }
 }
 
-/* Segments of one colour collected for one kernel call. */
-typedef struct {
-  const ising_sweeper *k;
-  segment_fn one;
-  segments_fn many; /* NULL: one call of one per segment */
-  int8_t *spins;
-  tally *t;
-  int count, steps;
-  segment s[BATCH_SEGMENTS];
-} batch;
-
-static void batch_flush(batch *b)
+/* Adds the segments of one colour of ring row e to the plan, flushing (one kernel call) where a call is full. */
+static void plan_row(plan_builder *pb, size_t e, int colour, size_t *call, int *steps)
 {
-  if (b->many && b->count)
-    b->many(b->k, b->spins, b->s, b->count, b->t);
-  else
-    for (int j = 0; j < b->count; j++) {
-      b->t->site = b->s[j].site;
-      b->one(b->k, b->spins, b->s[j].i0, b->s[j].n, b->s[j].r, b->t);
-    }
-  b->count = b->steps = 0;
-}
-
-/* Adds the sites of one colour of ring row e to the batch, with their words. */
-static void batch_row(batch *b, const words_ring *w, size_t e, int colour)
-{
-  const ising_geometry *g = b->k->g;
-  const ring_row *row = &w->row[e];
+  const ising_geometry *g = pb->g;
+  sweep_plan *pl = pb->pl;
+  const ring_row *row = &pb->row[e];
   const int ex0 = ising_geometry_row_start(g, row->c.ey, row->c.ez, colour);
   if (ex0 > g->n[0]) return;
   const int nc = (g->n[0] - ex0) / 2 + 1;
   const uint64_t site0 = row_global(g, row->c.ey, row->c.ez) + (uint64_t)(ex0 - 1);
   const size_t i0 = ising_geometry_index(g, ex0, row->c.ey, row->c.ez);
-  /* element j of h[p] is global site 8 first + p + 2 j */
-  const uint16_t *r = w->h[site0 & 1] + row->start * w->shape.slot + ((site0 - 8 * row->first) >> 1);
+  /* element j of parity p is global site 8 first + p + 2 j */
+  const uint16_t *r = pl->h + (site0 & 1) * pl->area + row->start * pl->shape.slot + ((site0 - 8 * row->first) >> 1);
   for (int m0 = 0; m0 < nc; m0 += SEGMENT) {
-    const int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT, steps = (n + 31) / 32;
-    if (b->count == BATCH_SEGMENTS || b->steps + steps > BATCH_STEPS) batch_flush(b);
+    const int n = nc - m0 < SEGMENT ? nc - m0 : SEGMENT, st = (n + 31) / 32;
+    if (pl->nseg - *call == BATCH_SEGMENTS || *steps + st > BATCH_STEPS) {
+      plan_add_op(pl, OP_KERNEL, *call, pl->nseg - *call, 0);
+      *call = pl->nseg;
+      *steps = 0;
+    }
+    if (pl->failed || !grow((void **)&pl->seg, &pl->cap_seg, pl->nseg, sizeof(segment))) {
+      pl->failed = 1;
+      return;
+    }
     segment sg = {i0 + 2 * (size_t)m0, r + m0, site0 + 2 * (uint64_t)m0, n};
-    b->s[b->count++] = sg;
-    b->steps += steps;
+    pl->seg[pl->nseg++] = sg;
+    *steps += st;
   }
 }
 
-/* One colour of ring rows p, p + 1, ..., p + m - 1 (mod R), then their x halo.  The table kernels take the rows
- * G apart (0, G, 2G, ..., 1, G + 1, ...): a row's first loads would otherwise overlap the stores of the row just
- * before it, which must reach the cache first (a masked store forwards nothing).  The general kernel streams
- * the coupling arrays, so it takes the rows in order (G apart cost it 10 %). */
-static void batch_colour(batch *b, const words_ring *w, size_t p, size_t m, int colour, int wrap)
+/* Ring row p + j: the ring (p < R) wraps around, the rows after it do not. */
+static inline size_t ring_at(const sweep_plan *pl, size_t p, size_t j)
 {
-  const size_t G = b->k->kernel == ISING_KERNEL_GENERAL ? 1 : w->shape.G, R = w->shape.R;
+  return p < pl->shape.R && p + j >= pl->shape.R ? p + j - pl->shape.R : p + j;
+}
+
+/* One colour of ring rows p, p + 1, ..., p + m - 1, then their x halo.  The table kernels take the rows G apart
+ * (0, G, 2G, ..., 1, G + 1, ...): a row's first loads would otherwise overlap the stores of the row just before
+ * it, which must reach the cache first (a masked store forwards nothing).  The general kernel streams the
+ * coupling arrays, so it takes the rows in order (G apart cost it 10 %). */
+static void batch_colour(plan_builder *pb, size_t p, size_t m, int colour, int wrap)
+{
+  sweep_plan *pl = pb->pl;
+  const size_t G = pb->general ? 1 : pl->shape.G;
+  size_t call = pl->nseg;
+  int steps = 0;
   for (size_t o = 0; o < G && o < m; o++)
-    for (size_t j = o; j < m; j += G) batch_row(b, w, p + j < R ? p + j : p + j - R, colour);
-  batch_flush(b);
-  for (size_t j = 0, e = p; j < m && wrap; j++, e = e + 1 == R ? 0 : e + 1) wrap_row(b->k->g, b->spins, w->row[e].c);
+    for (size_t j = o; j < m; j += G) plan_row(pb, ring_at(pl, p, j), colour, &call, &steps);
+  if (pl->nseg > call) plan_add_op(pl, OP_KERNEL, call, pl->nseg - call, 0);
+  if (!wrap) return;
+  const size_t first = pl->nwrap;
+  for (size_t j = 0; j < m; j++) {
+    if (pl->failed || !grow((void **)&pl->wrap, &pl->cap_wrap, pl->nwrap, sizeof(size_t))) {
+      pl->failed = 1;
+      return;
+    }
+    const row_cursor c = pb->row[ring_at(pl, p, j)].c;
+    pl->wrap[pl->nwrap++] = ising_geometry_index(pb->g, 0, c.ey, c.ez);
+  }
+  plan_add_op(pl, OP_WRAP, first, m, 0);
 }
 
 /* The next up to B rows from (q, c) on that are (boundary 1) or are not (0) next to the halo, into ring rows
  * p, p + 1, ...; returns how many. */
-static size_t ring_take(const ising_geometry *g, words_ring *w, size_t p, size_t rows, size_t *q, row_cursor *c,
-                        int boundary)
+static size_t ring_take(plan_builder *pb, size_t p, size_t rows, size_t *q, row_cursor *c, int boundary)
 {
   size_t m = 0;
-  for (; *q < rows && m < (size_t)w->shape.B; ++*q, row_step(g, c))
-    if (boundary_row(g, c->ey, c->ez) == boundary) {
-      w->row[p + m].c = *c;
-      w->row[p + m].q = *q;
+  for (; *q < rows && m < (size_t)pb->pl->shape.B; ++*q, row_step(pb->g, c))
+    if (boundary_row(pb->g, c->ey, c->ez) == boundary) {
+      pb->row[p + m].c = *c;
+      pb->row[p + m].q = *q;
       m++;
     }
   return m;
 }
 
-/* Colour `colour` of the rows next to the halo (phases 1 and 3 of the fused sweep). */
-static void boundary_rows(const ising_sweeper *k, uint64_t step, words_ring *w, batch *b, int colour, int wrap)
+/* Colour `colour` of the rows next to the halo (phases 1 and 3 of the fused sweep), in the rows after the ring;
+ * their words are drawn in phase 1 only. */
+static void boundary_rows(plan_builder *pb, int colour, int wrap)
 {
-  const ising_geometry *g = k->g;
+  const ising_geometry *g = pb->g;
   const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1);
-  size_t q = 0, m;
+  size_t q = 0, m, p = pb->pl->shape.R;
   row_cursor c = row_first(g);
-  while ((m = ring_take(g, w, 0, rows, &q, &c, 1)) > 0) {
-    ring_words(k, step, w, 0, m);
-    batch_colour(b, w, 0, m, colour, wrap);
+  while ((m = ring_take(pb, p, rows, &q, &c, 1)) > 0) {
+    if (colour == 0) ring_words(pb, p, m);
+    batch_colour(pb, p, m, colour, wrap);
+    p += (size_t)pb->pl->shape.B;
   }
 }
 
-/* Colour 1 of an interior row q may run once colour 0 is done in its
- * neighbour rows, the last of which is q + lag (lag 1 in 2D, n1 in 3D); its
- * words were generated with colour 0's (one Philox block serves all four
- * sites) and wait in the ring. */
-void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *), void (*end)(void *),
-                       void *ctx, ising_sweep_stats *acc)
+static void plan_free(sweep_plan *pl)
 {
-  const ising_geometry *g = k->g;
-  const int wrap = g->periodic[0];
-  const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), lag = g->dim == 2 ? 1 : (size_t)g->n[1];
-  words_ring w;
-  if (!ring_alloc(&w, g)) { /* the plain order: colour 0, exchange, colour 1 */
-    ising_sweep_colour(k, spins, 0, step, acc);
-    row_cursor c = row_first(g);
-    for (size_t q = 0; q < rows && wrap; q++, row_step(g, &c)) wrap_row(g, spins, c);
-    begin(ctx);
-    end(ctx);
-    ising_sweep_colour(k, spins, 1, step, acc);
-    c = row_first(g);
-    for (size_t q = 0; q < rows && wrap; q++, row_step(g, &c)) wrap_row(g, spins, c);
-    return;
+  if (!pl) return;
+  free(pl->h);
+  free(pl->op);
+  free(pl->seg);
+  free(pl->wrap);
+  free(pl);
+}
+
+/* The operations of ising_sweep_fused on this geometry (NULL if out of memory).  Colour 1 of an interior row q
+ * may run once colour 0 is done in its neighbour rows, the last of which is q + lag (lag 1 in 2D, n1 in 3D); its
+ * words were generated with colour 0's (one Philox block serves all four sites) and wait in the ring. */
+static sweep_plan *plan_build(const ising_geometry *g, const plan_key *key)
+{
+  sweep_plan *pl = calloc(1, sizeof(*pl));
+  if (!pl) return NULL;
+  pl->key = *key;
+  pl->shape = ring_shape_of(g);
+  const size_t R = pl->shape.R;
+  pl->area = (R + pl->shape.Rb) * pl->shape.slot;
+  pl->h = malloc(2 * pl->area * sizeof(uint16_t));
+  plan_builder pb = {g, pl, malloc((R + pl->shape.Rb) * sizeof(ring_row)), key->general};
+  if (!pl->h || !pb.row) {
+    free(pb.row);
+    plan_free(pl);
+    return NULL;
   }
-  const size_t R = w.shape.R;
-  tally t = {.step = step};
-  batch b = {.k = k, .one = segment_kernel(k), .many = segments_kernel(k), .spins = spins, .t = &t};
+  const int wrap = key->periodic0;
+  const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), lag = g->dim == 2 ? 1 : (size_t)g->n[1];
   /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
-  boundary_rows(k, step, &w, &b, 0, wrap);
-  begin(ctx);
+  boundary_rows(&pb, 0, wrap);
+  plan_add_op(pl, OP_BEGIN, 0, 0, 0);
   /* 2: the other rows, colour 1 lag rows behind colour 0; ring rows [head, head + pending) wait for colour 1,
    * the next batch goes to tail (a multiple of B, so a batch does not wrap around the ring) */
   size_t q = 0, tail = 0, head = 0, pending = 0;
   row_cursor c = row_first(g);
   for (;;) {
-    const size_t m = ring_take(g, &w, tail, rows, &q, &c, 0);
+    const size_t m = ring_take(&pb, tail, rows, &q, &c, 0);
     if (m) {
-      ring_words(k, step, &w, tail, m);
-      batch_colour(&b, &w, tail, m, 0, wrap);
+      ring_words(&pb, tail, m);
+      batch_colour(&pb, tail, m, 0, wrap);
       tail = tail + m == R ? 0 : tail + m;
       pending += m;
     }
     /* colour 0 is done in every row before q */
     size_t ready = 0;
-    for (size_t e = head; ready < pending && (q == rows || w.row[e].q + lag < q); e = e + 1 == R ? 0 : e + 1) ready++;
+    for (size_t e = head; ready < pending && (q == rows || pb.row[e].q + lag < q); e = e + 1 == R ? 0 : e + 1) ready++;
     if (ready) {
-      batch_colour(&b, &w, head, ready, 1, wrap);
+      batch_colour(&pb, head, ready, 1, wrap);
       head = (head + ready) % R;
       pending -= ready;
     }
     if (q == rows && !pending) break;
   }
-  end(ctx);
+  plan_add_op(pl, OP_END, 0, 0, 0);
   /* 3: colour 1 of the rows next to the halo, which now holds colour 0 */
-  boundary_rows(k, step, &w, &b, 1, wrap);
-  ring_free(&w);
+  boundary_rows(&pb, 1, wrap);
+  free(pb.row);
+  if (pl->failed) {
+    plan_free(pl);
+    return NULL;
+  }
+  return pl;
+}
+
+/* The plan of the last geometry swept (one process sweeps one geometry at a time; a different one replaces it).
+ * It stays allocated until the process ends. */
+static sweep_plan *cached_plan;
+
+static const sweep_plan *plan_for(const ising_sweeper *k)
+{
+  const ising_geometry *g = k->g;
+  plan_key key;
+  memset(&key, 0, sizeof(key));
+  key.dim = g->dim;
+  key.periodic0 = g->periodic[0];
+  key.general = k->kernel == ISING_KERNEL_GENERAL;
+  for (int d = 0; d < ISING_MAX_DIM; d++) {
+    key.n[d] = g->n[d];
+    key.L[d] = g->L[d];
+    key.offset[d] = g->offset[d];
+    key.stride[d] = g->stride[d];
+  }
+  if (cached_plan && !memcmp(&cached_plan->key, &key, sizeof(key))) return cached_plan;
+  plan_free(cached_plan);
+  cached_plan = plan_build(g, &key);
+  return cached_plan;
+}
+
+void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *), void (*end)(void *),
+                       void *ctx, ising_sweep_stats *acc)
+{
+  const ising_geometry *g = k->g;
+  const sweep_plan *pl = plan_for(k);
+  if (!pl) { /* out of memory: the plain order, colour 0, exchange, colour 1 */
+    const int wrap = g->periodic[0];
+    const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1);
+    for (int colour = 0; colour < 2; colour++) {
+      ising_sweep_colour(k, spins, colour, step, acc);
+      row_cursor c = row_first(g);
+      for (size_t q = 0; q < rows && wrap; q++, row_step(g, &c))
+        wrap_row(spins, ising_geometry_index(g, 0, c.ey, c.ez), g->n[0]);
+      if (colour == 0) {
+        begin(ctx);
+        end(ctx);
+      }
+    }
+    return;
+  }
+  tally t = {.step = step};
+  const segment_fn one = segment_kernel(k);
+  const segments_fn many = segments_kernel(k);
+  for (size_t o = 0; o < pl->nop; o++) {
+    const plan_op *op = &pl->op[o];
+    switch (op->kind) {
+    case OP_WORDS:
+      ising_rng_halves2(k->simd, k->seed, k->stream, step, op->first, op->n, pl->h + op->a, pl->h + pl->area + op->a);
+      break;
+    case OP_KERNEL:
+      if (many)
+        many(k, spins, pl->seg + op->a, (int)op->n, &t);
+      else
+        for (size_t j = op->a; j < op->a + op->n; j++) {
+          t.site = pl->seg[j].site;
+          one(k, spins, pl->seg[j].i0, pl->seg[j].n, pl->seg[j].r, &t);
+        }
+      break;
+    case OP_WRAP:
+      for (size_t j = op->a; j < op->a + op->n; j++) wrap_row(spins, pl->wrap[j], g->n[0]);
+      break;
+    case OP_BEGIN: begin(ctx); break;
+    case OP_END: end(ctx); break;
+    }
+  }
   finish_tally(k, &t, acc);
 }
 
@@ -1445,19 +1576,14 @@ uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused)
   const ising_geometry *g = k->g;
   uint16_t words[2 * SEGMENT + 16];
   uint32_t sink = 0;
-  if (fused && ising_sweep_fused_ok(k)) { /* the calls of ising_sweep_fused: the rows next to the halo twice */
-    const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1);
-    words_ring w;
-    if (!ring_alloc(&w, g)) return 0;
-    for (int phase = 0; phase < 3; phase++) {
-      size_t q = 0, m;
-      row_cursor c = row_first(g);
-      while ((m = ring_take(g, &w, 0, rows, &q, &c, phase != 1)) > 0) {
-        ring_words(k, step, &w, 0, m);
-        sink ^= w.h[0][0];
+  if (fused && ising_sweep_fused_ok(k)) { /* the Philox calls of ising_sweep_fused's plan */
+    const sweep_plan *pl = plan_for(k);
+    for (size_t o = 0; pl && o < pl->nop; o++)
+      if (pl->op[o].kind == OP_WORDS) {
+        ising_rng_halves2(k->simd, k->seed, k->stream, step, pl->op[o].first, pl->op[o].n, pl->h + pl->op[o].a,
+                          pl->h + pl->area + pl->op[o].a);
+        sink ^= pl->h[pl->op[o].a];
       }
-    }
-    ring_free(&w);
     return sink;
   }
   for (int colour = 0; colour < 2; colour++)

@@ -68,7 +68,11 @@
  *       Philox call per run of them and one kernel call per colour, so
  *       short rows do not pay a call per row), then end(ctx) (the halo
  *       must be complete when it returns), then colour 1 of the rows next
- *       to the halo.  The x halo is filled here, for both colours (periodic
+ *       to the halo (with the words drawn for their colour 0).  The order,
+ *       the batches, their segments and Philox calls depend only on the
+ *       geometry: they are worked out once into a plan, kept for the last
+ *       geometry swept (a different one replaces it; it is freed when the
+ *       process ends), so a sweep does no bookkeeping per row.  The x halo is filled here, for both colours (periodic
  *       x wraps within the row), so the rank must own whole rows: call it
  *       only where ising_sweep_fused_ok(k) (2D and 3D, one rank along x,
  *       rows short enough for the buffer).  The caller exchanges the y and z halos
