@@ -72,6 +72,42 @@ ISING_TARGET_AVX512 static void counts_avx512(const int8_t *a, const int8_t *con
   }
 }
 
+/* The counts of the rows of one plane (2D: of the block) at once, when rows are short (n0 + 2 <= 64): the rows
+ * y = 1 .. n1 of plane ez lie one after the other, each with its two x-halo bytes, so they are counted as one
+ * array of n1 (n0 + 2) bytes, 64 per step, the halo bytes masked off (interior: the bits of the
+ * positions 0 .. 127 from the start of a row that are not x halo; a step that starts at x = p takes bits
+ * p .. p + 63).  A row of 8 sites would otherwise fill an eighth of a step. */
+ISING_TARGET_AVX512 static void counts_plane_avx512(const ising_geometry *g, const int8_t *spins,
+                                                    const uint64_t *const *neg, int ez, const uint64_t interior[2],
+                                                    row_counts *rc)
+{
+  const size_t period = (size_t)g->n[0] + 2, len = (size_t)g->n[1] * period, start = ising_geometry_index(g, 0, 1, ez);
+  const size_t advance = 64 % period;
+  int64_t down = 0, nnz[ISING_MAX_DIM] = {0, 0, 0}, ndiff[ISING_MAX_DIM] = {0, 0, 0};
+  for (size_t o = 0, phase = 0; o < len; o += 64) {
+    const uint64_t inner = phase ? interior[0] >> phase | interior[1] << (64 - phase) : interior[0];
+    const uint64_t valid = inner & (len - o >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << (len - o)) - 1);
+    const int8_t *a = spins + start + o;
+    const __m512i s = _mm512_maskz_loadu_epi8(valid, a);
+    down += (int64_t)_mm_popcnt_u64(_mm512_movepi8_mask(s) & valid);
+    for (int d = 0; d < g->dim; d++) {
+      const __m512i t = _mm512_maskz_loadu_epi8(valid, a + g->stride[d]);
+      const uint64_t exists = _mm512_test_epi8_mask(t, t);
+      uint64_t differ = _mm512_movepi8_mask(_mm512_xor_si512(s, t));
+      if (neg[d]) differ ^= ising_bits64(neg[d], start + o);
+      nnz[d] += (int64_t)_mm_popcnt_u64(exists);
+      ndiff[d] += (int64_t)_mm_popcnt_u64(differ & exists);
+    }
+    phase += advance;
+    if (phase >= period) phase -= period;
+  }
+  rc->down += down;
+  for (int d = 0; d < g->dim; d++) {
+    rc->nnz[d] += nnz[d];
+    rc->ndiff[d] += ndiff[d];
+  }
+}
+
 /* 32 sites per step; the last n % 32 by counts_scalar. */
 ISING_TARGET_AVX2 static void counts_avx2(const int8_t *a, const int8_t *const *nb, const uint64_t *const *neg,
                                           size_t first, size_t n, int dim, row_counts *rc)
@@ -216,6 +252,15 @@ static row_counts block_counts(const ising_geometry *g, const ising_couplings *c
 #endif
   const size_t n = (size_t)g->n[0];
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+#if ISING_X86
+  if (simd == ISING_SIMD_AVX512 && g->dim > 1 && n + 2 <= 64) { /* short rows: a plane at a time */
+    uint64_t interior[2] = {0, 0}; /* bit j: position j of a row-aligned stretch is not x halo */
+    for (size_t j = 0, x = 0; j < 128; j++, x = x == n + 1 ? 0 : x + 1)
+      if (x >= 1 && x <= n) interior[j / 64] |= UINT64_C(1) << (j % 64);
+    for (int ez = zlo; ez < zlo + g->n[2]; ez++) counts_plane_avx512(g, spins, neg, ez, interior, &rc);
+    return rc;
+  }
+#endif
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
     for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
       const size_t i = ising_geometry_index(g, 1, ey, ez);
