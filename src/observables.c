@@ -254,9 +254,10 @@ static row_counts block_counts(const ising_geometry *g, const ising_couplings *c
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
 #if ISING_X86
   if (simd == ISING_SIMD_AVX512 && g->dim > 1 && n + 2 <= 64) { /* short rows: a plane at a time */
-    uint64_t interior[2] = {0, 0}; /* bit j: position j of a row-aligned stretch is not x halo */
-    for (size_t j = 0, x = 0; j < 128; j++, x = x == n + 1 ? 0 : x + 1)
-      if (x >= 1 && x <= n) interior[j / 64] |= UINT64_C(1) << (j % 64);
+    /* bit j: position j of a row-aligned stretch is not x halo (x = j mod (n + 2) in [1, n]) */
+    unsigned __int128 bits = 0;
+    for (size_t j = 0; j < 128; j += n + 2) bits |= (unsigned __int128)(((UINT64_C(1) << n) - 1) << 1) << j;
+    const uint64_t interior[2] = {(uint64_t)bits, (uint64_t)(bits >> 64)};
     for (int ez = zlo; ez < zlo + g->n[2]; ez++) counts_plane_avx512(g, spins, neg, ez, interior, &rc);
     return rc;
   }
