@@ -64,27 +64,20 @@ static double lagged_sum(const double *x, size_t n, size_t t, enum observable o,
 }
 
 /* All lagged sums sum_{i<n-t} (y_i - mu)(y_{i+t} - mu), t < n, by FFT in
- * O(n log n); NULL if the workspace cannot be allocated. */
+ * O(n log n) (ising_fft_autocorrelation); NULL if out of memory. */
 static double *lagged_sums_fft(const double *x, size_t n, enum observable o, double mu)
 {
-  size_t m = 1;
-  while (m < 2 * n) m <<= 1;
-  double *re = calloc(m, sizeof(double)), *im = calloc(m, sizeof(double));
-  if (!re || !im) {
-    free(re);
-    free(im);
-    return NULL;
+  double *y = malloc(sizeof(double) * n), *r = malloc(sizeof(double) * n);
+  if (y && r) {
+    for (size_t i = 0; i < n; i++) y[i] = observable(x[i], o) - mu;
+    if (ising_fft_autocorrelation(y, n, r) == 0) {
+      free(y);
+      return r;
+    }
   }
-  for (size_t i = 0; i < n; i++) re[i] = observable(x[i], o) - mu;
-  ising_fft(re, im, m, -1);
-  for (size_t i = 0; i < m; i++) {
-    re[i] = re[i] * re[i] + im[i] * im[i];
-    im[i] = 0.0;
-  }
-  ising_fft(re, im, m, +1);
-  for (size_t t = 0; t < n; t++) re[t] /= (double)m;
-  free(im);
-  return re;
+  free(y);
+  free(r);
+  return NULL;
 }
 
 /* Lags scanned with direct sums before switching to the FFT: short
