@@ -854,8 +854,21 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
   int64_t changed = 0, sfield = 0;
   int m = 0, ties = 0, tie_m[SEGMENT / 16 + 1];
   uint32_t tie_mask[SEGMENT / 16 + 1];
-  /* full steps only, and none that would read past the array (p + 32 in 1D) */
-  for (; m + 16 <= n && i0 + 2 * (size_t)m + 32 < g->nextended; m += 16) {
+  /* The last step of a segment may be partial (rows of fewer than 32 sites have only that one): it loads and
+   * stores all 32 bytes, the bytes past the segment's last site unchanged (nothing else writes them in between),
+   * and takes the random halves from a copy.  No step reads past the array (the furthest read is a neighbour
+   * across the largest stride, 33 bytes on); the few that would go to the scalar kernel. */
+  const size_t reach = (size_t)(dim > 2 ? g->stride[2] : dim > 1 ? g->stride[1] : 1) + 33;
+  uint16_t rtail[16];
+  for (; m < n && i0 + 2 * (size_t)m + reach <= g->nextended; m += 16) {
+    const int full = n - m >= 16;
+    const uint32_t valid = full ? even : even & ((UINT32_C(1) << (2 * (n - m))) - 1);
+    const uint16_t *rm = r + m;
+    if (!full) {
+      memset(rtail, 0, sizeof(rtail));
+      memcpy(rtail, rm, sizeof(uint16_t) * (size_t)(n - m));
+      rm = rtail;
+    }
     const size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     __m256i s = _mm256_loadu_si256((const __m256i *)p), kd[ISING_MAX_DIM];
@@ -896,18 +909,19 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
                         16);
       thr = _mm256_permute4x64_epi64(_mm256_packus_epi32(ta, tb), 0xd8);
     }
-    const __m256i hi = _mm256_loadu_si256((const __m256i *)(r + m));
+    const __m256i hi = _mm256_loadu_si256((const __m256i *)rm);
     const __m256i eq = _mm256_cmpeq_epi16(hi, thr), le = _mm256_cmpeq_epi16(_mm256_max_epu16(hi, thr), thr);
     /* site j's lane is bytes 2j, 2j + 1, as in the spins: the even bits of the byte masks are per site */
-    uint32_t flip = (uint32_t)_mm256_movemask_epi8(_mm256_andnot_si256(eq, le)) & even;
-    const uint32_t tie = ((uint32_t)_mm256_movemask_epi8(eq) & even) | force;
+    uint32_t flip = (uint32_t)_mm256_movemask_epi8(_mm256_andnot_si256(eq, le)) & valid;
+    const uint32_t tie = ((uint32_t)_mm256_movemask_epi8(eq) | force) & valid;
     flip &= ~tie;
     if (__builtin_expect(tie != 0, 0)) { /* decided after the loop, as in table_avx512_body */
       tie_m[ties] = m;
       tie_mask[ties++] = tie;
     }
-    const uint32_t up = (uint32_t)_mm256_movemask_epi8(upv), down = (uint32_t)_mm256_movemask_epi8(downv);
-    if (heatbath) flip = (flip & down) | (~flip & even & ~tie & up);
+    const uint32_t up = (uint32_t)_mm256_movemask_epi8(upv) & valid,
+                   down = (uint32_t)_mm256_movemask_epi8(downv) & valid;
+    if (heatbath) flip = (flip & down) | (~flip & valid & ~tie & up);
     const __m256i fv = expand_bits_256(flip);
     _mm256_storeu_si256((__m256i *)p, _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv));
     changed += _mm_popcnt_u32(flip);
