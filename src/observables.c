@@ -108,6 +108,51 @@ ISING_TARGET_AVX512 static void counts_plane_avx512(const ising_geometry *g, con
   }
 }
 
+/* counts_plane_avx512 with 32-byte steps (AVX2 has no masked byte loads: a step loads all 32 bytes and
+ * masks the counts; a step whose loads would leave the array, the last of the block, counts its sites with
+ * counts_scalar one at a time). */
+ISING_TARGET_AVX2 static void counts_plane_avx2(const ising_geometry *g, const int8_t *spins,
+                                                const uint64_t *const *neg, int ez, const uint64_t interior[2],
+                                                row_counts *rc)
+{
+  const size_t period = (size_t)g->n[0] + 2, len = (size_t)g->n[1] * period, start = ising_geometry_index(g, 0, 1, ez);
+  const size_t advance = 32 % period, reach = (size_t)g->stride[g->dim - 1] + 32;
+  const __m256i zero = _mm256_setzero_si256();
+  int64_t down = 0, nnz[ISING_MAX_DIM] = {0, 0, 0}, ndiff[ISING_MAX_DIM] = {0, 0, 0};
+  for (size_t o = 0, phase = 0; o < len; o += 32) {
+    const uint64_t inner = phase ? interior[0] >> phase | interior[1] << (64 - phase) : interior[0];
+    uint32_t valid = (uint32_t)inner;
+    if (len - o < 32) valid &= (UINT32_C(1) << (len - o)) - 1;
+    phase += advance;
+    if (phase >= period) phase -= period;
+    const int8_t *a = spins + start + o;
+    if (start + o + reach > g->nextended) {
+      for (uint32_t b = valid; b; b &= b - 1) {
+        const size_t x = (size_t)__builtin_ctz(b);
+        const int8_t *nb[ISING_MAX_DIM] = {NULL, NULL, NULL};
+        for (int d = 0; d < g->dim; d++) nb[d] = a + x + g->stride[d];
+        counts_scalar(a + x, nb, neg, start + o + x, 1, g->dim, rc);
+      }
+      continue;
+    }
+    const __m256i s = _mm256_loadu_si256((const __m256i *)a);
+    down += _mm_popcnt_u32((uint32_t)_mm256_movemask_epi8(s) & valid);
+    for (int d = 0; d < g->dim; d++) {
+      const __m256i t = _mm256_loadu_si256((const __m256i *)(a + g->stride[d]));
+      const uint32_t exists = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(t, zero)) & valid;
+      uint32_t differ = (uint32_t)_mm256_movemask_epi8(_mm256_xor_si256(s, t));
+      if (neg[d]) differ ^= (uint32_t)ising_bits64(neg[d], start + o);
+      nnz[d] += _mm_popcnt_u32(exists);
+      ndiff[d] += _mm_popcnt_u32(differ & exists);
+    }
+  }
+  rc->down += down;
+  for (int d = 0; d < g->dim; d++) {
+    rc->nnz[d] += nnz[d];
+    rc->ndiff[d] += ndiff[d];
+  }
+}
+
 /* 32 sites per step; the last n % 32 by counts_scalar. */
 ISING_TARGET_AVX2 static void counts_avx2(const int8_t *a, const int8_t *const *nb, const uint64_t *const *neg,
                                           size_t first, size_t n, int dim, row_counts *rc)
@@ -253,12 +298,16 @@ static row_counts block_counts(const ising_geometry *g, const ising_couplings *c
   const size_t n = (size_t)g->n[0];
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
 #if ISING_X86
-  if (simd == ISING_SIMD_AVX512 && g->dim > 1 && n + 2 <= 64) { /* short rows: a plane at a time */
+  if (simd != ISING_SIMD_SCALAR && g->dim > 1 && n + 2 <= 64) { /* short rows: a plane at a time */
     /* bit j: position j of a row-aligned stretch is not x halo (x = j mod (n + 2) in [1, n]) */
     unsigned __int128 bits = 0;
     for (size_t j = 0; j < 128; j += n + 2) bits |= (unsigned __int128)(((UINT64_C(1) << n) - 1) << 1) << j;
     const uint64_t interior[2] = {(uint64_t)bits, (uint64_t)(bits >> 64)};
-    for (int ez = zlo; ez < zlo + g->n[2]; ez++) counts_plane_avx512(g, spins, neg, ez, interior, &rc);
+    for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+      if (simd == ISING_SIMD_AVX512)
+        counts_plane_avx512(g, spins, neg, ez, interior, &rc);
+      else
+        counts_plane_avx2(g, spins, neg, ez, interior, &rc);
     return rc;
   }
 #endif
