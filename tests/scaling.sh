@@ -14,7 +14,7 @@ scaling=("$PYTHON" "$SRC/postprocess/scaling.py")
 
 "${scaling[@]}" --help | grep -q "strong" && pass "scaling.py --help" || fail "scaling.py --help"
 
-if OUTDIR=study LAUNCHER=mpirun RANKS="1 2" REPEATS=2 STRONG_SIZE=64,64 WEAK_SIZE=32,32 SWEEPS=2000 THERMALIZE=0 \
+if OUTDIR=study LAUNCHER=mpirun RANKS="1 2" REPEATS=2 STRONG_SIZE=64,64 WEAK_SIZE=32,32 SWEEPS=20000 THERMALIZE=0 \
   ISING=$ISING bash "$SRC/jobscripts/scaling.sh" >study.out 2>&1; then
   pass "jobscripts/scaling.sh outside SLURM (mpirun)"
 else

@@ -25,7 +25,7 @@ single_mpirun=$(LAUNCHER=mpirun OUTPUT=single-mpirun.h5 submit "$SRC/jobscripts/
 temps=$(VALUES=0.3,0.44,0.6 PREFIX=temps submit --array=0-2 "$SRC/jobscripts/array.sh" "${small[@]}")
 samples=$(DECK=$SRC/input/spinglass_pm.opts PARAM=disorder_seed PREFIX=sample submit --array=1-2 \
   "$SRC/jobscripts/array.sh" -lattice_size 4,4 -beta_list 0.5 -thermalize 500 -sweeps 4000)
-scaling=$(RANKS="1 2" REPEATS=1 STRONG_SIZE=64,64 WEAK_SIZE=32,32 SWEEPS=500 OUTDIR=scaling \
+scaling=$(RANKS="1 2" REPEATS=1 STRONG_SIZE=64,64 WEAK_SIZE=32,32 SWEEPS=20000 OUTDIR=scaling \
   submit --ntasks=2 "$SRC/jobscripts/scaling.sh")
 echo "submitted: single $single_srun (srun) $single_mpirun (mpirun), arrays $temps (beta) $samples (disorder)," \
   "scaling $scaling"
