@@ -7,7 +7,8 @@
  * SEGMENT sites: the segment's random words come from the vectorised Philox
  * into an L1-resident buffer, then a segment kernel (table or general;
  * scalar, AVX2 or AVX-512) updates the sites.  ising_sweep_fused runs the
- * same segment kernels on both colours in one pass over the rows.  Every
+ * same segment kernels on both colours in one pass over the rows, by a plan
+ * worked out once per geometry (plan_build).  Every
  * kernel computes the decision r < T(p) of the reference kernel exactly
  * (see sweep.h). */
 #include "ising/sweep.h"
@@ -391,7 +392,7 @@ AVX512_INLINE uint64_t bits_pair(const uint64_t *neg, size_t a, size_t b)
   return (ising_bits64(neg, a) & 0xffffffffu) | ising_bits64(neg, b) << 32;
 }
 
-/* A row's k_d = s(i - st) + s(i + st) by load_pair (with ±J bonds each term times the bond's sign). */
+/* Two rows' k_d = s(i - st) + s(i + st) by load_pair (with ±J bonds each term times the bond's sign). */
 AVX512_INLINE __m512i neighbours_pair(const int8_t *pa, const int8_t *pb, size_t ia, size_t ib, ptrdiff_t st,
                                       const uint64_t *neg, __mmask32 ma, __mmask32 mb)
 {
@@ -854,10 +855,11 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
   int64_t changed = 0, sfield = 0;
   int m = 0, ties = 0, tie_m[SEGMENT / 16 + 1];
   uint32_t tie_mask[SEGMENT / 16 + 1];
-  /* The last step of a segment may be partial (rows of fewer than 32 sites have only that one): it loads and
-   * stores all 32 bytes, the bytes past the segment's last site unchanged (nothing else writes them in between),
-   * and takes the random halves from a copy.  No step reads past the array (the furthest read is a neighbour
-   * across the largest stride, 33 bytes on); the few that would go to the scalar kernel. */
+  /* The last step of a segment may be partial (rows of fewer than 32 sites have only that one): it loads all
+   * 32 bytes, uses only the segment's sites, takes the random halves from a copy, and writes only the sites it
+   * flips (the bytes past the segment may be a halo row that the exchange between the colours is filling).
+   * No step reads past the array (the furthest read is a neighbour across the largest stride, 33 bytes on);
+   * the few that would go to the scalar kernel. */
   const size_t reach = (size_t)(dim > 2 ? g->stride[2] : dim > 1 ? g->stride[1] : 1) + 33;
   uint16_t rtail[16];
   for (; m < n && i0 + 2 * (size_t)m + reach <= g->nextended; m += 16) {
@@ -923,7 +925,10 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
                    down = (uint32_t)_mm256_movemask_epi8(downv) & valid;
     if (heatbath) flip = (flip & down) | (~flip & valid & ~tie & up);
     const __m256i fv = expand_bits_256(flip);
-    _mm256_storeu_si256((__m256i *)p, _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv));
+    if (full)
+      _mm256_storeu_si256((__m256i *)p, _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv));
+    else /* only the segment's own bytes: past it may lie a halo that a non-blocking exchange is filling */
+      for (uint32_t b = flip; b; b &= b - 1) p[__builtin_ctz(b)] = (int8_t)-p[__builtin_ctz(b)];
     changed += _mm_popcnt_u32(flip);
     sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
     for (int d = 0; d < dim; d++) {
