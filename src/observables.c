@@ -26,6 +26,16 @@ typedef struct {
   int64_t down, nnz[ISING_MAX_DIM], ndiff[ISING_MAX_DIM];
 } row_counts;
 
+/* rc += the counts of a row or a plane. */
+static inline void add_counts(row_counts *rc, int dim, int64_t down, const int64_t *nnz, const int64_t *ndiff)
+{
+  rc->down += down;
+  for (int d = 0; d < dim; d++) {
+    rc->nnz[d] += nnz[d];
+    rc->ndiff[d] += ndiff[d];
+  }
+}
+
 static void counts_scalar(const int8_t *a, const int8_t *const *nb, const uint64_t *const *neg, size_t first, size_t n,
                           int dim, row_counts *rc)
 {
@@ -65,11 +75,7 @@ ISING_TARGET_AVX512 static void counts_avx512(const int8_t *a, const int8_t *con
       ndiff[d] += (int64_t)_mm_popcnt_u64(differ & exists);
     }
   }
-  rc->down += down;
-  for (int d = 0; d < dim; d++) {
-    rc->nnz[d] += nnz[d];
-    rc->ndiff[d] += ndiff[d];
-  }
+  add_counts(rc, dim, down, nnz, ndiff);
 }
 
 /* The counts of the rows of one plane (2D: of the block) at once, when rows are short (n0 + 2 <= 64): the rows
@@ -101,11 +107,7 @@ ISING_TARGET_AVX512 static void counts_plane_avx512(const ising_geometry *g, con
     phase += advance;
     if (phase >= period) phase -= period;
   }
-  rc->down += down;
-  for (int d = 0; d < g->dim; d++) {
-    rc->nnz[d] += nnz[d];
-    rc->ndiff[d] += ndiff[d];
-  }
+  add_counts(rc, g->dim, down, nnz, ndiff);
 }
 
 /* counts_plane_avx512 with 32-byte steps (AVX2 has no masked byte loads: a step loads all 32 bytes and
@@ -146,11 +148,7 @@ ISING_TARGET_AVX2 static void counts_plane_avx2(const ising_geometry *g, const i
       ndiff[d] += _mm_popcnt_u32(differ & exists);
     }
   }
-  rc->down += down;
-  for (int d = 0; d < g->dim; d++) {
-    rc->nnz[d] += nnz[d];
-    rc->ndiff[d] += ndiff[d];
-  }
+  add_counts(rc, g->dim, down, nnz, ndiff);
 }
 
 /* 32 sites per step; the last n % 32 by counts_scalar. */
@@ -172,11 +170,7 @@ ISING_TARGET_AVX2 static void counts_avx2(const int8_t *a, const int8_t *const *
       ndiff[d] += _mm_popcnt_u32(differ & exists);
     }
   }
-  rc->down += down;
-  for (int d = 0; d < dim; d++) {
-    rc->nnz[d] += nnz[d];
-    rc->ndiff[d] += ndiff[d];
-  }
+  add_counts(rc, dim, down, nnz, ndiff);
   if (full < n) {
     const int8_t *tail[ISING_MAX_DIM] = {NULL, NULL, NULL};
     for (int d = 0; d < dim; d++) tail[d] = nb[d] + full;
