@@ -787,6 +787,28 @@ ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *s
 #define AVX2_INLINE ISING_TARGET_AVX2 static inline __attribute__((always_inline))
 
 /* 0xff in byte j where bit j of b is set. */
+/* The first len bytes of v (1 <= len <= 32) to p, nothing past them: two overlapping stores of the largest
+ * power of two <= len (AVX2 has no byte-masked store). */
+AVX2_INLINE void store_prefix_256(int8_t *p, __m256i v, int len)
+{
+  _Alignas(32) int8_t b[32];
+  _mm256_store_si256((__m256i *)b, v);
+  if (len >= 16) {
+    memcpy(p, b, 16);
+    memcpy(p + len - 16, b + len - 16, 16);
+  } else if (len >= 8) {
+    memcpy(p, b, 8);
+    memcpy(p + len - 8, b + len - 8, 8);
+  } else if (len >= 4) {
+    memcpy(p, b, 4);
+    memcpy(p + len - 4, b + len - 4, 4);
+  } else if (len >= 2) {
+    memcpy(p, b, 2);
+    memcpy(p + len - 2, b + len - 2, 2);
+  } else
+    p[0] = b[0];
+}
+
 AVX2_INLINE __m256i expand_bits_256(uint32_t b)
 {
   const __m256i spread =
@@ -925,10 +947,11 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
                    down = (uint32_t)_mm256_movemask_epi8(downv) & valid;
     if (heatbath) flip = (flip & down) | (~flip & valid & ~tie & up);
     const __m256i fv = expand_bits_256(flip);
+    const __m256i nw = _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv);
     if (full)
-      _mm256_storeu_si256((__m256i *)p, _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv));
+      _mm256_storeu_si256((__m256i *)p, nw);
     else /* only the segment's own bytes: past it may lie a halo that a non-blocking exchange is filling */
-      for (uint32_t b = flip; b; b &= b - 1) p[__builtin_ctz(b)] = (int8_t)-p[__builtin_ctz(b)];
+      store_prefix_256(p, nw, 2 * (n - m) - 1);
     changed += _mm_popcnt_u32(flip);
     sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
     for (int d = 0; d < dim; d++) {
