@@ -139,7 +139,7 @@ cycle() {
   if [ -e "$name.ckpt.h5" ] || [ -e "$name.ckpt.h5.tmp" ]; then fail "$label: checkpoint left after completion"; fi
 }
 
-mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 90000 -measure_interval 3 -snapshot_interval 30000"
+mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 360000 -measure_interval 3 -snapshot_interval 120000"
 cycle mc "$mc" 1 TERM 2 USR1 3
 
 # Refusals, on the checkpoint of an interrupted run.
@@ -199,7 +199,7 @@ PY
 refuse "has format version 1; this program reads version 2 (version 1 was written by a program that drew other update random numbers" v1.h5 $mc
 refuse "the contents of /output do not match its checksum" flip.h5 $mc
 refuse "/mc/spins is int8 [4, 4], expected int8 [20, 24]" shape.h5 $mc
-refuse "/mc/energy is missing or not of type float64 [30000]" type.h5 $mc
+refuse "/mc/energy is missing or not of type float64 [120000]" type.h5 $mc
 refuse "is not a checkpoint of this program" mc.ref.h5 $mc
 # An existing output is replaced only when it is this run's unfinished output.
 cp mc.ref.h5 precious.h5
@@ -243,7 +243,7 @@ fi
 rm -rf w.ckpt.h5.tmp
 
 pt="-task tempering -lattice_size 8,8 -couplings pm -beta_list 0.2,0.35,0.5,0.65,0.8,1.0,1.2,1.5 -pt_replica_sets 2
-    -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 60000 -pt_swap_interval 2 -snapshot_interval 20000"
+    -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 120000 -pt_swap_interval 2 -snapshot_interval 40000"
 cycle tempering "$pt" 2:2 INT 1 USR1 2:1
 
 ds="-task tempering -lattice_size 6,6 -couplings gaussian -beta_list 0.3,0.7,1.2 -pt_replica_sets 2
@@ -252,13 +252,13 @@ cycle samples "$ds" 2 TERM 3 USR1 1
 
 # Three tasks: stopped in mc, then in anneal (mc and mean field finished:
 # they come back from the output saved in the checkpoint).
-an="-task mc,meanfield,anneal -lattice_size 10,10 -couplings pm -beta_list 0.4,0.8 -thermalize 100 -sweeps 300000
-    -measure_interval 10 -anneal_restarts 48 -anneal_steps 100 -anneal_sweeps_per_step 50"
+an="-task mc,meanfield,anneal -lattice_size 10,10 -couplings pm -beta_list 0.4,0.8 -thermalize 100 -sweeps 1200000
+    -measure_interval 10 -anneal_restarts 48 -anneal_steps 100 -anneal_sweeps_per_step 800"
 cycle tasks "$an" 2 USR1 1 TERM 3 mc anneal
 
 # kill -9 loop: long enough (about 8 s on one rank) that 5 segments of at most
 # 1 s cannot finish it.
-kl="${mc/-sweeps 90000/-sweeps 600000} -seed 5"
+kl="${mc/-sweeps 360000/-sweeps 2400000} -seed 5"
 run 1 $kl -quiet -output k.ref.h5 || fail "kill loop: reference run"
 kills=0
 restarts=0
