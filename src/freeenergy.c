@@ -286,20 +286,35 @@ static int mbar_pass(ising_freeenergy *fe, const size_t *n, const double *H, dou
   const ising_params *p = fe->p;
   const int K = p->nbeta;
   const double N = (double)p->nsites;
-  if (ising_mbar_solve(K, p->beta, n, H, f)) return -1;
   size_t tot = 0;
   for (int k = 0; k < K; k++) tot += n[k];
+  /* the pooled energies, each distinct value once with its multiplicity */
+  double *Hu = malloc(sizeof(double) * (tot ? tot : 1)), *c = malloc(sizeof(double) * (tot ? tot : 1));
   double *lnd = malloc(sizeof(double) * (tot ? tot : 1));
-  if (!lnd) return -1;
-  ising_mbar_denominators(K, p->beta, n, H, f, lnd);
+  if (!Hu || !c || !lnd) {
+    free(Hu);
+    free(c);
+    free(lnd);
+    return -1;
+  }
+  const size_t U = ising_mbar_distinct(tot, H, Hu, c);
+  if (ising_mbar_solve(K, p->beta, n, U, Hu, c, f) ||
+      !isfinite(ising_mbar_denominators(K, p->beta, n, U, Hu, c, f, lnd))) {
+    free(Hu);
+    free(c);
+    free(lnd);
+    return -1;
+  }
   for (int k = 0; k < K; k++) out[k] = -f[k];
   for (int i = 0; i < P; i++) {
     double rel, h1, var;
-    ising_mbar_reweight(K, n, H, f, lnd, grid[i], &rel, &h1, &var);
+    ising_mbar_reweight(U, Hu, c, f, lnd, grid[i], &rel, &h1, &var);
     out[K + 3 * i] = rel;
     out[K + 3 * i + 1] = h1 / N;
     out[K + 3 * i + 2] = grid[i] * grid[i] * var / N;
   }
+  free(Hu);
+  free(c);
   free(lnd);
   return 0;
 }

@@ -3,26 +3,34 @@
  * Serial: every rank holds the same samples and gets the same answer.
  *
  * States k = 0..K-1 at inverse temperatures beta[k] with n[k] (decorrelated)
- * samples of the total energy H, concatenated state by state in H[].  The
+ * samples of the total energy H.  The samples enter only through their
+ * energies, pooled: U energies H[0..U) with multiplicities c[0..U) (sum_u c_u
+ * = N = sum_k n_k; ising_mbar_distinct makes them from the samples).  The
  * reduced free energies f_k = -ln Z_k + const solve
- *     f_k = -ln sum_n exp(-beta_k H_n - ln D_n),  D_n = sum_j n_j exp(f_j - beta_j H_n),
+ *     f_k = -ln sum_u c_u exp(-beta_k H_u - ln D_u),  D_u = sum_j n_j exp(f_j - beta_j H_u),
  * the minimum of the convex function
- *     F(f) = sum_n ln D_n - sum_k n_k f_k
+ *     F(f) = sum_u c_u ln D_u - sum_k n_k f_k
  * (f_0 = 0 fixed).  Solved by Newton's method on F with a backtracking
  * line search, falling back to the self-consistent iteration when a Newton
  * step does not lower F; every sum is a log-sum-exp.
  *
- *   int ising_mbar_solve(int K, const double *beta, const size_t *n, const double *H, double *f)
+ *   size_t ising_mbar_distinct(size_t N, const double *H, double *Hu, double *c)
+ *       Local.  The distinct values of H[0..N) into Hu (ascending) with their
+ *       multiplicities c; returns their number U.  Uniform and ±J couplings
+ *       have few distinct energies (a few hundred for thousands of samples),
+ *       so every sum below gets that much shorter.
+ *   int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H,
+ *                        const double *c, double *f)
  *       Local.  f holds a starting guess on entry (zeros will do) and the
  *       solution on exit, f[0] = 0.  Returns 0, or -1 if it did not converge
  *       (max |gradient| / n_k <= 1e-9) in 100 Newton steps and 2000
  *       self-consistent iterations, or memory is short.
- *   double ising_mbar_denominators(int K, const double *beta, const size_t *n, const double *H,
- *                                  const double *f, double *lnd)
- *       Local.  ln D_n of every sample for the solution f (for reweighting);
- *       returns F(f).
- *   void ising_mbar_reweight(int K, const size_t *n, const double *H, const double *f, const double *lnd,
- *                            double b, double *lnz_rel, double *h1, double *var)
+ *   double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_t U,
+ *                                  const double *H, const double *c, const double *f, double *lnd)
+ *       Local.  ln D_u of every energy for the solution f (for reweighting);
+ *       returns F(f), NaN if memory is short.
+ *   void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f,
+ *                            const double *lnd, double b, double *lnz_rel, double *h1, double *var)
  *       Local.  At inverse temperature b: ln Z(b) - ln Z(beta_0)
  *       (= -(f(b) - f_0)), <H> and Var(H).
  */
@@ -31,10 +39,11 @@
 
 #include <stddef.h>
 
-int ising_mbar_solve(int K, const double *beta, const size_t *n, const double *H, double *f);
-double ising_mbar_denominators(int K, const double *beta, const size_t *n, const double *H, const double *f,
-                               double *lnd);
-void ising_mbar_reweight(int K, const size_t *n, const double *H, const double *f, const double *lnd, double b,
+size_t ising_mbar_distinct(size_t N, const double *H, double *Hu, double *c);
+int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f);
+double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c,
+                               const double *f, double *lnd);
+void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, double b,
                          double *lnz_rel, double *h1, double *var);
 
 #endif
