@@ -1,5 +1,5 @@
 /* mbar.c: MBAR and reweighting (mbar.h).
- *   ising_mbar_solve, ising_mbar_reweight   local */
+ *   ising_mbar_distinct, ising_mbar_solve, ising_mbar_denominators, ising_mbar_reweight   local */
 #include "ising/mbar.h"
 
 #include <math.h>
