@@ -635,131 +635,147 @@ AVX512_INLINE __m512d exp_512(__m512d x)
   return _mm512_scalef_pd(_mm512_fmadd_pd(r1, f4, r0), kf);
 }
 
-/* The even lanes (the colour's sites) of a byte mask of 16 lanes. */
-AVX512_INLINE __mmask8 even_lanes(__mmask16 m)
-{
-  return (__mmask8)_pext_u32(m, 0x5555u);
-}
-
 /* Neighbour sums of one axis at the even bytes of 16, as doubles. */
 AVX512_INLINE __m512d sum_pd(__m128i a, __m128i b)
 {
   return _mm512_cvtepi32_pd(_mm256_cvtepi8_epi32(_mm_cvtepi16_epi8(_mm_add_epi8(a, b))));
 }
 
-/* J s for 8 sites: J from 16 doubles (even or odd lanes), s the signs of 16 spin bytes (even lanes); a zero
- * spin (open halo) sits beside a zero bond, so only the sign matters. */
-AVX512_INLINE __m512d bond_pd(__m512d lo, __m512d hi, int odd, __m128i spins)
+/* The spins of the even bytes of 16 as the sign bits of 8 64-bit lanes (bit 63 set where the spin is negative;
+ * a zero spin, an open halo, counts as positive: it sits beside a zero bond). */
+AVX512_INLINE __m512i spin_signs(__m128i v)
+{
+  return _mm512_cvtepi16_epi64(_mm_slli_epi16(v, 8));
+}
+
+/* x s for 8 lanes: x with its sign bit flipped where the spin is negative (sgn from spin_signs), exactly -x. */
+AVX512_INLINE __m512d times_spin(__m512d x, __m512i sgn)
+{
+  return _mm512_castsi512_pd(
+      _mm512_ternarylogic_epi64(_mm512_castpd_si512(x), sgn, _mm512_set1_epi64(INT64_MIN), 0x78)); /* x ^ (sgn & min) */
+}
+
+/* The bonds of positions i, i + 2, ..., i + 14 (even 0) or i + 1, ..., i + 15 (even 1) from the 16 doubles
+ * a[0 .. 16) (masked by the 16-bit byte mask of the step). */
+AVX512_INLINE __m512d bonds_pd(const double *a, __mmask16 bytes, int odd)
 {
   const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
                 odd_idx = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-  __m512d j = _mm512_permutex2var_pd(lo, odd ? odd_idx : even_idx, hi);
-  return _mm512_mask_sub_pd(j, even_lanes(_mm_movepi8_mask(spins)), _mm512_setzero_pd(), j);
+  return _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, a), odd ? odd_idx : even_idx,
+                                _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), a + 8));
 }
 
 /* 8 sites per step, h^loc as doubles (exact sums); the random word r lies in
  * [2^16 hi, 2^16 hi + 2^16 - 1], and a site whose decision that interval
  * and the band around p 2^32 do not settle goes to accept_exact (draws lo,
- * exact threshold).  dim and heatbath are constants in each instantiation
- * (general_avx512). */
-AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
-                                       tally *t, const int dim, const int heatbath)
+ * exact threshold).  The spins' signs enter as sign bits (spin_signs,
+ * times_spin): a shift, a widening move and a ternary logic op per
+ * neighbour, no mask registers.  dim, heatbath, ub (uniform bonds) and uf
+ * (uniform field) are constants in each instantiation (general_avx512), and
+ * everything the loop reads other than the spins is in locals: a store to
+ * the int8_t spins may alias anything, so the compiler would reload it. */
+AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
+                                       const int dim, const int heatbath, const int ub, const int uf)
 {
   const ising_geometry *g = k->g;
   const ising_couplings *c = k->c;
-  const int ub = c->uniform_bonds, uf = c->uniform_field;
-  const __m512d zero = _mm512_setzero_pd(), scale = _mm512_set1_pd(ISING_QUANTUM_SCALE),
-                scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE);
-  const __m512d lo_band = _mm512_set1_pd(1.0 - k->band), hi_band = _mm512_set1_pd(1.0 + k->band);
+  const double *const jp0 = ub ? NULL : c->Jp[0], *const jp1 = ub || dim < 2 ? NULL : c->Jp[1],
+                      *const jp2 = ub || dim < 3 ? NULL : c->Jp[2], *const hp = uf ? NULL : c->h;
+  const __m512d jc0 = _mm512_set1_pd(c->J[0]), jc1 = _mm512_set1_pd(dim > 1 ? c->J[1] : 0.0),
+                jc2 = _mm512_set1_pd(dim > 2 ? c->J[2] : 0.0), fieldc = _mm512_set1_pd(c->field);
+  const __m512d zero = _mm512_setzero_pd(), scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE);
+  /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
+  const __m512d lo_unit = _mm512_set1_pd(65536.0 * (1.0 - k->band)),
+                hi_unit = _mm512_set1_pd(65536.0 * (1.0 + k->band));
   const __m512d minus40 = _mm512_set1_pd(-40.0), plus40 = _mm512_set1_pd(40.0), one = _mm512_set1_pd(1.0);
-  const __m512d lo_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
-                hi_limit = _mm512_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
-  const __m512d factor = _mm512_set1_pd(heatbath ? -2.0 * k->beta : -k->beta * 2.0);
-  const __m512d two16 = _mm512_set1_pd(65536.0), below16 = _mm512_set1_pd(65535.0);
-  const ptrdiff_t ahead = dim == 2 ? 2 * g->stride[1] : dim == 3 ? g->stride[2] + 8 * g->stride[1] : 0;
+  const __m512d factor = _mm512_set1_pd(-2.0 * k->beta);
+  const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
+  const ptrdiff_t ahead = dim == 2 ? 2 * st1 : dim == 3 ? st2 + 8 * st1 : 0;
   __m512i energy = _mm512_setzero_si512();
-  __m128i before = _mm_setzero_si128();
   int64_t changed = 0;
-  for (int m = 0; m < n; m += 8) {
-    const int nv = n - m < 8 ? n - m : 8;
-    const __mmask8 valid = (__mmask8)((1u << nv) - 1);
-    const __mmask16 bytes = (__mmask16)((1u << (2 * nv)) - 1);
-    const size_t i = i0 + 2 * (size_t)m;
-    int8_t *p = spins + i;
-    const __m128i sb = _mm_maskz_loadu_epi8(bytes, p);
-    if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* as table_avx512 */
-    /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
-    const __m128i lb = m ? _mm_alignr_epi8(sb, before, 15) : _mm_maskz_loadu_epi8(bytes, p - 1),
-                  rb = _mm_maskz_loadu_epi8(bytes, p + 1);
-    before = sb;
-    __m512d hloc;
-    if (ub)
-      hloc = _mm512_mul_pd(_mm512_set1_pd(c->J[0]), sum_pd(lb, rb));
-    else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-      const double *jx = c->Jp[0] + i - 1;
-      __m512d lo = _mm512_maskz_loadu_pd((__mmask8)bytes, jx),
-              hi = _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), jx + 8);
-      hloc = _mm512_add_pd(bond_pd(lo, hi, 0, lb), bond_pd(lo, hi, 1, rb));
-    }
-    for (int d = 1; d < dim; d++) {
-      ptrdiff_t st = g->stride[d];
-      __m128i a = _mm_maskz_loadu_epi8(bytes, p - st), b = _mm_maskz_loadu_epi8(bytes, p + st);
+  for (int j = 0; j < count; j++) {
+    const size_t i0 = seg[j].i0;
+    const int n = seg[j].n;
+    const uint16_t *const r = seg[j].r;
+    __m128i before = _mm_set1_epi8(spins[i0 - 1]); /* byte 15: the left neighbour of the first site */
+    for (int m = 0; m < n; m += 8) {
+      const int nv = n - m < 8 ? n - m : 8;
+      const __mmask8 valid = (__mmask8)((1u << nv) - 1);
+      const __mmask16 bytes = (__mmask16)((1u << (2 * nv)) - 1);
+      const size_t i = i0 + 2 * (size_t)m;
+      int8_t *p = spins + i;
+      const __m128i sb = _mm_maskz_loadu_epi8(bytes, p);
+      if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* as table_avx512 */
+      /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
+      const __m128i lb = _mm_alignr_epi8(sb, before, 15), rb = _mm_maskz_loadu_epi8(bytes, p + 1);
+      before = sb;
+      __m512d hloc;
       if (ub)
-        hloc = _mm512_add_pd(hloc, _mm512_mul_pd(_mm512_set1_pd(c->J[d]), sum_pd(a, b)));
-      else {
-        const double *ja = c->Jp[d] + i - st, *jb = c->Jp[d] + i;
-        hloc = _mm512_add_pd(hloc, _mm512_add_pd(bond_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, ja),
-                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), ja + 8), 0, a),
-                                                 bond_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, jb),
-                                                         _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), jb + 8), 0, b)));
+        hloc = _mm512_mul_pd(jc0, sum_pd(lb, rb));
+      else /* left and right bonds interleaved in Jp[0][i - 1 ...] */
+        hloc = _mm512_add_pd(times_spin(bonds_pd(jp0 + i - 1, bytes, 0), spin_signs(lb)),
+                             times_spin(bonds_pd(jp0 + i - 1, bytes, 1), spin_signs(rb)));
+      if (dim > 1) {
+        const __m128i a = _mm_maskz_loadu_epi8(bytes, p - st1), b = _mm_maskz_loadu_epi8(bytes, p + st1);
+        if (ub)
+          hloc = _mm512_add_pd(hloc, _mm512_mul_pd(jc1, sum_pd(a, b)));
+        else
+          hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(bonds_pd(jp1 + i - st1, bytes, 0), spin_signs(a)),
+                                                   times_spin(bonds_pd(jp1 + i, bytes, 0), spin_signs(b))));
       }
+      if (dim > 2) {
+        const __m128i a = _mm_maskz_loadu_epi8(bytes, p - st2), b = _mm_maskz_loadu_epi8(bytes, p + st2);
+        if (ub)
+          hloc = _mm512_add_pd(hloc, _mm512_mul_pd(jc2, sum_pd(a, b)));
+        else
+          hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(bonds_pd(jp2 + i - st2, bytes, 0), spin_signs(a)),
+                                                   times_spin(bonds_pd(jp2 + i, bytes, 0), spin_signs(b))));
+      }
+      hloc = _mm512_add_pd(hloc, uf ? fieldc : bonds_pd(hp + i, bytes, 0));
+      const __m512i ss = spin_signs(sb);
+      const __mmask8 down = _mm512_movepi64_mask(ss), up = (__mmask8)(~down & valid);
+      /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
+      const __m512d hd = _mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(_mm_maskz_loadu_epi16(valid, r + m)));
+      __mmask8 acc, unsure;
+      if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
+        const __m512d x = _mm512_mul_pd(factor, hloc);
+        const __m512d e1 = _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40)));
+        /* x < -40: p 2^32 rounds up to 2^32, accept; x > 40 (e1 > 2^57): p 2^32 rounds up to 1, accept iff r
+         * = 0, which neither comparison settles where hi = 0 (below is false, above false iff hi = 0) */
+        const __mmask8 low = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ),
+                       below = _mm512_cmp_pd_mask(_mm512_fmadd_pd(hd, e1, e1), lo_unit, _CMP_LT_OQ),
+                       above = _mm512_cmp_pd_mask(_mm512_mul_pd(hd, e1), hi_unit, _CMP_GE_OQ);
+        acc = low | below;
+        unsure = (__mmask8) ~(low | below | above);
+      } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
+        const __m512d x = times_spin(_mm512_mul_pd(factor, hloc), ss);
+        const __m512d e = exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), zero));
+        /* x >= 0: accept (e = 1 exactly, but hi near 2^16 would not be below); x < -40: p 2^32 rounds up to 1,
+         * accept iff r = 0: below is false there, above false iff hi = 0 */
+        const __mmask8 sure = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ),
+                       below = _mm512_cmp_pd_mask(hd, _mm512_fmsub_pd(e, lo_unit, one), _CMP_LT_OQ),
+                       above = _mm512_cmp_pd_mask(hd, _mm512_mul_pd(e, hi_unit), _CMP_GE_OQ);
+        acc = sure | below;
+        unsure = (__mmask8) ~(sure | below | above);
+      }
+      acc &= valid;
+      unsure &= valid;
+      if (__builtin_expect(unsure != 0, 0)) {
+        double hv[8];
+        _mm512_storeu_pd(hv, hloc);
+        t->site = seg[j].site;
+        for (int b = 0; b < 8; b++)
+          if (unsure >> b & 1)
+            acc = (__mmask8)((acc & ~(1u << b)) | (unsigned)accept_exact(k, t, r, m + b, down >> b & 1 ? -1 : 1, hv[b])
+                                                      << b);
+      }
+      const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
+      _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
+      changed += _mm_popcnt_u32(flip);
+      /* 2 s h^loc in units of 2^-32, exact */
+      energy =
+          _mm512_mask_add_epi64(energy, flip, energy, _mm512_cvtpd_epi64(times_spin(_mm512_mul_pd(hloc, scale2), ss)));
     }
-    if (uf)
-      hloc = _mm512_add_pd(hloc, _mm512_set1_pd(c->field));
-    else {
-      const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0);
-      hloc = _mm512_add_pd(hloc, _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, c->h + i), even_idx,
-                                                        _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), c->h + i + 8)));
-    }
-    const __mmask8 down = even_lanes(_mm_movepi8_mask(sb)), up = (__mmask8)(~down & valid);
-    const __m128i hw = _mm_maskz_loadu_epi16(valid, r + m);
-    const __m512d rlo = _mm512_mul_pd(_mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(hw)), two16),
-                  rhi = _mm512_add_pd(rlo, below16);
-    const __mmask8 rzero = _mm_cmpeq_epi16_mask(hw, _mm_setzero_si128()) & valid; /* r may be 0 */
-    __mmask8 acc, unsure;
-    if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
-      const __m512d x = _mm512_mul_pd(factor, hloc);
-      const __mmask8 low = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ), high = _mm512_cmp_pd_mask(x, plus40, _CMP_GT_OQ);
-      const __m512d e1 = _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40)));
-      const __mmask8 below = _mm512_cmp_pd_mask(_mm512_mul_pd(rhi, e1), lo_limit, _CMP_LT_OQ),
-                     above = _mm512_cmp_pd_mask(_mm512_mul_pd(rlo, e1), hi_limit, _CMP_GE_OQ);
-      acc = low | (below & ~high);
-      unsure = (~low & ~high & ~below & ~above) | (high & rzero);
-    } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
-      const __m512d fh = _mm512_mul_pd(factor, hloc), x = _mm512_mask_sub_pd(fh, down, zero, fh);
-      const __mmask8 sure = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ), far = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ);
-      const __m512d y = _mm512_mul_pd(exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), zero)), scale);
-      const __mmask8 below = _mm512_cmp_pd_mask(rhi, _mm512_mul_pd(y, lo_band), _CMP_LT_OQ),
-                     above = _mm512_cmp_pd_mask(rlo, _mm512_mul_pd(y, hi_band), _CMP_GE_OQ);
-      acc = sure | (below & ~far);
-      unsure = (~sure & ~far & ~below & ~above) | (~sure & far & rzero);
-    }
-    acc &= valid;
-    unsure &= valid;
-    if (unsure) {
-      double hv[8];
-      _mm512_storeu_pd(hv, hloc);
-      for (int j = 0; j < 8; j++)
-        if (unsure >> j & 1)
-          acc = (__mmask8)((acc & ~(1u << j)) | (unsigned)accept_exact(k, t, r, m + j, down >> j & 1 ? -1 : 1, hv[j])
-                                                    << j);
-    }
-    const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
-    _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
-    changed += _mm_popcnt_u32(flip);
-    /* 2 s h^loc in units of 2^-32, exact */
-    const __m512d h2 = _mm512_mul_pd(hloc, scale2), de = _mm512_mask_sub_pd(h2, down, zero, h2);
-    energy = _mm512_mask_add_epi64(energy, flip, energy, _mm512_cvtpd_epi64(de));
   }
   t->changed += changed;
   t->denergy += _mm512_reduce_add_epi64(energy);
@@ -776,10 +792,36 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, si
   default: body(k, spins, i0, n, r, t, 3, 1); break;                                                                   \
   }
 
+/* One instantiation of general_avx512_body per (dim, heat bath, uniform bonds, uniform field). */
+#define GENERAL_AVX512_CASE(ub, uf)                                                                                    \
+  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
+  case 0: general_avx512_body(k, spins, seg, count, t, 1, 0, ub, uf); break;                                           \
+  case 1: general_avx512_body(k, spins, seg, count, t, 1, 1, ub, uf); break;                                           \
+  case 2: general_avx512_body(k, spins, seg, count, t, 2, 0, ub, uf); break;                                           \
+  case 3: general_avx512_body(k, spins, seg, count, t, 2, 1, ub, uf); break;                                           \
+  case 4: general_avx512_body(k, spins, seg, count, t, 3, 0, ub, uf); break;                                           \
+  default: general_avx512_body(k, spins, seg, count, t, 3, 1, ub, uf); break;                                          \
+  }
+
+ISING_TARGET_AVX512 static void general_avx512_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
+                                                        int count, tally *t)
+{
+  const int ub = k->c->uniform_bonds, uf = k->c->uniform_field;
+  if (!ub && uf)
+    GENERAL_AVX512_CASE(0, 1)
+  else if (ub && !uf)
+    GENERAL_AVX512_CASE(1, 0)
+  else if (!ub)
+    GENERAL_AVX512_CASE(0, 0)
+  else
+    GENERAL_AVX512_CASE(1, 1)
+}
+
 ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
                                                const uint16_t *r, tally *t)
 {
-  GENERAL_VARIANTS(general_avx512_body)
+  const segment one = {i0, r, t->site, n};
+  general_avx512_segments(k, spins, &one, 1, t);
 }
 
 /* ---- AVX2 ---- */
@@ -1180,12 +1222,15 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
   finish_tally(k, &t, acc);
 }
 
-/* The segments kernel of k: the AVX-512 table kernel takes several segments per call; the others are called
- * once per segment. */
+/* The segments kernel of k: the AVX-512 kernels take several segments per call; the others (and the exact
+ * scalar path of segment_kernel) are called once per segment. */
 static segments_fn segments_kernel(const ising_sweeper *k)
 {
 #if ISING_X86
-  if (k->simd == ISING_SIMD_AVX512 && k->kernel != ISING_KERNEL_GENERAL) return table_avx512_segments;
+  if (k->simd == ISING_SIMD_AVX512)
+    return k->kernel != ISING_KERNEL_GENERAL ? table_avx512_segments
+           : isinf(k->beta) || k->half_ties  ? NULL
+                                             : general_avx512_segments;
 #endif
   (void)k;
   return NULL;
