@@ -31,4 +31,16 @@ else
   fail "-overwrite run"
 fi
 if h5dump -H "$work/b.h5" >/dev/null; then pass "h5dump reads the file"; else fail "h5dump reads the file"; fi
+
+# git_revision is the source tree's revision now, not that of the last CMake configure (cmake/revision.cmake
+# rewrites it at every build).  The tree may be dirty while this runs, so only the hash is compared.
+if head=$(git -C "$SRC" rev-parse --short=12 HEAD 2>/dev/null); then
+  got=$("$PYTHON" -c 'import h5py, sys; print(h5py.File(sys.argv[1], "r").attrs["git_revision"])' \
+    "$work/b.h5" 2>&1)
+  if [ "${got%-dirty}" = "$head" ]; then pass "git_revision $got is HEAD"; else
+    fail "git_revision: file has '$got', the source tree is at $head (version.h not rebuilt?)"
+  fi
+else
+  echo "skip    git_revision: $SRC is not a git checkout"
+fi
 finish
