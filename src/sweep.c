@@ -772,7 +772,8 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
       const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
       _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
       changed += _mm_popcnt_u32(flip);
-      /* 2 s h^loc in units of 2^-32, exact */
+      /* 2 s h^loc in units of 2^-32, exact: below 2^50 in size, at most 512 per lane per call (BATCH_STEPS * 32
+       * sites in 8 lanes), so the 64-bit lanes cannot overflow */
       energy =
           _mm512_mask_add_epi64(energy, flip, energy, _mm512_cvtpd_epi64(times_spin(_mm512_mul_pd(hloc, scale2), ss)));
     }
