@@ -655,14 +655,136 @@ AVX512_INLINE __m512d times_spin(__m512d x, __m512i sgn)
       _mm512_ternarylogic_epi64(_mm512_castpd_si512(x), sgn, _mm512_set1_epi64(INT64_MIN), 0x78)); /* x ^ (sgn & min) */
 }
 
-/* The bonds of positions i, i + 2, ..., i + 14 (even 0) or i + 1, ..., i + 15 (even 1) from the 16 doubles
- * a[0 .. 16) (masked by the 16-bit byte mask of the step). */
-AVX512_INLINE __m512d bonds_pd(const double *a, __mmask16 bytes, int odd)
+/* 16 bytes of the spins: positions a, a + 1, ..., a + 15 (one segment), or a .. a + 7 and b .. b + 7 (two
+ * segments of at most 4 sites: pair), masked by m (bits 0-7 the first half, 8-15 the second). */
+AVX512_INLINE __m128i load16(const int8_t *a, const int8_t *b, __mmask16 m, const int pair)
 {
-  const __m512i even_idx = _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
-                odd_idx = _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1);
-  return _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, a), odd ? odd_idx : even_idx,
-                                _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), a + 8));
+  if (!pair) return _mm_maskz_loadu_epi8(m, a);
+  return _mm_unpacklo_epi64(_mm_maskz_loadu_epi8((__mmask16)(m & 0xff), a),
+                            _mm_maskz_loadu_epi8((__mmask16)(m >> 8), b));
+}
+
+/* The constants and tallies of general_avx512_body's steps (in registers: a store to the int8_t spins may alias
+ * anything, so the compiler would otherwise reload them after every step). */
+typedef struct {
+  const double *jp0, *jp1, *jp2, *hp;
+  __m512d jc0, jc1, jc2, fieldc, zero, scale2, lo_unit, hi_unit, minus40, plus40, one, factor;
+  ptrdiff_t st1, st2, ahead;
+  __m512i energy;
+  int64_t changed;
+} general_state;
+
+/* One step of 8 lanes: positions ia, ia + 2, ..., ia + 14 of segment sa (its sites ma, ma + 1, ...), or with
+ * pair the first 4 lanes from ia (segment sa, sites 0..3) and the last 4 from ib (segment sb, sites 0..3).  bytes:
+ * the 16-bit byte mask (load16); valid: the lanes that hold a site.  *before holds the previous step's spins
+ * (byte 15 the left neighbour of the first site; not used with pair). */
+AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t *spins, size_t ia, size_t ib,
+                                const segment *sa, const segment *sb, int ma, __mmask16 bytes, __mmask8 valid,
+                                __m128i *before, tally *t, const int dim, const int heatbath, const int ub,
+                                const int uf, const int pair)
+{
+  int8_t *p = spins + ia, *q = pair ? spins + ib : p + 8;
+  const uint16_t *ra = sa->r + ma;
+  const size_t jb = pair ? ib : ia + 8; /* the double arrays' second half */
+  const __mmask8 b0 = (__mmask8)bytes, b1 = (__mmask8)(bytes >> 8);
+  const __m128i s = load16(p, q, bytes, pair);
+  if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)c->ahead), _MM_HINT_T0); /* as table_avx512 */
+  /* left neighbours from the registers (a load at p - 1 would wait for the previous store); two segments load
+   * theirs (rows apart, so no store of the step before overlaps them) */
+  const __m128i lb = pair ? load16(p - 1, q - 1, bytes, 1) : _mm_alignr_epi8(s, *before, 15),
+                rb = load16(p + 1, q + 1, bytes, pair);
+  if (!pair) *before = s;
+#define BONDS(arr, off, odd)                                                                                           \
+  _mm512_permutex2var_pd(_mm512_maskz_loadu_pd(b0, (arr) + ia - (off)),                                                \
+                         (odd) ? _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1)                                           \
+                               : _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),                                          \
+                         _mm512_maskz_loadu_pd(b1, (arr) + jb - (off)))
+  __m512d hloc;
+  if (ub)
+    hloc = _mm512_mul_pd(c->jc0, sum_pd(lb, rb));
+  else /* left and right bonds interleaved in Jp[0][i - 1 ...] */
+    hloc =
+        _mm512_add_pd(times_spin(BONDS(c->jp0, 1, 0), spin_signs(lb)), times_spin(BONDS(c->jp0, 1, 1), spin_signs(rb)));
+  if (dim > 1) {
+    const ptrdiff_t st = c->st1;
+    const __m128i a = load16(p - st, q - st, bytes, pair), b = load16(p + st, q + st, bytes, pair);
+    if (ub)
+      hloc = _mm512_add_pd(hloc, _mm512_mul_pd(c->jc1, sum_pd(a, b)));
+    else
+      hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(BONDS(c->jp1, (size_t)st, 0), spin_signs(a)),
+                                               times_spin(BONDS(c->jp1, 0, 0), spin_signs(b))));
+  }
+  if (dim > 2) {
+    const ptrdiff_t st = c->st2;
+    const __m128i a = load16(p - st, q - st, bytes, pair), b = load16(p + st, q + st, bytes, pair);
+    if (ub)
+      hloc = _mm512_add_pd(hloc, _mm512_mul_pd(c->jc2, sum_pd(a, b)));
+    else
+      hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(BONDS(c->jp2, (size_t)st, 0), spin_signs(a)),
+                                               times_spin(BONDS(c->jp2, 0, 0), spin_signs(b))));
+  }
+  hloc = _mm512_add_pd(hloc, uf ? c->fieldc : BONDS(c->hp, 0, 0));
+#undef BONDS
+  const __m512i ss = spin_signs(s);
+  const __mmask8 down = _mm512_movepi64_mask(ss), up = (__mmask8)(~down & valid);
+  /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
+  const __m128i hw = pair ? _mm_unpacklo_epi64(_mm_maskz_loadu_epi16((__mmask8)(valid & 0xf), ra),
+                                               _mm_maskz_loadu_epi16((__mmask8)(valid >> 4), sb->r))
+                          : _mm_maskz_loadu_epi16(valid, ra);
+  const __m512d hd = _mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(hw));
+  __mmask8 acc, unsure;
+  if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
+    const __m512d x = _mm512_mul_pd(c->factor, hloc);
+    const __m512d e1 = _mm512_add_pd(c->one, exp_512(_mm512_min_pd(_mm512_max_pd(x, c->minus40), c->plus40)));
+    /* x < -40: p 2^32 rounds up to 2^32, accept; x > 40 (e1 > 2^57): p 2^32 rounds up to 1, accept iff r = 0,
+     * which neither comparison settles where hi = 0 (below is false, above false iff hi = 0) */
+    const __mmask8 low = _mm512_cmp_pd_mask(x, c->minus40, _CMP_LT_OQ),
+                   below = _mm512_cmp_pd_mask(_mm512_fmadd_pd(hd, e1, e1), c->lo_unit, _CMP_LT_OQ),
+                   above = _mm512_cmp_pd_mask(_mm512_mul_pd(hd, e1), c->hi_unit, _CMP_GE_OQ);
+    acc = low | below;
+    unsure = (__mmask8) ~(low | below | above);
+  } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
+    const __m512d x = times_spin(_mm512_mul_pd(c->factor, hloc), ss);
+    const __m512d e = exp_512(_mm512_min_pd(_mm512_max_pd(x, c->minus40), c->zero));
+    /* x >= 0: accept (e = 1 exactly, but hi near 2^16 would not be below); x < -40: p 2^32 rounds up to 1, accept
+     * iff r = 0: below is false there, above false iff hi = 0 */
+    const __mmask8 sure = _mm512_cmp_pd_mask(x, c->zero, _CMP_GE_OQ),
+                   below = _mm512_cmp_pd_mask(hd, _mm512_fmsub_pd(e, c->lo_unit, c->one), _CMP_LT_OQ),
+                   above = _mm512_cmp_pd_mask(hd, _mm512_mul_pd(e, c->hi_unit), _CMP_GE_OQ);
+    acc = sure | below;
+    unsure = (__mmask8) ~(sure | below | above);
+  }
+  acc &= valid;
+  unsure &= valid;
+  if (__builtin_expect(unsure != 0, 0)) {
+    double hv[8];
+    _mm512_storeu_pd(hv, hloc);
+    for (int b = 0; b < 8; b++)
+      if (unsure >> b & 1) {
+        const int second = pair && b >= 4;
+        const segment *sg = second ? sb : sa;
+        t->site = sg->site;
+        acc = (__mmask8)((acc & ~(1u << b)) | (unsigned)accept_exact(k, t, sg->r,
+                                                                     second ? b - 4
+                                                                     : pair ? b
+                                                                            : ma + b,
+                                                                     down >> b & 1 ? -1 : 1, hv[b])
+                                                  << b);
+      }
+  }
+  const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
+  const __m128i flipped = _mm_sub_epi8(_mm_setzero_si128(), s);
+  const uint32_t fb = _pdep_u32(flip, 0x5555u);
+  if (pair) {
+    _mm_mask_storeu_epi8(p, (__mmask16)(fb & 0xff), flipped);
+    _mm_mask_storeu_epi8(q, (__mmask16)(fb >> 8), _mm_srli_si128(flipped, 8));
+  } else
+    _mm_mask_storeu_epi8(p, (__mmask16)fb, flipped);
+  c->changed += _mm_popcnt_u32(flip);
+  /* 2 s h^loc in units of 2^-32, exact: below 2^50 in size, at most 512 per lane per call (BATCH_STEPS * 32 sites
+   * in 8 lanes), so the 64-bit lanes cannot overflow */
+  c->energy = _mm512_mask_add_epi64(c->energy, flip, c->energy,
+                                    _mm512_cvtpd_epi64(times_spin(_mm512_mul_pd(hloc, c->scale2), ss)));
 }
 
 /* 8 sites per step, h^loc as doubles (exact sums); the random word r lies in
@@ -670,116 +792,60 @@ AVX512_INLINE __m512d bonds_pd(const double *a, __mmask16 bytes, int odd)
  * and the band around p 2^32 do not settle goes to accept_exact (draws lo,
  * exact threshold).  The spins' signs enter as sign bits (spin_signs,
  * times_spin): a shift, a widening move and a ternary logic op per
- * neighbour, no mask registers.  dim, heatbath, ub (uniform bonds) and uf
- * (uniform field) are constants in each instantiation (general_avx512), and
- * everything the loop reads other than the spins is in locals: a store to
- * the int8_t spins may alias anything, so the compiler would reload it. */
+ * neighbour, no mask registers.  Two segments of at most 4 sites each
+ * (rows of 3D 8^3 and smaller) share a step, one in each half.  dim,
+ * heatbath, ub (uniform bonds) and uf (uniform field) are constants in each
+ * instantiation (general_avx512). */
 AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
                                        const int dim, const int heatbath, const int ub, const int uf)
 {
   const ising_geometry *g = k->g;
-  const ising_couplings *c = k->c;
-  const double *const jp0 = ub ? NULL : c->Jp[0], *const jp1 = ub || dim < 2 ? NULL : c->Jp[1],
-                      *const jp2 = ub || dim < 3 ? NULL : c->Jp[2], *const hp = uf ? NULL : c->h;
-  const __m512d jc0 = _mm512_set1_pd(c->J[0]), jc1 = _mm512_set1_pd(dim > 1 ? c->J[1] : 0.0),
-                jc2 = _mm512_set1_pd(dim > 2 ? c->J[2] : 0.0), fieldc = _mm512_set1_pd(c->field);
-  const __m512d zero = _mm512_setzero_pd(), scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE);
-  /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
-  const __m512d lo_unit = _mm512_set1_pd(65536.0 * (1.0 - k->band)),
-                hi_unit = _mm512_set1_pd(65536.0 * (1.0 + k->band));
-  const __m512d minus40 = _mm512_set1_pd(-40.0), plus40 = _mm512_set1_pd(40.0), one = _mm512_set1_pd(1.0);
-  const __m512d factor = _mm512_set1_pd(-2.0 * k->beta);
-  const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
-  const ptrdiff_t ahead = dim == 2 ? 2 * st1 : dim == 3 ? st2 + 8 * st1 : 0;
-  __m512i energy = _mm512_setzero_si512();
-  int64_t changed = 0;
+  const ising_couplings *cp = k->c;
+  general_state c = {.jp0 = ub ? NULL : cp->Jp[0],
+                     .jp1 = ub || dim < 2 ? NULL : cp->Jp[1],
+                     .jp2 = ub || dim < 3 ? NULL : cp->Jp[2],
+                     .hp = uf ? NULL : cp->h,
+                     .jc0 = _mm512_set1_pd(cp->J[0]),
+                     .jc1 = _mm512_set1_pd(dim > 1 ? cp->J[1] : 0.0),
+                     .jc2 = _mm512_set1_pd(dim > 2 ? cp->J[2] : 0.0),
+                     .fieldc = _mm512_set1_pd(cp->field),
+                     .zero = _mm512_setzero_pd(),
+                     .scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE),
+                     /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
+                     .lo_unit = _mm512_set1_pd(65536.0 * (1.0 - k->band)),
+                     .hi_unit = _mm512_set1_pd(65536.0 * (1.0 + k->band)),
+                     .minus40 = _mm512_set1_pd(-40.0),
+                     .plus40 = _mm512_set1_pd(40.0),
+                     .one = _mm512_set1_pd(1.0),
+                     .factor = _mm512_set1_pd(-2.0 * k->beta),
+                     .st1 = dim > 1 ? g->stride[1] : 0,
+                     .st2 = dim > 2 ? g->stride[2] : 0,
+                     .ahead = dim == 2   ? 2 * g->stride[1]
+                              : dim == 3 ? g->stride[2] + 8 * g->stride[1]
+                                         : 0,
+                     .energy = _mm512_setzero_si512(),
+                     .changed = 0};
   for (int j = 0; j < count; j++) {
     const size_t i0 = seg[j].i0;
     const int n = seg[j].n;
-    const uint16_t *const r = seg[j].r;
+    if (n <= 4 && j + 1 < count && seg[j + 1].n <= 4) { /* two short segments in one step */
+      const int nb = seg[j + 1].n;
+      const __mmask16 bytes = (__mmask16)(((1u << 2 * n) - 1) | ((1u << 2 * nb) - 1) << 8);
+      const __mmask8 valid = (__mmask8)(((1u << n) - 1) | ((1u << nb) - 1) << 4);
+      general_step(k, &c, spins, i0, seg[j + 1].i0, &seg[j], &seg[j + 1], 0, bytes, valid, NULL, t, dim, heatbath, ub,
+                   uf, 1);
+      j++;
+      continue;
+    }
     __m128i before = _mm_set1_epi8(spins[i0 - 1]); /* byte 15: the left neighbour of the first site */
     for (int m = 0; m < n; m += 8) {
       const int nv = n - m < 8 ? n - m : 8;
-      const __mmask8 valid = (__mmask8)((1u << nv) - 1);
-      const __mmask16 bytes = (__mmask16)((1u << (2 * nv)) - 1);
-      const size_t i = i0 + 2 * (size_t)m;
-      int8_t *p = spins + i;
-      const __m128i sb = _mm_maskz_loadu_epi8(bytes, p);
-      if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* as table_avx512 */
-      /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
-      const __m128i lb = _mm_alignr_epi8(sb, before, 15), rb = _mm_maskz_loadu_epi8(bytes, p + 1);
-      before = sb;
-      __m512d hloc;
-      if (ub)
-        hloc = _mm512_mul_pd(jc0, sum_pd(lb, rb));
-      else /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-        hloc = _mm512_add_pd(times_spin(bonds_pd(jp0 + i - 1, bytes, 0), spin_signs(lb)),
-                             times_spin(bonds_pd(jp0 + i - 1, bytes, 1), spin_signs(rb)));
-      if (dim > 1) {
-        const __m128i a = _mm_maskz_loadu_epi8(bytes, p - st1), b = _mm_maskz_loadu_epi8(bytes, p + st1);
-        if (ub)
-          hloc = _mm512_add_pd(hloc, _mm512_mul_pd(jc1, sum_pd(a, b)));
-        else
-          hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(bonds_pd(jp1 + i - st1, bytes, 0), spin_signs(a)),
-                                                   times_spin(bonds_pd(jp1 + i, bytes, 0), spin_signs(b))));
-      }
-      if (dim > 2) {
-        const __m128i a = _mm_maskz_loadu_epi8(bytes, p - st2), b = _mm_maskz_loadu_epi8(bytes, p + st2);
-        if (ub)
-          hloc = _mm512_add_pd(hloc, _mm512_mul_pd(jc2, sum_pd(a, b)));
-        else
-          hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(bonds_pd(jp2 + i - st2, bytes, 0), spin_signs(a)),
-                                                   times_spin(bonds_pd(jp2 + i, bytes, 0), spin_signs(b))));
-      }
-      hloc = _mm512_add_pd(hloc, uf ? fieldc : bonds_pd(hp + i, bytes, 0));
-      const __m512i ss = spin_signs(sb);
-      const __mmask8 down = _mm512_movepi64_mask(ss), up = (__mmask8)(~down & valid);
-      /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
-      const __m512d hd = _mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(_mm_maskz_loadu_epi16(valid, r + m)));
-      __mmask8 acc, unsure;
-      if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
-        const __m512d x = _mm512_mul_pd(factor, hloc);
-        const __m512d e1 = _mm512_add_pd(one, exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), plus40)));
-        /* x < -40: p 2^32 rounds up to 2^32, accept; x > 40 (e1 > 2^57): p 2^32 rounds up to 1, accept iff r
-         * = 0, which neither comparison settles where hi = 0 (below is false, above false iff hi = 0) */
-        const __mmask8 low = _mm512_cmp_pd_mask(x, minus40, _CMP_LT_OQ),
-                       below = _mm512_cmp_pd_mask(_mm512_fmadd_pd(hd, e1, e1), lo_unit, _CMP_LT_OQ),
-                       above = _mm512_cmp_pd_mask(_mm512_mul_pd(hd, e1), hi_unit, _CMP_GE_OQ);
-        acc = low | below;
-        unsure = (__mmask8) ~(low | below | above);
-      } else { /* p = e^x, x = -2 beta s h^loc (the sign of s flips the product exactly) */
-        const __m512d x = times_spin(_mm512_mul_pd(factor, hloc), ss);
-        const __m512d e = exp_512(_mm512_min_pd(_mm512_max_pd(x, minus40), zero));
-        /* x >= 0: accept (e = 1 exactly, but hi near 2^16 would not be below); x < -40: p 2^32 rounds up to 1,
-         * accept iff r = 0: below is false there, above false iff hi = 0 */
-        const __mmask8 sure = _mm512_cmp_pd_mask(x, zero, _CMP_GE_OQ),
-                       below = _mm512_cmp_pd_mask(hd, _mm512_fmsub_pd(e, lo_unit, one), _CMP_LT_OQ),
-                       above = _mm512_cmp_pd_mask(hd, _mm512_mul_pd(e, hi_unit), _CMP_GE_OQ);
-        acc = sure | below;
-        unsure = (__mmask8) ~(sure | below | above);
-      }
-      acc &= valid;
-      unsure &= valid;
-      if (__builtin_expect(unsure != 0, 0)) {
-        double hv[8];
-        _mm512_storeu_pd(hv, hloc);
-        t->site = seg[j].site;
-        for (int b = 0; b < 8; b++)
-          if (unsure >> b & 1)
-            acc = (__mmask8)((acc & ~(1u << b)) | (unsigned)accept_exact(k, t, r, m + b, down >> b & 1 ? -1 : 1, hv[b])
-                                                      << b);
-      }
-      const __mmask8 flip = heatbath ? (__mmask8)((acc & down) | (~acc & up)) : acc;
-      _mm_mask_storeu_epi8(p, (__mmask16)_pdep_u32(flip, 0x5555u), _mm_sub_epi8(_mm_setzero_si128(), sb));
-      changed += _mm_popcnt_u32(flip);
-      /* 2 s h^loc in units of 2^-32, exact: below 2^50 in size, at most 512 per lane per call (BATCH_STEPS * 32
-       * sites in 8 lanes), so the 64-bit lanes cannot overflow */
-      energy =
-          _mm512_mask_add_epi64(energy, flip, energy, _mm512_cvtpd_epi64(times_spin(_mm512_mul_pd(hloc, scale2), ss)));
+      general_step(k, &c, spins, i0 + 2 * (size_t)m, 0, &seg[j], NULL, m, (__mmask16)((1u << (2 * nv)) - 1),
+                   (__mmask8)((1u << nv) - 1), &before, t, dim, heatbath, ub, uf, 0);
     }
   }
-  t->changed += changed;
-  t->denergy += _mm512_reduce_add_epi64(energy);
+  t->changed += c.changed;
+  t->denergy += _mm512_reduce_add_epi64(c.energy);
 }
 
 /* One instantiation of a general kernel body per (dim, heat bath): no branches on them in the loop. */
