@@ -1,13 +1,125 @@
 /* mbar.c: MBAR and reweighting (mbar.h).
- *   ising_mbar_distinct, ising_mbar_solve, ising_mbar_denominators, ising_mbar_reweight   local */
+ *   ising_mbar_distinct, ising_mbar_solve, ising_mbar_denominators, ising_mbar_reweight,
+ *   ising_mbar_exp   local */
 #include "ising/mbar.h"
 
+#include "ising/rng.h"
+
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-static double log_denominators(int K, const double *beta, const size_t *n, const double *lnn, size_t U, const double *H,
-                               const double *c, const double *f, double *lnd);
+/* ---- e^x for x <= 0, vectorised, the same bits on every instruction set ----
+ *
+ * Every exponential of MBAR is of a number <= 0 (a log-sum-exp term less its maximum, or a weight W <= 1/n_k),
+ * and there are K or P of them per energy per pass: with continuous (Gaussian) couplings every sample has its own
+ * energy, and glibc's exp, one call at a time, was the largest part of the analysis.  ising_mbar_exp computes
+ * them an array at a time: x = k ln2 + r (Cody-Waite, |r| <= ln2/2), e^r by its Taylor polynomial of degree 13
+ * (remainder < 1e-17 relative) by Horner's rule, times 2^k from the exponent bits; below -708 it returns
+ * e^-708, whose difference from the true value (< 3.4e-308) is nothing beside the sums of which every such
+ * term is a part (each has a term 1 or is about 1).  Only +, -, * and integer operations, and mbar.c is compiled
+ * with -ffp-contract=off (no fused multiply-adds): the vector instructions of AVX-512, AVX2 and the plain
+ * build round each operation exactly as the scalar code does, so the analysis gives the same bits on every
+ * instruction set (test_mbar checks it, and the error against exp: below 3 units in the last place). */
+static inline __attribute__((always_inline)) double exp_nonpositive(double x)
+{
+  const double shift = 0x1.8p52; /* t + shift rounds t to an integer, which then sits in the low mantissa bits */
+  { /* x = max(x, -708) in integer operations: a conditional would keep GCC from vectorising the loop for AVX2 */
+    const double lo = -708.0;
+    int64_t xb, lb;
+    memcpy(&xb, &x, sizeof(xb));
+    memcpy(&lb, &lo, sizeof(lb));
+    const int64_t below = -(int64_t)(x < lo);
+    xb = (xb & ~below) | (lb & below);
+    memcpy(&x, &xb, sizeof(x));
+  }
+  const double t = x * 1.4426950408889634074 + shift, kf = t - shift;
+  double r = x - kf * 6.93147180369123816490e-01; /* ln 2 to 32 bits: kf times it is exact */
+  r = r - kf * 1.90821492927058770002e-10;
+  double q = 1.0 / 6227020800.0;
+  q = q * r + 1.0 / 479001600.0;
+  q = q * r + 1.0 / 39916800.0;
+  q = q * r + 1.0 / 3628800.0;
+  q = q * r + 1.0 / 362880.0;
+  q = q * r + 1.0 / 40320.0;
+  q = q * r + 1.0 / 5040.0;
+  q = q * r + 1.0 / 720.0;
+  q = q * r + 1.0 / 120.0;
+  q = q * r + 1.0 / 24.0;
+  q = q * r + 1.0 / 6.0;
+  q = q * r + 0.5;
+  q = q * r + 1.0;
+  q = q * r + 1.0;
+  int64_t bits, sh;
+  memcpy(&bits, &t, sizeof(bits));
+  memcpy(&sh, &shift, sizeof(sh));
+  const int64_t e = (bits - sh + 1023) * ((int64_t)1 << 52); /* 2^k: k >= -1021 */
+  double scale;
+  memcpy(&scale, &e, sizeof(scale));
+  return q * scale;
+}
+
+static inline __attribute__((always_inline)) void exp_loop(const double *x, double *y, size_t n)
+{
+  for (size_t i = 0; i < n; i++) y[i] = exp_nonpositive(x[i]);
+}
+
+#if ISING_X86
+ISING_TARGET_AVX512 static void exp_avx512(const double *x, double *y, size_t n)
+{
+  exp_loop(x, y, n);
+}
+
+ISING_TARGET_AVX2 static void exp_avx2(const double *x, double *y, size_t n)
+{
+  exp_loop(x, y, n);
+}
+#endif
+
+void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n)
+{
+#if ISING_X86
+  if (s == ISING_SIMD_AVX512) {
+    exp_avx512(x, y, n);
+    return;
+  }
+  if (s == ISING_SIMD_AVX2) {
+    exp_avx2(x, y, n);
+    return;
+  }
+#endif
+  (void)s;
+  exp_loop(x, y, n);
+}
+
+/* Work space of the passes over the energies: 4 arrays of U. */
+typedef struct {
+  ising_simd simd;
+  double *m, *sum, *arg, *e;
+} mbar_work;
+
+static int work_alloc(mbar_work *w, size_t U)
+{
+  const size_t V = U ? U : 1;
+  w->simd = ising_simd_default();
+  w->m = malloc(sizeof(double) * V);
+  w->sum = malloc(sizeof(double) * V);
+  w->arg = malloc(sizeof(double) * V);
+  w->e = malloc(sizeof(double) * V);
+  return w->m && w->sum && w->arg && w->e ? 0 : -1;
+}
+
+static void work_free(mbar_work *w)
+{
+  free(w->m);
+  free(w->sum);
+  free(w->arg);
+  free(w->e);
+}
+
+static double log_denominators(const mbar_work *w, int K, const double *beta, const size_t *n, const double *lnn,
+                               size_t U, const double *H, const double *c, const double *f, double *lnd);
 
 /* fmax for a running maximum that starts at -inf: NaN never replaces it, as with fmax, but inline (fmax is a
  * library call in the innermost loops). */
@@ -51,27 +163,41 @@ double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_
                                const double *f, double *lnd)
 {
   double *lnn = log_counts(K, n);
-  if (!lnn) {
+  mbar_work w;
+  if (work_alloc(&w, U) || !lnn) {
+    work_free(&w);
+    free(lnn);
     for (size_t s = 0; s < U; s++) lnd[s] = NAN;
     return NAN;
   }
-  const double F = log_denominators(K, beta, n, lnn, U, H, c, f, lnd);
+  const double F = log_denominators(&w, K, beta, n, lnn, U, H, c, f, lnd);
+  work_free(&w);
   free(lnn);
   return F;
 }
 
-static double log_denominators(int K, const double *beta, const size_t *n, const double *lnn, size_t U, const double *H,
-                               const double *c, const double *f, double *lnd)
+/* ln D_u = m_u + ln sum_j exp(ln n_j + f_j - beta_j H_u - m_u), m_u the largest exponent: a pass over the
+ * energies per temperature (the terms of each energy are still added in the order of j). */
+static double log_denominators(const mbar_work *w, int K, const double *beta, const size_t *n, const double *lnn,
+                               size_t U, const double *H, const double *c, const double *f, double *lnd)
 {
+  double *const m = w->m, *const sum = w->sum, *const arg = w->arg, *const e = w->e;
+  for (size_t s = 0; s < U; s++) {
+    m[s] = -INFINITY;
+    sum[s] = 0.0;
+  }
+  for (int j = 0; j < K; j++)
+    if (n[j])
+      for (size_t s = 0; s < U; s++) m[s] = max_of(m[s], lnn[j] + f[j] - beta[j] * H[s]);
+  for (int j = 0; j < K; j++) {
+    if (!n[j]) continue;
+    for (size_t s = 0; s < U; s++) arg[s] = lnn[j] + f[j] - beta[j] * H[s] - m[s];
+    ising_mbar_exp(w->simd, arg, e, U);
+    for (size_t s = 0; s < U; s++) sum[s] += e[s];
+  }
   double F = 0.0;
   for (size_t s = 0; s < U; s++) {
-    double m = -INFINITY;
-    for (int j = 0; j < K; j++)
-      if (n[j]) m = max_of(m, lnn[j] + f[j] - beta[j] * H[s]);
-    double sum = 0.0;
-    for (int j = 0; j < K; j++)
-      if (n[j]) sum += exp(lnn[j] + f[j] - beta[j] * H[s] - m);
-    lnd[s] = m + log(sum);
+    lnd[s] = m[s] + log(sum[s]);
     F += c[s] * lnd[s];
   }
   for (int k = 0; k < K; k++) F -= (double)n[k] * f[k];
@@ -117,16 +243,19 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
   double *g = malloc(sizeof(double) * (size_t)K), *A = malloc(sizeof(double) * (size_t)K * (size_t)K);
   double *step = malloc(sizeof(double) * (size_t)K), *trial = malloc(sizeof(double) * (size_t)K);
   double *lnn = log_counts(K, n);
+  mbar_work w;
   int rc = -1;
-  if (!lnd || !W || !g || !A || !step || !trial || !lnn) goto done;
+  if (work_alloc(&w, U) || !lnd || !W || !g || !A || !step || !trial || !lnn) goto done;
   for (int k = K - 1; k >= 0; k--) f[k] -= f[0];
   int newton = 100, plain = 2000;
   while (newton > 0 || plain > 0) {
-    double F = log_denominators(K, beta, n, lnn, U, H, c, f, lnd), gmax = 0.0;
+    double F = log_denominators(&w, K, beta, n, lnn, U, H, c, f, lnd), gmax = 0.0;
     /* W_uk = exp(f_k - beta_k H_u - ln D_u); gradient g_k = n_k (sum_u c_u W_uk - 1) */
     for (int k = 0; k < K; k++) {
-      double s = 0.0;
-      for (size_t t = 0; t < U; t++) s += c[t] * (W[(size_t)k * U + t] = exp(f[k] - beta[k] * H[t] - lnd[t]));
+      double s = 0.0, *wk = W + (size_t)k * U;
+      for (size_t t = 0; t < U; t++) wk[t] = f[k] - beta[k] * H[t] - lnd[t];
+      ising_mbar_exp(w.simd, wk, wk, U);
+      for (size_t t = 0; t < U; t++) s += c[t] * wk[t];
       g[k] = (double)n[k] * (s - 1.0);
       if (n[k]) gmax = fmax(gmax, fabs(g[k]) / (double)n[k]);
     }
@@ -168,7 +297,7 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
         for (double lambda = 1.0; lambda > 1e-4 && !moved; lambda *= 0.5) {
           trial[0] = 0.0;
           for (int i = 1; i < K; i++) trial[i] = f[i] + lambda * step[i - 1];
-          if (log_denominators(K, beta, n, lnn, U, H, c, trial, lnd) <= F + 1e-13 * (1.0 + fabs(F))) {
+          if (log_denominators(&w, K, beta, n, lnn, U, H, c, trial, lnd) <= F + 1e-13 * (1.0 + fabs(F))) {
             memcpy(f, trial, sizeof(double) * (size_t)K);
             moved = 1;
           }
@@ -177,17 +306,20 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
     }
     if (!moved) { /* self-consistent iteration: f_k <- -ln sum_u c_u exp(-beta_k H_u - ln D_u) */
       if (plain-- <= 0) break;
-      log_denominators(K, beta, n, lnn, U, H, c, f, lnd);
+      log_denominators(&w, K, beta, n, lnn, U, H, c, f, lnd);
       for (int k = 0; k < K; k++) {
         double m = -INFINITY, s = 0.0;
         for (size_t t = 0; t < U; t++) m = max_of(m, -beta[k] * H[t] - lnd[t]);
-        for (size_t t = 0; t < U; t++) s += c[t] * exp(-beta[k] * H[t] - lnd[t] - m);
+        for (size_t t = 0; t < U; t++) w.arg[t] = -beta[k] * H[t] - lnd[t] - m;
+        ising_mbar_exp(w.simd, w.arg, w.e, U);
+        for (size_t t = 0; t < U; t++) s += c[t] * w.e[t];
         trial[k] = -(m + log(s));
       }
       for (int k = K - 1; k >= 0; k--) f[k] = trial[k] - trial[0];
     }
   }
 done:
+  work_free(&w);
   free(lnn);
   free(lnd);
   free(W);
@@ -198,23 +330,86 @@ done:
   return rc;
 }
 
+/* Sums in LANES interleaved partial sums (element t into lane t % LANES), added pairwise at the end: the same
+ * order of operations whatever the vector width, and no chain of dependent additions. */
+#define LANES 8
+
+static inline __attribute__((always_inline)) double lanes_sum(const double a[LANES])
+{
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+static inline __attribute__((always_inline)) void reweight_body(size_t U, const double *H, const double *c,
+                                                                const double *f, const double *lnd, double b,
+                                                                double *lnz_rel, double *h1, double *var)
+{
+  double n[LANES], mx[LANES], ch[LANES], s[LANES], s1[LANES], s2[LANES];
+  for (size_t l = 0; l < LANES; l++) {
+    n[l] = ch[l] = s[l] = s1[l] = s2[l] = 0.0;
+    mx[l] = -INFINITY;
+  }
+  size_t t = 0;
+  for (; t + LANES <= U; t += LANES)
+    for (size_t l = 0; l < LANES; l++) {
+      n[l] += c[t + l];
+      ch[l] += c[t + l] * H[t + l];
+      mx[l] = max_of(mx[l], -b * H[t + l] - lnd[t + l]);
+    }
+  for (; t < U; t++) {
+    n[t % LANES] += c[t];
+    ch[t % LANES] += c[t] * H[t];
+    mx[t % LANES] = max_of(mx[t % LANES], -b * H[t] - lnd[t]);
+  }
+  double m = -INFINITY;
+  for (size_t l = 0; l < LANES; l++) m = max_of(m, mx[l]);
+  /* energies relative to their mean, so the variance keeps its digits */
+  const double N = lanes_sum(n), ref = lanes_sum(ch) / N;
+  for (t = 0; t + LANES <= U; t += LANES)
+    for (size_t l = 0; l < LANES; l++) {
+      const double w = c[t + l] * exp_nonpositive(-b * H[t + l] - lnd[t + l] - m), d = H[t + l] - ref;
+      s[l] += w;
+      s1[l] += w * d;
+      s2[l] += w * d * d;
+    }
+  for (; t < U; t++) {
+    const double w = c[t] * exp_nonpositive(-b * H[t] - lnd[t] - m), d = H[t] - ref;
+    s[t % LANES] += w;
+    s1[t % LANES] += w * d;
+    s2[t % LANES] += w * d * d;
+  }
+  const double S = lanes_sum(s), S1 = lanes_sum(s1), S2 = lanes_sum(s2);
+  *lnz_rel = m + log(S) + f[0];
+  *h1 = ref + S1 / S;
+  *var = S2 / S - (S1 / S) * (S1 / S);
+}
+
+#if ISING_X86
+ISING_TARGET_AVX512 static void reweight_avx512(size_t U, const double *H, const double *c, const double *f,
+                                                const double *lnd, double b, double *lnz_rel, double *h1, double *var)
+{
+  reweight_body(U, H, c, f, lnd, b, lnz_rel, h1, var);
+}
+
+ISING_TARGET_AVX2 static void reweight_avx2(size_t U, const double *H, const double *c, const double *f,
+                                            const double *lnd, double b, double *lnz_rel, double *h1, double *var)
+{
+  reweight_body(U, H, c, f, lnd, b, lnz_rel, h1, var);
+}
+#endif
+
 void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, double b,
                          double *lnz_rel, double *h1, double *var)
 {
-  double N = 0.0, m = -INFINITY, s = 0.0, s1 = 0.0, s2 = 0.0, ref = 0.0;
-  for (size_t t = 0; t < U; t++) {
-    N += c[t];
-    m = max_of(m, -b * H[t] - lnd[t]);
+#if ISING_X86
+  const ising_simd simd = ising_simd_default();
+  if (simd == ISING_SIMD_AVX512) {
+    reweight_avx512(U, H, c, f, lnd, b, lnz_rel, h1, var);
+    return;
   }
-  /* energies relative to their mean, so the variance keeps its digits */
-  for (size_t t = 0; t < U; t++) ref += c[t] * H[t] / N;
-  for (size_t t = 0; t < U; t++) {
-    double w = c[t] * exp(-b * H[t] - lnd[t] - m), d = H[t] - ref;
-    s += w;
-    s1 += w * d;
-    s2 += w * d * d;
+  if (simd == ISING_SIMD_AVX2) {
+    reweight_avx2(U, H, c, f, lnd, b, lnz_rel, h1, var);
+    return;
   }
-  *lnz_rel = m + log(s) + f[0];
-  *h1 = ref + s1 / s;
-  *var = s2 / s - (s1 / s) * (s1 / s);
+#endif
+  reweight_body(U, H, c, f, lnd, b, lnz_rel, h1, var);
 }

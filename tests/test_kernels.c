@@ -240,6 +240,12 @@ int main(int argc, char **argv)
        {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "pm", "-field_sigma", "0.3", "-beta", "0.7",
         NULL}},
       {G, {"-lattice_size", "13,11", "-lattice_bc", "open", "-couplings", "gaussian", "-beta", "60", NULL}},
+      /* rows of at most 4 sites of a colour with uniform bonds and a random field: two rows per step of the
+       * AVX-512 general kernel, as 6,8,10 and 8,5,6 above with Gaussian bonds */
+      {G, {"-lattice_size", "8,6,4", "-field_sigma", "1", "-beta", "0.6", NULL}},
+      {G,
+       {"-lattice_size", "7,6,5", "-lattice_bc", "open", "-field_sigma", "0.8", "-field", "0.2", "-beta", "0.9",
+        "-algorithm", "heatbath", NULL}},
       /* periodic rows of 32 sites or more: the AVX2 table kernel's vector loop with its byte-shuffle thresholds
        * (every one of the 2 3^dim entries distinct with anisotropic bonds and a field) */
       {T, {"-lattice_size", "34,6,8", "-beta", "0.25", "-J", "1,0.8,1.2", "-field", "0.1", NULL}},

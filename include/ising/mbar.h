@@ -29,13 +29,26 @@
  *                                  const double *H, const double *c, const double *f, double *lnd)
  *       Local.  ln D_u of every energy for the solution f (for reweighting);
  *       returns F(f), NaN if memory is short.
- *   void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f,
+ *   void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n);
+void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f,
  *                            const double *lnd, double b, double *lnz_rel, double *h1, double *var)
  *       Local.  At inverse temperature b: ln Z(b) - ln Z(beta_0)
  *       (= -(f(b) - f_0)), <H> and Var(H).
+ *   void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n)
+ *       Local.  y[i] = e^x[i] for x[i] <= 0 (y may be x), to 3 units in the
+ *       last place (e^-708 for x below -708), with the vector instructions
+ *       of s and the same bits for every s.  Every exponential above is
+ *       computed by it.
+ *
+ * The passes over the energies run one temperature at a time over all
+ * energies (ising_mbar_exp on whole arrays); every sum still adds its terms
+ * in the order of the energies, or of j for D_u, so the results do not
+ * depend on the instruction set.
  */
 #ifndef ISING_MBAR_H
 #define ISING_MBAR_H
+
+#include "ising/rng.h"
 
 #include <stddef.h>
 
@@ -43,6 +56,7 @@ size_t ising_mbar_distinct(size_t N, const double *H, double *Hu, double *c);
 int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f);
 double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c,
                                const double *f, double *lnd);
+void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n);
 void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, double b,
                          double *lnz_rel, double *h1, double *var);
 
