@@ -131,7 +131,7 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
         mf_path_set(g, c, a, sigma, g1, &cg);
         ising_sweeper sweeper;
         ising_sweeper_init(&sweeper, g, &cg, p->algorithm, beta, p->seed, ISING_STREAM_AIS_MF);
-        ising_sweep_stats acc = {0, 0};
+        ising_sweep_stats acc = {0, 0, 0};
         for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
           ising_mc_sweep(&sweeper, halo, spins, ((uint64_t)k << 48) | ((uint64_t)j << 32) | sweep++, &acc);
       }
@@ -192,7 +192,7 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
       if (t == n - 1) break; /* the last point needs no sweeps after it */
       ising_sweeper sweeper;
       ising_sweeper_init(&sweeper, g, c, p->algorithm, sched[t], p->seed, ISING_STREAM_AIS);
-      ising_sweep_stats acc = {0, 0};
+      ising_sweep_stats acc = {0, 0, 0};
       for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
         ising_mc_sweep(&sweeper, &halo, spins, ((uint64_t)m << 32) | sweep++, &acc);
       ising_allreduce_int128(g->comm, &acc.denergy, 1);

@@ -100,7 +100,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising
       if (n == first || n % p->anneal_sweeps_per_step == 0)
         ising_sweeper_init(&sweeper, g, c, p->algorithm, schedule(p, n / p->anneal_sweeps_per_step), p->seed,
                            ISING_STREAM_ANNEAL0 + (uint32_t)r);
-      ising_sweep_stats acc = {0, 0};
+      ising_sweep_stats acc = {0, 0, 0};
       ising_mc_sweep(&sweeper, &halo, spins, (uint64_t)n, &acc);
       const int action = ising_checkpoint_poll(ck);
       if (action != ISING_CHECKPOINT_NONE && anneal_checkpoint(ck, io, g, r, n + 1, hits, spins, best, energies, R))

@@ -158,7 +158,7 @@ static timing time_measure(const ising_geometry *g, const ising_couplings *c, co
 /* Production: ising_mc_sweep (both colours, halo exchanges, as every task runs them). */
 static timing time_production(ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
 {
-  ising_sweep_stats stats = {0, 0};
+  ising_sweep_stats stats = {0, 0, 0};
   MPI_Barrier(comm);
   double t0 = MPI_Wtime(), c0 = cpu_seconds(), h0 = ising_timer_elapsed(ISING_PHASE_HALO);
   for (int s = 0; s < sweeps; s++) ising_mc_sweep(k, halo, spins, (uint64_t)s, &stats);
@@ -170,7 +170,7 @@ static timing time_production(ising_sweeper *k, ising_halo *halo, int8_t *spins,
 static timing time_reference(ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
 {
   timing t = {0, 0, 0};
-  ising_sweep_stats stats = {0, 0};
+  ising_sweep_stats stats = {0, 0, 0};
   MPI_Barrier(comm);
   double t0 = MPI_Wtime(), c0 = cpu_seconds();
   for (int s = 0; s < sweeps; s++)

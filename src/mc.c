@@ -72,6 +72,23 @@ static void flush_measurements(const ising_geometry *g, measurements *pm, double
   pm->n = 0;
 }
 
+/* The energy and magnetisation are tracked from the kernels' exact changes
+ * (ising_sweep_stats), so a measurement needs no pass over the lattice.  A
+ * rank's tracked values are its share at the start plus the changes of its
+ * own sites, which differ from its share of the bonds; their sums over the
+ * ranks are the totals.  confirm_tracked measures both by a pass and
+ * compares the totals, exactly (collective); 0, or -1 (message printed on
+ * every rank) if they differ. */
+static int confirm_tracked(const ising_geometry *g, const ising_couplings *c, const int8_t *spins,
+                           ising_observables_sums tracked)
+{
+  const ising_observables_sums measured = ising_observables_local(g, c, spins);
+  ising_int128 v[4] = {tracked.energy, measured.energy, tracked.magnetization, measured.magnetization};
+  ising_allreduce_int128(g->comm, v, 4);
+  return ising_check(g->comm, v[0] != v[1] || v[2] != v[3],
+                     "internal error: the tracked energy or magnetisation differs from the measured one");
+}
+
 void ising_mc_sweep(ising_sweeper *k, ising_halo *halo, int8_t *spins, uint64_t step, ising_sweep_stats *acc)
 {
   if (ising_sweep_fused_ok(k)) {
@@ -380,21 +397,27 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
   progress pr = {MPI_Wtime(), MPI_Wtime(), 0, per_beta * p->nbeta - (k0 * per_beta + n0)};
   measurements pending = {0, 0, {{0, 0}}};
   uint64_t step = (uint64_t)(k0 * per_beta + n0);
+  /* this rank's tracked energy and magnetisation at the start of the temperature (confirm_tracked) */
+  ising_observables_sums base = ising_observables_local(g, c, spins);
   for (int k = k0; k < p->nbeta; k++) {
     ising_sweeper sweeper;
     ising_sweeper_init(&sweeper, g, c, p->algorithm, p->beta[k], p->seed, ISING_STREAM_DYNAMICS);
-    ising_sweep_stats acc = {k == k0 ? changed0 : 0, 0};
+    ising_sweep_stats acc = {k == k0 ? changed0 : 0, 0, 0};
     int64_t changed_total = 0;
     for (int64_t n = k == k0 ? n0 : 0; n < per_beta; n++) {
       if (n == p->thermalize) acc.changed = 0; /* acceptance counts the measured sweeps */
       ising_mc_sweep(&sweeper, &halo, spins, step++, &acc);
+      const ising_observables_sums now = {base.energy + acc.denergy, base.magnetization + acc.dmag};
       const int64_t s = n + 1 - p->thermalize; /* measured sweeps done, <= 0 while thermalising */
       if (s > 0 && s % p->measure_interval == 0) {
         ising_timer_start(ISING_PHASE_MEASURE);
         if (!pending.n) pending.first = s / p->measure_interval - 1;
-        pending.sums[pending.n++] = ising_observables_local(g, c, spins);
+        pending.sums[pending.n++] = now;
+        /* every MEASURE_BATCH measurements the tracked values are confirmed by a pass */
+        const int bad = pending.n == MEASURE_BATCH && confirm_tracked(g, c, spins, now);
         if (pending.n == MEASURE_BATCH) flush_measurements(g, &pending, e, m);
         ising_timer_stop(ISING_PHASE_MEASURE);
+        if (bad) goto done;
       }
       if (s > 0 && snaps_per_beta && s % p->snapshot_interval == 0) {
         ising_timer_start(ISING_PHASE_OUTPUT);
@@ -421,7 +444,11 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
     }
     ising_timer_start(ISING_PHASE_MEASURE);
     flush_measurements(g, &pending, e, m);
+    base.energy += acc.denergy;
+    base.magnetization += acc.dmag;
+    const int bad = confirm_tracked(g, c, spins, base);
     ising_timer_stop(ISING_PHASE_MEASURE);
+    if (bad) goto done;
     MPI_Allreduce(&acc.changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);
 

@@ -285,7 +285,7 @@ int ising_quench_run(const ising_params *p, const ising_geometry *g, const ising
     ising_sweeper_init(&sweeper, g, c, p->algorithm, p->quench_beta, p->seed, ISING_STREAM_QUENCH);
     int64_t t = 0;
     for (int j = 0; j < nt; j++) {
-      ising_sweep_stats acc = {0, 0};
+      ising_sweep_stats acc = {0, 0, 0};
       for (; t < p->quench_times[j]; t++)
         ising_mc_sweep(&sweeper, &halo, spins, ((uint64_t)h << 32) | (uint64_t)t, &acc);
       ising_timer_start(ISING_PHASE_MEASURE);

@@ -165,7 +165,7 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
                                   ising_sweep_stats *acc)
 {
   const ising_geometry *g = k->g;
-  int64_t changed = 0;
+  int64_t changed = 0, sflip = 0;
   ising_int128 denergy = 0;
   int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
   for (int ez = zlo; ez < zlo + g->n[2]; ez++)
@@ -179,6 +179,7 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
         int8_t s = spins[i], t = update(k, s, r < site_threshold(k, s, hloc));
         if (s != t) {
           changed++;
+          sflip += s;
           denergy += (int64_t)(2.0 * s * hloc * ISING_QUANTUM_SCALE);
         }
         spins[i] = t;
@@ -186,6 +187,7 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
     }
   acc->changed += changed;
   acc->denergy += denergy;
+  acc->dmag -= 2 * sflip;
 }
 
 /* ---- fast kernels: one call per row segment of one colour ---- */
@@ -197,6 +199,7 @@ typedef struct {
   int64_t changed;
   int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
   int64_t sfield;            /* table kernels: sum over changed sites of s_i */
+  int64_t sflip;             /* every kernel: sum over changed sites of s_i (before the change) */
   ising_int128 denergy;      /* other kernels: the energy change itself, units of 2^-32 */
   uint64_t step, site;       /* the sweep and the global site number of the segment's first site (for lo) */
   /* AVX-512 table kernel: sk by 64-bit lane, summed by finish_tally (aligned: one cache line per axis) */
@@ -255,7 +258,7 @@ static void table_scalar_from(const ising_sweeper *k, int8_t *spins, size_t i0, 
   uint64_t *const *neg = k->kernel == ISING_KERNEL_TABLE_PM ? k->c->negative : NULL;
   const uint64_t *table = heatbath ? k->table[0] : &k->table[0][0];
   const int64_t *energy = &k->flip_energy[0][0];
-  int64_t changed = 0, denergy = 0; /* |2 s h^loc| < 2^50, at most SEGMENT sites */
+  int64_t changed = 0, sflip = 0, denergy = 0; /* |2 s h^loc| < 2^50, at most SEGMENT sites */
   for (int m = m0; m < n; m++) {
     size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
@@ -273,10 +276,12 @@ static void table_scalar_from(const ising_sweeper *k, int8_t *spins, size_t i0, 
     const int accept = accept_word(k, t, r, m, table[heatbath ? tt : e]);
     const int nw = heatbath ? 2 * accept - 1 : accept ? -s : s, flip = nw != s;
     changed += flip;
+    sflip += s * flip;
     denergy += energy[e] & -(int64_t)flip;
     *p = (int8_t)nw;
   }
   t->changed += changed;
+  t->sflip += sflip;
   t->denergy += denergy;
 }
 
@@ -288,7 +293,7 @@ static void table_scalar(const ising_sweeper *k, int8_t *spins, size_t i0, int n
 static void general_scalar_from(const ising_sweeper *k, int8_t *spins, size_t i0, int m0, int n, const uint16_t *r,
                                 tally *t)
 {
-  int64_t changed = 0;
+  int64_t changed = 0, sflip = 0;
   ising_int128 denergy = 0;
   for (int m = m0; m < n; m++) {
     size_t i = i0 + 2 * (size_t)m;
@@ -296,11 +301,13 @@ static void general_scalar_from(const ising_sweeper *k, int8_t *spins, size_t i0
     int8_t s = spins[i], nw = update(k, s, accept_word(k, t, r, m, site_threshold(k, s, hloc)));
     if (s != nw) {
       changed++;
+      sflip += s;
       denergy += (int64_t)(2.0 * s * hloc * ISING_QUANTUM_SCALE);
     }
     spins[i] = nw;
   }
   t->changed += changed;
+  t->sflip += sflip;
   t->denergy += denergy;
 }
 
@@ -340,7 +347,7 @@ typedef struct {
   __m512i zero, cup, offset, weight1, weight2, p0, p1, sk0, sk1, sk2;
   const uint32_t *tm1;
   uint32_t force;
-  int64_t changed, sfield;
+  int64_t changed, sfield, sflip;
 } table_state;
 
 /* The decisions of one step of 32 lanes: s the spins (the colour's sites
@@ -373,7 +380,9 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
   uint64_t flip = _pdep_u64(acc & ~*tie, even);
   if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~*tie, even) & up);
   c->changed += _mm_popcnt_u64(flip);
-  if (field) c->sfield += (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+  const int64_t sf = (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+  c->sflip += sf;
+  if (field) c->sfield += sf;
   c->sk0 = _mm512_mask_add_epi8(c->sk0, flip, c->sk0, _mm512_mask_sub_epi8(k0, down, c->zero, k0));
   if (dim > 1) c->sk1 = _mm512_mask_add_epi8(c->sk1, flip, c->sk1, _mm512_mask_sub_epi8(k1, down, c->zero, k1));
   if (dim > 2) c->sk2 = _mm512_mask_add_epi8(c->sk2, flip, c->sk2, _mm512_mask_sub_epi8(k2, down, c->zero, k2));
@@ -443,7 +452,8 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
                    .tm1 = k->tm1,
                    .force = k->force_ties ? ~0u : 0,
                    .changed = 0,
-                   .sfield = 0};
+                   .sfield = 0,
+                   .sflip = 0};
   const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
   /* The rows this kernel reads first are those of the next row (2D) or the next plane (3D), which the hardware
    * prefetchers bring too late: each step asks for its 64 bytes of the row two rows ahead (2D: the new
@@ -564,6 +574,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   }
   t->changed += c.changed;
   t->sfield += c.sfield;
+  t->sflip += c.sflip;
   /* onto t->skv: no horizontal sum per call (rows of 3D lattices are only a few steps long) */
   const __m512i v[ISING_MAX_DIM] = {v0, v1, v2};
   for (int d = 0; d < dim; d++) _mm512_storeu_si512(t->skv[d], _mm512_add_epi64(_mm512_loadu_si512(t->skv[d]), v[d]));
@@ -671,7 +682,7 @@ typedef struct {
   __m512d jc0, jc1, jc2, fieldc, zero, scale2, lo_unit, hi_unit, minus40, plus40, one, factor;
   ptrdiff_t st1, st2, ahead;
   __m512i energy;
-  int64_t changed;
+  int64_t changed, sflip;
 } general_state;
 
 /* One step of 8 lanes: positions ia, ia + 2, ..., ia + 14 of segment sa (its sites ma, ma + 1, ...), or with
@@ -781,6 +792,7 @@ AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t
   } else
     _mm_mask_storeu_epi8(p, (__mmask16)fb, flipped);
   c->changed += _mm_popcnt_u32(flip);
+  c->sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
   /* 2 s h^loc in units of 2^-32, exact: below 2^50 in size, at most 512 per lane per call (BATCH_STEPS * 32 sites
    * in 8 lanes), so the 64-bit lanes cannot overflow */
   c->energy = _mm512_mask_add_epi64(c->energy, flip, c->energy,
@@ -824,7 +836,8 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
                               : dim == 3 ? g->stride[2] + 8 * g->stride[1]
                                          : 0,
                      .energy = _mm512_setzero_si512(),
-                     .changed = 0};
+                     .changed = 0,
+                     .sflip = 0};
   for (int j = 0; j < count; j++) {
     const size_t i0 = seg[j].i0;
     const int n = seg[j].n;
@@ -845,6 +858,7 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
     }
   }
   t->changed += c.changed;
+  t->sflip += c.sflip;
   t->denergy += _mm512_reduce_add_epi64(c.energy);
 }
 
@@ -1070,6 +1084,7 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
   }
   t->changed += changed;
   t->sfield += sfield;
+  t->sflip += sfield;
   for (int d = 0; d < dim; d++) {
     int64_t v[4];
     _mm256_storeu_si256((__m256i *)v, sad[d]);
@@ -1152,7 +1167,7 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
   const __m256i lane_bit = _mm256_setr_epi64x(1, 2, 4, 8);
   __m128i before = _mm_setzero_si128();
   __m256d esum = zero;
-  int64_t changed = 0;
+  int64_t changed = 0, sflip = 0;
   ising_int128 denergy = 0;
   int m = 0, pending = 0;
   /* full steps only, and none that would read past the array (p + 8) */
@@ -1220,6 +1235,7 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
     s64 ^= _pdep_u64(flip, UINT64_C(0x0001000100010001)) * 0xfe; /* +-1 <-> -+1 */
     memcpy(p, &s64, 8);
     changed += _mm_popcnt_u32(flip);
+    sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
     /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
      * exact in doubles */
     const __m256d fm = _mm256_castsi256_pd(
@@ -1232,6 +1248,7 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
     }
   }
   t->changed += changed;
+  t->sflip += sflip;
   t->denergy += denergy + flush_energy_256(esum);
   if (m < n) general_scalar_from(k, spins, i0, m, n, r, t);
 }
@@ -1375,6 +1392,7 @@ static void finish_tally(const ising_sweeper *k, const tally *t, ising_sweep_sta
   }
   acc->changed += t->changed;
   acc->denergy += denergy;
+  acc->dmag -= 2 * t->sflip;
 }
 
 /* (ey, ez) of row q, walked one row at a time. */

@@ -19,6 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Measurements between two passes that confirm the tracked energies and magnetisations. */
+#define CONFIRM_INTERVAL 64
+
 /* The replicated bookkeeping of the ladder: identical on every rank. */
 typedef struct {
   int K, R;           /* temperatures, replica sets (each set has one replica per temperature) */
@@ -655,7 +658,10 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   double *q_ts = R == 2 ? malloc(sizeof(double) * (size_t)(K * nmeas)) : NULL;
   overlap ov = {0};
   int64_t *tatt = NULL, *tacc = NULL, *tup = NULL, *tdown = NULL;
-  ising_int128 *energy_q = calloc((size_t)M, sizeof(ising_int128)), *denergy = calloc((size_t)M, sizeof(ising_int128));
+  /* energy_q[r]: replica r's exact energy (units of 2^-32), energy_q[M + r] its sum of spins; denergy the same
+   * changes since the last all-reduce */
+  ising_int128 *energy_q = calloc(2 * (size_t)M, sizeof(ising_int128)),
+               *denergy = calloc(2 * (size_t)M, sizeof(ising_int128));
   double *initial = NULL;
   int64_t *changed = calloc((size_t)K, sizeof(int64_t)), *changed_all = calloc((size_t)K, sizeof(int64_t));
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
@@ -722,10 +728,12 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     int r = group * per_group + j;
     if (!resume_from) ising_spins_init(&g, p->seed, ISING_STREAM_INIT, (uint64_t)r, p->hot_start, spins[j]);
     ising_halo_exchange(&halo, spins[j]);
-    energy_q[r] = ising_observables_local(&g, &c, spins[j]).energy; /* this rank's share */
+    const ising_observables_sums share = ising_observables_local(&g, &c, spins[j]); /* this rank's share */
+    energy_q[r] = share.energy;
+    energy_q[M + r] = share.magnetization;
   }
-  ising_allreduce_int128(world, energy_q, M); /* every replica's exact energy, on every rank */
-  if (!resume_from) {                         /* the start is the first candidate */
+  ising_allreduce_int128(world, energy_q, 2 * M); /* every replica's exact energy and magnetisation, on every rank */
+  if (!resume_from) {                             /* the start is the first candidate */
     for (int r = 0; r < M; r++) gs.rmin[r] = energy_q[r];
     gs.best = energy_q[0] + 1;
     track_ground_state(&gs, energy_q, M, 0, group, per_group, spins, g.nextended);
@@ -747,31 +755,36 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     for (int j = 0; j < per_group; j++) {
       int r = group * per_group + j, t = l.slot_of[r];
       sweeper[t].stream = ISING_STREAM_REPLICA0 + (uint32_t)r;
-      ising_sweep_stats st = {0, 0};
+      ising_sweep_stats st = {0, 0, 0};
       ising_mc_sweep(&sweeper[t], &halo, spins[j], (uint64_t)s, &st);
       denergy[r] += st.denergy;
+      denergy[M + r] += st.dmag;
       if (production && r < K) changed[t] += st.changed; /* set 0 carries the per-slot statistics */
     }
     const int64_t done = s + 1;
     const int measure = production && (done - tune - p->thermalize) % p->measure_interval == 0;
     const int swap = done % p->pt_swap_interval == 0;
     if (measure || swap) {
-      /* Energies are tracked exactly from the kernels' energy changes: one
-       * all-reduce of the changes since the last swap instead of a pass
-       * over every lattice. */
+      /* Energies and magnetisations are tracked exactly from the kernels'
+       * changes: one all-reduce of the changes since the last swap instead
+       * of a pass over every lattice. */
       const ising_phase phase = measure ? ISING_PHASE_MEASURE : ISING_PHASE_SWAP;
       ising_timer_start(phase);
-      ising_allreduce_int128(world, denergy, M);
+      ising_allreduce_int128(world, denergy, 2 * M);
       for (int r = 0; r < M; r++) {
         energy_q[r] += denergy[r];
-        denergy[r] = 0;
+        energy_q[M + r] += denergy[M + r];
+        denergy[r] = denergy[M + r] = 0;
         energy[r] = (double)energy_q[r] / ISING_QUANTUM_SCALE;
+        mag[r] = (double)energy_q[M + r] / (double)p->nsites;
       }
       track_ground_state(&gs, energy_q, M, done, group, per_group, spins, g.nextended);
       ising_timer_stop(phase);
     }
-    if (measure) {
-      /* Magnetisations need a pass; it also confirms the tracked energies. */
+    const int64_t measured = measure ? (done - tune - p->thermalize) / p->measure_interval : 0;
+    if (measure && (measured % CONFIRM_INTERVAL == 0 || done == tune + total)) {
+      /* A pass over every lattice confirms the tracked energies and magnetisations, every CONFIRM_INTERVAL
+       * measurements and at the end. */
       ising_timer_start(ISING_PHASE_MEASURE);
       for (int k = 0; k < 2 * M; k++) local[k] = 0.0;
       for (int j = 0; j < per_group; j++) rep_sums[j] = ising_observables_local(&g, &c, spins[j]);
@@ -782,12 +795,11 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       }
       MPI_Allreduce(local, sums, 2 * M, MPI_DOUBLE, MPI_SUM, world);
       int drift = 0;
-      for (int r = 0; r < M; r++) {
-        mag[r] = sums[M + r];
-        drift |= sums[r] != energy[r] / (double)p->nsites;
-      }
+      for (int r = 0; r < M; r++) drift |= sums[r] != energy[r] / (double)p->nsites || sums[M + r] != mag[r];
       ising_timer_stop(ISING_PHASE_MEASURE);
-      if (ising_check(world, drift, "internal error: tracked replica energies differ from measured ones")) goto done;
+      if (ising_check(world, drift,
+                      "internal error: tracked replica energies or magnetisations differ from measured ones"))
+        goto done;
     }
     if (measure) {
       int64_t i = (done - tune - p->thermalize) / p->measure_interval - 1;

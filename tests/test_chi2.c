@@ -57,7 +57,7 @@ static int run(ising_algorithm alg)
     ising_sweeper_init(&k, &g, &c, alg, p.beta[0], p.seed, ISING_STREAM_DYNAMICS);
     ising_spins_init(&g, p.seed, ISING_STREAM_INIT, 0, p.hot_start, spins);
     ising_halo_exchange(&halo, spins);
-    ising_sweep_stats changed = {0, 0};
+    ising_sweep_stats changed = {0, 0, 0};
     for (int s = 0; s < therm; s++) ising_mc_sweep(&k, &halo, spins, (uint64_t)s, &changed);
     int st = 0;
     for (int s = 0; s < 3; s++) st |= (spins[1 + s] > 0) << s;

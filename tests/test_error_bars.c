@@ -66,7 +66,7 @@ int main(int argc, char **argv)
     ising_sweeper_init(&k, &g, &c, ISING_ALGORITHM_METROPOLIS, p.beta[0], p.seed, 0);
     ising_spins_init(&g, p.seed, ISING_STREAM_INIT, 0, p.hot_start, spins);
     ising_halo_exchange(&halo, spins);
-    ising_sweep_stats changed = {0, 0};
+    ising_sweep_stats changed = {0, 0, 0};
     uint64_t step = 0;
     for (int s = 0; s < therm; s++) ising_mc_sweep(&k, &halo, spins, step++, &changed);
     for (int s = 0; s < sweeps; s++) {

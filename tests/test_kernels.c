@@ -4,9 +4,10 @@
  * For each case and each instruction set this CPU has (scalar, AVX2,
  * AVX-512: rng.h), the production kernel and the reference kernel run 30
  * sweeps side by side from the same hot start; both spin arrays must be
- * bit-identical, both must report the same number of changes and energy
- * change, and the energy change the production kernel accumulated must
- * equal the difference of the measured energies exactly.  A third copy runs
+ * bit-identical, both must report the same number of changes, energy
+ * change and magnetisation change, and the energy and magnetisation changes
+ * the production kernel accumulated must equal the differences of the
+ * measured values exactly.  A third copy runs
  * ising_mc_sweep, which fuses both colours in one pass over the rows where
  * the decomposition allows (ising_sweep_fused: one rank along x), and must
  * end identical too.  Cases cover the
@@ -98,9 +99,10 @@ static int compare(const ising_params *p, const ising_geometry *g, const ising_c
   memcpy(b, a, g->nextended);
   memcpy(f, a, g->nextended);
   *fused = ising_sweep_fused_ok(&k);
-  ising_sweep_stats sa = {0, 0}, sb = {0, 0}, sf = {0, 0};
+  ising_sweep_stats sa = {0, 0, 0}, sb = {0, 0, 0}, sf = {0, 0, 0};
   int observables_ok = observables_agree(g, c, a);
-  ising_int128 e[3] = {ising_observables_local(g, c, a).energy, 0, 0};
+  const ising_observables_sums before = ising_observables_local(g, c, a);
+  ising_int128 e[5] = {before.energy, 0, 0, before.magnetization, 0};
   for (uint64_t s = 0; s < 30; s++)
     for (int colour = 0; colour < 2; colour++) {
       ising_sweep_colour(&k, a, colour, s, &sa);
@@ -109,14 +111,18 @@ static int compare(const ising_params *p, const ising_geometry *g, const ising_c
       ising_halo_exchange(&halo, b);
       if (colour) ising_mc_sweep(&k, &halo, f, s, &sf);
     }
-  /* The energy change accumulated by the kernel equals the measured one, exactly (units of 2^-32). */
-  e[1] = ising_observables_local(g, c, a).energy;
+  /* The energy and magnetisation changes accumulated by the kernel equal the measured ones, exactly (energy in
+   * units of 2^-32). */
+  const ising_observables_sums after = ising_observables_local(g, c, a);
+  e[1] = after.energy;
   observables_ok &= observables_agree(g, c, a);
   e[2] = sa.denergy;
-  ising_allreduce_int128(g->comm, e, 3);
+  e[3] = after.magnetization - e[3];
+  e[4] = sa.dmag;
+  ising_allreduce_int128(g->comm, e, 5);
   int same = memcmp(a, b, g->nextended) == 0 && sa.changed == sb.changed && sa.denergy == sb.denergy &&
-             e[1] - e[0] == e[2] && memcmp(f, b, g->nextended) == 0 && sf.changed == sb.changed &&
-             sf.denergy == sb.denergy && observables_ok,
+             e[1] - e[0] == e[2] && e[3] == e[4] && sa.dmag == sb.dmag && memcmp(f, b, g->nextended) == 0 &&
+             sf.changed == sb.changed && sf.denergy == sb.denergy && sf.dmag == sb.dmag && observables_ok,
       all;
   MPI_Allreduce(&same, &all, 1, MPI_INT, MPI_LAND, MPI_COMM_WORLD);
   *flips = sa.changed;

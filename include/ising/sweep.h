@@ -50,8 +50,9 @@
  *   void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step,
  *                           ising_sweep_stats *acc)
  *       Local.  Updates the sites of one colour; adds to acc how many spins
- *       changed and the exact energy change 2 s_i h_i^loc of each change
- *       (units of 2^-32), so callers can track the energy without a pass
+ *       changed, the exact energy change 2 s_i h_i^loc of each change
+ *       (units of 2^-32) and the change of the sum of the spins (-2 s_i
+ *       each), so callers can track energy and magnetisation without a pass
  *       over the lattice.
  *   void ising_sweep_colour_reference(...)
  *       Local.  Same result through the plain general kernel (exp per site);
@@ -129,6 +130,7 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
 typedef struct {
   int64_t changed;      /* spins that changed */
   ising_int128 denergy; /* sum of their energy changes, units of 2^-32 */
+  int64_t dmag;         /* the change of the sum of the spins (-2 s for each change) */
 } ising_sweep_stats;
 
 void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint64_t step, ising_sweep_stats *acc);
