@@ -675,6 +675,27 @@ AVX512_INLINE __m128i load16(const int8_t *a, const int8_t *b, __mmask16 m, cons
                             _mm_maskz_loadu_epi8((__mmask16)(m >> 8), b));
 }
 
+/* The bonds of the step's 8 sites from arr: positions ia - off, ia - off + 2, ... (odd: + 1) for the first 4 or 8
+ * lanes, jb - off, ... for the last 4 (jb = ia + 8 for one segment), masked by the step's byte mask. */
+AVX512_INLINE __m512d bonds_pd(const double *arr, size_t ia, size_t jb, size_t off, __mmask16 bytes, int odd)
+{
+  return _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, arr + ia - off),
+                                odd ? _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1)
+                                    : _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
+                                _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), arr + jb - off));
+}
+
+/* The terms of h^loc of the axis of stride st (y or z): J s of the neighbours at -st and +st, with the uniform
+ * coupling jc (ub) or the bonds jp. */
+AVX512_INLINE __m512d axis_pd(const int8_t *p, const int8_t *q, size_t ia, size_t jb, __mmask16 bytes, ptrdiff_t st,
+                              const double *jp, __m512d jc, const int ub, const int pair)
+{
+  const __m128i a = load16(p - st, q - st, bytes, pair), b = load16(p + st, q + st, bytes, pair);
+  if (ub) return _mm512_mul_pd(jc, sum_pd(a, b));
+  return _mm512_add_pd(times_spin(bonds_pd(jp, ia, jb, (size_t)st, bytes, 0), spin_signs(a)),
+                       times_spin(bonds_pd(jp, ia, jb, 0, bytes, 0), spin_signs(b)));
+}
+
 /* The constants and tallies of general_avx512_body's steps (in registers: a store to the int8_t spins may alias
  * anything, so the compiler would otherwise reload them after every step). */
 typedef struct {
@@ -697,7 +718,6 @@ AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t
   int8_t *p = spins + ia, *q = pair ? spins + ib : p + 8;
   const uint16_t *ra = sa->r + ma;
   const size_t jb = pair ? ib : ia + 8; /* the double arrays' second half */
-  const __mmask8 b0 = (__mmask8)bytes, b1 = (__mmask8)(bytes >> 8);
   const __m128i s = load16(p, q, bytes, pair);
   if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)c->ahead), _MM_HINT_T0); /* as table_avx512 */
   /* left neighbours from the registers (a load at p - 1 would wait for the previous store); two segments load
@@ -705,37 +725,15 @@ AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t
   const __m128i lb = pair ? load16(p - 1, q - 1, bytes, 1) : _mm_alignr_epi8(s, *before, 15),
                 rb = load16(p + 1, q + 1, bytes, pair);
   if (!pair) *before = s;
-#define BONDS(arr, off, odd)                                                                                           \
-  _mm512_permutex2var_pd(_mm512_maskz_loadu_pd(b0, (arr) + ia - (off)),                                                \
-                         (odd) ? _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1)                                           \
-                               : _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),                                          \
-                         _mm512_maskz_loadu_pd(b1, (arr) + jb - (off)))
   __m512d hloc;
   if (ub)
     hloc = _mm512_mul_pd(c->jc0, sum_pd(lb, rb));
   else /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-    hloc =
-        _mm512_add_pd(times_spin(BONDS(c->jp0, 1, 0), spin_signs(lb)), times_spin(BONDS(c->jp0, 1, 1), spin_signs(rb)));
-  if (dim > 1) {
-    const ptrdiff_t st = c->st1;
-    const __m128i a = load16(p - st, q - st, bytes, pair), b = load16(p + st, q + st, bytes, pair);
-    if (ub)
-      hloc = _mm512_add_pd(hloc, _mm512_mul_pd(c->jc1, sum_pd(a, b)));
-    else
-      hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(BONDS(c->jp1, (size_t)st, 0), spin_signs(a)),
-                                               times_spin(BONDS(c->jp1, 0, 0), spin_signs(b))));
-  }
-  if (dim > 2) {
-    const ptrdiff_t st = c->st2;
-    const __m128i a = load16(p - st, q - st, bytes, pair), b = load16(p + st, q + st, bytes, pair);
-    if (ub)
-      hloc = _mm512_add_pd(hloc, _mm512_mul_pd(c->jc2, sum_pd(a, b)));
-    else
-      hloc = _mm512_add_pd(hloc, _mm512_add_pd(times_spin(BONDS(c->jp2, (size_t)st, 0), spin_signs(a)),
-                                               times_spin(BONDS(c->jp2, 0, 0), spin_signs(b))));
-  }
-  hloc = _mm512_add_pd(hloc, uf ? c->fieldc : BONDS(c->hp, 0, 0));
-#undef BONDS
+    hloc = _mm512_add_pd(times_spin(bonds_pd(c->jp0, ia, jb, 1, bytes, 0), spin_signs(lb)),
+                         times_spin(bonds_pd(c->jp0, ia, jb, 1, bytes, 1), spin_signs(rb)));
+  if (dim > 1) hloc = _mm512_add_pd(hloc, axis_pd(p, q, ia, jb, bytes, c->st1, c->jp1, c->jc1, ub, pair));
+  if (dim > 2) hloc = _mm512_add_pd(hloc, axis_pd(p, q, ia, jb, bytes, c->st2, c->jp2, c->jc2, ub, pair));
+  hloc = _mm512_add_pd(hloc, uf ? c->fieldc : bonds_pd(c->hp, ia, jb, 0, bytes, 0));
   const __m512i ss = spin_signs(s);
   const __mmask8 down = _mm512_movepi64_mask(ss), up = (__mmask8)(~down & valid);
   /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
