@@ -236,6 +236,72 @@ static int linear_solve(int m, double *A, double *b)
   return 0;
 }
 
+/* Sums in LANES interleaved partial sums (element t into lane t % LANES), added pairwise at the end: the same
+ * order of operations whatever the vector width, and no chain of dependent additions. */
+#define LANES 8
+
+static inline __attribute__((always_inline)) double lanes_sum(const double a[LANES])
+{
+  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
+}
+
+/* The solver's sums over the energies, in LANES partial sums (as the reweighting): out[q] = sum_t c_t wi_t w_q,t
+ * for the nj <= 4 columns w_q, and out[4] = sum_t c_t wi_t. */
+static inline __attribute__((always_inline)) void dots_body(size_t U, const double *c, const double *wi,
+                                                            const double *const w[4], int nj, double out[5])
+{
+  double acc[5][LANES];
+  for (int q = 0; q < 5; q++)
+    for (size_t l = 0; l < LANES; l++) acc[q][l] = 0.0;
+  size_t t = 0;
+  for (; t + LANES <= U; t += LANES)
+    for (size_t l = 0; l < LANES; l++) {
+      const double cw = c[t + l] * wi[t + l];
+      acc[0][l] += cw * w[0][t + l];
+      acc[1][l] += cw * w[1][t + l];
+      acc[2][l] += cw * w[2][t + l];
+      acc[3][l] += cw * w[3][t + l];
+      acc[4][l] += cw;
+    }
+  for (; t < U; t++) {
+    const double cw = c[t] * wi[t];
+    for (int q = 0; q < 4; q++) acc[q][t % LANES] += cw * w[q][t];
+    acc[4][t % LANES] += cw;
+  }
+  for (int q = 0; q < 5; q++) out[q] = q < nj || q == 4 ? lanes_sum(acc[q]) : 0.0;
+}
+
+#if ISING_X86
+ISING_TARGET_AVX512 static void dots_avx512(size_t U, const double *c, const double *wi, const double *const w[4],
+                                            int nj, double out[5])
+{
+  dots_body(U, c, wi, w, nj, out);
+}
+
+ISING_TARGET_AVX2 static void dots_avx2(size_t U, const double *c, const double *wi, const double *const w[4], int nj,
+                                        double out[5])
+{
+  dots_body(U, c, wi, w, nj, out);
+}
+#endif
+
+static void dots(ising_simd simd, size_t U, const double *c, const double *wi, const double *const w[4], int nj,
+                 double out[5])
+{
+#if ISING_X86
+  if (simd == ISING_SIMD_AVX512) {
+    dots_avx512(U, c, wi, w, nj, out);
+    return;
+  }
+  if (simd == ISING_SIMD_AVX2) {
+    dots_avx2(U, c, wi, w, nj, out);
+    return;
+  }
+#endif
+  (void)simd;
+  dots_body(U, c, wi, w, nj, out);
+}
+
 int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f)
 {
   const size_t V = U ? U : 1;
@@ -255,7 +321,10 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
       double s = 0.0, *wk = W + (size_t)k * U;
       for (size_t t = 0; t < U; t++) wk[t] = f[k] - beta[k] * H[t] - lnd[t];
       ising_mbar_exp(w.simd, wk, wk, U);
-      for (size_t t = 0; t < U; t++) s += c[t] * wk[t];
+      const double *const cols[4] = {wk, wk, wk, wk};
+      double d[5];
+      dots(w.simd, U, c, wk, cols, 0, d); /* d[4] = sum_t c_t W_tk */
+      s = d[4];
       g[k] = (double)n[k] * (s - 1.0);
       if (n[k]) gmax = fmax(gmax, fabs(g[k]) / (double)n[k]);
     }
@@ -267,29 +336,23 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
     if (newton > 0 && K > 1) {
       newton--;
       /* Hessian over k = 1..K-1: n_i sum c W_i delta_ij - n_i n_j sum c W_i W_j (symmetric: j >= i computed,
-       * four columns per pass over the energies) */
+       * four columns per pass over the energies, in interleaved partial sums: dots) */
       const int m = K - 1;
       for (int i = 1; i < K; i++) {
         const double *wi = W + (size_t)i * U;
+        double d = 0.0; /* sum c W_i, from the first pass */
         for (int j = i; j < K; j += 4) {
           const int nj = K - j < 4 ? K - j : 4;
-          const double *w0 = W + (size_t)j * U, *w1 = nj > 1 ? w0 + U : w0, *w2 = nj > 2 ? w0 + 2 * U : w0,
-                       *w3 = nj > 3 ? w0 + 3 * U : w0;
-          double s[4] = {0.0, 0.0, 0.0, 0.0};
-          for (size_t t = 0; t < U; t++) {
-            const double cw = c[t] * wi[t];
-            s[0] += cw * w0[t];
-            s[1] += cw * w1[t];
-            s[2] += cw * w2[t];
-            s[3] += cw * w3[t];
-          }
+          const double *w0 = W + (size_t)j * U;
+          const double *const cols[4] = {w0, nj > 1 ? w0 + U : w0, nj > 2 ? w0 + 2 * U : w0, nj > 3 ? w0 + 3 * U : w0};
+          double s[5];
+          dots(w.simd, U, c, wi, cols, nj, s);
+          if (j == i) d = s[4];
           for (int q = 0; q < nj; q++) {
             A[(i - 1) * m + (j + q - 1)] = -(double)n[i] * (double)n[j + q] * s[q];
             A[(j + q - 1) * m + (i - 1)] = -(double)n[j + q] * (double)n[i] * s[q];
           }
         }
-        double d = 0.0;
-        for (size_t t = 0; t < U; t++) d += c[t] * wi[t];
         A[(i - 1) * m + (i - 1)] += (double)n[i] * d;
         step[i - 1] = -g[i];
       }
@@ -328,15 +391,6 @@ done:
   free(step);
   free(trial);
   return rc;
-}
-
-/* Sums in LANES interleaved partial sums (element t into lane t % LANES), added pairwise at the end: the same
- * order of operations whatever the vector width, and no chain of dependent additions. */
-#define LANES 8
-
-static inline __attribute__((always_inline)) double lanes_sum(const double a[LANES])
-{
-  return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
 static inline __attribute__((always_inline)) void reweight_body(size_t U, const double *H, const double *c,
