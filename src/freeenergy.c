@@ -277,9 +277,10 @@ int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, doub
 #define MBAR_BOOTSTRAP   40
 #define MBAR_MAX_SAMPLES 1000
 
-/* MBAR on rank 0 over every temperature's samples: out[0..K) ln Z
- * relative to temperature 0, then per grid point (lnZ rel, e, c); boot
- * holds the same for each bootstrap resample. Returns 0 or -1. */
+/* MBAR over every temperature's samples H (n[k] of temperature k; the samples
+ * or one bootstrap resample), from the starting guess f: out[0..K) ln Z
+ * relative to temperature 0, then per grid point (lnZ rel, e, c).  Local;
+ * returns 0 or -1. */
 static int mbar_pass(ising_freeenergy *fe, const size_t *n, const double *H, double *f, const double *grid, int P,
                      double *out)
 {
@@ -298,8 +299,7 @@ static int mbar_pass(ising_freeenergy *fe, const size_t *n, const double *H, dou
     return -1;
   }
   const size_t U = ising_mbar_distinct(tot, H, Hu, c);
-  if (ising_mbar_solve(K, p->beta, n, U, Hu, c, f) ||
-      !isfinite(ising_mbar_denominators(K, p->beta, n, U, Hu, c, f, lnd))) {
+  if (ising_mbar_solve(K, p->beta, n, U, Hu, c, f, lnd)) {
     free(Hu);
     free(c);
     free(lnd);
@@ -329,8 +329,9 @@ static int run_mbar(ising_freeenergy *fe)
 {
   const ising_params *p = fe->p;
   const int K = p->nbeta, P = p->nbeta > 1 ? (int)p->reweight_points : 0, W = K + 3 * P;
-  int rank, failed = 0, rc = 0;
+  int rank, size, failed = 0, rc = 0;
   MPI_Comm_rank(fe->comm, &rank);
+  MPI_Comm_size(fe->comm, &size);
   double bmin = p->beta[0], bmax = p->beta[0];
   for (int k = 1; k < K; k++) {
     bmin = fmin(bmin, p->beta[k]);
@@ -344,35 +345,39 @@ static int run_mbar(ising_freeenergy *fe)
     return -1;
   }
   for (int i = 0; i < P; i++) grid[i] = P > 1 ? bmin + (bmax - bmin) * i / (P - 1) : bmin;
-  if (rank == 0) {
-    size_t tot = 0;
-    for (int k = 0; k < K; k++) tot += fe->nseries[k];
-    double *H = malloc(sizeof(double) * tot), *Hb = malloc(sizeof(double) * tot);
-    double *f = calloc((size_t)K, sizeof(double)), *fb = malloc(sizeof(double) * (size_t)K);
-    failed = !H || !Hb || !f || !fb;
+  /* Every rank holds the same samples.  Rank 0 solves on them all; the bootstrap resamples, each started from
+   * that solution, are shared out over the ranks (resample b on rank (b - 1) mod size), and each row of res
+   * comes from the one rank that computed it (the others' rows are zeros, so the sum is exact): the same bits
+   * on any number of ranks, in a fraction of the time. */
+  size_t tot = 0;
+  for (int k = 0; k < K; k++) tot += fe->nseries[k];
+  double *H = malloc(sizeof(double) * (tot ? tot : 1)), *f = calloc((size_t)K, sizeof(double));
+  double *fb = malloc(sizeof(double) * (size_t)K);
+  failed = !H || !f || !fb;
+  if (rank == 0 && !failed) {
     size_t at = 0;
-    for (int k = 0; k < K && !failed; k++)
+    for (int k = 0; k < K; k++)
       for (size_t i = 0; i < fe->nseries[k]; i++) H[at++] = fe->series[k][i];
     /* starting guess from thermodynamic integration where it exists */
-    for (int k = 0; k < K && !failed; k++)
-      f[k] = isfinite(fe->ti[k]) && isfinite(fe->ti[0]) ? fe->ti[0] - fe->ti[k] : 0;
-    failed = failed || mbar_pass(fe, fe->nseries, H, f, grid, P, res);
-    for (int b = 1; b <= MBAR_BOOTSTRAP && !failed; b++) {
-      at = 0;
-      for (int k = 0; k < K; k++)
-        for (size_t i = 0; i < fe->nseries[k]; i++) {
-          uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_MBAR, (uint64_t)b, ((uint64_t)k << 32) | i);
-          Hb[at++] = fe->series[k][r % fe->nseries[k]];
-        }
-      memcpy(fb, f, sizeof(double) * (size_t)K);
-      failed = mbar_pass(fe, fe->nseries, Hb, fb, grid, P, res + (size_t)b * (size_t)W);
-    }
-    free(H);
-    free(Hb);
-    free(f);
-    free(fb);
+    for (int k = 0; k < K; k++) f[k] = isfinite(fe->ti[k]) && isfinite(fe->ti[0]) ? fe->ti[0] - fe->ti[k] : 0;
+    failed = mbar_pass(fe, fe->nseries, H, f, grid, P, res);
   }
-  MPI_Bcast(&failed, 1, MPI_INT, 0, fe->comm);
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, fe->comm);
+  if (!failed) MPI_Bcast(f, K, MPI_DOUBLE, 0, fe->comm);
+  for (int b = 1 + rank; b <= MBAR_BOOTSTRAP && !failed; b += size) {
+    size_t at = 0;
+    for (int k = 0; k < K; k++)
+      for (size_t i = 0; i < fe->nseries[k]; i++) {
+        uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_MBAR, (uint64_t)b, ((uint64_t)k << 32) | i);
+        H[at++] = fe->series[k][r % fe->nseries[k]];
+      }
+    memcpy(fb, f, sizeof(double) * (size_t)K);
+    failed = mbar_pass(fe, fe->nseries, H, fb, grid, P, res + (size_t)b * (size_t)W);
+  }
+  free(H);
+  free(f);
+  free(fb);
+  MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, fe->comm);
   if (failed) {
     ising_warn(fe->comm, "MBAR did not converge (too little overlap between neighbouring temperatures?); no MBAR "
                          "estimates written");
@@ -380,7 +385,7 @@ static int run_mbar(ising_freeenergy *fe)
     free(res);
     return 0;
   }
-  MPI_Bcast(res, W * (MBAR_BOOTSTRAP + 1), MPI_DOUBLE, 0, fe->comm);
+  MPI_Allreduce(MPI_IN_PLACE, res, W * (MBAR_BOOTSTRAP + 1), MPI_DOUBLE, MPI_SUM, fe->comm);
   /* the anchor: beta = 0 (ln Z = N ln 2), else TI at the smallest beta */
   int k0 = 0;
   for (int k = 1; k < K; k++)

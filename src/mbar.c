@@ -302,7 +302,8 @@ static void dots(ising_simd simd, size_t U, const double *c, const double *wi, c
   dots_body(U, c, wi, w, nj, out);
 }
 
-int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f)
+int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f,
+                     double *lnd_out)
 {
   const size_t V = U ? U : 1;
   double *lnd = malloc(sizeof(double) * V), *W = malloc(sizeof(double) * (size_t)K * V);
@@ -314,8 +315,13 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
   if (work_alloc(&w, U) || !lnd || !W || !g || !A || !step || !trial || !lnn) goto done;
   for (int k = K - 1; k >= 0; k--) f[k] -= f[0];
   int newton = 100, plain = 2000;
+  /* F and lnd of the current f when the accepted line-search trial left them (the same bits as recomputing) */
+  int have = 0;
+  double F = 0.0;
   while (newton > 0 || plain > 0) {
-    double F = log_denominators(&w, K, beta, n, lnn, U, H, c, f, lnd), gmax = 0.0;
+    if (!have) F = log_denominators(&w, K, beta, n, lnn, U, H, c, f, lnd);
+    have = 0;
+    double gmax = 0.0;
     /* W_uk = exp(f_k - beta_k H_u - ln D_u); gradient g_k = n_k (sum_u c_u W_uk - 1) */
     for (int k = 0; k < K; k++) {
       double s = 0.0, *wk = W + (size_t)k * U;
@@ -330,6 +336,7 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
     }
     if (gmax <= 1e-9) {
       rc = 0;
+      if (lnd_out) memcpy(lnd_out, lnd, sizeof(double) * U);
       break;
     }
     int moved = 0;
@@ -360,9 +367,11 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
         for (double lambda = 1.0; lambda > 1e-4 && !moved; lambda *= 0.5) {
           trial[0] = 0.0;
           for (int i = 1; i < K; i++) trial[i] = f[i] + lambda * step[i - 1];
-          if (log_denominators(&w, K, beta, n, lnn, U, H, c, trial, lnd) <= F + 1e-13 * (1.0 + fabs(F))) {
+          const double Ft = log_denominators(&w, K, beta, n, lnn, U, H, c, trial, lnd);
+          if (Ft <= F + 1e-13 * (1.0 + fabs(F))) {
             memcpy(f, trial, sizeof(double) * (size_t)K);
-            moved = 1;
+            F = Ft;
+            moved = have = 1;
           }
         }
       }

@@ -4,7 +4,8 @@
 # field), Metropolis and heat bath.  Uneven splits are exercised (12x10 over
 # 3 and 4 ranks, 6x6x4 over 4).  Compared with h5diff, which without a
 # tolerance demands exact equality: final spins, snapshots, time series,
-# estimates, and the generated disorder.
+# estimates, the generated disorder, and the MBAR estimates with their
+# bootstrap error bars (the resamples are shared out over the ranks).
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -13,6 +14,11 @@ compare() { # name reference candidate
   local ds extra=""
   h5ls "$2/model/bonds" >/dev/null 2>&1 && extra="$extra /model/bonds"
   h5ls "$2/model/fields" >/dev/null 2>&1 && extra="$extra /model/fields"
+  for ds in /free_energy/lnZ_mbar /free_energy/lnZ_mbar_err /free_energy/reweighted/lnZ_err \
+    /free_energy/reweighted/specific_heat_err; do
+    h5ls "$2$ds" >/dev/null 2>&1 || { fail "$1: $ds missing"; return; }
+    extra="$extra $ds"
+  done
   for ds in /state/spins /snapshots/spins /timeseries/energy /timeseries/magnetization /observables/energy \
     /observables/specific_heat /observables/binder /observables/acceptance $extra; do
     if ! h5diff -q "$2" "$3" "$ds" "$ds" >/dev/null 2>&1; then

@@ -113,12 +113,15 @@ static void sample(int set, const double *beta, double *H)
 static int mbar(const double *beta, const double *H, double b_mid, double *dlnz, double *h_mid, double *f)
 {
   size_t n[K], U;
-  double Hu[K * NS], c[K * NS], lnd[K * NS];
+  double Hu[K * NS], c[K * NS], lnd[K * NS], lnd2[K * NS];
   for (int k = 0; k < K; k++) n[k] = NS;
   U = ising_mbar_distinct(K * NS, H, Hu, c);
   memset(f, 0, sizeof(double) * K);
-  if (ising_mbar_solve(K, beta, n, U, Hu, c, f) || !isfinite(ising_mbar_denominators(K, beta, n, U, Hu, c, f, lnd)))
+  if (ising_mbar_solve(K, beta, n, U, Hu, c, f, lnd) ||
+      !isfinite(ising_mbar_denominators(K, beta, n, U, Hu, c, f, lnd2)))
     return -1;
+  /* the solver's ln D at its solution is what ising_mbar_denominators computes for it, bit for bit */
+  if (memcmp(lnd, lnd2, sizeof(double) * U)) return -1;
   double h1, var;
   for (int k = 0; k < K; k++) ising_mbar_reweight(U, Hu, c, f, lnd, beta[k], &dlnz[k], &h1, &var);
   ising_mbar_reweight(U, Hu, c, f, lnd, b_mid, &h1, h_mid, &var);

@@ -20,17 +20,18 @@
  *       have few distinct energies (a few hundred for thousands of samples),
  *       so every sum below gets that much shorter.
  *   int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H,
- *                        const double *c, double *f)
+ *                        const double *c, double *f, double *lnd)
  *       Local.  f holds a starting guess on entry (zeros will do) and the
- *       solution on exit, f[0] = 0.  Returns 0, or -1 if it did not converge
- *       (max |gradient| / n_k <= 1e-9) in 100 Newton steps and 2000
- *       self-consistent iterations, or memory is short.
+ *       solution on exit, f[0] = 0; lnd (U entries, or NULL) gets ln D_u of
+ *       the solution, the same bits as ising_mbar_denominators gives for it.
+ *       Returns 0, or -1 if it did not converge (max |gradient| / n_k <=
+ *       1e-9) in 100 Newton steps and 2000 self-consistent iterations, or
+ *       memory is short.
  *   double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_t U,
  *                                  const double *H, const double *c, const double *f, double *lnd)
  *       Local.  ln D_u of every energy for the solution f (for reweighting);
  *       returns F(f), NaN if memory is short.
- *   void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n);
-void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f,
+ *   void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f,
  *                            const double *lnd, double b, double *lnz_rel, double *h1, double *var)
  *       Local.  At inverse temperature b: ln Z(b) - ln Z(beta_0)
  *       (= -(f(b) - f_0)), <H> and Var(H).
@@ -53,7 +54,8 @@ void ising_mbar_reweight(size_t U, const double *H, const double *c, const doubl
 #include <stddef.h>
 
 size_t ising_mbar_distinct(size_t N, const double *H, double *Hu, double *c);
-int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f);
+int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f,
+                     double *lnd);
 double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c,
                                const double *f, double *lnd);
 void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n);
