@@ -103,10 +103,11 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   /* The register-sized tables of the AVX-512 kernel: index t itself in 1D
    * and 2D (5^2 = 25 < 32), and in 3D when no axis is open (no zero halo,
    * so k_d is -2, 0 or 2) j = sum_d (k_d / 2 + 1) 3^d < 27; up adds 32.
+   * In 3D with an open axis, t < 125 and up adds 128 (four registers' pairs).
    * tperm16 holds the high halves of T - 1 (tm1 >> 16). */
   int periodic = 1;
   for (int d = 0; d < g->dim; d++) periodic &= g->periodic[d];
-  k->lookup = g->dim < 3 ? ISING_LOOKUP_PERM5 : periodic ? ISING_LOOKUP_PERM3 : ISING_LOOKUP_GATHER;
+  k->lookup = g->dim < 3 ? ISING_LOOKUP_PERM5 : periodic ? ISING_LOOKUP_PERM3 : ISING_LOOKUP_PERM4;
   /* The AVX2 kernel's byte-shuffle tables where every axis is periodic: j = sum_d (k_d / 2 + 1) 3^d + 3^dim up,
    * the low and high bytes of tm1 >> 16. */
   k->shuffle = periodic;
@@ -118,11 +119,12 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
     k->tshuf[0][j] = (uint8_t)h;
     k->tshuf[1][j] = (uint8_t)(h >> 8);
   }
+  const int half = k->lookup == ISING_LOOKUP_PERM4 ? 128 : 32;
   for (int up = 0; up < 2; up++)
-    for (int j = 0; j < 32; j++) {
+    for (int j = 0; j < half; j++) {
       int t = k->lookup == ISING_LOOKUP_PERM3 ? 2 * (j % 3) + 10 * (j / 3 % 3) + 50 * (j / 9) : j;
       if (t >= ISING_TABLE_SIZE || (k->lookup == ISING_LOOKUP_PERM3 && j >= 27)) continue;
-      k->tperm16[32 * up + j] = (uint16_t)(k->tm1[up * ISING_TABLE_SIZE + t] >> 16);
+      k->tperm16[half * up + j] = (uint16_t)(k->tm1[up * ISING_TABLE_SIZE + t] >> 16);
     }
 }
 
@@ -344,8 +346,7 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
 
 /* What the steps of table_avx512_body share: constants in registers and the tallies. */
 typedef struct {
-  __m512i zero, cup, offset, weight1, weight2, p0, p1, sk0, sk1, sk2;
-  const uint32_t *tm1;
+  __m512i zero, cup, offset, weight1, weight2, p0, p1, p2, p3, p4, p5, p6, p7, sk0, sk1, sk2;
   uint32_t force;
   int64_t changed, sfield, sflip;
 } table_state;
@@ -365,14 +366,13 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
   if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, c->weight2));
   const __mmask64 up = _mm512_cmpgt_epi8_mask(s, c->zero), down = _mm512_movepi8_mask(s);
   if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, c->cup);
-  __m512i thr; /* the high halves of T - 1 */
-  if (lookup == ISING_LOOKUP_GATHER) {
-    const __m256i idx = _mm512_cvtepi16_epi8(tt);
-    const __m512i ia = _mm512_cvtepu8_epi32(_mm256_castsi256_si128(idx)),
-                  ib = _mm512_cvtepu8_epi32(_mm256_extracti128_si256(idx, 1));
-    const __m512i ta = _mm512_srli_epi32(_mm512_i32gather_epi32(ia, c->tm1, 4), 16),
-                  tb = _mm512_srli_epi32(_mm512_i32gather_epi32(ib, c->tm1, 4), 16);
-    thr = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi32_epi16(ta)), _mm512_cvtepi32_epi16(tb), 1);
+  __m512i thr;                        /* the high halves of T - 1 */
+  if (lookup == ISING_LOOKUP_PERM4) { /* t + 128 up < 256: a permute per 64 entries, chosen by bits 6 and 7 */
+    const __m512i a = _mm512_permutex2var_epi16(c->p0, tt, c->p1), b = _mm512_permutex2var_epi16(c->p2, tt, c->p3),
+                  d = _mm512_permutex2var_epi16(c->p4, tt, c->p5), e = _mm512_permutex2var_epi16(c->p6, tt, c->p7);
+    const __mmask32 b6 = _mm512_test_epi16_mask(tt, _mm512_set1_epi16(64)),
+                    b7 = _mm512_test_epi16_mask(tt, _mm512_set1_epi16(128));
+    thr = _mm512_mask_mov_epi16(_mm512_mask_mov_epi16(a, b6, b), b7, _mm512_mask_mov_epi16(d, b6, e));
   } else /* PERM3: the sums are even, t = 2 j + 64 up */
     thr = _mm512_permutex2var_epi16(c->p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, c->p1);
   const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
@@ -435,7 +435,8 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   if (pm)
     for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
   const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1;
-  const int up_offset = lookup == ISING_LOOKUP_GATHER ? ISING_TABLE_SIZE : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
+  const int up_offset = lookup == ISING_LOOKUP_PERM4 ? 128 : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
+  const int perm4 = lookup == ISING_LOOKUP_PERM4;
   const __m512i zero = _mm512_setzero_si512();
   /* Everything the loop reads from memory other than the spins, in registers: a store to the int8_t spins
    * may alias anything, so the compiler would reload it after every step. */
@@ -446,10 +447,15 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
                    .weight2 = _mm512_set1_epi16((short)w2),
                    .p0 = _mm512_loadu_si512(k->tperm16),
                    .p1 = _mm512_loadu_si512(k->tperm16 + 32),
+                   .p2 = perm4 ? _mm512_loadu_si512(k->tperm16 + 64) : zero,
+                   .p3 = perm4 ? _mm512_loadu_si512(k->tperm16 + 96) : zero,
+                   .p4 = perm4 ? _mm512_loadu_si512(k->tperm16 + 128) : zero,
+                   .p5 = perm4 ? _mm512_loadu_si512(k->tperm16 + 160) : zero,
+                   .p6 = perm4 ? _mm512_loadu_si512(k->tperm16 + 192) : zero,
+                   .p7 = perm4 ? _mm512_loadu_si512(k->tperm16 + 224) : zero,
                    .sk0 = zero,
                    .sk1 = zero,
                    .sk2 = zero,
-                   .tm1 = k->tm1,
                    .force = k->force_ties ? ~0u : 0,
                    .changed = 0,
                    .sfield = 0,
@@ -597,22 +603,22 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   default: body(3, 1, 1); break;                                                                                       \
   }
 
-ISING_TARGET_AVX512 static void table_avx512_gather(const ising_sweeper *k, int8_t *spins, const segment *seg,
-                                                    int count, tally *t, int pm, int hb)
+ISING_TARGET_AVX512 static void table_avx512_perm4(const ising_sweeper *k, int8_t *spins, const segment *seg, int count,
+                                                   tally *t, int pm, int hb)
 {
   if (!pm && !hb)
-    table_avx512_body(k, spins, seg, count, t, 3, 0, 0, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 0, 0, ISING_LOOKUP_PERM4);
   else if (!pm)
-    table_avx512_body(k, spins, seg, count, t, 3, 0, 1, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 0, 1, ISING_LOOKUP_PERM4);
   else if (!hb)
-    table_avx512_body(k, spins, seg, count, t, 3, 1, 0, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 1, 0, ISING_LOOKUP_PERM4);
   else
-    table_avx512_body(k, spins, seg, count, t, 3, 1, 1, ISING_LOOKUP_GATHER);
+    table_avx512_body(k, spins, seg, count, t, 3, 1, 1, ISING_LOOKUP_PERM4);
 }
 
 #define TABLE_AVX512_CASE(dim, pm, hb)                                                                                 \
-  if (dim == 3 && k->lookup == ISING_LOOKUP_GATHER)                                                                    \
-    table_avx512_gather(k, spins, seg, count, t, pm, hb);                                                              \
+  if (dim == 3 && k->lookup == ISING_LOOKUP_PERM4)                                                                     \
+    table_avx512_perm4(k, spins, seg, count, t, pm, hb);                                                               \
   else                                                                                                                 \
     table_avx512_body(k, spins, seg, count, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
 

@@ -99,8 +99,9 @@
 
 typedef enum { ISING_KERNEL_TABLE, ISING_KERNEL_TABLE_PM, ISING_KERNEL_GENERAL } ising_kernel;
 /* How the AVX-512 table kernel finds thresholds: permutes of a 64-entry table indexed by the neighbour sums
- * (5 values per axis, 1D and 2D; 3 values per axis, 3D without open axes), or gathers from tm1. */
-typedef enum { ISING_LOOKUP_PERM5, ISING_LOOKUP_PERM3, ISING_LOOKUP_GATHER } ising_lookup;
+ * (5 values per axis, 1D and 2D; 3 values per axis, 3D without open axes), or four permutes of a 256-entry one
+ * (3D with an open axis: 5 values per axis; gathers were 1.5x slower where they are microcoded). */
+typedef enum { ISING_LOOKUP_PERM5, ISING_LOOKUP_PERM3, ISING_LOOKUP_PERM4 } ising_lookup;
 
 typedef struct {
   const ising_geometry *g;
@@ -120,7 +121,7 @@ typedef struct {
   uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1: hi < tm1 >> 16 accepts, > rejects, = draws lo */
   int64_t axis_q[ISING_MAX_DIM], field_q;   /* bond magnitude per axis and field, units of 2^-32 */
   ising_lookup lookup;                      /* table kernels, AVX-512 */
-  uint16_t tperm16[64];                     /* tm1 >> 16 by the register index (ising_lookup) */
+  uint16_t tperm16[256];                    /* tm1 >> 16 by the register index (ising_lookup) */
   int shuffle;                              /* AVX2 table kernel: thresholds by byte shuffles (every axis periodic) */
   uint8_t tshuf[2][64];                     /* its tables: low, high bytes of tm1 >> 16 (sweep.c table_avx2_body) */
 } ising_sweeper;
