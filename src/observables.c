@@ -143,7 +143,7 @@ ISING_TARGET_AVX2 static void counts_plane_avx2(const ising_geometry *g, const i
       const __m256i t = _mm256_loadu_si256((const __m256i *)(a + g->stride[d]));
       const uint32_t exists = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(t, zero)) & valid;
       uint32_t differ = (uint32_t)_mm256_movemask_epi8(_mm256_xor_si256(s, t));
-      if (neg[d]) differ ^= (uint32_t)ising_bits64(neg[d], start + o);
+      if (neg[d]) differ ^= ising_bits32(neg[d], start + o);
       nnz[d] += _mm_popcnt_u32(exists);
       ndiff[d] += _mm_popcnt_u32(differ & exists);
     }
@@ -165,7 +165,7 @@ ISING_TARGET_AVX2 static void counts_avx2(const int8_t *a, const int8_t *const *
       const __m256i t = _mm256_loadu_si256((const __m256i *)(nb[d] + x));
       const uint32_t exists = ~(uint32_t)_mm256_movemask_epi8(_mm256_cmpeq_epi8(t, zero));
       uint32_t differ = (uint32_t)_mm256_movemask_epi8(_mm256_xor_si256(s, t));
-      if (neg[d]) differ ^= (uint32_t)ising_bits64(neg[d], first + x);
+      if (neg[d]) differ ^= ising_bits32(neg[d], first + x);
       nnz[d] += _mm_popcnt_u32(exists);
       ndiff[d] += _mm_popcnt_u32(differ & exists);
     }

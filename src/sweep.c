@@ -398,7 +398,7 @@ AVX512_INLINE __m512i load_pair(const int8_t *a, const int8_t *b, __mmask32 ma, 
 /* The bond signs of 32 positions from a and 32 from b (±J), as a byte mask of load_pair's lanes. */
 AVX512_INLINE uint64_t bits_pair(const uint64_t *neg, size_t a, size_t b)
 {
-  return (ising_bits64(neg, a) & 0xffffffffu) | ising_bits64(neg, b) << 32;
+  return ising_bits32(neg, a) | (uint64_t)ising_bits32(neg, b) << 32;
 }
 
 /* Two rows' k_d = s(i - st) + s(i + st) by load_pair (with ±J bonds each term times the bond's sign). */
@@ -949,8 +949,7 @@ AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t
 {
   __m256i lo = _mm256_loadu_si256((const __m256i *)(p - st)), hi = _mm256_loadu_si256((const __m256i *)(p + st));
   if (neg) {
-    __m256i ml = expand_bits_256((uint32_t)ising_bits64(neg, i - (size_t)st)),
-            mh = expand_bits_256((uint32_t)ising_bits64(neg, i));
+    __m256i ml = expand_bits_256(ising_bits32(neg, i - (size_t)st)), mh = expand_bits_256(ising_bits32(neg, i));
     lo = _mm256_sub_epi8(_mm256_xor_si256(lo, ml), ml);
     hi = _mm256_sub_epi8(_mm256_xor_si256(hi, mh), mh);
   }
@@ -1030,8 +1029,7 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
             right = _mm256_loadu_si256((const __m256i *)(p + 1));
     before = s;
     if (pm) {
-      __m256i ml = expand_bits_256((uint32_t)ising_bits64(neg[0], i - 1)),
-              mr = expand_bits_256((uint32_t)ising_bits64(neg[0], i));
+      __m256i ml = expand_bits_256(ising_bits32(neg[0], i - 1)), mr = expand_bits_256(ising_bits32(neg[0], i));
       left = _mm256_sub_epi8(_mm256_xor_si256(left, ml), ml);
       right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
     }

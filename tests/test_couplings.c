@@ -7,7 +7,8 @@
  * the right bond count (open axes lose one bond per line, periodic length-2
  * axes keep two); the fraction of -J bonds and the Gaussian mean and
  * variance match the parameters within 5 standard errors; quantisation to
- * 2^-32 holds. */
+ * 2^-32 holds; ising_bits32 and ising_bits64 read the same bits of a bit
+ * array at every position. */
 #include "ising/couplings.h"
 #include "ising/rng.h"
 
@@ -130,6 +131,25 @@ static void check_statistics(void)
   check(fabs(hmean - p.field) < 5 * sqrt(h2 / N) && fabs(hvar - h2) < 5 * h2 * sqrt(2 / N), what);
 }
 
+/* The kernels' bit readers against the definition (bit i is bit i % 64 of word i / 64), at every position of a
+ * random array of 5 words (and the 2 words of padding the couplings give theirs). */
+static void check_bits(void)
+{
+  uint64_t a[7] = {0};
+  for (int w = 0; w < 5; w++) {
+    uint32_t r[4];
+    ising_rng4(99, 0, 0, (uint64_t)w, r);
+    a[w] = (uint64_t)r[0] << 32 | r[1];
+  }
+  int ok = 1;
+  for (size_t pos = 0; pos < 5 * 64; pos++) {
+    uint64_t want = 0;
+    for (int b = 0; b < 64; b++) want |= (a[(pos + (size_t)b) / 64] >> ((pos + (size_t)b) % 64) & 1) << b;
+    ok &= ising_bits64(a, pos) == want && ising_bits32(a, pos) == (uint32_t)want;
+  }
+  check(ok, "ising_bits64 and ising_bits32 at every position");
+}
+
 int main(int argc, char **argv)
 {
   PetscInitialize(&argc, &argv, NULL, NULL);
@@ -144,6 +164,7 @@ int main(int argc, char **argv)
   check_model("3D mixed gaussian", model(3, l3, mixed, ISING_COUPLINGS_GAUSSIAN));
   check_model("3D periodic pm", model(3, l3, per, ISING_COUPLINGS_PM));
   check_statistics();
+  check_bits();
   if (rank == 0) printf("%d failure(s)\n", failures);
   PetscFinalize();
   return failures != 0;

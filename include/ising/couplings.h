@@ -44,6 +44,8 @@
 #include "ising/io.h"
 #include "ising/params.h"
 
+#include <string.h>
+
 typedef struct {
   int uniform_bonds;                 /* 1: J[d] holds every bond of axis d */
   int uniform_field;                 /* 1: field holds every h_i */
@@ -61,6 +63,19 @@ static inline uint64_t ising_bits64(const uint64_t *a, size_t pos)
   size_t w = pos / 64;
   unsigned sh = (unsigned)(pos % 64);
   return sh ? (a[w] >> sh) | (a[w + 1] << (64 - sh)) : a[w];
+}
+
+/* 32 bits of a bit array from bit pos on, by one unaligned 8-byte load from byte pos / 8 (within the word of
+ * pos and the next, as ising_bits64 reads; bit i is bit i % 8 of byte i / 8 on a little-endian machine). */
+static inline uint32_t ising_bits32(const uint64_t *a, size_t pos)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  uint64_t w;
+  memcpy(&w, (const unsigned char *)a + pos / 8, sizeof(w));
+  return (uint32_t)(w >> (pos % 8));
+#else
+  return (uint32_t)ising_bits64(a, pos);
+#endif
 }
 
 int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising_couplings *c);
