@@ -414,6 +414,36 @@ AVX512_INLINE __m512i neighbours_pair(const int8_t *pa, const int8_t *pb, size_t
   return _mm512_add_epi8(lo, hi);
 }
 
+/* Four rows of at most 8 sites (16 bytes from p[q] + off, bytes m[q]) in the four 128-bit quarters. */
+AVX512_INLINE __m512i load_quad(int8_t *const p[4], ptrdiff_t off, const __mmask16 m[4])
+{
+  __m512i v = _mm512_castsi128_si512(_mm_maskz_loadu_epi8(m[0], p[0] + off));
+  v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m[1], p[1] + off), 1);
+  v = _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m[2], p[2] + off), 2);
+  return _mm512_inserti32x4(v, _mm_maskz_loadu_epi8(m[3], p[3] + off), 3);
+}
+
+/* The bond signs (±J) of 16 positions from each of i[q] + off, as a byte mask of load_quad's lanes. */
+AVX512_INLINE uint64_t bits_quad(const uint64_t *neg, const size_t i[4], ptrdiff_t off)
+{
+  uint64_t b = 0;
+  for (int q = 0; q < 4; q++) b |= (uint64_t)(ising_bits32(neg, (size_t)((ptrdiff_t)i[q] + off)) & 0xffffu) << 16 * q;
+  return b;
+}
+
+/* Four rows' k_d = s(i - st) + s(i + st) by load_quad (with ±J bonds each term times the bond's sign). */
+AVX512_INLINE __m512i neighbours_quad(int8_t *const p[4], const size_t i[4], ptrdiff_t st, const uint64_t *neg,
+                                      const __mmask16 m[4])
+{
+  const __m512i zero = _mm512_setzero_si512();
+  __m512i lo = load_quad(p, -st, m), hi = load_quad(p, st, m);
+  if (neg) {
+    lo = _mm512_mask_sub_epi8(lo, bits_quad(neg, i, -st), zero, lo);
+    hi = _mm512_mask_sub_epi8(hi, bits_quad(neg, i, 0), zero, hi);
+  }
+  return _mm512_add_epi8(lo, hi);
+}
+
 /* 32 sites per step: bytes of 64 consecutive positions (the colour's on the
  * even bytes), so each 16-bit lane holds a site's byte (and its right
  * neighbour's, unused); the table index is computed in the bytes, and the
@@ -424,7 +454,8 @@ AVX512_INLINE __m512i neighbours_pair(const int8_t *pa, const int8_t *pb, size_t
  * it accepts, above rejects, equal (probability 2^-16) leaves the site to
  * the scalar kernel after the loop, which draws lo for the exact r < T.
  * Two segments of at most 16 sites each (rows of up to 32 sites: 3D 32^3
- * and smaller, 2D 32^2) share one step, one in each 32-byte half.
+ * and smaller, 2D 32^2) share one step, one in each 32-byte half, and four
+ * of at most 8 sites (3D 16^3 and smaller) one in each 128-bit quarter.
  * dim, pm, heatbath and lookup are constants in each instantiation
  * (table_avx512). */
 AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
@@ -492,6 +523,51 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
       since = 0;
     }
     since += steps;
+    if (n <= 8 && j + 3 < count && seg[j + 1].n <= 8 && seg[j + 2].n <= 8 && seg[j + 3].n <= 8) {
+      /* four segments of at most 8 sites (rows of up to 16 sites: 3D 16^3 and smaller) in one step, one in each
+       * 128-bit quarter */
+      size_t iq[4];
+      int8_t *pq[4];
+      __mmask16 bq[4];
+      uint32_t valid = 0;
+      __m512i hi = zero;
+      for (int q = 0; q < 4; q++) {
+        const int nq = seg[j + q].n;
+        iq[q] = seg[j + q].i0;
+        pq[q] = spins + iq[q];
+        bq[q] = (__mmask16)((1u << 2 * nq) - 1);
+        valid |= ((1u << nq) - 1) << 8 * q;
+        if (dim > 1) _mm_prefetch((const char *)((uintptr_t)pq[q] + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
+      }
+      hi = _mm512_castsi128_si512(_mm_maskz_loadu_epi16((__mmask8)valid, seg[j].r));
+      hi = _mm512_inserti32x4(hi, _mm_maskz_loadu_epi16((__mmask8)(valid >> 8), seg[j + 1].r), 1);
+      hi = _mm512_inserti32x4(hi, _mm_maskz_loadu_epi16((__mmask8)(valid >> 16), seg[j + 2].r), 2);
+      hi = _mm512_inserti32x4(hi, _mm_maskz_loadu_epi16((__mmask8)(valid >> 24), seg[j + 3].r), 3);
+      const __m512i s = load_quad(pq, 0, bq);
+      __m512i left = load_quad(pq, -1, bq), right = load_quad(pq, 1, bq);
+      if (pm) {
+        left = _mm512_mask_sub_epi8(left, bits_quad(neg[0], iq, -1), zero, left);
+        right = _mm512_mask_sub_epi8(right, bits_quad(neg[0], iq, 0), zero, right);
+      }
+      const __m512i k1 = dim > 1 ? neighbours_quad(pq, iq, st1, neg[1], bq) : zero,
+                    k2 = dim > 2 ? neighbours_quad(pq, iq, st2, neg[2], bq) : zero;
+      uint32_t tie;
+      const uint64_t flip =
+          table_step(&c, s, _mm512_add_epi8(left, right), k1, k2, hi, valid, &tie, dim, heatbath, lookup, field);
+      for (int q = 0; __builtin_expect(tie != 0, 0) && q < 4; q++)
+        if ((tie >> 8 * q) & 0xffu) {
+          tie_seg[ties] = j + q;
+          tie_m[ties] = 0;
+          tie_mask[ties++] = (tie >> 8 * q) & 0xffu;
+        }
+      const __m512i flipped = _mm512_sub_epi8(zero, s);
+      _mm_mask_storeu_epi8(pq[0], (__mmask16)flip, _mm512_castsi512_si128(flipped));
+      _mm_mask_storeu_epi8(pq[1], (__mmask16)(flip >> 16), _mm512_extracti32x4_epi32(flipped, 1));
+      _mm_mask_storeu_epi8(pq[2], (__mmask16)(flip >> 32), _mm512_extracti32x4_epi32(flipped, 2));
+      _mm_mask_storeu_epi8(pq[3], (__mmask16)(flip >> 48), _mm512_extracti32x4_epi32(flipped, 3));
+      j += 3;
+      continue;
+    }
     if (n <= 16 && j + 1 < count && seg[j + 1].n <= 16) { /* two short segments in one step */
       const size_t ib = seg[j + 1].i0;
       const int nb = seg[j + 1].n;
