@@ -239,6 +239,31 @@ static void print_deviation(FILE *out, const char *name, double v, double err, d
     fprintf(out, "    exact %-18s %14.8f  deviation %s (zero error bar)\n", name, exact, v == exact ? "0" : "n/a");
 }
 
+int ising_mc_write_series(const ising_params *p, ising_io *io, const double *e, const double *m)
+{
+  const int64_t nmeas = p->sweeps / p->measure_interval, K = p->nbeta;
+  const int64_t rows = K >= (1 << 20) ? 1 : (1 << 20) / K; /* 8 MiB of rows at a time */
+  const int64_t nbuf = (nmeas < rows ? nmeas : rows) * K;
+  double *buf = malloc(sizeof(double) * (size_t)(nbuf > 0 ? nbuf : 1));
+  int rank;
+  MPI_Comm_rank(io->comm, &rank);
+  ising_timer_start(ISING_PHASE_OUTPUT);
+  int rc = ising_check(io->comm, !buf, "out of memory writing the time series") ? -1 : 0;
+  for (int which = 0; which < 2 && !rc; which++) {
+    const double *src = which ? m : e;
+    for (int64_t r0 = 0; r0 < nmeas && !rc; r0 += rows) {
+      const int64_t nr = nmeas - r0 < rows ? nmeas - r0 : rows, start[2] = {r0, 0}, count[2] = {nr, K};
+      for (int64_t i = 0; i < nr && rank == 0; i++) /* only rank 0's data is written */
+        for (int64_t k = 0; k < K; k++) buf[i * K + k] = src[k * nmeas + r0 + i];
+      rc = ising_io_write_double(io, which ? "/timeseries/magnetization" : "/timeseries/energy", start, count, buf);
+    }
+  }
+  if (!rc) rc = ising_io_flush(io);
+  ising_timer_stop(ISING_PHASE_OUTPUT);
+  free(buf);
+  return rc ? -1 : 0;
+}
+
 void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
                                 const ising_exact_result *x)
 {
@@ -267,7 +292,7 @@ void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e
 }
 
 int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
-                                const double *m, double acceptance, int print, ising_estimates *out)
+                                const double *m, double acceptance, int series, int print, ising_estimates *out)
 {
   const int64_t nmeas = p->sweeps / p->measure_interval;
   ising_timer_start(ISING_PHASE_ANALYSIS);
@@ -289,8 +314,9 @@ int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freee
   int bad = write_results(io, k, p->beta[k], &est, acceptance, ex_ok, &ex) ||
             ising_freeenergy_put_sample(fe, k, est.energy, est.energy_err, est.specific_heat, est.specific_heat_err) ||
             ising_freeenergy_put_series(fe, k, e, (size_t)nmeas, est.tau_int_energy) ||
-            ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
-            ising_io_write_double(io, "/timeseries/magnetization", start, count, m) || ising_io_flush(io);
+            (series && (ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
+                        ising_io_write_double(io, "/timeseries/magnetization", start, count, m))) ||
+            ising_io_flush(io);
   ising_timer_stop(ISING_PHASE_OUTPUT);
   if (bad) return -1;
   if (print) {
@@ -452,7 +478,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
     MPI_Allreduce(&acc.changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);
 
-    if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, !p->quiet && g->rank == 0, NULL)) goto done;
+    if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, 1, !p->quiet && g->rank == 0, NULL)) goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
   int64_t done_sweeps = (int64_t)step;

@@ -872,7 +872,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     int print = !p->quiet && world_rank == 0;
     double acceptance = (double)changed_all[t] / ((double)p->sweeps * (double)p->nsites);
     ising_estimates est;
-    if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, print, &est))
+    if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, 0, print, &est))
       goto done;
     if (res) {
       res->v[0][t] = est.energy;
@@ -881,6 +881,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       res->v[3][t] = est.binder;
     }
   }
+  if (ising_mc_write_series(p, io, e_ts, m_ts)) goto done;
   ising_timer_start(ISING_PHASE_OUTPUT);
   int64_t nkk = K, zero0 = 0;
   int bad = write_tempering(p, &l, labels, nmeas, io) || (R == 2 && write_overlaps(p, q_ts, nmeas, io, res)) ||

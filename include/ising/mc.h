@@ -29,12 +29,18 @@
  *       *_exact datasets when have_exact) and /timeseries/{energy,
  *       magnetization} [measurement, beta].  Returns 0 or -1.
  *   int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k,
- *                                   const double *e, const double *m, double acceptance, int print,
- *                                   ising_estimates *out)
+ *                                   const double *e, const double *m, double acceptance, int series,
+ *                                   int print, ising_estimates *out)
  *       Collective.  Error analysis of temperature k's time series (every
  *       rank holds the same e and m), writes its /observables entries, the
- *       exact values, its time-series column, flushes; prints the summary
- *       when print; the estimates also go to *out unless out is NULL.
+ *       exact values and, when series, its time-series column, flushes;
+ *       prints the summary when print; the estimates also go to *out unless
+ *       out is NULL.  Returns 0 or -1.
+ *   int ising_mc_write_series(const ising_params *p, ising_io *io, const double *e, const double *m)
+ *       Collective.  Every temperature's time series at once (e[k nmeas + i],
+ *       the same on every rank), in blocks of whole rows of /timeseries:
+ *       a column is a strided selection, for which MPI-IO reads and rewrites
+ *       the whole span of the dataset, once per temperature.  Flushes.
  *       Returns 0 or -1.
  *   void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance,
  *                                   int have_exact, const ising_exact_result *x)
@@ -63,7 +69,8 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g, const ising_cou
                  ising_freeenergy *fe, ising_checkpoint *ck);
 int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io *io);
 int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
-                                const double *m, double acceptance, int print, ising_estimates *out);
+                                const double *m, double acceptance, int series, int print, ising_estimates *out);
+int ising_mc_write_series(const ising_params *p, ising_io *io, const double *e, const double *m);
 void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
                                 const ising_exact_result *x);
 
