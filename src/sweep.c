@@ -100,14 +100,40 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
       k->tm1[up * ISING_TABLE_SIZE + t] = k->table[up][t] ? (uint32_t)(k->table[up][t] - 1) : 0;
     }
   }
-  /* The register-sized tables of the AVX-512 kernel: index t itself in 1D
-   * and 2D (5^2 = 25 < 32), and in 3D when no axis is open (no zero halo,
-   * so k_d is -2, 0 or 2) j = sum_d (k_d / 2 + 1) 3^d < 27; up adds 32.
-   * In 3D with an open axis, t < 125 and up adds 128 (four registers' pairs).
-   * tperm16 holds the high halves of T - 1 (tm1 >> 16). */
-  int periodic = 1;
-  for (int d = 0; d < g->dim; d++) periodic &= g->periodic[d];
-  k->lookup = g->dim < 3 ? ISING_LOOKUP_PERM5 : periodic ? ISING_LOOKUP_PERM3 : ISING_LOOKUP_PERM4;
+  /* The register-sized tables of the AVX-512 kernel: in 2D and 3D with
+   * equal bonds on every axis (ISING_LOOKUP_ISO, the common case) the total
+   * k = sum_d k_d decides h^loc, j = k + 2 dim < 13, up adds 4 dim + 1: one
+   * register, and the AVX2 kernel's byte shuffles use the same j.  Else index
+   * t itself in 1D and 2D (5^2 = 25 < 32), and in 3D when no axis is open (no
+   * zero halo, so k_d is -2, 0 or 2) j = sum_d (k_d / 2 + 1) 3^d < 27; up
+   * adds 32.  In 3D with an open axis, t < 125 and up adds 128 (four
+   * registers' pairs).  tperm16 holds the high halves of T - 1 (tm1 >> 16). */
+  int periodic = 1, iso = g->dim > 1;
+  for (int d = 0; d < g->dim; d++) {
+    periodic &= g->periodic[d];
+    iso &= c->J[d] == c->J[0]; /* with ±J bonds J[d] is the magnitude */
+  }
+  k->lookup = iso          ? ISING_LOOKUP_ISO
+              : g->dim < 3 ? ISING_LOOKUP_PERM5
+              : periodic   ? ISING_LOOKUP_PERM3
+                           : ISING_LOOKUP_PERM4;
+  if (iso) { /* j = k + 2 dim + (4 dim + 1) up, k = sum_d k_d; any t with that total has the same h^loc (exact) */
+    const int nk = 4 * g->dim + 1;
+    for (int j = 0; j < 2 * nk; j++) {
+      int rest = j % nk - 2 * g->dim, t = 0;
+      for (int d = 0, w = 1; d < g->dim; d++, w *= 5) {
+        const int kd = rest < -2 ? -2 : rest > 2 ? 2 : rest;
+        t += (kd + 2) * w;
+        rest -= kd;
+      }
+      const uint16_t h = (uint16_t)(k->tm1[(j / nk) * ISING_TABLE_SIZE + t] >> 16);
+      k->tperm16[j] = h;
+      k->tshuf[0][j] = (uint8_t)h;
+      k->tshuf[1][j] = (uint8_t)(h >> 8);
+    }
+    k->shuffle = 2;
+    return;
+  }
   /* The AVX2 kernel's byte-shuffle tables where every axis is periodic: j = sum_d (k_d / 2 + 1) 3^d + 3^dim up,
    * the low and high bytes of tm1 >> 16. */
   k->shuffle = periodic;
@@ -362,8 +388,8 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
 {
   const uint64_t even = UINT64_C(0x5555555555555555);
   __m512i tt = _mm512_add_epi8(k0, c->offset);
-  if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, c->weight1));
-  if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, c->weight2));
+  if (dim > 1) tt = _mm512_add_epi8(tt, lookup == ISING_LOOKUP_ISO ? k1 : _mm512_mullo_epi16(k1, c->weight1));
+  if (dim > 2) tt = _mm512_add_epi8(tt, lookup == ISING_LOOKUP_ISO ? k2 : _mm512_mullo_epi16(k2, c->weight2));
   const __mmask64 up = _mm512_cmpgt_epi8_mask(s, c->zero), down = _mm512_movepi8_mask(s);
   if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, c->cup);
   __m512i thr;                        /* the high halves of T - 1 */
@@ -373,7 +399,9 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
     const __mmask32 b6 = _mm512_test_epi16_mask(tt, _mm512_set1_epi16(64)),
                     b7 = _mm512_test_epi16_mask(tt, _mm512_set1_epi16(128));
     thr = _mm512_mask_mov_epi16(_mm512_mask_mov_epi16(a, b6, b), b7, _mm512_mask_mov_epi16(d, b6, e));
-  } else /* PERM3: the sums are even, t = 2 j + 64 up */
+  } else if (lookup == ISING_LOOKUP_ISO) /* k + 2 dim + (4 dim + 1) up < 32: one single-source permute */
+    thr = _mm512_permutexvar_epi16(tt, c->p0);
+  else /* PERM3: the sums are even, t = 2 j + 64 up */
     thr = _mm512_permutex2var_epi16(c->p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, c->p1);
   const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
   *tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & c->force);
@@ -447,9 +475,10 @@ AVX512_INLINE __m512i neighbours_quad(int8_t *const p[4], const size_t i[4], ptr
 /* 32 sites per step: bytes of 64 consecutive positions (the colour's on the
  * even bytes), so each 16-bit lane holds a site's byte (and its right
  * neighbour's, unused); the table index is computed in the bytes, and the
- * high half of T - 1 is looked up in 16-bit lanes, from a register (one
- * two-source permute of the 64-entry k->tperm16: its index bits are the
- * lane's low 6 bits) in 1D, 2D and periodic 3D, else gathered from k->tm1,
+ * high half of T - 1 is looked up in 16-bit lanes, from registers
+ * (k->tperm16 by the lane's low bits: one permute of 32 entries with equal
+ * bonds on every axis, else one two-source permute of 64 in 1D, 2D and
+ * periodic 3D, four in 3D with an open axis; ising_lookup),
  * and compared with the 16-bit high halves hi of the random words: hi below
  * it accepts, above rejects, equal (probability 2^-16) leaves the site to
  * the scalar kernel after the loop, which draws lo for the exact r < T.
@@ -465,15 +494,16 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
   if (pm)
     for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
-  const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1;
-  const int up_offset = lookup == ISING_LOOKUP_PERM4 ? 128 : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
+  const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1, iso = lookup == ISING_LOOKUP_ISO;
+  const int up_offset = iso ? 4 * dim + 1 : lookup == ISING_LOOKUP_PERM4 ? 128 : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
   const int perm4 = lookup == ISING_LOOKUP_PERM4;
   const __m512i zero = _mm512_setzero_si512();
   /* Everything the loop reads from memory other than the spins, in registers: a store to the int8_t spins
    * may alias anything, so the compiler would reload it after every step. */
   table_state c = {.zero = zero,
                    .cup = _mm512_set1_epi8((char)up_offset),
-                   .offset = _mm512_set1_epi8((char)(2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0))),
+                   .offset =
+                       _mm512_set1_epi8((char)(iso ? 2 * dim : 2 + (dim > 1 ? 2 * w1 : 0) + (dim > 2 ? 2 * w2 : 0))),
                    .weight1 = _mm512_set1_epi16((short)w1),
                    .weight2 = _mm512_set1_epi16((short)w2),
                    .p0 = _mm512_loadu_si512(k->tperm16),
@@ -679,6 +709,22 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   default: body(3, 1, 1); break;                                                                                       \
   }
 
+/* ISO in 2D and 3D: its own instantiations. */
+ISING_TARGET_AVX512 static void table_avx512_iso(const ising_sweeper *k, int8_t *spins, const segment *seg, int count,
+                                                 tally *t, int dim, int pm, int hb)
+{
+  switch ((dim - 2) * 4 + pm * 2 + hb) {
+  case 0: table_avx512_body(k, spins, seg, count, t, 2, 0, 0, ISING_LOOKUP_ISO); break;
+  case 1: table_avx512_body(k, spins, seg, count, t, 2, 0, 1, ISING_LOOKUP_ISO); break;
+  case 2: table_avx512_body(k, spins, seg, count, t, 2, 1, 0, ISING_LOOKUP_ISO); break;
+  case 3: table_avx512_body(k, spins, seg, count, t, 2, 1, 1, ISING_LOOKUP_ISO); break;
+  case 4: table_avx512_body(k, spins, seg, count, t, 3, 0, 0, ISING_LOOKUP_ISO); break;
+  case 5: table_avx512_body(k, spins, seg, count, t, 3, 0, 1, ISING_LOOKUP_ISO); break;
+  case 6: table_avx512_body(k, spins, seg, count, t, 3, 1, 0, ISING_LOOKUP_ISO); break;
+  default: table_avx512_body(k, spins, seg, count, t, 3, 1, 1, ISING_LOOKUP_ISO); break;
+  }
+}
+
 ISING_TARGET_AVX512 static void table_avx512_perm4(const ising_sweeper *k, int8_t *spins, const segment *seg, int count,
                                                    tally *t, int pm, int hb)
 {
@@ -693,7 +739,9 @@ ISING_TARGET_AVX512 static void table_avx512_perm4(const ising_sweeper *k, int8_
 }
 
 #define TABLE_AVX512_CASE(dim, pm, hb)                                                                                 \
-  if (dim == 3 && k->lookup == ISING_LOOKUP_PERM4)                                                                     \
+  if (dim > 1 && k->lookup == ISING_LOOKUP_ISO)                                                                        \
+    table_avx512_iso(k, spins, seg, count, t, dim, pm, hb);                                                            \
+  else if (dim == 3 && k->lookup == ISING_LOOKUP_PERM4)                                                                \
     table_avx512_perm4(k, spins, seg, count, t, pm, hb);                                                               \
   else                                                                                                                 \
     table_avx512_body(k, spins, seg, count, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
@@ -1050,15 +1098,18 @@ AVX2_INLINE __m256i shuffle_lookup_256(const ising_sweeper *k, __m256i jj, const
   return _mm256_blendv_epi8(half[0], half[1], _mm256_set1_epi16((short)0xff00));
 }
 
-/* 16 sites per step (32 bytes), the high halves of T - 1 (by byte shuffles where every axis is periodic, else
- * gathered from k->tm1) compared with the high halves of the random words as 16-bit lanes (equal ones draw lo);
- * the rest of the segment goes to the scalar kernel.  dim, pm, heatbath and shuffle are constants in each
- * instantiation (table_avx2). */
+/* 16 sites per step (32 bytes), the high halves of T - 1 (by byte shuffles with equal bonds on every axis or where
+ * every axis is periodic, else gathered from k->tm1) compared with the high halves of the random words as 16-bit lanes
+ * (equal ones draw lo); the rest of the segment goes to the scalar kernel.  dim, pm, heatbath and shuffle are constants
+ * in each instantiation (table_avx2). */
 AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
                                  const int dim, const int pm, const int heatbath, const int shuffle)
 {
-  /* shuffle: k_d is -2, 0 or 2, j = sum_d (k_d / 2 + 1) 3^d + 3^dim up < 2 3^dim (k->tshuf) */
-  const int npos = dim == 1 ? 3 : dim == 2 ? 9 : 27;
+  /* shuffle 1: k_d is -2, 0 or 2, j = sum_d (k_d / 2 + 1) 3^d + 3^dim up < 2 3^dim (k->tshuf); shuffle 2 (iso,
+   * ISING_LOOKUP_ISO): j = sum_d k_d + 2 dim + (4 dim + 1) up */
+  const int npos = dim == 1 ? 3 : dim == 2 ? 9 : 27, iso = dim > 1 && shuffle == 2;
+  const __m256i isoffset = _mm256_set1_epi8((char)(2 * dim)), isoup = _mm256_set1_epi8((char)(4 * dim + 1)),
+                low5 = _mm256_set1_epi16(0x1f);
   const __m256i w3 = _mm256_set1_epi16(3), w9 = _mm256_set1_epi16(9), low6 = _mm256_set1_epi16(0x3f);
   const __m256i soffset = _mm256_set1_epi8((char)(dim == 1   ? 2
                                                   : dim == 2 ? 8
@@ -1110,19 +1161,22 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
       right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
     }
     kd[0] = _mm256_add_epi8(left, right);
-    __m256i tt = _mm256_add_epi8(kd[0], shuffle ? soffset : offset);
+    __m256i tt = _mm256_add_epi8(kd[0], iso ? isoffset : shuffle ? soffset : offset);
     if (dim > 1) {
       kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
-      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
+      tt = _mm256_add_epi8(tt, iso ? kd[1] : _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
     }
     if (dim > 2) {
       kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
-      tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
+      tt = _mm256_add_epi8(tt, iso ? kd[2] : _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
     }
     const __m256i upv = _mm256_cmpgt_epi8(s, zero), downv = _mm256_cmpgt_epi8(zero, s);
-    if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, shuffle ? sup : c125));
+    if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, iso ? isoup : shuffle ? sup : c125));
     __m256i thr;
-    if (shuffle) { /* the sums are even: j = tt / 2, in both bytes of the lane */
+    if (iso) { /* j = k + 2 dim + (4 dim + 1) up < 32, in both bytes of the lane */
+      const __m256i j = _mm256_and_si256(tt, low5);
+      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * (4 * dim + 1));
+    } else if (shuffle) { /* the sums are even: j = tt / 2, in both bytes of the lane */
       const __m256i j = _mm256_and_si256(_mm256_srli_epi16(tt, 1), low6);
       thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * npos);
     } else {
@@ -1177,7 +1231,9 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
 }
 
 #define TABLE_AVX2_CASE(dim, pm, hb)                                                                                   \
-  if (k->shuffle)                                                                                                      \
+  if (dim > 1 && k->shuffle == 2)                                                                                      \
+    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 2);                                                            \
+  else if (k->shuffle)                                                                                                 \
     table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 1);                                                            \
   else                                                                                                                 \
     table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 0)

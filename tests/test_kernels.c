@@ -210,6 +210,11 @@ int main(int argc, char **argv)
       {T, {"-lattice_size", "8,10,12", "-beta", "0.25", "-J", "1,0.8,1.2", "-field", "0.1", NULL}},
       {T, {"-lattice_size", "8,10,12", "-beta", "0.25", "-algorithm", "heatbath", NULL}},
       {T, {"-lattice_size", "7,9,11", "-lattice_bc", "open", "-beta", "0.3", NULL}},
+      /* equal bonds on every axis (above) take the total neighbour sum as the index (ISING_LOOKUP_ISO); unequal
+       * ones the per-axis sums: 2D, 3D with an open axis, rows short enough to share a step */
+      {T, {"-lattice_size", "16,12", "-J", "1,0.6", "-beta", "0.5", NULL}},
+      {T, {"-lattice_size", "7,9,11", "-lattice_bc", "open", "-J", "1,1,0.5", "-beta", "0.35", NULL}},
+      {T, {"-lattice_size", "8,8,8", "-J", "0.7,1,1", "-beta", "0.3", "-algorithm", "heatbath", NULL}},
       /* +-J */
       {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-algorithm", "heatbath", NULL}},
       {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-field", "0.3", NULL}},
