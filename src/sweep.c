@@ -225,7 +225,8 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
 
 typedef struct {
   int64_t changed;
-  int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change) */
+  int64_t sk[ISING_MAX_DIM]; /* table kernels: sum over changed sites of s_i k_d (s_i before the change; with
+                              * ISING_LOOKUP_ISO the vector kernels add s_i sum_d k_d to sk[0]: equal bonds) */
   int64_t sfield;            /* table kernels: sum over changed sites of s_i */
   int64_t sflip;             /* every kernel: sum over changed sites of s_i (before the change) */
   ising_int128 denergy;      /* other kernels: the energy change itself, units of 2^-32 */
@@ -387,9 +388,17 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
                                   const int field)
 {
   const uint64_t even = UINT64_C(0x5555555555555555);
-  __m512i tt = _mm512_add_epi8(k0, c->offset);
-  if (dim > 1) tt = _mm512_add_epi8(tt, lookup == ISING_LOOKUP_ISO ? k1 : _mm512_mullo_epi16(k1, c->weight1));
-  if (dim > 2) tt = _mm512_add_epi8(tt, lookup == ISING_LOOKUP_ISO ? k2 : _mm512_mullo_epi16(k2, c->weight2));
+  const int iso = lookup == ISING_LOOKUP_ISO;
+  __m512i ks = k0, tt; /* iso: ks the total neighbour sum */
+  if (iso) {
+    if (dim > 1) ks = _mm512_add_epi8(ks, k1);
+    if (dim > 2) ks = _mm512_add_epi8(ks, k2);
+    tt = _mm512_add_epi8(ks, c->offset);
+  } else {
+    tt = _mm512_add_epi8(k0, c->offset);
+    if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, c->weight1));
+    if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, c->weight2));
+  }
   const __mmask64 up = _mm512_cmpgt_epi8_mask(s, c->zero), down = _mm512_movepi8_mask(s);
   if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, c->cup);
   __m512i thr;                        /* the high halves of T - 1 */
@@ -411,6 +420,10 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
   const int64_t sf = (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
   c->sflip += sf;
   if (field) c->sfield += sf;
+  if (iso) { /* every axis has the same bond: the total goes to sk0 (finish_tally) */
+    c->sk0 = _mm512_mask_add_epi8(c->sk0, flip, c->sk0, _mm512_mask_sub_epi8(ks, down, c->zero, ks));
+    return flip;
+  }
   c->sk0 = _mm512_mask_add_epi8(c->sk0, flip, c->sk0, _mm512_mask_sub_epi8(k0, down, c->zero, k0));
   if (dim > 1) c->sk1 = _mm512_mask_add_epi8(c->sk1, flip, c->sk1, _mm512_mask_sub_epi8(k1, down, c->zero, k1));
   if (dim > 2) c->sk2 = _mm512_mask_add_epi8(c->sk2, flip, c->sk2, _mm512_mask_sub_epi8(k2, down, c->zero, k2));
@@ -527,7 +540,9 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
    * neighbour row of the row after next) or eight rows ahead in the next plane (3D), 10-15 % less time. */
   const ptrdiff_t ahead = dim == 2 ? 2 * st1 : dim == 3 ? st2 + 8 * st1 : 0;
   /* sum over changed sites of s_i k_d per byte lane: |.| <= 2 per step, at most 32 steps before they are added
-   * (sk + 128 in unsigned bytes, |sk| <= 64, summed by 8 less the 8 * 128 bias: sad) to the 64-bit lanes of v */
+   * (sk + 128 in unsigned bytes, |sk| <= 64, summed by 8 less the 8 * 128 bias: sad) to the 64-bit lanes of v.
+   * iso: s_i sum_d k_d in sk0 alone, |.| <= 2 dim, so at most 127 / (2 dim) steps (21 in 3D) */
+  const int sk_steps = iso ? 127 / (2 * dim) : 32;
   __m512i v0 = zero, v1 = zero, v2 = zero;
   const __m512i bias = _mm512_set1_epi8((char)0x80), bias8 = _mm512_set1_epi64(8 * 128);
 #define SK_FLUSH(sk, v)                                                                                                \
@@ -546,10 +561,10 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     const int n = seg[j].n;
     const uint16_t *const r = seg[j].r;
     const int steps = (n + 31) / 32;
-    if (since + steps > 32) {
+    if (since + steps > sk_steps) {
       SK_FLUSH(c.sk0, v0);
-      if (dim > 1) SK_FLUSH(c.sk1, v1);
-      if (dim > 2) SK_FLUSH(c.sk2, v2);
+      if (dim > 1 && !iso) SK_FLUSH(c.sk1, v1);
+      if (dim > 2 && !iso) SK_FLUSH(c.sk2, v2);
       since = 0;
     }
     since += steps;
@@ -642,6 +657,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     /* the previous step's spins: byte 63 is the left neighbour of the first site */
     __m512i before = _mm512_set1_epi8(spins[i0 - 1]);
     for (int m = 0; m < n; m += 32) {
+      if (iso && m && m % (32 * sk_steps) == 0) SK_FLUSH(c.sk0, v0); /* a segment of more steps (flushed before it) */
       const int full = n - m >= 32;
       const __mmask32 valid = full ? 0xffffffffu : (1u << (n - m)) - 1;
       const __mmask64 bytes = full ? ~UINT64_C(0) : (UINT64_C(1) << (2 * (n - m))) - 1;
@@ -673,8 +689,8 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     }
   }
   SK_FLUSH(c.sk0, v0);
-  if (dim > 1) SK_FLUSH(c.sk1, v1);
-  if (dim > 2) SK_FLUSH(c.sk2, v2);
+  if (dim > 1 && !iso) SK_FLUSH(c.sk1, v1);
+  if (dim > 2 && !iso) SK_FLUSH(c.sk2, v2);
 #undef SK_FLUSH
   for (int j = 0; j < ties; j++) {
     const segment *sg = &seg[tie_seg[j]];
@@ -1161,14 +1177,17 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
       right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
     }
     kd[0] = _mm256_add_epi8(left, right);
-    __m256i tt = _mm256_add_epi8(kd[0], iso ? isoffset : shuffle ? soffset : offset);
-    if (dim > 1) {
-      kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
-      tt = _mm256_add_epi8(tt, iso ? kd[1] : _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
-    }
-    if (dim > 2) {
-      kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
-      tt = _mm256_add_epi8(tt, iso ? kd[2] : _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
+    if (dim > 1) kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
+    if (dim > 2) kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
+    __m256i tt;
+    if (iso) { /* kd[0] becomes the total sum: the tallies below take it alone */
+      if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
+      if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
+      tt = _mm256_add_epi8(kd[0], isoffset);
+    } else {
+      tt = _mm256_add_epi8(kd[0], shuffle ? soffset : offset);
+      if (dim > 1) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
+      if (dim > 2) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
     }
     const __m256i upv = _mm256_cmpgt_epi8(s, zero), downv = _mm256_cmpgt_epi8(zero, s);
     if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, iso ? isoup : shuffle ? sup : c125));
@@ -1209,18 +1228,20 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
       store_prefix_256(p, nw, 2 * (n - m) - 1);
     changed += _mm_popcnt_u32(flip);
     sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
-    for (int d = 0; d < dim; d++) {
+    /* s_i k_d + 2 >= 0 of the flipped sites (iso: the total, s_i k + 2 dim), summed in 64-bit lanes */
+    for (int d = 0; d < (iso ? 1 : dim); d++) {
       __m256i sk = _mm256_sub_epi8(_mm256_xor_si256(kd[d], downv), downv);
-      sad[d] = _mm256_add_epi64(sad[d], _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, two), fv), zero));
+      sad[d] = _mm256_add_epi64(sad[d],
+                                _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, iso ? isoffset : two), fv), zero));
     }
   }
   t->changed += changed;
   t->sfield += sfield;
   t->sflip += sfield;
-  for (int d = 0; d < dim; d++) {
+  for (int d = 0; d < (iso ? 1 : dim); d++) {
     int64_t v[4];
     _mm256_storeu_si256((__m256i *)v, sad[d]);
-    t->sk[d] += v[0] + v[1] + v[2] + v[3] - 2 * changed;
+    t->sk[d] += v[0] + v[1] + v[2] + v[3] - (iso ? 2 * dim : 2) * changed;
   }
   for (int j = 0; j < ties; j++)
     for (uint32_t b = tie_mask[j]; b; b &= b - 1) {

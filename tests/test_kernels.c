@@ -215,6 +215,11 @@ int main(int argc, char **argv)
       {T, {"-lattice_size", "16,12", "-J", "1,0.6", "-beta", "0.5", NULL}},
       {T, {"-lattice_size", "7,9,11", "-lattice_bc", "open", "-J", "1,1,0.5", "-beta", "0.35", NULL}},
       {T, {"-lattice_size", "8,8,8", "-J", "0.7,1,1", "-beta", "0.3", "-algorithm", "heatbath", NULL}},
+      /* cold starts at high temperature: nearly every flip has s_i k = 2 dim, so the byte tallies of the total sums
+       * must be flushed within long rows (3D every 21 steps of 32 sites, 2D every 31) */
+      {T, {"-lattice_size", "2048,4,2", "-start", "cold", "-beta", "0.01", NULL}},
+      {T, {"-lattice_size", "2048,4", "-start", "cold", "-beta", "0.01", NULL}},
+      {PM, {"-lattice_size", "2048,2,4", "-couplings", "pm", "-pm_p", "0", "-start", "cold", "-beta", "0.01", NULL}},
       /* +-J */
       {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-algorithm", "heatbath", NULL}},
       {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-field", "0.3", NULL}},
