@@ -13,7 +13,11 @@
  * the bytes a sweep must at least move (spins read and written once, bond
  * bits or coupling and field arrays read once): the memory bound.  A fifth, "measure", times one measurement
  * of energy and magnetisation per sweep as -task mc makes them (ising_observables_local on every rank, reduced
- * 64 at a time; its "halo" column is the reduction), per site.  The
+ * 64 at a time; its "halo" column is the reduction), per site.  A sixth, "exchange", times the halo exchanges of
+ * the production sweeps alone (no computation between them): what the messages cost, against the production
+ * row's halo share, which also holds the time a rank waits there for a slower one.  The "slowest" column is the
+ * busiest rank's time outside the exchange over the mean of all ranks' (1.00 on one rank; on the philox row,
+ * which communicates nothing, it shows how unequal the cores themselves are).  The
  * "cpu ns/flip" column
  * is the same per CPU second of the timing thread (more stable than wall
  * time on a shared machine).  The instruction set of the
@@ -51,6 +55,7 @@
 
 typedef struct {
   double total, halo, cpu; /* wall seconds, of which in the halo exchange; CPU seconds of this thread */
+  double slowest;          /* after reduce_timing: the largest busy time (total - halo) over the ranks / their mean */
 } timing;
 
 static double cpu_seconds(void)
@@ -60,12 +65,17 @@ static double cpu_seconds(void)
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* Maxima over the ranks. */
+/* Maxima over the ranks, and how far the busiest rank's time outside the halo exchange (or reduction) lies
+ * above the mean of all ranks': 1 where every rank computes equally fast; 1.3 means the others wait up to
+ * 0.3 of their own work for it at each exchange, which the halo column then shows as waiting. */
 static timing reduce_timing(timing t, MPI_Comm comm)
 {
-  double in[3] = {t.total, t.halo, t.cpu}, out[3];
-  MPI_Allreduce(in, out, 3, MPI_DOUBLE, MPI_MAX, comm);
-  timing r = {out[0], out[1], out[2]};
+  int nranks;
+  MPI_Comm_size(comm, &nranks);
+  double busy = t.total - t.halo, in[4] = {t.total, t.halo, t.cpu, busy}, out[4], sum;
+  MPI_Allreduce(in, out, 4, MPI_DOUBLE, MPI_MAX, comm);
+  MPI_Allreduce(&busy, &sum, 1, MPI_DOUBLE, MPI_SUM, comm);
+  timing r = {out[0], out[1], out[2], sum > 0 ? out[3] * nranks / sum : 1.0};
   return r;
 }
 
@@ -76,7 +86,7 @@ static timing time_philox(const ising_sweeper *k, int sweeps, MPI_Comm comm)
   MPI_Barrier(comm);
   double t0 = MPI_Wtime(), c0 = cpu_seconds();
   for (int s = 0; s < sweeps; s++) sink ^= ising_sweep_words(k, (uint64_t)s, 1);
-  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0 + 0.0 * (double)sink};
+  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0 + 0.0 * (double)sink, 1.0};
   return reduce_timing(t, comm);
 }
 
@@ -125,7 +135,7 @@ static timing time_memory(const ising_sweeper *k, int8_t *spins, int sweeps, MPI
     }
     if (k->kernel == ISING_KERNEL_GENERAL && !c->uniform_field) sink ^= read_once(c->h, n * sizeof(double));
   }
-  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0};
+  timing t = {MPI_Wtime() - t0, 0.0, cpu_seconds() - c0, 1.0};
   memory_sink ^= sink;
   if (sweeps % 2) flip_all(spins, n);
   return reduce_timing(t, comm);
@@ -138,7 +148,7 @@ static timing time_measure(const ising_geometry *g, const ising_couplings *c, co
   ising_observables_sums sums[64];
   double e[64], m[64];
   int n = 0;
-  timing t = {0, 0, 0};
+  timing t = {0, 0, 0, 1};
   MPI_Barrier(g->comm);
   double t0 = MPI_Wtime(), c0 = cpu_seconds();
   for (int s = 0; s < sweeps; s++) {
@@ -155,6 +165,24 @@ static timing time_measure(const ising_geometry *g, const ising_couplings *c, co
   return reduce_timing(t, g->comm);
 }
 
+/* The halo exchanges of the production sweeps and nothing else: two per sweep (y and z only where the fused
+ * kernel fills the x halo itself, as ising_mc_sweep; every axis otherwise) with no computation between, so no
+ * rank waits for a slower one's work: what the messages themselves cost, to set against the production row's
+ * halo share (which includes that waiting). */
+static timing time_exchange(const ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
+{
+  const int first_axis = ising_sweep_fused_ok(k) ? 1 : 0;
+  MPI_Barrier(comm);
+  double t0 = MPI_Wtime(), c0 = cpu_seconds();
+  for (int s = 0; s < 2 * sweeps; s++) {
+    ising_halo_begin(halo, spins, first_axis);
+    ising_halo_end(halo);
+  }
+  double wall = MPI_Wtime() - t0;
+  timing t = {wall, wall, cpu_seconds() - c0, 1.0};
+  return reduce_timing(t, comm);
+}
+
 /* Production: ising_mc_sweep (both colours, halo exchanges, as every task runs them). */
 static timing time_production(ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
 {
@@ -162,14 +190,14 @@ static timing time_production(ising_sweeper *k, ising_halo *halo, int8_t *spins,
   MPI_Barrier(comm);
   double t0 = MPI_Wtime(), c0 = cpu_seconds(), h0 = ising_timer_elapsed(ISING_PHASE_HALO);
   for (int s = 0; s < sweeps; s++) ising_mc_sweep(k, halo, spins, (uint64_t)s, &stats);
-  timing t = {MPI_Wtime() - t0, ising_timer_elapsed(ISING_PHASE_HALO) - h0, cpu_seconds() - c0};
+  timing t = {MPI_Wtime() - t0, ising_timer_elapsed(ISING_PHASE_HALO) - h0, cpu_seconds() - c0, 1.0};
   return reduce_timing(t, comm);
 }
 
 /* Reference: the plain kernel, one colour after the other with a blocking halo exchange between. */
 static timing time_reference(ising_sweeper *k, ising_halo *halo, int8_t *spins, int sweeps, MPI_Comm comm)
 {
-  timing t = {0, 0, 0};
+  timing t = {0, 0, 0, 1};
   ising_sweep_stats stats = {0, 0, 0};
   MPI_Barrier(comm);
   double t0 = MPI_Wtime(), c0 = cpu_seconds();
@@ -251,29 +279,30 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
   ising_halo_exchange(&halo, spins);
   memcpy(copy, spins, g.nextended);
 
-  timing t[5] = {time_production(&k, &halo, spins, sweeps, g.comm), {0, 0, 0}, {0, 0, 0}, {0, 0, 0}, {0, 0, 0}};
+  timing t[6] = {time_production(&k, &halo, spins, sweeps, g.comm)};
   if (reference) t[1] = time_reference(&k, &halo, copy, sweeps, g.comm);
   t[2] = time_philox(&k, sweeps, g.comm);
   t[3] = time_memory(&k, spins, sweeps, g.comm);
   t[4] = time_measure(&g, &c, spins, sweeps);
+  t[5] = time_exchange(&k, &halo, spins, sweeps, g.comm); /* the spins and their halos are current: no change */
   int same = !reference || memcmp(spins, copy, g.nextended) == 0, all_same;
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, g.comm);
 
   double attempts = (double)sweeps * (double)g.nsites;
   if (g.rank == 0) {
-    const char *names[5] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory",
-                            "measure"};
+    const char *names[6] = {
+        k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory", "measure", "exchange"};
     char layout[64];
     if (dim == 2)
       snprintf(layout, sizeof(layout), "grid %dx%d", g.grid[0], g.grid[1]);
     else
       snprintf(layout, sizeof(layout), "grid %dx%dx%d", g.grid[0], g.grid[1], g.grid[2]);
     if (ising_sweep_fused_ok(&k)) strncat(layout, ", fused", sizeof(layout) - strlen(layout) - 1);
-    for (int j = 0; j < 5; j++) {
+    for (int j = 0; j < 6; j++) {
       if (j == 1 && !reference) continue;
-      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%%   %s\n", dim, size, couplings, alg, names[j],
-             nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
-             t[j].cpu * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total,
+      printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%% %7.2f   %s\n", dim, size, couplings, alg,
+             names[j], nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
+             t[j].cpu * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total, t[j].slowest,
              j == 0   ? layout
              : j != 1 ? ""
                       : (all_same ? "identical" : "DIFFERENT"));
@@ -390,10 +419,11 @@ int main(int argc, char **argv)
     return ISING_EXIT_INPUT;
   }
   if (rank == 0)
-    printf("production kernels: %s (ISING_SIMD; this CPU supports up to %s)%s\n"
-           "lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core  cpu ns/flip     halo   check\n",
-           ising_simd_name(ising_simd_default()), ising_simd_name(ising_simd_supported()),
-           weak ? "; weak scaling: the last axis times the number of ranks" : "");
+    printf(
+        "production kernels: %s (ISING_SIMD; this CPU supports up to %s)%s\n"
+        "lattice     couplings algorithm  kernel  ranks flips/ns  ns/flip/core  cpu ns/flip     halo slowest   check\n",
+        ising_simd_name(ising_simd_default()), ising_simd_name(ising_simd_supported()),
+        weak ? "; weak scaling: the last axis times the number of ranks" : "");
   int fail = 0;
   const char *const cpl[3] = {"uniform", "pm", "gaussian"}, *const alg[2] = {"metropolis", "heatbath"};
   for (int d = 2; d <= 3; d++) {

@@ -37,6 +37,19 @@ else
   fail "-bench_weak 1 on 2 ranks"
   cat "$work/out"
 fi
+# The rows that explain a scaling run: "exchange" (the halo messages alone, all of its time in the exchange)
+# after every case, and the "slowest" column (the busiest rank's time outside the exchange over the mean of all
+# ranks': at least 1 by definition, exactly 1 where nothing is outside the exchange).
+bench 3 -bench_sweeps 2 -bench_size2d 64 -bench_size3d 12 -bench_couplings uniform,pm -bench_meanfield 0 \
+  -bench_reference 0 >"$work/out" 2>&1 || fail "exchange rows run: exit status $?"
+if grep -q ' halo slowest   check$' "$work/out" &&
+  [ "$(grep -cE '^[23]D .* exchange +3 .* 100\.0% +1\.00 *$' "$work/out")" -eq 8 ] &&
+  awk '$6 == 3 { n++; if ($11 + 0 < 1.0) bad++ } END { exit !(n == 40 && bad == 0) }' "$work/out"; then
+  pass "3 ranks: an exchange row per case (all of it in the exchange), slowest >= 1 on all 40 rows"
+else
+  fail "exchange rows or slowest column"
+  cat "$work/out"
+fi
 bench 1 -bench_sweeps 1 -bench_cases 2d -bench_couplings uniform -bench_algorithms metropolis -bench_meanfield 0 \
   -bench_size2d 0 >"$work/out" 2>&1; [ $? -eq 2 ] || fail "size 0: exit status 2 expected"
 grep -q 'option -bench_size2d' "$work/out" && pass "size 0 refused, naming the option" || { fail "size 0 message"; cat "$work/out"; }
