@@ -70,6 +70,7 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
   memset(k->tperm16, 0, sizeof(k->tperm16));
   memset(k->tshuf, 0, sizeof(k->tshuf));
   k->shuffle = 0;
+  k->iso_sk = 0;
   k->simd = ising_simd_default();
   k->band = 0x1p-20;
   k->force_ties = 0;
@@ -130,6 +131,16 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
       k->tperm16[j] = h;
       k->tshuf[0][j] = (uint8_t)h;
       k->tshuf[1][j] = (uint8_t)(h >> 8);
+    }
+    /* Metropolis with no field: dE = 2 J s k, so the entry of (s = -1, k) is that of (s = +1, -k) (the same
+     * h^loc negated, the same x = 2 beta s h^loc); the AVX-512 kernel then indexes by s k + 2 dim the s = +1
+     * half, kept at 32.  Used only where every pair agrees, as it must. */
+    k->iso_sk = alg == ISING_ALGORITHM_METROPOLIS && c->field == 0.0;
+    for (int j = 0; j < nk; j++) {
+      k->tperm16[32 + j] = k->tperm16[nk + j];
+      k->tshuf[0][32 + j] = k->tshuf[0][nk + j];
+      k->tshuf[1][32 + j] = k->tshuf[1][nk + j];
+      k->iso_sk &= k->tperm16[j] == k->tperm16[nk + (nk - 1 - j)];
     }
     k->shuffle = 2;
     return;
@@ -371,6 +382,10 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
   return _mm512_add_epi8(lo, hi);
 }
 
+/* The AVX-512 kernel's own instantiation of ISING_LOOKUP_ISO where k->iso_sk (Metropolis, no field): the
+ * threshold indexed by s k + 2 dim (c->p1), no up mask. */
+#define LOOKUP_ISO_SK 8
+
 /* What the steps of table_avx512_body share: constants in registers and the tallies. */
 typedef struct {
   __m512i zero, cup, offset, weight1, weight2, p0, p1, p2, p3, p4, p5, p6, p7, sk0, sk1, sk2;
@@ -388,6 +403,22 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
                                   const int field)
 {
   const uint64_t even = UINT64_C(0x5555555555555555);
+  if (lookup == LOOKUP_ISO_SK) { /* Metropolis, no field: the threshold of s k, which the tally takes too */
+    __m512i ks = k0;
+    if (dim > 1) ks = _mm512_add_epi8(ks, k1);
+    if (dim > 2) ks = _mm512_add_epi8(ks, k2);
+    const __mmask64 down = _mm512_movepi8_mask(s);
+    const __m512i sk = _mm512_mask_sub_epi8(ks, down, c->zero, ks);
+    const __m512i thr = _mm512_permutexvar_epi16(_mm512_add_epi8(sk, c->offset), c->p1);
+    const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
+    *tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & c->force);
+    const uint64_t flip = _pdep_u64(acc & ~*tie, even);
+    const int64_t n = (int64_t)_mm_popcnt_u64(flip);
+    c->changed += n;
+    c->sflip += n - 2 * (int64_t)_mm_popcnt_u64(flip & down); /* flipped sites are +1 or -1 */
+    c->sk0 = _mm512_mask_add_epi8(c->sk0, flip, c->sk0, sk);
+    return flip;
+  }
   const int iso = lookup == ISING_LOOKUP_ISO;
   __m512i ks = k0, tt; /* iso: ks the total neighbour sum */
   if (iso) {
@@ -507,7 +538,8 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
   const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
   if (pm)
     for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
-  const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1, iso = lookup == ISING_LOOKUP_ISO;
+  const int w1 = lookup == ISING_LOOKUP_PERM3 ? 3 : 5, w2 = w1 * w1,
+            iso = lookup == ISING_LOOKUP_ISO || lookup == LOOKUP_ISO_SK;
   const int up_offset = iso ? 4 * dim + 1 : lookup == ISING_LOOKUP_PERM4 ? 128 : lookup == ISING_LOOKUP_PERM3 ? 64 : 32;
   const int perm4 = lookup == ISING_LOOKUP_PERM4;
   const __m512i zero = _mm512_setzero_si512();
@@ -729,6 +761,17 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
 ISING_TARGET_AVX512 static void table_avx512_iso(const ising_sweeper *k, int8_t *spins, const segment *seg, int count,
                                                  tally *t, int dim, int pm, int hb)
 {
+  if (!hb && k->iso_sk) {
+    if (dim == 2 && !pm)
+      table_avx512_body(k, spins, seg, count, t, 2, 0, 0, LOOKUP_ISO_SK);
+    else if (dim == 2)
+      table_avx512_body(k, spins, seg, count, t, 2, 1, 0, LOOKUP_ISO_SK);
+    else if (!pm)
+      table_avx512_body(k, spins, seg, count, t, 3, 0, 0, LOOKUP_ISO_SK);
+    else
+      table_avx512_body(k, spins, seg, count, t, 3, 1, 0, LOOKUP_ISO_SK);
+    return;
+  }
   switch ((dim - 2) * 4 + pm * 2 + hb) {
   case 0: table_avx512_body(k, spins, seg, count, t, 2, 0, 0, ISING_LOOKUP_ISO); break;
   case 1: table_avx512_body(k, spins, seg, count, t, 2, 0, 1, ISING_LOOKUP_ISO); break;
@@ -1097,17 +1140,17 @@ AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t
 }
 
 /* The high halves of T - 1 of 16 sites (16-bit lanes) by byte shuffles: j (bits 0 .. 5, in each byte of the lane)
- * indexes k->tshuf[0] (low bytes) and k->tshuf[1] (high bytes), 16 entries per shuffle; bits 4 and 5 of j choose
- * among the ceil(entries / 16) shuffles (at most 4: entries <= 54). */
-AVX2_INLINE __m256i shuffle_lookup_256(const ising_sweeper *k, __m256i jj, const int entries)
+ * indexes k->tshuf[0] + base (low bytes) and k->tshuf[1] + base (high bytes), 16 entries per shuffle; bits 4 and 5
+ * of j choose among the ceil(entries / 16) shuffles (at most 4: entries <= 54 - base). */
+AVX2_INLINE __m256i shuffle_lookup_256(const ising_sweeper *k, __m256i jj, const int entries, const int base)
 {
   const __m256i bit4 = _mm256_slli_epi16(jj, 3), bit5 = _mm256_slli_epi16(jj, 2); /* into bit 7 of each byte */
   __m256i half[2];
   for (int h = 0; h < 2; h++) {
     __m256i v[4];
     for (int q = 0; q * 16 < entries; q++)
-      v[q] = _mm256_shuffle_epi8(_mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(k->tshuf[h] + 16 * q))),
-                                 jj);
+      v[q] = _mm256_shuffle_epi8(
+          _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)(k->tshuf[h] + base + 16 * q))), jj);
     half[h] = entries > 16 ? _mm256_blendv_epi8(v[0], v[1], bit4) : v[0];
     if (entries > 32) half[h] = _mm256_blendv_epi8(half[h], _mm256_blendv_epi8(v[2], v[3], bit4), bit5);
   }
@@ -1122,8 +1165,9 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
                                  const int dim, const int pm, const int heatbath, const int shuffle)
 {
   /* shuffle 1: k_d is -2, 0 or 2, j = sum_d (k_d / 2 + 1) 3^d + 3^dim up < 2 3^dim (k->tshuf); shuffle 2 (iso,
-   * ISING_LOOKUP_ISO): j = sum_d k_d + 2 dim + (4 dim + 1) up */
-  const int npos = dim == 1 ? 3 : dim == 2 ? 9 : 27, iso = dim > 1 && shuffle == 2;
+   * ISING_LOOKUP_ISO): j = sum_d k_d + 2 dim + (4 dim + 1) up; shuffle 3 (iso, k->iso_sk: Metropolis, no field):
+   * j = s k + 2 dim < 16, one shuffle per byte, and j is the energy tally's s k + 2 dim too */
+  const int npos = dim == 1 ? 3 : dim == 2 ? 9 : 27, iso = dim > 1 && shuffle >= 2, isk = iso && shuffle == 3;
   const __m256i isoffset = _mm256_set1_epi8((char)(2 * dim)), isoup = _mm256_set1_epi8((char)(4 * dim + 1)),
                 low5 = _mm256_set1_epi16(0x1f);
   const __m256i w3 = _mm256_set1_epi16(3), w9 = _mm256_set1_epi16(9), low6 = _mm256_set1_epi16(0x3f);
@@ -1180,7 +1224,12 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
     if (dim > 1) kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
     if (dim > 2) kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
     __m256i tt;
-    if (iso) { /* kd[0] becomes the total sum: the tallies below take it alone */
+    const __m256i downv = _mm256_cmpgt_epi8(zero, s);
+    if (isk) { /* j = s k + 2 dim */
+      if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
+      if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
+      tt = _mm256_add_epi8(_mm256_sub_epi8(_mm256_xor_si256(kd[0], downv), downv), isoffset);
+    } else if (iso) { /* kd[0] becomes the total sum: the tallies below take it alone */
       if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
       if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
       tt = _mm256_add_epi8(kd[0], isoffset);
@@ -1189,15 +1238,18 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
       if (dim > 1) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
       if (dim > 2) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
     }
-    const __m256i upv = _mm256_cmpgt_epi8(s, zero), downv = _mm256_cmpgt_epi8(zero, s);
-    if (!heatbath) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, iso ? isoup : shuffle ? sup : c125));
+    const __m256i upv = _mm256_cmpgt_epi8(s, zero);
+    if (!heatbath && !isk) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, iso ? isoup : shuffle ? sup : c125));
     __m256i thr;
-    if (iso) { /* j = k + 2 dim + (4 dim + 1) up < 32, in both bytes of the lane */
+    if (isk) { /* j = s k + 2 dim <= 4 dim < 16, in both bytes of the lane */
       const __m256i j = _mm256_and_si256(tt, low5);
-      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * (4 * dim + 1));
+      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 4 * dim + 1, 32);
+    } else if (iso) { /* j = k + 2 dim + (4 dim + 1) up < 32, in both bytes of the lane */
+      const __m256i j = _mm256_and_si256(tt, low5);
+      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * (4 * dim + 1), 0);
     } else if (shuffle) { /* the sums are even: j = tt / 2, in both bytes of the lane */
       const __m256i j = _mm256_and_si256(_mm256_srli_epi16(tt, 1), low6);
-      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * npos);
+      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * npos, 0);
     } else {
       const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
       const __m256i ta = _mm256_srli_epi32(_mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4),
@@ -1217,8 +1269,8 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
       tie_m[ties] = m;
       tie_mask[ties++] = tie;
     }
-    const uint32_t up = (uint32_t)_mm256_movemask_epi8(upv) & valid,
-                   down = (uint32_t)_mm256_movemask_epi8(downv) & valid;
+    const uint32_t down = (uint32_t)_mm256_movemask_epi8(downv) & valid,
+                   up = isk ? valid & ~down : (uint32_t)_mm256_movemask_epi8(upv) & valid; /* spins are +-1 */
     if (heatbath) flip = (flip & down) | (~flip & valid & ~tie & up);
     const __m256i fv = expand_bits_256(flip);
     const __m256i nw = _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv);
@@ -1229,11 +1281,14 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
     changed += _mm_popcnt_u32(flip);
     sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
     /* s_i k_d + 2 >= 0 of the flipped sites (iso: the total, s_i k + 2 dim), summed in 64-bit lanes */
-    for (int d = 0; d < (iso ? 1 : dim); d++) {
-      __m256i sk = _mm256_sub_epi8(_mm256_xor_si256(kd[d], downv), downv);
-      sad[d] = _mm256_add_epi64(sad[d],
-                                _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, iso ? isoffset : two), fv), zero));
-    }
+    if (isk) /* tt is s k + 2 dim already */
+      sad[0] = _mm256_add_epi64(sad[0], _mm256_sad_epu8(_mm256_and_si256(tt, fv), zero));
+    else
+      for (int d = 0; d < (iso ? 1 : dim); d++) {
+        __m256i sk = _mm256_sub_epi8(_mm256_xor_si256(kd[d], downv), downv);
+        sad[d] = _mm256_add_epi64(
+            sad[d], _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, iso ? isoffset : two), fv), zero));
+      }
   }
   t->changed += changed;
   t->sfield += sfield;
@@ -1252,7 +1307,9 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
 }
 
 #define TABLE_AVX2_CASE(dim, pm, hb)                                                                                   \
-  if (dim > 1 && k->shuffle == 2)                                                                                      \
+  if (dim > 1 && k->shuffle == 2 && !hb && k->iso_sk)                                                                  \
+    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 3);                                                            \
+  else if (dim > 1 && k->shuffle == 2)                                                                                 \
     table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 2);                                                            \
   else if (k->shuffle)                                                                                                 \
     table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 1);                                                            \
