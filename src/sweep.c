@@ -430,8 +430,8 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
     if (dim > 1) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k1, c->weight1));
     if (dim > 2) tt = _mm512_add_epi8(tt, _mm512_mullo_epi16(k2, c->weight2));
   }
-  const __mmask64 up = _mm512_cmpgt_epi8_mask(s, c->zero), down = _mm512_movepi8_mask(s);
-  if (!heatbath) tt = _mm512_mask_add_epi8(tt, up, tt, c->cup);
+  const __mmask64 down = _mm512_movepi8_mask(s);
+  if (!heatbath) tt = _mm512_mask_add_epi8(tt, _mm512_cmpgt_epi8_mask(s, c->zero), tt, c->cup);
   __m512i thr;                        /* the high halves of T - 1 */
   if (lookup == ISING_LOOKUP_PERM4) { /* t + 128 up < 256: a permute per 64 entries, chosen by bits 6 and 7 */
     const __m512i a = _mm512_permutex2var_epi16(c->p0, tt, c->p1), b = _mm512_permutex2var_epi16(c->p2, tt, c->p3),
@@ -445,10 +445,14 @@ AVX512_INLINE uint64_t table_step(table_state *c, __m512i s, __m512i k0, __m512i
     thr = _mm512_permutex2var_epi16(c->p0, lookup == ISING_LOOKUP_PERM3 ? _mm512_srli_epi16(tt, 1) : tt, c->p1);
   const uint32_t acc = _mm512_mask_cmplt_epu16_mask(valid, hi, thr);
   *tie = _mm512_mask_cmpeq_epi16_mask(valid, hi, thr) | (valid & c->force);
-  uint64_t flip = _pdep_u64(acc & ~*tie, even);
-  if (heatbath) flip = (flip & down) | (~flip & _pdep_u64(valid & ~*tie, even) & up);
-  c->changed += _mm_popcnt_u64(flip);
-  const int64_t sf = (int64_t)_mm_popcnt_u64(flip & up) - (int64_t)_mm_popcnt_u64(flip & down);
+  uint32_t f = acc;
+  if (heatbath) { /* a down spin flips if accepted (it becomes +1), an up one if not; down32: the sites' sign bits */
+    const uint32_t down32 = _mm512_test_epi16_mask(s, _mm512_set1_epi16(0x80));
+    f = acc ^ (valid & ~down32);
+  }
+  const uint64_t flip = _pdep_u64(f & ~*tie, even);
+  const int64_t n = (int64_t)_mm_popcnt_u64(flip), sf = n - 2 * (int64_t)_mm_popcnt_u64(flip & down); /* +-1 */
+  c->changed += n;
   c->sflip += sf;
   if (field) c->sfield += sf;
   if (iso) { /* every axis has the same bond: the total goes to sk0 (finish_tally) */
