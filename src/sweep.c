@@ -133,8 +133,8 @@ void ising_sweeper_init(ising_sweeper *k, const ising_geometry *g, const ising_c
       k->tshuf[1][j] = (uint8_t)(h >> 8);
     }
     /* Metropolis with no field: dE = 2 J s k, so the entry of (s = -1, k) is that of (s = +1, -k) (the same
-     * h^loc negated, the same x = 2 beta s h^loc); the AVX-512 kernel then indexes by s k + 2 dim the s = +1
-     * half, kept at 32.  Used only where every pair agrees, as it must. */
+     * h^loc negated, the same x = 2 beta s h^loc); the AVX-512 and AVX2 kernels then index by s k + 2 dim the
+     * s = +1 half, copied to entry 32 on.  Used only where every pair agrees, as it must. */
     k->iso_sk = alg == ISING_ALGORITHM_METROPOLIS && c->field == 0.0;
     for (int j = 0; j < nk; j++) {
       k->tperm16[32 + j] = k->tperm16[nk + j];

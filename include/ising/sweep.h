@@ -103,8 +103,8 @@ typedef enum { ISING_KERNEL_TABLE, ISING_KERNEL_TABLE_PM, ISING_KERNEL_GENERAL }
  * (3D with an open axis: 5 values per axis; gathers were 1.5x slower where they are microcoded).  ISO: in 2D and
  * 3D with the same bond magnitude on every axis, h^loc depends only on the total k = sum_d k_d (-2 dim .. 2 dim),
  * so one permute of a 32-entry table indexed by k + 2 dim (+ 4 dim + 1 for s = +1), whatever the boundaries.
- * Under Metropolis with no field the acceptance depends only on s k (dE = 2 J s k), and the AVX-512 kernel
- * indexes a 4 dim + 1 entry table by s k + 2 dim instead (iso_sk), reusing s k for the energy tally. */
+ * Under Metropolis with no field the acceptance depends only on s k (dE = 2 J s k), and the AVX-512 and AVX2
+ * kernels index a 4 dim + 1 entry table by s k + 2 dim instead (iso_sk), reusing s k for the energy tally. */
 typedef enum { ISING_LOOKUP_PERM5, ISING_LOOKUP_PERM3, ISING_LOOKUP_PERM4, ISING_LOOKUP_ISO } ising_lookup;
 
 typedef struct {
@@ -126,8 +126,8 @@ typedef struct {
   int64_t axis_q[ISING_MAX_DIM], field_q;   /* bond magnitude per axis and field, units of 2^-32 */
   ising_lookup lookup;                      /* table kernels, AVX-512 */
   uint16_t tperm16[256];                    /* tm1 >> 16 by the register index (ising_lookup) */
-  int iso_sk;                               /* ISO, Metropolis, no field: tperm16[32 + s k + 2 dim] (see above) */
-  int shuffle;          /* AVX2 table kernel: thresholds by byte shuffles: 1 every axis periodic, 2 ISO; 0 gathers */
+  int iso_sk;  /* ISO, Metropolis, no field: tperm16[32 + s k + 2 dim], tshuf[.][32 + s k + 2 dim] (see above) */
+  int shuffle; /* AVX2 table kernel: thresholds by byte shuffles: 1 every axis periodic, 2 ISO; 0 gathers */
   uint8_t tshuf[2][64]; /* its tables: low, high bytes of tm1 >> 16 (sweep.c table_avx2_body) */
 } ising_sweeper;
 
