@@ -31,6 +31,9 @@
  * With -bench_weak 1 the last axis is multiplied by the number of ranks (4096 x 4096P, 256 x 256 x 256P), so
  * every rank holds the same block as one rank does without it: a weak-scaling run.
  *
+ * The program's own -balance measure (or a list of speeds, usage.md) sizes the blocks by the ranks' speeds; the
+ * layout column then says "balanced".  Run it with the ranks bound to cores.
+ *
  * With -bench_meanfield (default on) it also times mean-field sweeps and
  * prints their effective memory bandwidth next to a plain copy of the same
  * arrays in the same run.
@@ -298,6 +301,7 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
     else
       snprintf(layout, sizeof(layout), "grid %dx%dx%d", g.grid[0], g.grid[1], g.grid[2]);
     if (ising_sweep_fused_ok(&k)) strncat(layout, ", fused", sizeof(layout) - strlen(layout) - 1);
+    if (g.speeds) strncat(layout, ", balanced", sizeof(layout) - strlen(layout) - 1);
     for (int j = 0; j < 6; j++) {
       if (j == 1 && !reference) continue;
       printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%% %7.2f   %s\n", dim, size, couplings, alg,
@@ -306,6 +310,16 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
              j == 0   ? layout
              : j != 1 ? ""
                       : (all_same ? "identical" : "DIFFERENT"));
+    }
+    if (g.speeds) { /* -balance: the speeds and the blocks of the split axes (the first 16) */
+      printf("   rank speeds");
+      for (int r = 0; r < g.size && r < 16; r++) printf(" %.3f", g.speeds[r]);
+      printf("%s; sites per block", g.size > 16 ? " ..." : "");
+      for (int d = 0; d < g.dim; d++)
+        for (int c = 0; c < g.grid[d] && c < 16 && g.grid[d] > 1; c++)
+          printf("%s%lld", c ? " " : (const char *[]){" x ", " y ", " z "}[d],
+                 (long long)(g.cut[d][c + 1] - g.cut[d][c]));
+      printf("\n");
     }
     fflush(stdout);
   }

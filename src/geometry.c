@@ -1,11 +1,14 @@
 /* geometry.c: global lattice, process grid and local block (geometry.h).
  *   ising_geometry_create, ising_geometry_free            collective
- *   ising_geometry_global_index, ising_geometry_split,
- *   ising_geometry_best_grid                              local */
+ *   ising_geometry_global_index, ising_geometry_split, ising_geometry_block,
+ *   ising_geometry_balance, ising_geometry_best_grid      local */
 #include "ising/geometry.h"
 
 #include "ising/error.h"
+#include "ising/rng.h"
 
+#include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *len)
@@ -13,6 +16,223 @@ void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *
   int64_t q = L / parts, r = L % parts;
   *len = q + (c < r ? 1 : 0);
   *start = c * q + (c < r ? c : r);
+}
+
+void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start, int64_t *len)
+{
+  *start = g->cut[d][c];
+  *len = g->cut[d][c + 1] - g->cut[d][c];
+}
+
+/* n[0..parts) >= 1 summing to L, each as near L w[c] / sum(w) as whole sites
+ * allow: the largest n[c] / w[c] (the slowest slab) as small as it can be.
+ * Equal weights give ising_geometry_split's blocks: the water-filling below
+ * gives the extra sites to the lowest c first. */
+static void apportion(int64_t L, int parts, const double *w, int64_t *n)
+{
+  double W = 0.0;
+  int64_t sum = 0;
+  for (int c = 0; c < parts; c++) W += w[c];
+  for (int c = 0; c < parts; c++) {
+    double t = floor((double)L * (w[c] / W));
+    n[c] = t < 1.0 ? 1 : t > (double)L ? L : (int64_t)t;
+    sum += n[c];
+  }
+  while (sum > L) { /* only where blocks were raised to one site: shrink the slowest */
+    int best = -1;
+    for (int c = 0; c < parts; c++)
+      if (n[c] > 1 && (best < 0 || (double)n[c] / w[c] > (double)n[best] / w[best])) best = c;
+    n[best]--;
+    sum--;
+  }
+  while (sum < L) { /* the site goes where it costs the least time */
+    int best = 0;
+    for (int c = 1; c < parts; c++)
+      if ((double)(n[c] + 1) / w[c] < (double)(n[best] + 1) / w[best]) best = c;
+    n[best]++;
+    sum++;
+  }
+}
+
+/* The slowest rank's time, sites / speed, for blocks len[d][c]. */
+static double slowest_rank(int dim, const int *grid, const double *speed, int64_t *const *len)
+{
+  int P = grid[0] * grid[1] * grid[2];
+  double worst = 0.0;
+  for (int r = 0; r < P; r++) {
+    int cc[ISING_MAX_DIM] = {r % grid[0], r / grid[0] % grid[1], r / grid[0] / grid[1]};
+    double v = 1.0;
+    for (int d = 0; d < dim; d++) v *= (double)len[d][cc[d]];
+    worst = fmax(worst, v / speed[r]);
+  }
+  return worst;
+}
+
+/* The 16-norm of the ranks' times, sites / speed: max * (sum (t / max)^16)^(1/16). */
+static double norm16(int dim, const int *grid, const double *speed, int64_t *const *len)
+{
+  int P = grid[0] * grid[1] * grid[2];
+  double top = slowest_rank(dim, grid, speed, len), sum = 0.0;
+  for (int r = 0; r < P; r++) {
+    int cc[ISING_MAX_DIM] = {r % grid[0], r / grid[0] % grid[1], r / grid[0] / grid[1]};
+    double v = 1.0;
+    for (int d = 0; d < dim; d++) v *= (double)len[d][cc[d]];
+    double q = v / speed[r] / top, q2 = q * q, q4 = q2 * q2, q8 = q4 * q4;
+    sum += q8 * q8;
+  }
+  return top * pow(sum, 1.0 / 16.0);
+}
+
+int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut)
+{
+  int P = grid[0] * grid[1] * grid[2], gmax = 1, rc = 0;
+  for (int d = 0; d < dim; d++) gmax = grid[d] > gmax ? grid[d] : gmax;
+  int64_t *len[ISING_MAX_DIM] = {NULL, NULL, NULL}, *best[ISING_MAX_DIM] = {NULL, NULL, NULL};
+  double *w = malloc(sizeof(double) * (size_t)gmax);
+  rc = !w;
+  for (int d = 0; d < dim && !rc; d++) {
+    len[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
+    best[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
+    rc = !len[d] || !best[d];
+    for (int c = 0; c < grid[d] && !rc; c++) {
+      int64_t start;
+      ising_geometry_split(L[d], grid[d], c, &start, &len[d][c]);
+      best[d][c] = len[d][c];
+    }
+  }
+  /* From even blocks, each axis in turn: slab c of axis d gets sites in
+   * proportion to the speed per site of the rest of its slowest rank's block
+   * (exact on a one-axis grid).  The best of the rounds is kept, so the
+   * result is never slower than even blocks by this count. */
+  double best_time = rc ? 0.0 : slowest_rank(dim, grid, speed, len);
+  for (int round = 0; round < 4 && !rc; round++)
+    for (int d = 0; d < dim; d++) {
+      if (grid[d] == 1) continue;
+      for (int c = 0; c < grid[d]; c++) w[c] = INFINITY;
+      for (int r = 0; r < P; r++) {
+        int cc[ISING_MAX_DIM] = {r % grid[0], r / grid[0] % grid[1], r / grid[0] / grid[1]};
+        double rest = 1.0;
+        for (int e = 0; e < dim; e++)
+          if (e != d) rest *= (double)len[e][cc[e]];
+        w[cc[d]] = fmin(w[cc[d]], speed[r] / rest);
+      }
+      apportion(L[d], grid[d], w, len[d]);
+      double t = slowest_rank(dim, grid, speed, len);
+      if (t < best_time) {
+        best_time = t;
+        for (int e = 0; e < dim; e++) memcpy(best[e], len[e], sizeof(int64_t) * (size_t)grid[e]);
+      }
+    }
+  /* Then single-site moves between two blocks of one axis while they lower
+   * the 16-norm of the ranks' times (a smooth stand-in for the slowest:
+   * moves that shorten a rank tied for slowest count too); the result is
+   * kept if its slowest rank is faster.  This mends what the axis-by-axis
+   * rounds leave on grids split along several axes. */
+  for (int d = 0; d < dim && !rc; d++) memcpy(len[d], best[d], sizeof(int64_t) * (size_t)grid[d]);
+  double cur = rc ? 0.0 : norm16(dim, grid, speed, len);
+  int split = 0; /* axes with more than one rank: on one, the rounds are exact already */
+  for (int d = 0; d < dim; d++) split += grid[d] > 1;
+  for (int pass = 0, improved = split > 1; pass < 1000 && improved && !rc; pass++) {
+    improved = 0;
+    for (int d = 0; d < dim; d++)
+      for (int a = 0; a < grid[d]; a++)
+        for (int b = 0; b < grid[d]; b++) {
+          if (a == b || len[d][a] == 1) continue;
+          len[d][a]--;
+          len[d][b]++;
+          double v = norm16(dim, grid, speed, len);
+          if (v < cur * (1.0 - 1e-12)) {
+            cur = v;
+            improved = 1;
+          } else {
+            len[d][a]++;
+            len[d][b]--;
+          }
+        }
+  }
+  if (!rc && slowest_rank(dim, grid, speed, len) < best_time)
+    for (int d = 0; d < dim; d++) memcpy(best[d], len[d], sizeof(int64_t) * (size_t)grid[d]);
+  for (int d = 0, k = 0; d < dim && !rc; d++) {
+    cut[k++] = 0;
+    for (int c = 0; c < grid[d]; c++, k++) cut[k] = cut[k - 1] + best[d][c];
+  }
+  for (int d = 0; d < dim; d++) {
+    free(len[d]);
+    free(best[d]);
+  }
+  free(w);
+  return rc ? -1 : 0;
+}
+
+/* This rank's speed at the random-number generator, the bulk of a sweep:
+ * blocks per second in five windows of 40 ms that every rank of comm times
+ * at once (so that ranks sharing a core share it here too), the median of
+ * the five (a window that a burst of other work hit does not count). */
+static double measure_speed(MPI_Comm comm)
+{
+  enum { CHUNK = 1024, WINDOWS = 5 };
+  static uint32_t out[4 * CHUNK];
+  ising_simd simd = ising_simd_default();
+  double rate[WINDOWS];
+  uint64_t first = 0;
+  ising_rng_blocks(simd, 0, ISING_STREAM_DYNAMICS, 0, first, CHUNK, out); /* warm the code and the buffer */
+  for (int k = 0; k < WINDOWS; k++) {
+    MPI_Barrier(comm);
+    double t0 = MPI_Wtime(), t;
+    int64_t chunks = 0;
+    do {
+      ising_rng_blocks(simd, 0, ISING_STREAM_DYNAMICS, (uint64_t)k, first, CHUNK, out);
+      first += CHUNK;
+      chunks++;
+    } while ((t = MPI_Wtime() - t0) < 0.04);
+    rate[k] = (double)chunks * CHUNK / t;
+  }
+  for (int i = 1; i < WINDOWS; i++) /* insertion sort of five */
+    for (int j = i; j > 0 && rate[j] < rate[j - 1]; j--) {
+      double x = rate[j];
+      rate[j] = rate[j - 1];
+      rate[j - 1] = x;
+    }
+  return rate[WINDOWS / 2];
+}
+
+/* The blocks of every axis: even, or sized by the ranks' speeds (measured,
+ * or this communicator's ranks' entries of the -balance list). */
+static int make_cuts(MPI_Comm comm, const ising_params *p, ising_geometry *g)
+{
+  size_t ncut = 0;
+  for (int d = 0; d < ISING_MAX_DIM; d++) ncut += (size_t)g->grid[d] + 1;
+  g->cut_mem = malloc(sizeof(int64_t) * ncut);
+  g->balance = p->balance;
+  if (p->balance != ISING_BALANCE_EVEN) g->speeds = malloc(sizeof(double) * (size_t)g->size);
+  int bad = !g->cut_mem || (p->balance != ISING_BALANCE_EVEN && !g->speeds), any;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, comm);
+  if (any) return -1;
+  for (int d = 0, k = 0; d < ISING_MAX_DIM; k += g->grid[d] + 1, d++) {
+    g->cut[d] = g->cut_mem + k;
+    for (int c = 0; c < g->grid[d]; c++) {
+      int64_t len;
+      ising_geometry_split(d < g->dim ? g->L[d] : 1, g->grid[d], c, &g->cut[d][c], &len);
+      g->cut[d][c + 1] = g->cut[d][c] + len;
+    }
+  }
+  if (p->balance == ISING_BALANCE_EVEN) return 0;
+  double mine;
+  if (p->balance == ISING_BALANCE_MEASURE)
+    mine = g->size > 1 ? measure_speed(g->comm) : 1.0;
+  else {
+    int world;
+    MPI_Comm_rank(MPI_COMM_WORLD, &world);
+    mine = world < p->nbalance ? p->balance_speeds[world] : 1.0; /* the list has one per MPI rank */
+  }
+  MPI_Allgather(&mine, 1, MPI_DOUBLE, g->speeds, 1, MPI_DOUBLE, g->comm);
+  /* speeds relative to the fastest, for the output and the start-up line */
+  double top = 0.0;
+  for (int r = 0; r < g->size; r++) top = fmax(top, g->speeds[r]);
+  for (int r = 0; r < g->size; r++) g->speeds[r] /= top;
+  bad = ising_geometry_balance(g->dim, g->L, g->grid, g->speeds, g->cut_mem) != 0;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, comm);
+  return any ? -1 : 0;
 }
 
 /* Halo traffic of a grid: the number of sites on the faces that each rank
@@ -103,11 +323,13 @@ int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *
   }
   for (int d = g->dim; d < ISING_MAX_DIM; d++) g->nbr[2 * d] = g->nbr[2 * d + 1] = MPI_PROC_NULL;
 
+  if (ising_check(comm, make_cuts(comm, p, g) != 0, "out of memory for the block boundaries of %d ranks", size))
+    return ISING_EXIT_RUNTIME;
   g->nlocal = 1;
   g->nextended = 1;
   for (int d = 0; d < ISING_MAX_DIM; d++) {
     int64_t start = 0, len = 1;
-    if (d < g->dim) ising_geometry_split(g->L[d], g->grid[d], g->coords[d], &start, &len);
+    if (d < g->dim) ising_geometry_block(g, d, g->coords[d], &start, &len);
     g->offset[d] = start;
     g->n[d] = (int)len;
     g->ext[d] = d < g->dim ? g->n[d] + 2 : 1;
@@ -124,6 +346,11 @@ void ising_geometry_free(ising_geometry *g)
 {
   if (g->comm != MPI_COMM_NULL) MPI_Comm_free(&g->comm);
   g->comm = MPI_COMM_NULL;
+  free(g->cut_mem);
+  free(g->speeds);
+  g->cut_mem = NULL;
+  g->speeds = NULL;
+  for (int d = 0; d < ISING_MAX_DIM; d++) g->cut[d] = NULL;
 }
 
 int64_t ising_geometry_global_index(const ising_geometry *g, int ex, int ey, int ez)

@@ -19,6 +19,7 @@
 #include "ising/timers.h"
 #include "ising/version.h"
 
+#include <math.h>
 #include <petscsys.h>
 #include <signal.h>
 #include <stdio.h>
@@ -65,10 +66,45 @@ static int take_help_flag(int *argc, char **argv)
   return help;
 }
 
+/* The blocks of a lattice decomposed over all ranks (NULL: tempering alone,
+ * whose replica groups each size their own): process_cuts_x/y/z and the
+ * ranks' relative speeds (all 1 for even blocks; a restart rewrites all). */
+static int write_blocks(ising_io *io, const ising_geometry *g)
+{
+  static const char *names[ISING_MAX_DIM] = {"process_cuts_x", "process_cuts_y", "process_cuts_z"};
+  static const char *kinds[3] = {"even", "measure", "given"};
+  if (!g) return 0;
+  int rc = ising_io_attr_string(io, "/", "balance", kinds[g->balance]);
+  for (int d = 0; d < g->dim && !rc; d++) rc = ising_io_attr_int64(io, "/", names[d], g->cut[d], g->grid[d] + 1);
+  double *ones = g->speeds ? NULL : malloc(sizeof(double) * (size_t)g->size); /* even blocks: equal speeds */
+  for (int r = 0; ones && r < g->size; r++) ones[r] = 1.0;
+  if (!rc)
+    rc = (!g->speeds && !ones) || ising_io_attr_double(io, "/", "rank_speeds", g->speeds ? g->speeds : ones, g->size);
+  free(ones);
+  return rc;
+}
+
+/* With -balance, rank 0 says how the blocks came out (the first 16 per axis). */
+static void print_blocks(const ising_geometry *g)
+{
+  static const char axis[] = "xyz";
+  double lo = 1.0;
+  for (int r = 0; r < g->size; r++) lo = fmin(lo, g->speeds[r]);
+  printf("blocks      by %s speeds (slowest rank %.3f of the fastest), sites per block:",
+         g->balance == ISING_BALANCE_MEASURE ? "measured" : "given", lo);
+  for (int d = 0; d < g->dim; d++) {
+    if (g->grid[d] == 1) continue;
+    printf(" %c", axis[d]);
+    for (int c = 0; c < g->grid[d] && c < 16; c++) printf(" %lld", (long long)(g->cut[d][c + 1] - g->cut[d][c]));
+    if (g->grid[d] > 16) printf(" ...");
+  }
+  printf("\n");
+}
+
 /* The root attributes that describe this invocation (and the run's
  * run_id and restarts, when it checkpoints); a restart rewrites them,
  * start_time stays the run's first start. */
-static int write_invocation(ising_io *io, const ising_params *p, int nprocs, const int *layout,
+static int write_invocation(ising_io *io, const ising_params *p, int nprocs, const int *layout, const ising_geometry *g,
                             const ising_checkpoint *ck)
 {
   char host[256] = "unknown";
@@ -80,14 +116,14 @@ static int write_invocation(ising_io *io, const ising_params *p, int nprocs, con
          ising_io_attr_string(io, "/", "command_line", p->command_line ? p->command_line : "") ||
          ising_io_attr_string(io, "/", "options", p->options_text) ||
          ising_io_attr_int64(io, "/", "nranks", &nranks, 0) ||
-         ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) ||
+         ising_io_attr_int64(io, "/", "process_grid", grid, p->dim) || write_blocks(io, g) ||
          ising_io_attr_string(io, "/", "hostname", host) || ising_io_attr_string(io, "/", "status", "running") ||
          (ck && (ising_io_attr_string(io, "/", "run_id", ck->run_id) ||
                  ising_io_attr_int64(io, "/", "restarts", &ck->restarts, 0)));
 }
 
-static int write_provenance(ising_io *io, const ising_params *p, int nprocs, const int *layout, const char *start,
-                            const ising_checkpoint *ck)
+static int write_provenance(ising_io *io, const ising_params *p, int nprocs, const int *layout, const ising_geometry *g,
+                            const char *start, const ising_checkpoint *ck)
 {
   int64_t size[ISING_MAX_DIM], dim = p->dim;
   for (int d = 0; d < p->dim; d++) size[d] = p->L[d];
@@ -96,7 +132,7 @@ static int write_provenance(ising_io *io, const ising_params *p, int nprocs, con
     strcat(bc, d ? "," : "");
     strcat(bc, p->periodic[d] ? "periodic" : "open");
   }
-  int rc = ising_io_attr_string(io, "/", "program", "ising") || write_invocation(io, p, nprocs, layout, ck) ||
+  int rc = ising_io_attr_string(io, "/", "program", "ising") || write_invocation(io, p, nprocs, layout, g, ck) ||
            ising_io_attr_uint64(io, "/", "seed", &p->seed, 0) ||
            ising_io_attr_uint64(io, "/", "disorder_seed", &p->disorder_seed, 0) ||
            ising_io_attr_string(io, "/", "start_time", start) || ising_io_group(io, "/model") ||
@@ -256,6 +292,7 @@ int main(int argc, char **argv)
     if (!world_lattice) printf(" per replica group of %d", p.ranks_per_replica);
     printf("\n");
     ising_params_print(&p, stdout);
+    if (world_lattice && g.speeds) print_blocks(&g);
     fflush(stdout);
   }
   if (world_lattice && (status = ising_couplings_create(&p, &g, &c))) goto finish;
@@ -271,7 +308,7 @@ int main(int argc, char **argv)
     /* The checkpoint holds the output as it was: continue in a copy of it. */
     if ((status = ising_checkpoint_restore_output(&ck, &io))) goto finish;
     have_io = 1;
-    if (write_invocation(&io, &p, size, layout, &ck)) {
+    if (write_invocation(&io, &p, size, layout, world_lattice ? &g : NULL, &ck)) {
       status = ISING_EXIT_RUNTIME;
       goto finish;
     }
@@ -280,7 +317,7 @@ int main(int argc, char **argv)
   } else {
     if ((status = ising_io_create(comm, p.output, p.overwrite, &io))) goto finish;
     have_io = 1;
-    if (write_provenance(&io, &p, size, layout, start, ckp) ||
+    if (write_provenance(&io, &p, size, layout, world_lattice ? &g : NULL, start, ckp) ||
         (world_lattice && ising_couplings_write(&io, &g, &c, 1))) {
       status = ISING_EXIT_RUNTIME;
       goto finish;

@@ -296,7 +296,7 @@ static PetscErrorCode snes_create(const ising_params *p, const ising_geometry *g
     PetscCall(PetscMalloc1(g->grid[d], &s->own[d]));
     for (int r = 0; r < g->grid[d]; r++) {
       int64_t start, len;
-      ising_geometry_split(g->L[d], g->grid[d], r, &start, &len);
+      ising_geometry_block(g, d, r, &start, &len);
       s->own[d][r] = (PetscInt)len;
     }
   }

@@ -112,6 +112,9 @@ static const option_doc options[] = {
     {"-mf_tol", "1e-12", "mean field: converged when max_i |m_i - tanh(beta h_i^loc)| <= tol, tol > 0"},
     {"-mf_max_iter", "10000", "mean field: most sweeps (or Newton steps) per starting point, >= 1"},
     {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
+    {"-balance", "even",
+     "block sizes of the decomposed lattice: even (equal blocks), measure (blocks in proportion to each rank's "
+     "speed, timed at start-up) or one relative speed > 0 per MPI rank, comma-separated (results do not change)"},
     {"-output", "ising.h5", "the run's HDF5 output file"},
     {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
     {"-exact", "true",
@@ -729,6 +732,50 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   return 0;
 }
 
+/* -balance: even, measure, or one relative speed per MPI rank (a replica
+ * group of a tempering run uses its ranks' entries). */
+static int load_balance(parse_ctx *c, ising_params *p, int nranks)
+{
+  enum { MAXLEN = 1 << 16, MAXN = 4096 };
+  char *buf = malloc(MAXLEN), **items = malloc(sizeof(char *) * MAXN);
+  int rc = 0;
+  if (!buf || !items) {
+    rc = fail(c, "option -balance: out of memory");
+    goto done;
+  }
+  const char *s = get(c, "-balance", buf, MAXLEN, NULL);
+  if (!s) {
+    rc = -1;
+    goto done;
+  }
+  if (!strcmp(s, "even") || !strcmp(s, "measure")) {
+    p->balance = !strcmp(s, "even") ? ISING_BALANCE_EVEN : ISING_BALANCE_MEASURE;
+    goto done;
+  }
+  int n = split_list(buf, items, MAXN);
+  if (n != nranks) {
+    rc = fail(c,
+              "option -balance: expected even, measure, or %d comma-separated relative speeds (one per MPI rank, "
+              "at most %d)%s",
+              nranks, MAXN, n < 0 ? ", got an empty entry or too many" : "");
+    goto done;
+  }
+  p->balance_speeds = malloc(sizeof(double) * (size_t)n);
+  if (!p->balance_speeds) {
+    rc = fail(c, "option -balance: out of memory");
+    goto done;
+  }
+  p->balance = ISING_BALANCE_GIVEN;
+  p->nbalance = n;
+  for (int k = 0; k < n && !rc; k++)
+    if (parse_real(items[k], &p->balance_speeds[k]) || !(p->balance_speeds[k] > 0.0) || p->balance_speeds[k] > 1e9)
+      rc = fail(c, "option -balance: entry %d is '%s'; each speed must be a real number in (0, 1e9]", k + 1, items[k]);
+done:
+  free(buf);
+  free(items);
+  return rc;
+}
+
 /* Checkpoints: only the Monte Carlo engines (mc, tempering, anneal) have a
  * state worth saving; mean field is fast and always starts afresh. */
 static int load_checkpoint(parse_ctx *c, ising_params *p)
@@ -814,7 +861,7 @@ int ising_params_load(MPI_Comm comm, int nranks, ising_params *p)
   parse_ctx c = {.failed = 0};
   memset(p, 0, sizeof(*p));
   if (!load_lattice(&c, p) && !load_couplings(&c, p) && !load_betas(&c, p) && !load_run(&c, p, nranks) &&
-      !load_checkpoint(&c, p))
+      !load_balance(&c, p, nranks) && !load_checkpoint(&c, p))
     check_unused(&c, (p->tasks & ISING_TASK_MEANFIELD) && p->mf_solver == ISING_MF_SNES);
   if (!c.failed) {
     p->options_text = database_text();
@@ -873,6 +920,8 @@ void ising_params_free(ising_params *p)
   free(p->quench_times);
   free(p->options_text);
   free(p->command_line);
+  free(p->balance_speeds);
+  p->balance_speeds = NULL;
   p->beta = NULL;
   p->quench_times = NULL;
   p->options_text = NULL;

@@ -192,7 +192,7 @@ static void reduce_level(context *ctx, const tree *T, int j)
   int owner = 0;
   for (int q = 0; q < P; q++) {
     int64_t start, len;
-    ising_geometry_split(g->L[a], P, q, &start, &len);
+    ising_geometry_block(g, a, q, &start, &len);
     if (T->t[a] >= start && T->t[a] < start + len) owner = q;
   }
   int troot = (int)(T->t[a] - g->offset[a]);

@@ -118,18 +118,27 @@ same() {
 # cycle LABEL "OPTIONS" LAYOUT1 SIG1 LAYOUT2 SIG2 LAYOUT3 [TASK1 TASK2]:
 # reference run on 1 rank, then a run on LAYOUT1 stopped by SIG1 (once it
 # has checkpointed in TASK1), restarted on LAYOUT2 and stopped by SIG2
-# (TASK2), restarted on LAYOUT3 to the end.  A layout is "np" or
-# "np:ranks_per_replica".
-layout_opts() { [ "${1#*:}" != "$1" ] && echo "-ranks_per_replica ${1#*:}"; }
+# (TASK2), restarted on LAYOUT3 to the end.  A layout is "np",
+# "np:ranks_per_replica", and either with "/balance" (-balance) appended.
+layout_np() {
+  local l=${1%%/*}
+  echo "${l%%:*}"
+}
+layout_opts() {
+  local l=${1%%/*}
+  if [ "${l#*:}" != "$l" ]; then echo -n "-ranks_per_replica ${l#*:} "; fi
+  if [ "${1#*/}" != "$1" ]; then echo -n "-balance ${1#*/}"; fi
+  echo
+}
 cycle() {
   local label=$1 opts=$2 l1=$3 s1=$4 l2=$5 s2=$6 l3=$7 t1=${8:-} t2=${9:-}
   local name=$label
   run 1 $opts -quiet -output "$name.ref.h5" || { fail "$label: reference run"; return; }
-  start "${l1%%:*}" $opts $(layout_opts "$l1") -checkpoint_interval 0.2 -output "$name.h5"
+  start "$(layout_np "$l1")" $opts $(layout_opts "$l1") -checkpoint_interval 0.2 -output "$name.h5"
   stop "$label on $l1" "$s1" "$name.h5" "$t1" || return
-  start "${l2%%:*}" $opts $(layout_opts "$l2") -checkpoint_interval 0.2 -output "$name.h5" -restart "$name.ckpt.h5"
+  start "$(layout_np "$l2")" $opts $(layout_opts "$l2") -checkpoint_interval 0.2 -output "$name.h5" -restart "$name.ckpt.h5"
   stop "$label restarted on $l2" "$s2" "$name.h5" "$t2" || return
-  if run "${l3%%:*}" $opts $(layout_opts "$l3") -quiet -output "$name.h5" -restart "$name.ckpt.h5"; then
+  if run "$(layout_np "$l3")" $opts $(layout_opts "$l3") -quiet -output "$name.h5" -restart "$name.ckpt.h5"; then
     pass "$label restarted on $l3: complete"
   else
     fail "$label: final restart on $l3"
@@ -140,7 +149,8 @@ cycle() {
 }
 
 mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 360000 -measure_interval 3 -snapshot_interval 120000"
-cycle mc "$mc" 1 TERM 2 USR1 3
+# the restarts on blocks sized by -balance (uneven, then measured)
+cycle mc "$mc" 1 TERM 2/3,1 USR1 3/measure
 
 # Refusals, on the checkpoint of an interrupted run.
 start 2 $mc -checkpoint_interval 0.2 -output r.h5

@@ -54,6 +54,11 @@ bad 2 "option -process_grid: the product of the entries is 1 but the run has 2 M
 bad 2 "option -process_grid: entry 1 is '3'; each must be an integer in [1, 2]" -process_grid 3,1
 bad 2 "option -process_grid: expected 2 comma-separated" -process_grid 2
 bad 4 "option -process_grid: 4 ranks along axis 1 but only 2 sites" -lattice_size 2,8 -process_grid 4,1
+bad 2 "option -balance: expected even, measure, or 2 comma-separated relative speeds" -balance fast
+bad 2 "option -balance: expected even, measure, or 2 comma-separated relative speeds" -balance 1,2,3
+bad 2 "got an empty entry or too many" -balance 1,,2
+bad 2 "option -balance: entry 2 is '0'; each speed must be a real number in (0, 1e9]" -balance 1,0
+bad 2 "option -balance: entry 1 is 'x'" -balance x,1
 bad 3 "3 MPI ranks cannot be laid out" -lattice_size 2,2
 bad 3 "3 MPI ranks cannot be laid out" -lattice_size 2
 bad 2 "unknown option -bogus_option" -bogus_option 1

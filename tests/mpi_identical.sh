@@ -2,7 +2,9 @@
 # and estimates on 1, 2, 3 and 4 ranks and on different process grids, in
 # 1D, 2D and 3D, with uniform, +-J and Gaussian couplings (with a random
 # field), Metropolis and heat bath.  Uneven splits are exercised (12x10 over
-# 3 and 4 ranks, 6x6x4 over 4).  Compared with h5diff, which without a
+# 3 and 4 ranks, 6x6x4 over 4), and so are blocks sized by -balance
+# (a layout "np[:grid]/speeds": uneven blocks on one and on two axes, down
+# to one-site blocks).  Compared with h5diff, which without a
 # tolerance demands exact equality: final spins, snapshots, time series,
 # estimates, the generated disorder, and the MBAR estimates with their
 # bootstrap error bars (the resamples are shared out over the ranks).
@@ -29,31 +31,35 @@ compare() { # name reference candidate
   pass "$1: identical"
 }
 
-case_run() { # name "common options" layout...
+case_run() { # name "common options" layout...  (layout: np[:grid][/balance])
   local name=$1 opts=$2
   shift 2
   run 1 $opts -quiet -output "$work/$name.ref.h5" || { fail "$name: 1-rank run"; return; }
-  local layout np grid
+  local layout np grid bal
   for layout in "$@"; do
+    bal=""
+    case $layout in */*) bal="-balance ${layout#*/}" layout=${layout%%/*} ;; esac
     np=${layout%%:*}
     grid=${layout#*:}
-    local gopt=""
+    local gopt="" out="$work/$name.$np.$grid.${bal#-balance }.h5"
     [ "$grid" != "$layout" ] && gopt="-process_grid $grid"
-    if run "$np" $opts $gopt -quiet -output "$work/$name.$np.$grid.h5"; then
-      compare "$name on $np ranks ${gopt:-(default grid)}" "$work/$name.ref.h5" "$work/$name.$np.$grid.h5"
+    if run "$np" $opts $gopt $bal -quiet -output "$out"; then
+      compare "$name on $np ranks ${gopt:-(default grid)} $bal" "$work/$name.ref.h5" "$out"
     else
-      fail "$name: run on $np ranks $gopt"
+      fail "$name: run on $np ranks $gopt $bal"
     fi
   done
 }
 
 base="-thermalize 20 -sweeps 100 -measure_interval 2 -snapshot_interval 25 -beta_list 0.3,0.45"
-case_run 2d_uniform "-lattice_size 12,10 $base" 2 3 4 "4:4,1" "4:1,4" "4:2,2"
+case_run 2d_uniform "-lattice_size 12,10 $base" 2 3 4 "4:4,1" "4:1,4" "4:2,2" "3/5,1,2" "4:2,2/1,2,3,4" "2/measure"
 case_run 2d_pm "-lattice_size 12,10 -couplings pm -lattice_bc periodic,open $base" 2 3 4 "4:4,1" "4:2,2"
-case_run 2d_gauss_hb "-lattice_size 12,10 -couplings gaussian -field_sigma 0.5 -algorithm heatbath $base" 2 3 "4:1,4"
+case_run 2d_gauss_hb "-lattice_size 12,10 -couplings gaussian -field_sigma 0.5 -algorithm heatbath $base" 2 3 "4:1,4" \
+  "3/1,4,1"
 case_run 3d_uniform "-lattice_size 6,6,4 $base" 2 3 4 "4:1,2,2" "4:4,1,1"
-case_run 3d_pm "-lattice_size 6,6,4 -couplings pm -lattice_bc open $base -algorithm heatbath" 2 4 "4:2,2,1"
-case_run 1d_field "-lattice_size 30 -field 0.2 $base" 2 3 4
+case_run 3d_pm "-lattice_size 6,6,4 -couplings pm -lattice_bc open $base -algorithm heatbath" 2 4 "4:2,2,1" \
+  "4:2,2,1/4,1,1,1" "4:1,2,2/1,1,1,3"
+case_run 1d_field "-lattice_size 30 -field 0.2 $base" 2 3 4 "4/1,1,1,1000"
 case_run 2d_odd_open "-lattice_size 7,5 -lattice_bc open -field 0.1 $base" 2 3 4 "4:4,1"
 case_run 1d_open_hb "-lattice_size 9 -lattice_bc open -field 0.3 -algorithm heatbath $base" 4 8
 case_run 3d_short "-lattice_size 2,2,6 $base" "4:2,2,1" 3

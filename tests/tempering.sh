@@ -38,18 +38,22 @@ fi
 
 lay="-lattice_size 8,8 -couplings pm -beta_list 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9 -thermalize 20 -sweeps 200 -pt_swap_interval 2 -pt_adapt_sweeps 80 -snapshot_interval 100"
 pt 1 "$work/l1.h5" $lay
-for layout in 2:1 4:2 4:4; do
+# 4:2/...: each replica group sizes its blocks by its own ranks' -balance entries
+for layout in 2:1 4:2 4:4 4:2/1,3,2,1; do
+  bal=""
+  case $layout in */*) bal="-balance ${layout#*/}" layout=${layout%%/*} ;; esac
   np=${layout%%:*}
   rpr=${layout#*:}
-  pt "$np" "$work/l$np.$rpr.h5" $lay -ranks_per_replica "$rpr"
+  out="$work/l$np.$rpr${bal:+.balanced}.h5"
+  pt "$np" "$out" $lay -ranks_per_replica "$rpr" $bal
   same=1
   for ds in /observables/energy /observables/specific_heat /timeseries/energy /timeseries/magnetization \
     /tempering/labels /tempering/swap_acceptance /tempering/round_trips /tempering/spins /model/bonds \
     /snapshots/spins /tempering/beta; do
-    h5diff -q "$work/l1.h5" "$work/l$np.$rpr.h5" "$ds" "$ds" >/dev/null 2>&1 || { same=0; echo "  $ds differs"; }
+    h5diff -q "$work/l1.h5" "$out" "$ds" "$ds" >/dev/null 2>&1 || { same=0; echo "  $ds differs"; }
   done
-  if [ $same = 1 ]; then pass "layout ($np ranks, $rpr per replica) bit-identical to 1 rank"; else
-    fail "layout ($np ranks, $rpr per replica) differs from 1 rank"
+  if [ $same = 1 ]; then pass "layout ($np ranks, $rpr per replica $bal) bit-identical to 1 rank"; else
+    fail "layout ($np ranks, $rpr per replica $bal) differs from 1 rank"
   fi
 done
 

@@ -6,7 +6,11 @@
  * gy*cz) (x fastest, as PETSc's DMDA numbers its ranks), and axis d of L sites
  * over g ranks gives rank coordinate c the block of L/g sites plus one if
  * c < L % g, starting at c*(L/g) + min(c, L % g): uneven splits work and the
- * ownership is the DMDA's.
+ * ownership is the DMDA's.  With -balance the blocks of each axis are sized
+ * instead in proportion to the ranks' speeds (a tensor-product split: the
+ * ranks at coordinate c of axis d all share cut[d][c]..cut[d][c+1]), so the
+ * halo faces of neighbours still match.  The random numbers are keyed by
+ * global site, so the blocks change no result, only the time.
  *
  * Local storage is an "extended" array of ext[0]*ext[1]*ext[2] entries with
  * ext[d] = n[d] + 2 on active axes (one halo layer each side) and 1 on
@@ -22,13 +26,30 @@
  *       giving every rank at least one site per axis), creates the Cartesian
  *       communicator and fills g.  On failure prints one message and returns
  *       ISING_EXIT_INPUT on every rank.
+ *       With p->balance measure, every rank first times its random-number
+ *       generator for about 0.2 s (all ranks at once, so that ranks sharing
+ *       a core or a memory bus see it); with a -balance list, the entries of
+ *       the communicator's ranks (by their MPI_COMM_WORLD rank) are the speeds.
  *   void ising_geometry_free(ising_geometry *g)            Collective (frees the communicator).
  *   int64_t ising_geometry_global_index(g, ex, ey, ez)
  *       Local.  Global site number gx + Lx*(gy + Ly*gz) of the extended-array
  *       position (ex, ey, ez), halo positions included (wrapped on periodic
  *       axes; -1 if the position lies outside an open boundary).
+ *   void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start, int64_t *len)
+ *       Local.  The block of rank coordinate c on axis d of this geometry.
  *   void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *len)
- *       Local.  The block of rank coordinate c when L sites go to parts ranks.
+ *       Local.  The even block of rank coordinate c when L sites go to parts ranks.
+ *   int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut)
+ *       Local.  Cuts of every axis for ranks of the given relative speeds
+ *       (speed[r] for Cartesian rank r = cx + gx*(cy + gy*cz)): cut holds
+ *       grid[d] + 1 entries per axis d < dim, one axis after the other, the
+ *       first 0 and the last L[d]; every block has at least one site.  They
+ *       minimise the slowest rank's sites / speed along each axis in turn,
+ *       then by single-site moves on grids split along several axes (a
+ *       local search; exactly in proportion to the speeds, up to whole
+ *       sites, on a one-axis grid; never slower than even blocks; equal
+ *       speeds give ising_geometry_split's blocks).  Returns -1 if out of
+ *       memory.
  *   int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
  *       Local.  The default process grid; returns -1 if none fits.  It
  *       minimises the halo traffic of the largest block, but in 2D and 3D
@@ -62,12 +83,18 @@ typedef struct {
   ptrdiff_t stride[ISING_MAX_DIM]; /* of the extended array: 1, ext0, ext0*ext1 */
   size_t nlocal;                   /* n0*n1*n2 */
   size_t nextended;                /* ext0*ext1*ext2 */
+  int64_t *cut[ISING_MAX_DIM];     /* axis d: the grid[d] + 1 block boundaries, 0 .. L[d] */
+  int64_t *cut_mem;                /* owns the cut arrays */
+  int balance;                     /* ising_balance of the blocks */
+  double *speeds;                  /* with -balance: every rank's relative speed, NULL for even blocks */
 } ising_geometry;
 
 int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *g);
 void ising_geometry_free(ising_geometry *g);
 int64_t ising_geometry_global_index(const ising_geometry *g, int ex, int ey, int ez);
 void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *len);
+void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start, int64_t *len);
+int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut);
 int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid);
 
 static inline size_t ising_geometry_index(const ising_geometry *g, int ex, int ey, int ez)

@@ -64,6 +64,9 @@ typedef enum {
 } ising_mf_init;
 #define ISING_MF_NINIT 4
 
+/* -balance: equal blocks, blocks sized by speeds timed at start-up, or by given speeds. */
+typedef enum { ISING_BALANCE_EVEN = 0, ISING_BALANCE_MEASURE = 1, ISING_BALANCE_GIVEN = 2 } ising_balance;
+
 typedef struct {
   /* lattice */
   int dim;                     /* 1, 2 or 3 */
@@ -116,6 +119,9 @@ typedef struct {
   /* decomposition */
   int have_process_grid;
   int process_grid[ISING_MAX_DIM];
+  int balance;            /* ising_balance: how the blocks are sized */
+  int nbalance;           /* -balance list: its length, the number of MPI ranks */
+  double *balance_speeds; /* -balance list: relative speed of each MPI rank, in rank order */
   /* output and run control */
   char output[ISING_PATH_MAX];
   int overwrite;
