@@ -83,29 +83,26 @@ static double norm16(int dim, const int *grid, const double *speed, int64_t *con
   return top * pow(sum, 1.0 / 16.0);
 }
 
-int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut)
+/* If the blocks len are faster than best_time (the slowest rank's sites /
+ * speed), they become best. */
+static void keep_if_faster(int dim, const int *grid, const double *speed, int64_t **len, int64_t **best,
+                           double *best_time)
 {
-  int P = grid[0] * grid[1] * grid[2], gmax = 1, rc = 0;
-  for (int d = 0; d < dim; d++) gmax = grid[d] > gmax ? grid[d] : gmax;
-  int64_t *len[ISING_MAX_DIM] = {NULL, NULL, NULL}, *best[ISING_MAX_DIM] = {NULL, NULL, NULL};
-  double *w = malloc(sizeof(double) * (size_t)gmax);
-  rc = !w;
-  for (int d = 0; d < dim && !rc; d++) {
-    len[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
-    best[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
-    rc = !len[d] || !best[d];
-    for (int c = 0; c < grid[d] && !rc; c++) {
-      int64_t start;
-      ising_geometry_split(L[d], grid[d], c, &start, &len[d][c]);
-      best[d][c] = len[d][c];
-    }
+  double t = slowest_rank(dim, grid, speed, len);
+  if (t < *best_time) {
+    *best_time = t;
+    for (int d = 0; d < dim; d++) memcpy(best[d], len[d], sizeof(int64_t) * (size_t)grid[d]);
   }
-  /* From even blocks, each axis in turn: slab c of axis d gets sites in
-   * proportion to the speed per site of the rest of its slowest rank's block
-   * (exact on a one-axis grid).  The best of the rounds is kept, so the
-   * result is never slower than even blocks by this count. */
-  double best_time = rc ? 0.0 : slowest_rank(dim, grid, speed, len);
-  for (int round = 0; round < 4 && !rc; round++)
+}
+
+/* Each axis in turn, four rounds: slab c of axis d gets sites in proportion
+ * to the speed per site of the rest of its slowest rank's block (exact on a
+ * one-axis grid); every round's blocks are offered to keep_if_faster. */
+static void axis_rounds(int dim, const int64_t *L, const int *grid, const double *speed, double *w, int64_t **len,
+                        int64_t **best, double *best_time)
+{
+  int P = grid[0] * grid[1] * grid[2];
+  for (int round = 0; round < 4; round++)
     for (int d = 0; d < dim; d++) {
       if (grid[d] == 1) continue;
       for (int c = 0; c < grid[d]; c++) w[c] = INFINITY;
@@ -117,41 +114,98 @@ int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const dou
         w[cc[d]] = fmin(w[cc[d]], speed[r] / rest);
       }
       apportion(L[d], grid[d], w, len[d]);
-      double t = slowest_rank(dim, grid, speed, len);
-      if (t < best_time) {
-        best_time = t;
-        for (int e = 0; e < dim; e++) memcpy(best[e], len[e], sizeof(int64_t) * (size_t)grid[e]);
-      }
+      keep_if_faster(dim, grid, speed, len, best, best_time);
     }
-  /* Then single-site moves between two blocks of one axis while they lower
-   * the 16-norm of the ranks' times (a smooth stand-in for the slowest:
-   * moves that shorten a rank tied for slowest count too); the result is
-   * kept if its slowest rank is faster.  This mends what the axis-by-axis
-   * rounds leave on grids split along several axes. */
-  for (int d = 0; d < dim && !rc; d++) memcpy(len[d], best[d], sizeof(int64_t) * (size_t)grid[d]);
-  double cur = rc ? 0.0 : norm16(dim, grid, speed, len);
-  int split = 0; /* axes with more than one rank: on one, the rounds are exact already */
-  for (int d = 0; d < dim; d++) split += grid[d] > 1;
-  for (int pass = 0, improved = split > 1; pass < 1000 && improved && !rc; pass++) {
+}
+
+/* Moves of one site between two blocks of one axis, or of such a move on
+ * each of two axes at once, while they lower the 16-norm of the ranks'
+ * times (a smooth stand-in for the slowest: a move that shortens a rank tied
+ * for slowest counts too).  The paired moves are what the axis rounds miss:
+ * with fast ranks in opposite corners of a 2x2 grid, the two slow ranks
+ * shrink only if both cuts move together.  mv lists the moves (axis, from,
+ * to) sorted by axis; *budget counts rank-time evaluations down. */
+static void local_search(int dim, const int *grid, const double *speed, int64_t **len, int (*mv)[3], int nmove,
+                         double *budget)
+{
+  int P = grid[0] * grid[1] * grid[2];
+  double cur = norm16(dim, grid, speed, len);
+  for (int improved = 1; improved && *budget > 0;) {
     improved = 0;
-    for (int d = 0; d < dim; d++)
-      for (int a = 0; a < grid[d]; a++)
-        for (int b = 0; b < grid[d]; b++) {
-          if (a == b || len[d][a] == 1) continue;
-          len[d][a]--;
-          len[d][b]++;
-          double v = norm16(dim, grid, speed, len);
-          if (v < cur * (1.0 - 1e-12)) {
-            cur = v;
-            improved = 1;
-          } else {
-            len[d][a]++;
-            len[d][b]--;
-          }
+    for (int i = 0; i<nmove && * budget> 0; i++)
+      for (int j = i; j<nmove && * budget> 0; j++) {
+        const int *x = mv[i], *y = j > i ? mv[j] : NULL;
+        if ((y && y[0] == x[0]) || len[x[0]][x[1]] == 1 || (y && len[y[0]][y[1]] == 1)) continue;
+        len[x[0]][x[1]]--, len[x[0]][x[2]]++;
+        if (y) len[y[0]][y[1]]--, len[y[0]][y[2]]++;
+        double v = norm16(dim, grid, speed, len);
+        *budget -= P;
+        if (v < cur * (1.0 - 1e-12)) {
+          cur = v;
+          improved = 1;
+        } else {
+          len[x[0]][x[1]]++, len[x[0]][x[2]]--;
+          if (y) len[y[0]][y[1]]++, len[y[0]][y[2]]--;
         }
+      }
   }
-  if (!rc && slowest_rank(dim, grid, speed, len) < best_time)
-    for (int d = 0; d < dim; d++) memcpy(best[d], len[d], sizeof(int64_t) * (size_t)grid[d]);
+}
+
+int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut)
+{
+  enum { STARTS = 9 };
+  int gmax = 1, rc = 0, split = 0, nmove = 0;
+  for (int d = 0; d < dim; d++) {
+    gmax = grid[d] > gmax ? grid[d] : gmax;
+    split += grid[d] > 1;
+    nmove += grid[d] * (grid[d] - 1);
+  }
+  int64_t *len[ISING_MAX_DIM] = {NULL, NULL, NULL}, *best[ISING_MAX_DIM] = {NULL, NULL, NULL};
+  double *w = malloc(sizeof(double) * (size_t)gmax);
+  int(*mv)[3] = split > 1 ? malloc(sizeof(*mv) * (size_t)nmove) : NULL;
+  rc = !w || (split > 1 && !mv);
+  for (int d = 0; d < dim && !rc; d++) {
+    len[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
+    best[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
+    rc = !len[d] || !best[d];
+    for (int c = 0; c < grid[d] && !rc; c++) {
+      int64_t start;
+      ising_geometry_split(L[d], grid[d], c, &start, &len[d][c]);
+      best[d][c] = len[d][c];
+    }
+  }
+  for (int d = 0, m = 0; d < dim && mv; d++)
+    for (int a = 0; a < grid[d]; a++)
+      for (int b = 0; b < grid[d]; b++)
+        if (a != b) {
+          mv[m][0] = d;
+          mv[m][1] = a;
+          mv[m++][2] = b;
+        }
+  /* From even blocks: the axis rounds, then (grids split along several
+   * axes) the local search.  The layout is not convex in the block sizes:
+   * which rank is left with time to spare decides the basin, so the search
+   * also starts from STARTS - 1 random layouts (a fixed sequence: every rank
+   * computes the same cuts).  The fastest by the slowest rank wins; even
+   * blocks are the first candidate, so the result is never slower. */
+  double best_time = rc ? 0.0 : slowest_rank(dim, grid, speed, len), budget = 1e7 / STARTS;
+  uint32_t x = 2463534242u;
+  for (int s = 0; s < (split > 1 ? STARTS : 1) && !rc; s++) {
+    for (int d = 0; d < dim && s > 0; d++) {
+      if (grid[d] == 1) continue;
+      for (int c = 0; c < grid[d]; c++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        w[c] = 0.25 + (double)(x >> 8) / (double)(1u << 24);
+      }
+      apportion(L[d], grid[d], w, len[d]);
+    }
+    axis_rounds(dim, L, grid, speed, w, len, best, &best_time);
+    if (mv) {
+      double b = budget;
+      local_search(dim, grid, speed, len, mv, nmove, &b);
+      keep_if_faster(dim, grid, speed, len, best, &best_time);
+    }
+  }
   for (int d = 0, k = 0; d < dim && !rc; d++) {
     cut[k++] = 0;
     for (int c = 0; c < grid[d]; c++, k++) cut[k] = cut[k - 1] + best[d][c];
@@ -161,6 +215,7 @@ int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const dou
     free(best[d]);
   }
   free(w);
+  free(mv);
   return rc ? -1 : 0;
 }
 

@@ -136,36 +136,41 @@ static void check_balance(void)
   }
   check(ok, "balance: random speeds on 200 2D/3D grids: tiles, never slower than even");
 
-  /* Against the best cuts, found by trying every pair on 2x2 grids.  The
-   * sizing is a local search, not an exact optimum: speeds that favour
-   * opposite corners have two basins, and it can end in the worse one.
-   * The bounds are what it reached when written (worst 1.54, 84 of 100
-   * within 10 %); the axis-by-axis rounds alone reach 2.06. */
-  double worst = 1.0;
-  int close = 0;
-  for (int t = 0; t < 100; t++) {
-    int64_t L[3] = {8 + t % 5, 9 + t % 7, 1};
-    int grid[3] = {2, 2, 1};
-    double sp[4];
-    for (int r = 0; r < 4; r++) {
-      x = x * 1103515245u + 12345u;
-      sp[r] = 0.2 + 0.8 * (double)(x >> 8) / (double)(1u << 24);
-    }
-    double opt = INFINITY;
-    for (int64_t a = 1; a < L[0]; a++)
-      for (int64_t b = 1; b < L[1]; b++) {
-        double nx[2] = {(double)a, (double)(L[0] - a)}, ny[2] = {(double)b, (double)(L[1] - b)}, v = 0.0;
-        for (int r = 0; r < 4; r++) v = fmax(v, nx[r % 2] * ny[r / 2] / sp[r]);
-        opt = fmin(opt, v);
+  /* Against the best cuts, found by trying every one on 2x2 and 2x2x2
+   * grids.  The sizing is a search, not an exact optimum (the problem is not
+   * convex: which rank has time to spare decides the basin); the bound is
+   * what it reached when written, worst 1.05 (2x2) and 1.04 (2x2x2).
+   * Without the paired moves or the random starts it reached 1.2-1.55. */
+  for (int dim = 2; dim <= 3; dim++) {
+    double worst = 1.0;
+    for (int t = 0; t < 100; t++) {
+      int64_t L[3] = {dim == 2 ? 40 + t % 13 : 10 + t % 5, dim == 2 ? 41 + t % 17 : 11 + t % 4,
+                      dim == 2 ? 1 : 9 + t % 3};
+      int grid[3] = {2, 2, dim == 2 ? 1 : 2}, P = 4 * grid[2];
+      double sp[8];
+      for (int r = 0; r < P; r++) {
+        x = x * 1103515245u + 12345u;
+        sp[r] = 0.2 + 0.8 * (double)(x >> 8) / (double)(1u << 24);
       }
-    double ratio = balanced(2, L, grid, sp, cut) / opt;
-    worst = fmax(worst, ratio);
-    close += ratio <= 1.10;
+      double opt = INFINITY;
+      for (int64_t a = 1; a < L[0]; a++)
+        for (int64_t b = 1; b < L[1]; b++)
+          for (int64_t c = dim == 2 ? 0 : 1; c < (dim == 2 ? 1 : L[2]); c++) {
+            double n[3][2] = {{(double)a, (double)(L[0] - a)},
+                              {(double)b, (double)(L[1] - b)},
+                              {(double)c, (double)(L[2] - c)}},
+                   v = 0.0;
+            for (int r = 0; r < P; r++)
+              v = fmax(v, n[0][r % 2] * n[1][r / 2 % 2] * (dim == 2 ? 1.0 : n[2][r / 4]) / sp[r]);
+            opt = fmin(opt, v);
+          }
+      worst = fmax(worst, balanced(dim, L, grid, sp, cut) / opt);
+    }
+    char what[120];
+    snprintf(what, sizeof(what), "balance: 100 random %s grids within 10%% of the best cuts (worst %.3f)",
+             dim == 2 ? "2x2" : "2x2x2", worst);
+    check(worst <= 1.10, what);
   }
-  char what[120];
-  snprintf(what, sizeof(what), "balance: 100 random 2x2 grids: %d within 10%% of the best cuts, worst %.3f", close,
-           worst);
-  check(worst <= 1.6 && close >= 80, what);
 }
 
 /* Expected global index of extended position e, or -1. */

@@ -45,11 +45,11 @@
  *       grid[d] + 1 entries per axis d < dim, one axis after the other, the
  *       first 0 and the last L[d]; every block has at least one site.  They
  *       minimise the slowest rank's sites / speed along each axis in turn,
- *       then by single-site moves on grids split along several axes (a
- *       local search; exactly in proportion to the speeds, up to whole
- *       sites, on a one-axis grid; never slower than even blocks; equal
- *       speeds give ising_geometry_split's blocks).  Returns -1 if out of
- *       memory.
+ *       then, on grids split along several axes, by a search of single-site
+ *       moves from the even and from 8 random layouts (exactly in
+ *       proportion to the speeds, up to whole sites, on a one-axis grid;
+ *       never slower than even blocks; equal speeds give
+ *       ising_geometry_split's blocks).  Returns -1 if out of memory.
  *   int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
  *       Local.  The default process grid; returns -1 if none fits.  It
  *       minimises the halo traffic of the largest block, but in 2D and 3D
