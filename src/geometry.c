@@ -1,7 +1,8 @@
 /* geometry.c: global lattice, process grid and local block (geometry.h).
  *   ising_geometry_create, ising_geometry_free            collective
  *   ising_geometry_global_index, ising_geometry_split, ising_geometry_block,
- *   ising_geometry_balance, ising_geometry_best_grid      local */
+ *   ising_geometry_balance, ising_geometry_best_grid,
+ *   ising_geometry_print_blocks                           local */
 #include "ising/geometry.h"
 
 #include "ising/error.h"
@@ -288,6 +289,25 @@ static int make_cuts(MPI_Comm comm, const ising_params *p, ising_geometry *g)
   bad = ising_geometry_balance(g->dim, g->L, g->grid, g->speeds, g->cut_mem) != 0;
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, comm);
   return any ? -1 : 0;
+}
+
+void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out)
+{
+  static const char axis[] = "xyz";
+  double lo = 1.0;
+  for (int r = 0; g->speeds && r < g->size; r++) lo = fmin(lo, g->speeds[r]);
+  fprintf(out, "blocks      %sby %s speeds (slowest rank %.3f of the fastest), sites per block:", what,
+          g->balance == ISING_BALANCE_MEASURE ? "measured"
+          : g->balance == ISING_BALANCE_GIVEN ? "given"
+                                              : "equal",
+          lo);
+  for (int d = 0; d < g->dim; d++) {
+    if (g->grid[d] == 1) continue;
+    fprintf(out, " %c", axis[d]);
+    for (int c = 0; c < g->grid[d] && c < 16; c++) fprintf(out, " %lld", (long long)(g->cut[d][c + 1] - g->cut[d][c]));
+    if (g->grid[d] > 16) fprintf(out, " ...");
+  }
+  fprintf(out, "\n");
 }
 
 /* Halo traffic of a grid: the number of sites on the faces that each rank

@@ -19,7 +19,6 @@
 #include "ising/timers.h"
 #include "ising/version.h"
 
-#include <math.h>
 #include <petscsys.h>
 #include <signal.h>
 #include <stdio.h>
@@ -82,23 +81,6 @@ static int write_blocks(ising_io *io, const ising_geometry *g)
     rc = (!g->speeds && !ones) || ising_io_attr_double(io, "/", "rank_speeds", g->speeds ? g->speeds : ones, g->size);
   free(ones);
   return rc;
-}
-
-/* With -balance, rank 0 says how the blocks came out (the first 16 per axis). */
-static void print_blocks(const ising_geometry *g)
-{
-  static const char axis[] = "xyz";
-  double lo = 1.0;
-  for (int r = 0; r < g->size; r++) lo = fmin(lo, g->speeds[r]);
-  printf("blocks      by %s speeds (slowest rank %.3f of the fastest), sites per block:",
-         g->balance == ISING_BALANCE_MEASURE ? "measured" : "given", lo);
-  for (int d = 0; d < g->dim; d++) {
-    if (g->grid[d] == 1) continue;
-    printf(" %c", axis[d]);
-    for (int c = 0; c < g->grid[d] && c < 16; c++) printf(" %lld", (long long)(g->cut[d][c + 1] - g->cut[d][c]));
-    if (g->grid[d] > 16) printf(" ...");
-  }
-  printf("\n");
 }
 
 /* The root attributes that describe this invocation (and the run's
@@ -292,7 +274,7 @@ int main(int argc, char **argv)
     if (!world_lattice) printf(" per replica group of %d", p.ranks_per_replica);
     printf("\n");
     ising_params_print(&p, stdout);
-    if (world_lattice && g.speeds) print_blocks(&g);
+    if (world_lattice && g.speeds) ising_geometry_print_blocks(&g, "", stdout);
     fflush(stdout);
   }
   if (world_lattice && (status = ising_couplings_create(&p, &g, &c))) goto finish;

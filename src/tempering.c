@@ -673,6 +673,10 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
 
   MPI_Comm_split(world, group, world_rank, &group_comm);
   if ((status = ising_geometry_create(group_comm, &gp, &g))) goto done;
+  if (world_rank == 0 && !p->quiet && g.speeds) { /* -balance: every group sizes its own; group 0's */
+    ising_geometry_print_blocks(&g, "of replica group 0 ", stdout);
+    fflush(stdout);
+  }
   status = ISING_EXIT_RUNTIME;
   if (ising_couplings_create(p, &g, &c)) goto done;
   if (ising_couplings_write(io, &g, &c, group == 0)) goto done;

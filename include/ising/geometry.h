@@ -50,6 +50,9 @@
  *       proportion to the speeds, up to whole sites, on a one-axis grid;
  *       never slower than even blocks; equal speeds give
  *       ising_geometry_split's blocks).  Returns -1 if out of memory.
+ *   void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out)
+ *       Local.  One line: how the blocks were sized (what: e.g. "of replica
+ *       group 0 ") and the sites per block of each split axis (the first 16).
  *   int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
  *       Local.  The default process grid; returns -1 if none fits.  It
  *       minimises the halo traffic of the largest block, but in 2D and 3D
@@ -65,6 +68,7 @@
 #include <mpi.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define ISING_WHOLE_ROWS_FACTOR 4.0
 
@@ -96,6 +100,7 @@ void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *
 void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start, int64_t *len);
 int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut);
 int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid);
+void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out);
 
 static inline size_t ising_geometry_index(const ising_geometry *g, int ex, int ey, int ez)
 {
