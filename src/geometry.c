@@ -25,11 +25,41 @@ void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start,
   *len = g->cut[d][c + 1] - g->cut[d][c];
 }
 
+/* The order of a binary heap of block indices for apportion: growing, the
+ * block whose time would be least with one more site first; shrinking, the
+ * slowest block first; ties to the lower index. */
+typedef struct {
+  const double *w;
+  const int64_t *n;
+  int grow;
+} heap_order;
+
+static int before(const heap_order *h, int a, int b)
+{
+  double ka = (double)(h->n[a] + h->grow) / h->w[a], kb = (double)(h->n[b] + h->grow) / h->w[b];
+  if (ka != kb) return h->grow ? ka < kb : ka > kb;
+  return a < b;
+}
+
+static void sift_down(const heap_order *h, int *heap, int size, int i)
+{
+  for (;;) {
+    int l = 2 * i + 1, r = l + 1, m = i;
+    if (l < size && before(h, heap[l], heap[m])) m = l;
+    if (r < size && before(h, heap[r], heap[m])) m = r;
+    if (m == i) return;
+    int t = heap[i];
+    heap[i] = heap[m];
+    heap[m] = t;
+    i = m;
+  }
+}
+
 /* n[0..parts) >= 1 summing to L, each as near L w[c] / sum(w) as whole sites
  * allow: the largest n[c] / w[c] (the slowest slab) as small as it can be.
  * Equal weights give ising_geometry_split's blocks: the water-filling below
- * gives the extra sites to the lowest c first. */
-static void apportion(int64_t L, int parts, const double *w, int64_t *n)
+ * gives the extra sites to the lowest c first.  heap: parts ints of scratch. */
+static void apportion(int64_t L, int parts, const double *w, int64_t *n, int *heap)
 {
   double W = 0.0;
   int64_t sum = 0;
@@ -39,19 +69,18 @@ static void apportion(int64_t L, int parts, const double *w, int64_t *n)
     n[c] = t < 1.0 ? 1 : t > (double)L ? L : (int64_t)t;
     sum += n[c];
   }
-  while (sum > L) { /* only where blocks were raised to one site: shrink the slowest */
-    int best = -1;
-    for (int c = 0; c < parts; c++)
-      if (n[c] > 1 && (best < 0 || (double)n[c] / w[c] > (double)n[best] / w[best])) best = c;
-    n[best]--;
-    sum--;
-  }
-  while (sum < L) { /* the site goes where it costs the least time */
-    int best = 0;
-    for (int c = 1; c < parts; c++)
-      if ((double)(n[c] + 1) / w[c] < (double)(n[best] + 1) / w[best]) best = c;
-    n[best]++;
-    sum++;
+  /* too many only where blocks were raised to one site: shrink the slowest;
+   * too few: each site goes where it costs the least time */
+  heap_order h = {w, n, sum < L};
+  int size = 0;
+  for (int c = 0; c < parts; c++)
+    if (h.grow || n[c] > 1) heap[size++] = c;
+  for (int k = size / 2 - 1; k >= 0; k--) sift_down(&h, heap, size, k);
+  for (; sum != L && size > 0; sum += h.grow ? 1 : -1) {
+    int c = heap[0];
+    n[c] += h.grow ? 1 : -1;
+    if (n[c] == 1 && !h.grow) heap[0] = heap[--size];
+    sift_down(&h, heap, size, 0);
   }
 }
 
@@ -99,8 +128,8 @@ static void keep_if_faster(int dim, const int *grid, const double *speed, int64_
 /* Each axis in turn, four rounds: slab c of axis d gets sites in proportion
  * to the speed per site of the rest of its slowest rank's block (exact on a
  * one-axis grid); every round's blocks are offered to keep_if_faster. */
-static void axis_rounds(int dim, const int64_t *L, const int *grid, const double *speed, double *w, int64_t **len,
-                        int64_t **best, double *best_time)
+static void axis_rounds(int dim, const int64_t *L, const int *grid, const double *speed, double *w, int *heap,
+                        int64_t **len, int64_t **best, double *best_time)
 {
   int P = grid[0] * grid[1] * grid[2];
   for (int round = 0; round < 4; round++)
@@ -114,7 +143,7 @@ static void axis_rounds(int dim, const int64_t *L, const int *grid, const double
           if (e != d) rest *= (double)len[e][cc[e]];
         w[cc[d]] = fmin(w[cc[d]], speed[r] / rest);
       }
-      apportion(L[d], grid[d], w, len[d]);
+      apportion(L[d], grid[d], w, len[d], heap);
       keep_if_faster(dim, grid, speed, len, best, best_time);
     }
 }
@@ -129,14 +158,21 @@ static void axis_rounds(int dim, const int64_t *L, const int *grid, const double
 static void local_search(int dim, const int *grid, const double *speed, int64_t **len, int (*mv)[3], int nmove,
                          double *budget)
 {
-  int P = grid[0] * grid[1] * grid[2];
+  int P = grid[0] * grid[1] * grid[2], next[ISING_MAX_DIM] = {nmove, nmove, nmove};
+  for (int m = nmove - 1; m >= 0; m--) /* next[d]: the first move on an axis after d */
+    for (int d = 0; d < mv[m][0]; d++) next[d] = m;
   double cur = norm16(dim, grid, speed, len);
   for (int improved = 1; improved && *budget > 0;) {
     improved = 0;
-    for (int i = 0; i<nmove && * budget> 0; i++)
-      for (int j = i; j<nmove && * budget> 0; j++) {
-        const int *x = mv[i], *y = j > i ? mv[j] : NULL;
-        if ((y && y[0] == x[0]) || len[x[0]][x[1]] == 1 || (y && len[y[0]][y[1]] == 1)) continue;
+    for (int i = 0; i<nmove && * budget> 0; i++) {
+      const int *x = mv[i];
+      *budget -= 1;
+      if (len[x[0]][x[1]] == 1) continue;
+      /* the move alone, then with each move on a later axis */
+      for (int j = i; j<nmove && * budget> 0; j = j == i ? next[x[0]] : j + 1) {
+        const int *y = j > i ? mv[j] : NULL;
+        *budget -= 1;
+        if (y && len[y[0]][y[1]] == 1) continue;
         len[x[0]][x[1]]--, len[x[0]][x[2]]++;
         if (y) len[y[0]][y[1]]--, len[y[0]][y[2]]++;
         double v = norm16(dim, grid, speed, len);
@@ -148,7 +184,9 @@ static void local_search(int dim, const int *grid, const double *speed, int64_t 
           len[x[0]][x[1]]++, len[x[0]][x[2]]--;
           if (y) len[y[0]][y[1]]++, len[y[0]][y[2]]--;
         }
+        if (len[x[0]][x[1]] == 1) break; /* x can move no further */
       }
+    }
   }
 }
 
@@ -163,8 +201,8 @@ int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const dou
   }
   int64_t *len[ISING_MAX_DIM] = {NULL, NULL, NULL}, *best[ISING_MAX_DIM] = {NULL, NULL, NULL};
   double *w = malloc(sizeof(double) * (size_t)gmax);
-  int(*mv)[3] = split > 1 ? malloc(sizeof(*mv) * (size_t)nmove) : NULL;
-  rc = !w || (split > 1 && !mv);
+  int *heap = malloc(sizeof(int) * (size_t)gmax), (*mv)[3] = split > 1 ? malloc(sizeof(*mv) * (size_t)nmove) : NULL;
+  rc = !w || !heap || (split > 1 && !mv);
   for (int d = 0; d < dim && !rc; d++) {
     len[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
     best[d] = malloc(sizeof(int64_t) * (size_t)grid[d]);
@@ -198,9 +236,9 @@ int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const dou
         x ^= x << 13, x ^= x >> 17, x ^= x << 5;
         w[c] = 0.25 + (double)(x >> 8) / (double)(1u << 24);
       }
-      apportion(L[d], grid[d], w, len[d]);
+      apportion(L[d], grid[d], w, len[d], heap);
     }
-    axis_rounds(dim, L, grid, speed, w, len, best, &best_time);
+    axis_rounds(dim, L, grid, speed, w, heap, len, best, &best_time);
     if (mv) {
       double b = budget;
       local_search(dim, grid, speed, len, mv, nmove, &b);
@@ -216,6 +254,7 @@ int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const dou
     free(best[d]);
   }
   free(w);
+  free(heap);
   free(mv);
   return rc ? -1 : 0;
 }
@@ -286,9 +325,14 @@ static int make_cuts(MPI_Comm comm, const ising_params *p, ising_geometry *g)
   double top = 0.0;
   for (int r = 0; r < g->size; r++) top = fmax(top, g->speeds[r]);
   for (int r = 0; r < g->size; r++) g->speeds[r] /= top;
-  bad = ising_geometry_balance(g->dim, g->L, g->grid, g->speeds, g->cut_mem) != 0;
+  /* rank 0 sizes the blocks and sends them: floating point (pow, FMA) may
+   * round differently on the unequal CPUs this is for, and every rank must
+   * agree on every cut */
+  bad = g->rank == 0 && ising_geometry_balance(g->dim, g->L, g->grid, g->speeds, g->cut_mem) != 0;
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, comm);
-  return any ? -1 : 0;
+  if (any) return -1;
+  MPI_Bcast(g->cut_mem, (int)ncut, MPI_INT64_T, 0, g->comm);
+  return 0;
 }
 
 void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out)

@@ -270,6 +270,16 @@ static int write_attr(ising_io *io, const char *obj, const char *name, hid_t typ
   return io_ok(io, err < 0, "attribute", name);
 }
 
+int ising_io_attr_remove(ising_io *io, const char *obj, const char *name)
+{
+  char path[512];
+  obj = resolve(io, obj, path, sizeof(path));
+  hid_t o = H5Oopen(io->file, obj, H5P_DEFAULT);
+  herr_t err = o < 0 ? -1 : H5Aexists(o, name) > 0 ? H5Adelete(o, name) : 0;
+  if (o >= 0) H5Oclose(o);
+  return io_ok(io, err < 0, "attribute", name);
+}
+
 int ising_io_attr_string(ising_io *io, const char *obj, const char *name, const char *value)
 {
   hid_t type = H5Tcopy(H5T_C_S1);

@@ -66,20 +66,23 @@ static int take_help_flag(int *argc, char **argv)
 }
 
 /* The blocks of a lattice decomposed over all ranks (NULL: tempering alone,
- * whose replica groups each size their own): process_cuts_x/y/z and the
- * ranks' relative speeds (all 1 for even blocks; a restart rewrites all). */
+ * whose replica groups each size their own): balance, process_cuts_x/y/z,
+ * and with -balance the ranks' relative speeds.  An attribute holds at most
+ * 64 KiB: arrays of more than ISING_BLOCK_ATTR_MAX entries are left out.  A
+ * restart rewrites them all (and removes what its layout does not have). */
+#define ISING_BLOCK_ATTR_MAX 4096
 static int write_blocks(ising_io *io, const ising_geometry *g)
 {
   static const char *names[ISING_MAX_DIM] = {"process_cuts_x", "process_cuts_y", "process_cuts_z"};
   static const char *kinds[3] = {"even", "measure", "given"};
   if (!g) return 0;
   int rc = ising_io_attr_string(io, "/", "balance", kinds[g->balance]);
-  for (int d = 0; d < g->dim && !rc; d++) rc = ising_io_attr_int64(io, "/", names[d], g->cut[d], g->grid[d] + 1);
-  double *ones = g->speeds ? NULL : malloc(sizeof(double) * (size_t)g->size); /* even blocks: equal speeds */
-  for (int r = 0; ones && r < g->size; r++) ones[r] = 1.0;
+  for (int d = 0; d < g->dim && !rc; d++)
+    rc = g->grid[d] + 1 <= ISING_BLOCK_ATTR_MAX ? ising_io_attr_int64(io, "/", names[d], g->cut[d], g->grid[d] + 1)
+                                                : ising_io_attr_remove(io, "/", names[d]);
   if (!rc)
-    rc = (!g->speeds && !ones) || ising_io_attr_double(io, "/", "rank_speeds", g->speeds ? g->speeds : ones, g->size);
-  free(ones);
+    rc = g->speeds && g->size <= ISING_BLOCK_ATTR_MAX ? ising_io_attr_double(io, "/", "rank_speeds", g->speeds, g->size)
+                                                      : ising_io_attr_remove(io, "/", "rank_speeds");
   return rc;
 }
 

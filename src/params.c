@@ -114,7 +114,8 @@ static const option_doc options[] = {
     {"-process_grid", NULL, "MPI ranks per axis, product = number of ranks (default: chosen to minimise halo traffic)"},
     {"-balance", "even",
      "block sizes of the decomposed lattice: even (equal blocks), measure (blocks in proportion to each rank's "
-     "speed, timed at start-up) or one relative speed > 0 per MPI rank, comma-separated (results do not change)"},
+     "speed, timed for 0.2 s at start-up) or one relative speed in (0, 1e9] per MPI rank, comma-separated, at most "
+     "4096 (results do not change)"},
     {"-output", "ising.h5", "the run's HDF5 output file"},
     {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
     {"-exact", "true",

@@ -60,6 +60,25 @@ case_run 3d_uniform "-lattice_size 6,6,4 $base" 2 3 4 "4:1,2,2" "4:4,1,1"
 case_run 3d_pm "-lattice_size 6,6,4 -couplings pm -lattice_bc open $base -algorithm heatbath" 2 4 "4:2,2,1" \
   "4:2,2,1/4,1,1,1" "4:1,2,2/1,1,1,3"
 case_run 1d_field "-lattice_size 30 -field 0.2 $base" 2 3 4 "4/1,1,1,1000"
+# -balance reaches the blocks: 1, 1, 1 and 27 of the 30 sites; measured speeds are stored
+blocks() { # file balance cuts_x
+  "$PYTHON" - "$@" <<'PY'
+import sys, h5py
+with h5py.File(sys.argv[1]) as f:
+    a = f.attrs
+    ok = a["balance"] == sys.argv[2] and ",".join(map(str, a["process_cuts_x"])) == sys.argv[3]
+    if sys.argv[2] != "even":
+        s = a["rank_speeds"]
+        ok = ok and len(s) == a["nranks"] and max(s) == 1.0 and min(s) > 0
+    sys.exit(0 if ok else 1)
+PY
+}
+if blocks "$work/1d_field.4.4.1,1,1,1000.h5" given 0,1,2,3,30; then pass "-balance 1,1,1,1000: blocks 1, 1, 1, 27 in the file"; else
+  fail "-balance 1,1,1,1000: blocks in the file"
+fi
+if blocks "$work/2d_uniform.2.2.measure.h5" measure 0,12; then pass "-balance measure: speeds in the file"; else
+  fail "-balance measure: speeds in the file"
+fi
 case_run 2d_odd_open "-lattice_size 7,5 -lattice_bc open -field 0.1 $base" 2 3 4 "4:4,1"
 case_run 1d_open_hb "-lattice_size 9 -lattice_bc open -field 0.3 -algorithm heatbath $base" 4 8
 case_run 3d_short "-lattice_size 2,2,6 $base" "4:2,2,1" 3

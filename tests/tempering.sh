@@ -57,6 +57,16 @@ for layout in 2:1 4:2 4:4 4:2/1,3,2,1; do
   fi
 done
 
+# each replica group takes its own ranks' -balance entries: group 0 (world ranks 0 and 1, speeds 1 and 3) cuts the 8
+# rows 2 + 6
+if run 4 -task tempering -output "$work/bal.h5" $lay -ranks_per_replica 2 -balance 1,3,2,1 >"$work/bal.txt" &&
+  grep -q "^blocks      of replica group 0 by given speeds (slowest rank 0.333 of the fastest), sites per block: y 2 6$" \
+    "$work/bal.txt"; then
+  pass "-balance in tempering: replica group 0's blocks 2 + 6"
+else
+  fail "-balance in tempering: replica group 0's blocks ($(grep blocks "$work/bal.txt"))"
+fi
+
 pt 2 "$work/db.h5" -lattice_size 2,3 -lattice_bc open -couplings pm -field_sigma 0.4 -disorder_seed 3 \
   -beta_list 0.3,0.6,1.0,1.5 -thermalize 1000 -sweeps 400000 -measure_interval 20
 if "$PYTHON" - "$work/db.h5" <<'PY'

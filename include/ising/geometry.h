@@ -28,8 +28,10 @@
  *       ISING_EXIT_INPUT on every rank.
  *       With p->balance measure, every rank first times its random-number
  *       generator for about 0.2 s (all ranks at once, so that ranks sharing
- *       a core or a memory bus see it); with a -balance list, the entries of
- *       the communicator's ranks (by their MPI_COMM_WORLD rank) are the speeds.
+ *       a core see it; in cache, so not memory bandwidth); with a -balance
+ *       list, the entries of the communicator's ranks (by their
+ *       MPI_COMM_WORLD rank) are the speeds.  Rank 0 of comm computes the
+ *       cuts and sends them, so that every rank has the same.
  *   void ising_geometry_free(ising_geometry *g)            Collective (frees the communicator).
  *   int64_t ising_geometry_global_index(g, ex, ey, ez)
  *       Local.  Global site number gx + Lx*(gy + Ly*gz) of the extended-array

@@ -21,6 +21,9 @@
  *   int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const double *v, int n)
  *       Writes (or rewrites) an attribute of the object at path obj ("/" for
  *       the root): an array of n values, or a scalar (one value) when n == 0.
+ *       HDF5 (this file format) holds at most 64 KiB in one attribute.
+ *   int ising_io_attr_remove(ising_io *io, const char *obj, const char *name)
+ *       Removes an attribute if it exists (collective, like the writes).
  *   int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int64_t *dims)
  *       Creates a double dataset filled with NaN (rank 1 or 2).
  *   int ising_io_write_double(ising_io *io, const char *path, const int64_t *start, const int64_t *count,
@@ -132,6 +135,7 @@ int ising_io_attr_string(ising_io *io, const char *obj, const char *name, const 
 int ising_io_attr_int64(ising_io *io, const char *obj, const char *name, const int64_t *v, int n);
 int ising_io_attr_uint64(ising_io *io, const char *obj, const char *name, const uint64_t *v, int n);
 int ising_io_attr_double(ising_io *io, const char *obj, const char *name, const double *v, int n);
+int ising_io_attr_remove(ising_io *io, const char *obj, const char *name);
 int ising_io_dataset_double(ising_io *io, const char *path, int rank, const int64_t *dims);
 int ising_io_write_double(ising_io *io, const char *path, const int64_t *start, const int64_t *count,
                           const double *data);
