@@ -161,22 +161,22 @@ static void local_search(int dim, const int *grid, const double *speed, int64_t 
   int P = grid[0] * grid[1] * grid[2], next[ISING_MAX_DIM] = {nmove, nmove, nmove};
   for (int m = nmove - 1; m >= 0; m--) /* next[d]: the first move on an axis after d */
     for (int d = 0; d < mv[m][0]; d++) next[d] = m;
-  double cur = norm16(dim, grid, speed, len);
-  for (int improved = 1; improved && *budget > 0;) {
+  double cur = norm16(dim, grid, speed, len), left = *budget;
+  for (int improved = 1; improved && left > 0;) {
     improved = 0;
-    for (int i = 0; i<nmove && * budget> 0; i++) {
+    for (int i = 0; i < nmove && left > 0; i++) {
       const int *x = mv[i];
-      *budget -= 1;
+      left -= 1;
       if (len[x[0]][x[1]] == 1) continue;
       /* the move alone, then with each move on a later axis */
-      for (int j = i; j<nmove && * budget> 0; j = j == i ? next[x[0]] : j + 1) {
+      for (int j = i; j < nmove && left > 0; j = j == i ? next[x[0]] : j + 1) {
         const int *y = j > i ? mv[j] : NULL;
-        *budget -= 1;
+        left -= 1;
         if (y && len[y[0]][y[1]] == 1) continue;
         len[x[0]][x[1]]--, len[x[0]][x[2]]++;
         if (y) len[y[0]][y[1]]--, len[y[0]][y[2]]++;
         double v = norm16(dim, grid, speed, len);
-        *budget -= P;
+        left -= P;
         if (v < cur * (1.0 - 1e-12)) {
           cur = v;
           improved = 1;
@@ -188,6 +188,7 @@ static void local_search(int dim, const int *grid, const double *speed, int64_t 
       }
     }
   }
+  *budget = left;
 }
 
 int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut)
@@ -224,8 +225,8 @@ int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const dou
   /* From even blocks: the axis rounds, then (grids split along several
    * axes) the local search.  The layout is not convex in the block sizes:
    * which rank is left with time to spare decides the basin, so the search
-   * also starts from STARTS - 1 random layouts (a fixed sequence: every rank
-   * computes the same cuts).  The fastest by the slowest rank wins; even
+   * also starts from STARTS - 1 random layouts (a fixed sequence, so the
+   * same speeds give the same cuts).  The fastest by the slowest rank wins; even
    * blocks are the first candidate, so the result is never slower. */
   double best_time = rc ? 0.0 : slowest_rank(dim, grid, speed, len), budget = 1e7 / STARTS;
   uint32_t x = 2463534242u;
