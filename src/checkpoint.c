@@ -760,17 +760,27 @@ int ising_checkpoint_restore_output(ising_checkpoint *ck, ising_io *io)
     return ISING_EXIT_INPUT;
   }
 
+  /* The copy goes to <output>.restore and is renamed onto the output once
+   * complete (under the output's lock): a run killed during the copy (kill
+   * -9, a node failure) leaves the output as it was, never half copied and
+   * unreadable, so the next restart can still replace it. */
   ising_io in;
   int rank;
   int64_t dims[ISING_IO_MAX_RANK];
   uint64_t ignored;
+  char tmp[ISING_PATH_MAX + 16];
+  snprintf(tmp, sizeof(tmp), "%s.restore", output);
   int bad = ising_io_open(ck->comm, ck->restart, 0, &in) != 0;
   if (!bad) {
     ising_io_quiet(&in, 1);
     bad = ising_io_shape(&in, "/output", H5T_NATIVE_UINT8, &rank, dims) ||
-          copy_output(ck, &in, output, dims[0], 0, &ignored);
+          copy_output(ck, &in, tmp, dims[0], 0, &ignored);
     ising_io_close(&in);
   }
+  int renamed = ck->rank == 0 && !bad && rename(tmp, output) == 0, all;
+  MPI_Allreduce(&renamed, &all, 1, MPI_INT, MPI_MAX, ck->comm);
+  if (!all && ck->rank == 0) unlink(tmp);
+  bad = !all;
   if (ising_check(ck->comm, bad, "option -restart: cannot restore the output file '%s' from checkpoint '%s'", output,
                   ck->restart)) {
     ising_io_unlock(io);

@@ -146,6 +146,7 @@ cycle() {
   fi
   same "$label ($l1 -> $l2 -> $l3)" "$name.ref.h5" "$name.h5"
   if [ -e "$name.ckpt.h5" ] || [ -e "$name.ckpt.h5.tmp" ]; then fail "$label: checkpoint left after completion"; fi
+  if [ -e "$name.h5.restore" ]; then fail "$label: the restore copy left behind"; fi
 }
 
 mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 360000 -measure_interval 3 -snapshot_interval 120000"
