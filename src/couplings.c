@@ -62,6 +62,7 @@ int ising_couplings_create(const ising_params *p, const ising_geometry *g, ising
     return ISING_EXIT_RUNTIME;
   }
 
+  if (c->uniform_bonds && c->uniform_field) return 0; /* nothing per site */
   for (int ez = 0; ez < g->ext[2]; ez++)
     for (int ey = 0; ey < g->ext[1]; ey++)
       for (int ex = 0; ex < g->ext[0]; ex++) {
