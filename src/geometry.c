@@ -1,13 +1,15 @@
 /* geometry.c: global lattice, process grid and local block (geometry.h).
- *   ising_geometry_create, ising_geometry_free            collective
+ *   ising_geometry_create, ising_geometry_free,
+ *   ising_geometry_recut, ising_geometry_move             collective
  *   ising_geometry_global_index, ising_geometry_split, ising_geometry_block,
  *   ising_geometry_balance, ising_geometry_best_grid,
- *   ising_geometry_print_blocks                           local */
+ *   ising_geometry_slowest, ising_geometry_print_blocks   local */
 #include "ising/geometry.h"
 
 #include "ising/error.h"
 #include "ising/rng.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -405,6 +407,8 @@ int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
   return 0;
 }
 
+static void set_block(ising_geometry *g);
+
 int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *g)
 {
   int size;
@@ -445,6 +449,180 @@ int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *
 
   if (ising_check(comm, make_cuts(comm, p, g) != 0, "out of memory for the block boundaries of %d ranks", size))
     return ISING_EXIT_RUNTIME;
+  set_block(g);
+  return 0;
+}
+
+static size_t cut_count(const ising_geometry *g)
+{
+  size_t n = 0;
+  for (int d = 0; d < ISING_MAX_DIM; d++) n += (size_t)g->grid[d] + 1;
+  return n;
+}
+
+int ising_geometry_recut(const ising_geometry *g, const int64_t *cut, const double *speeds, ising_geometry *out)
+{
+  const size_t ncut = cut_count(g);
+  *out = *g;
+  out->comm = MPI_COMM_NULL;
+  out->cut_mem = malloc(sizeof(int64_t) * ncut);
+  out->speeds = speeds ? malloc(sizeof(double) * (size_t)g->size) : NULL;
+  int bad = !out->cut_mem || (speeds && !out->speeds), any;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, g->comm);
+  if (any) {
+    ising_geometry_free(out);
+    return -1;
+  }
+  MPI_Comm_dup(g->comm, &out->comm);
+  memcpy(out->cut_mem, cut, sizeof(int64_t) * ncut);
+  for (int d = 0, k = 0; d < ISING_MAX_DIM; k += g->grid[d] + 1, d++) out->cut[d] = out->cut_mem + k;
+  if (speeds) memcpy(out->speeds, speeds, sizeof(double) * (size_t)g->size);
+  set_block(out);
+  return 0;
+}
+
+double ising_geometry_slowest(const ising_geometry *g, const int64_t *cut, const double *speeds)
+{
+  int64_t *len[ISING_MAX_DIM] = {NULL, NULL, NULL}, room[ISING_MAX_DIM][64];
+  int rc = 0;
+  for (int d = 0, k = 0; d < g->dim; k += g->grid[d] + 1, d++) {
+    len[d] = g->grid[d] <= 64 ? room[d] : malloc(sizeof(int64_t) * (size_t)g->grid[d]);
+    if (!len[d]) {
+      rc = -1;
+      break;
+    }
+    for (int c = 0; c < g->grid[d]; c++) len[d][c] = cut[k + c + 1] - cut[k + c];
+  }
+  double t = rc ? INFINITY : slowest_rank(g->dim, g->grid, speeds, len);
+  for (int d = 0; d < g->dim; d++)
+    if (g->grid[d] > 64) free(len[d]);
+  return t;
+}
+
+/* Global box [lo, hi) of rank coordinates cc's block in geometry g. */
+static void block_box(const ising_geometry *g, const int *cc, int64_t *lo, int64_t *hi)
+{
+  for (int d = 0; d < ISING_MAX_DIM; d++) {
+    lo[d] = d < g->dim ? g->cut[d][cc[d]] : 0;
+    hi[d] = d < g->dim ? g->cut[d][cc[d] + 1] : 1;
+  }
+}
+
+/* Extended-array index of global site (x, y, z) of g's own block. */
+static size_t own_index(const ising_geometry *g, int64_t x, int64_t y, int64_t z)
+{
+  int64_t e[ISING_MAX_DIM] = {x - g->offset[0], y - g->offset[1], z - g->offset[2]};
+  for (int d = 0; d < g->dim; d++) e[d] += 1;
+  return ising_geometry_index(g, (int)e[0], (int)e[1], (int)e[2]);
+}
+
+/* The sites of box [lo, hi) of g's own block packed into buf (x fastest),
+ * or back from it; returns the bytes. */
+static size_t box_pack(const ising_geometry *g, const int64_t *lo, const int64_t *hi, const char *field, char *buf,
+                       size_t elem)
+{
+  const size_t row = (size_t)(hi[0] - lo[0]) * elem;
+  size_t k = 0;
+  for (int64_t z = lo[2]; z < hi[2]; z++)
+    for (int64_t y = lo[1]; y < hi[1]; y++, k += row) memcpy(buf + k, field + elem * own_index(g, lo[0], y, z), row);
+  return k;
+}
+
+static size_t box_unpack(const ising_geometry *g, const int64_t *lo, const int64_t *hi, char *field, const char *buf,
+                         size_t elem)
+{
+  const size_t row = (size_t)(hi[0] - lo[0]) * elem;
+  size_t k = 0;
+  for (int64_t z = lo[2]; z < hi[2]; z++)
+    for (int64_t y = lo[1]; y < hi[1]; y++, k += row) memcpy(field + elem * own_index(g, lo[0], y, z), buf + k, row);
+  return k;
+}
+
+/* The overlap of two boxes; 0 if empty. */
+static int overlap(const int64_t *alo, const int64_t *ahi, const int64_t *blo, const int64_t *bhi, int64_t *lo,
+                   int64_t *hi, size_t *count)
+{
+  *count = 1;
+  for (int d = 0; d < ISING_MAX_DIM; d++) {
+    lo[d] = alo[d] > blo[d] ? alo[d] : blo[d];
+    hi[d] = ahi[d] < bhi[d] ? ahi[d] : bhi[d];
+    if (hi[d] <= lo[d]) {
+      *count = 0;
+      return 0;
+    }
+    *count *= (size_t)(hi[d] - lo[d]);
+  }
+  return 1;
+}
+
+static void rank_coords(const ising_geometry *g, int r, int *cc)
+{
+  cc[0] = r % g->grid[0];
+  cc[1] = r / g->grid[0] % g->grid[1];
+  cc[2] = r / g->grid[0] / g->grid[1];
+}
+
+int ising_geometry_move(const ising_geometry *from, const void *src, const ising_geometry *to, void *dst, size_t elem)
+{
+  const int P = from->size, me = from->rank;
+  int64_t mylo[ISING_MAX_DIM], myhi[ISING_MAX_DIM], newlo[ISING_MAX_DIM], newhi[ISING_MAX_DIM];
+  int cc[ISING_MAX_DIM];
+  rank_coords(from, me, cc);
+  block_box(from, cc, mylo, myhi);
+  rank_coords(to, me, cc);
+  block_box(to, cc, newlo, newhi);
+  char *sbuf = malloc(from->nlocal * elem + 1), *rbuf = malloc(to->nlocal * elem + 1);
+  MPI_Request *req = malloc(sizeof(MPI_Request) * 2 * (size_t)P);
+  int bad = !sbuf || !rbuf || !req, any;
+  /* every message is at most one block; MPI counts are int */
+  bad |= (from->nlocal * elem > (size_t)INT_MAX || to->nlocal * elem > (size_t)INT_MAX) << 1;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_BOR, from->comm);
+  if (any) {
+    free(sbuf);
+    free(rbuf);
+    free(req);
+    return any & 1 ? -1 : -2;
+  }
+  int nreq = 0;
+  size_t soff = 0, roff = 0;
+  int64_t lo[ISING_MAX_DIM], hi[ISING_MAX_DIM], qlo[ISING_MAX_DIM], qhi[ISING_MAX_DIM];
+  size_t count;
+  for (int q = 0; q < P; q++) { /* what q had of my new block */
+    rank_coords(from, q, cc);
+    block_box(from, cc, qlo, qhi);
+    if (q != me && overlap(qlo, qhi, newlo, newhi, lo, hi, &count)) {
+      MPI_Irecv(rbuf + roff, (int)(count * elem), MPI_BYTE, q, 0, from->comm, &req[nreq++]);
+      roff += count * elem;
+    }
+  }
+  for (int q = 0; q < P; q++) { /* what I had of q's new block */
+    rank_coords(to, q, cc);
+    block_box(to, cc, qlo, qhi);
+    if (overlap(mylo, myhi, qlo, qhi, lo, hi, &count)) {
+      size_t n = box_pack(from, lo, hi, src, sbuf + soff, elem);
+      if (q == me)
+        box_unpack(to, lo, hi, dst, sbuf + soff, elem);
+      else
+        MPI_Isend(sbuf + soff, (int)n, MPI_BYTE, q, 0, from->comm, &req[nreq++]);
+      soff += n;
+    }
+  }
+  MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+  roff = 0;
+  for (int q = 0; q < P; q++) {
+    rank_coords(from, q, cc);
+    block_box(from, cc, qlo, qhi);
+    if (q != me && overlap(qlo, qhi, newlo, newhi, lo, hi, &count))
+      roff += box_unpack(to, lo, hi, dst, rbuf + roff, elem);
+  }
+  free(sbuf);
+  free(rbuf);
+  free(req);
+  return 0;
+}
+
+static void set_block(ising_geometry *g)
+{
   g->nlocal = 1;
   g->nextended = 1;
   for (int d = 0; d < ISING_MAX_DIM; d++) {
@@ -459,7 +637,6 @@ int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *
   g->stride[0] = 1;
   g->stride[1] = g->ext[0];
   g->stride[2] = (ptrdiff_t)g->ext[0] * g->ext[1];
-  return 0;
 }
 
 void ising_geometry_free(ising_geometry *g)

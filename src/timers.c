@@ -24,8 +24,8 @@
 #include <x86intrin.h>
 #endif
 
-static const char *const names[ISING_NPHASES] = {"setup",    "update", "halo exchange", "measure",
-                                                 "analysis", "output", "exact",         "swap"};
+static const char *const names[ISING_NPHASES] = {"setup",  "update", "halo exchange", "measure",  "analysis",
+                                                 "output", "exact",  "swap",          "rebalance"};
 static uint64_t total[ISING_NPHASES], started[ISING_NPHASES]; /* clock ticks */
 static PetscLogStage stage[ISING_NPHASES];
 static int have_stages, use_tsc;

@@ -4,7 +4,7 @@ Every group, dataset and attribute of A is in B and the other way round;
 datasets have the same type, shape and bytes; attributes the same values.
 Only the attributes that describe an invocation rather than its results
 may differ: at the root command_line, options, nranks, process_grid,
-balance, process_cuts_x/y/z, rank_speeds, hostname, start_time, finish_time, git_revision, version, run_id, restarts;
+balance, process_cuts_x/y/z, rank_speeds, rebalances, hostname, start_time, finish_time, git_revision, version, run_id, restarts;
 in a /tempering group the layout, ranks_per_replica and replicas_per_group.
 Prints each difference; exit status 0 when there is none."""
 import sys
@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 ROOT_PROVENANCE = {"command_line", "options", "nranks", "process_grid", "balance", "process_cuts_x", "process_cuts_y",
-                   "process_cuts_z", "rank_speeds", "hostname", "start_time", "finish_time", "git_revision", "version",
+                   "process_cuts_z", "rank_speeds", "rebalances", "hostname", "start_time", "finish_time", "git_revision", "version",
                    "run_id", "restarts"}
 LAYOUT = {"ranks_per_replica", "replicas_per_group"}
 

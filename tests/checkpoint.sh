@@ -150,8 +150,15 @@ cycle() {
 }
 
 mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 360000 -measure_interval 3 -snapshot_interval 120000"
-# the restarts on blocks sized by -balance (uneven, then measured)
-cycle mc "$mc" 1 TERM 2/3,1 USR1 3/measure
+# the restarts on blocks sized by -balance (uneven, then measured) and
+# moved during the run (-rebalance; gain 0: whenever the sweep times favour
+# other cuts); the file counts the moves of every segment
+cycle mc "$mc -rebalance 1000 -rebalance_gain 0" 1 TERM 2/3,1 USR1 3/measure
+moves=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' mc.h5 2>/dev/null) ||
+  moves=""
+if [ -n "$moves" ] && [ "$moves" -ge 1 ]; then pass "mc: $moves moves of the blocks over the restarts"; else
+  fail "mc: no moves of the blocks recorded ('$moves')"
+fi
 
 # Refusals, on the checkpoint of an interrupted run.
 start 2 $mc -checkpoint_interval 0.2 -output r.h5

@@ -232,6 +232,95 @@ static void check_lattice(const char *name, ising_params p)
   ising_geometry_free(&g);
 }
 
+/* A field moved between blocks (ising_geometry_recut, ising_geometry_move):
+ * from even blocks to the blocks of the speeds 1, 3, 2, 5 (or random cuts),
+ * every site keeps its value and the halo is left alone; and back. */
+static void check_move(const char *name, ising_params p, int random_cuts)
+{
+  ising_geometry g, h, back;
+  char what[160];
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int layout[3];
+  if (ising_geometry_best_grid(p.dim, p.L, size, layout)) return;
+  if (ising_geometry_create(MPI_COMM_WORLD, &p, &g)) {
+    check(0, "move: geometry created");
+    return;
+  }
+  int64_t cut[16 * 3];
+  double speeds[4] = {1, 3, 2, 5}, rel[4];
+  for (int r = 0; r < size; r++) rel[r] = speeds[r] / 5.0;
+  memcpy(cut, g.cut_mem, sizeof(int64_t) * (size_t)(g.grid[0] + g.grid[1] + g.grid[2] + 3));
+  if (random_cuts) { /* random cut points, the same on every rank */
+    uint32_t x = 12345u;
+    for (int d = 0, k = 0; d < g.dim; k += g.grid[d] + 1, d++)
+      for (int c = 1; c < g.grid[d]; c++) {
+        x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+        int64_t lo = cut[k + c - 1] + 1, hi = p.L[d] - (g.grid[d] - c);
+        cut[k + c] = lo + (int64_t)(x % (uint32_t)(hi - lo + 1));
+      }
+  } else {
+    ising_geometry_balance(g.dim, g.L, g.grid, rel, cut);
+  }
+  int ok = !ising_geometry_recut(&g, cut, rel, &h);
+  snprintf(what, sizeof(what), "move %s: geometry of the new cuts", name);
+  check(ok, what);
+  if (!ok) {
+    ising_geometry_free(&g);
+    return;
+  }
+  int64_t *a = malloc(sizeof(int64_t) * g.nextended), *b = malloc(sizeof(int64_t) * h.nextended),
+          *c = malloc(sizeof(int64_t) * g.nextended);
+  for (size_t i = 0; i < g.nextended; i++) a[i] = -7;
+  for (size_t i = 0; i < h.nextended; i++) b[i] = -9;
+  for (size_t i = 0; i < g.nextended; i++) c[i] = -11;
+  for (int ez = 0; ez < g.ext[2]; ez++)
+    for (int ey = 0; ey < g.ext[1]; ey++)
+      for (int ex = 0; ex < g.ext[0]; ex++) {
+        int e[3] = {ex, ey, ez}, interior = 1;
+        for (int d = 0; d < g.dim; d++) interior &= e[d] >= 1 && e[d] <= g.n[d];
+        if (interior) a[ising_geometry_index(&g, ex, ey, ez)] = ising_geometry_global_index(&g, ex, ey, ez);
+      }
+  ok = h.comm != MPI_COMM_NULL && h.rank == g.rank && !ising_geometry_move(&g, a, &h, b, sizeof(int64_t));
+  int64_t owned = 0, all;
+  for (int ez = 0; ez < h.ext[2]; ez++)
+    for (int ey = 0; ey < h.ext[1]; ey++)
+      for (int ex = 0; ex < h.ext[0]; ex++) {
+        int e[3] = {ex, ey, ez}, interior = 1;
+        for (int d = 0; d < h.dim; d++) interior &= e[d] >= 1 && e[d] <= h.n[d];
+        int64_t v = b[ising_geometry_index(&h, ex, ey, ez)];
+        ok &= interior ? v == ising_geometry_global_index(&h, ex, ey, ez) : v == -9;
+        owned += interior;
+      }
+  for (int d = 0; d < h.dim; d++)
+    ok &= h.offset[d] == h.cut[d][h.coords[d]] && h.n[d] == h.cut[d][h.coords[d] + 1] - h.cut[d][h.coords[d]];
+  MPI_Allreduce(&owned, &all, 1, MPI_INT64_T, MPI_SUM, MPI_COMM_WORLD);
+  ok &= all == p.nsites;
+  snprintf(what, sizeof(what), "move %s: every site to its new owner, halo untouched", name);
+  check(ok, what);
+  ok = !ising_geometry_recut(&h, g.cut_mem, NULL, &back) && !ising_geometry_move(&h, b, &back, c, sizeof(int64_t));
+  for (size_t i = 0; ok && i < g.nextended; i++) ok &= c[i] == (a[i] == -7 ? -11 : a[i]);
+  snprintf(what, sizeof(what), "move %s: and back to even blocks", name);
+  check(ok, what);
+  /* the predicted time of a sweep: sites over speed of the slowest rank */
+  double t = 0.0, want;
+  for (int r = 0; r < size; r++) {
+    int cc[3] = {r % g.grid[0], r / g.grid[0] % g.grid[1], r / g.grid[0] / g.grid[1]};
+    double v = 1.0;
+    for (int d = 0; d < g.dim; d++) v *= (double)(h.cut[d][cc[d] + 1] - h.cut[d][cc[d]]);
+    t = fmax(t, v / rel[r]);
+  }
+  want = ising_geometry_slowest(&g, cut, rel);
+  snprintf(what, sizeof(what), "move %s: slowest rank's time of the new blocks", name);
+  check(want == t, what);
+  free(a);
+  free(b);
+  free(c);
+  ising_geometry_free(&back);
+  ising_geometry_free(&h);
+  ising_geometry_free(&g);
+}
+
 int main(int argc, char **argv)
 {
   PetscInitialize(&argc, &argv, NULL, NULL);
@@ -316,6 +405,21 @@ int main(int argc, char **argv)
     ising_geometry_free(&g);
   }
 
+  for (int rnd = 0; rnd < 2; rnd++) {
+    check_move(rnd ? "1D 64 periodic, random cuts" : "1D 64 periodic", lattice(1, 64, 0, 0, 1, 0, 0), rnd);
+    check_move(rnd ? "2D 10x6, random cuts" : "2D 10x6", lattice(2, 10, 6, 0, 1, 1, 0), rnd);
+    check_move(rnd ? "3D 6x5x4 open, random cuts" : "3D 6x5x4 open", lattice(3, 6, 5, 4, 0, 0, 0), rnd);
+  }
+  if (size == 4) { /* two split axes: 2D 2x2 and 3D 1x2x2 */
+    ising_params two = lattice(2, 9, 11, 0, 1, 1, 0), three = lattice(3, 5, 7, 9, 1, 0, 1);
+    two.have_process_grid = three.have_process_grid = 1;
+    two.process_grid[0] = two.process_grid[1] = 2, two.process_grid[2] = 1;
+    three.process_grid[0] = 1, three.process_grid[1] = three.process_grid[2] = 2;
+    for (int rnd = 0; rnd < 2; rnd++) {
+      check_move(rnd ? "2D 9x11 on 2x2, random cuts" : "2D 9x11 on 2x2", two, rnd);
+      check_move(rnd ? "3D 5x7x9 on 1x2x2, random cuts" : "3D 5x7x9 on 1x2x2", three, rnd);
+    }
+  }
   if (rank == 0) printf("%d failure(s)\n", failures);
   PetscFinalize();
   return failures != 0;

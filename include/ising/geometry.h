@@ -52,6 +52,23 @@
  *       proportion to the speeds, up to whole sites, on a one-axis grid;
  *       never slower than even blocks; equal speeds give
  *       ising_geometry_split's blocks).  Returns -1 if out of memory.
+ *   int ising_geometry_recut(const ising_geometry *g, const int64_t *cut, const double *speeds,
+ *                            ising_geometry *out)
+ *       Collective.  out: g's lattice and process grid on a duplicate of its
+ *       communicator, with the blocks given by cut (laid out as g->cut_mem:
+ *       grid[d] + 1 boundaries per axis, every axis of ISING_MAX_DIM) and the
+ *       relative speeds (g->size entries, or NULL) stored.  Free it with
+ *       ising_geometry_free.  Returns -1 (on every rank) if out of memory.
+ *   int ising_geometry_move(const ising_geometry *from, const void *src, const ising_geometry *to, void *dst,
+ *                           size_t elem)
+ *       Collective.  Copies every site of the field src (extended array of
+ *       from, elem bytes per site) to dst (extended array of to; the same
+ *       process grid, other cuts), over MPI where the owner changes; the halo
+ *       of dst is left to the caller.  Returns -1 if out of memory, -2 if a
+ *       block has more than INT_MAX bytes (MPI's count), on every rank.
+ *   double ising_geometry_slowest(const ising_geometry *g, const int64_t *cut, const double *speeds)
+ *       Local.  The largest sites / speed over the ranks of g's grid with the
+ *       blocks cut (as for ising_geometry_recut): the time a sweep would take.
  *   void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out)
  *       Local.  One line: how the blocks were sized (what: e.g. "of replica
  *       group 0 ") and the sites per block of each split axis (the first 16).
@@ -103,6 +120,9 @@ void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start,
 int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut);
 int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid);
 void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out);
+int ising_geometry_recut(const ising_geometry *g, const int64_t *cut, const double *speeds, ising_geometry *out);
+int ising_geometry_move(const ising_geometry *from, const void *src, const ising_geometry *to, void *dst, size_t elem);
+double ising_geometry_slowest(const ising_geometry *g, const int64_t *cut, const double *speeds);
 
 static inline size_t ising_geometry_index(const ising_geometry *g, int ex, int ey, int ez)
 {

@@ -122,6 +122,8 @@ typedef struct {
   int balance;            /* ising_balance: how the blocks are sized */
   int nbalance;           /* -balance list: its length, the number of MPI ranks */
   double *balance_speeds; /* -balance list: relative speed of each MPI rank, in rank order */
+  int64_t rebalance;      /* -rebalance: sweeps between load checks of -task mc, 0: none */
+  double rebalance_gain;  /* -rebalance_gain: least gain of the slowest rank's time for which blocks move */
   /* output and run control */
   char output[ISING_PATH_MAX];
   int overwrite;
