@@ -566,12 +566,15 @@ int ising_geometry_move(const ising_geometry *from, const void *src, const ising
 {
   const int P = from->size, me = from->rank;
   int64_t mylo[ISING_MAX_DIM], myhi[ISING_MAX_DIM], newlo[ISING_MAX_DIM], newhi[ISING_MAX_DIM];
+  int64_t lo[ISING_MAX_DIM], hi[ISING_MAX_DIM], qlo[ISING_MAX_DIM], qhi[ISING_MAX_DIM];
   int cc[ISING_MAX_DIM];
+  size_t count, kept = 0;
   rank_coords(from, me, cc);
   block_box(from, cc, mylo, myhi);
   rank_coords(to, me, cc);
   block_box(to, cc, newlo, newhi);
-  char *sbuf = malloc(from->nlocal * elem + 1), *rbuf = malloc(to->nlocal * elem + 1);
+  overlap(mylo, myhi, newlo, newhi, lo, hi, &kept); /* the sites this rank keeps */
+  char *sbuf = malloc((from->nlocal - kept) * elem + 1), *rbuf = malloc((to->nlocal - kept) * elem + 1);
   MPI_Request *req = malloc(sizeof(MPI_Request) * 2 * (size_t)P);
   int bad = !sbuf || !rbuf || !req, any;
   /* every message is at most one block; MPI counts are int */
@@ -585,8 +588,6 @@ int ising_geometry_move(const ising_geometry *from, const void *src, const ising
   }
   int nreq = 0;
   size_t soff = 0, roff = 0;
-  int64_t lo[ISING_MAX_DIM], hi[ISING_MAX_DIM], qlo[ISING_MAX_DIM], qhi[ISING_MAX_DIM];
-  size_t count;
   for (int q = 0; q < P; q++) { /* what q had of my new block */
     rank_coords(from, q, cc);
     block_box(from, cc, qlo, qhi);
@@ -595,17 +596,21 @@ int ising_geometry_move(const ising_geometry *from, const void *src, const ising
       roff += count * elem;
     }
   }
-  for (int q = 0; q < P; q++) { /* what I had of q's new block */
+  for (int q = 0; q < P; q++) { /* what I had of q's new block (one message per pair: blocks overlap in one box) */
     rank_coords(to, q, cc);
     block_box(to, cc, qlo, qhi);
-    if (overlap(mylo, myhi, qlo, qhi, lo, hi, &count)) {
+    if (q != me && overlap(mylo, myhi, qlo, qhi, lo, hi, &count)) {
       size_t n = box_pack(from, lo, hi, src, sbuf + soff, elem);
-      if (q == me)
-        box_unpack(to, lo, hi, dst, sbuf + soff, elem);
-      else
-        MPI_Isend(sbuf + soff, (int)n, MPI_BYTE, q, 0, from->comm, &req[nreq++]);
+      MPI_Isend(sbuf + soff, (int)n, MPI_BYTE, q, 0, from->comm, &req[nreq++]);
       soff += n;
     }
+  }
+  if (overlap(mylo, myhi, newlo, newhi, lo, hi, &count)) { /* the kept sites, row by row */
+    const size_t row = (size_t)(hi[0] - lo[0]) * elem;
+    for (int64_t z = lo[2]; z < hi[2]; z++)
+      for (int64_t y = lo[1]; y < hi[1]; y++)
+        memcpy((char *)dst + elem * own_index(to, lo[0], y, z), (const char *)src + elem * own_index(from, lo[0], y, z),
+               row);
   }
   MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
   roff = 0;

@@ -12,6 +12,7 @@
 #include "ising/stats.h"
 #include "ising/timers.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -395,35 +396,52 @@ typedef struct {
   const ising_couplings *c;
   ising_geometry slot[2];
   ising_couplings cslot[2];
-  int own; /* slot in use, -1 while on the run's */
-  double update0;
+  int own;     /* slot in use, -1 while on the run's */
+  int off;     /* 1 after a move failed: no more moves */
   double cost; /* rank 0: seconds the last move took, 0 before the first */
+  double update0;
   int64_t since, moves;
 } blocks;
 
-/* Every rank's speed over the last p->rebalance sweeps (its sites over its
- * time in the update phase, the halo waits excluded); rank 0 sizes the
- * blocks for them and keeps the new ones if the slowest rank gains at least
- * -rebalance_gain and, over the next p->rebalance sweeps, more time than a
- * move costs (the last move's time; two sweeps before the first); with
- * -rebalance_gain 0, whenever they are faster.  Then every rank moves its
- * spins (collective).  The
- * random numbers are keyed by global site, so nothing but the time
- * changes.  0 if the blocks stayed or moved, -1 on failure (message
- * printed). */
+/* The sites of the largest block of cuts cut (as g->cut_mem). */
+static double largest_block(const ising_geometry *g, const int64_t *cut)
+{
+  double v = 1.0;
+  for (int d = 0, k = 0; d < g->dim; k += g->grid[d] + 1, d++) {
+    int64_t m = 0;
+    for (int c = 0; c < g->grid[d]; c++) m = cut[k + c + 1] - cut[k + c] > m ? cut[k + c + 1] - cut[k + c] : m;
+    v *= (double)m;
+  }
+  return v;
+}
+
+/* Every rank's speed over the last sweeps since the previous check (its
+ * sites per second in the update kernels, the halo waits excluded); rank 0
+ * sizes the blocks for them and keeps the new ones if the slowest rank's
+ * time per sweep shrinks by at least -rebalance_gain and the time saved
+ * over the next p->rebalance sweeps exceeds what a move costs (the last
+ * move's time; two sweeps before the first); with -rebalance_gain 0,
+ * whenever they are faster.  Blocks of more than INT_MAX sites (MPI's
+ * count) are not moved.  Then every rank moves its spins (collective).
+ * The random numbers are keyed by global site, so nothing but the time
+ * changes.  A move that fails (out of memory) leaves the blocks as they
+ * were and stops the moves, with a warning.  Always 0, or -1 if out of
+ * memory for the decision itself (message printed). */
 static int rebalance(const ising_params *p, blocks *b, int8_t **spins, ising_halo *halo, ising_observables_sums *base,
                      ising_sweep_stats *acc, const char *when)
 {
+  ising_timer_start(ISING_PHASE_REBALANCE);
   const ising_geometry *g = b->g;
-  const double t = ising_timer_elapsed(ISING_PHASE_UPDATE), mine = (double)g->nlocal / fmax(t - b->update0, 1e-9);
+  const double t = ising_timer_elapsed(ISING_PHASE_UPDATE),
+               mine = (double)g->nlocal * (double)b->since / fmax(t - b->update0, 1e-9);
   b->update0 = t;
   b->since = 0;
   size_t ncut = 0;
   for (int d = 0; d < ISING_MAX_DIM; d++) ncut += (size_t)g->grid[d] + 1;
   double *speeds = malloc(sizeof(double) * (size_t)g->size);
   int64_t *cut = malloc(sizeof(int64_t) * (ncut + 1));
-  int bad = !speeds || !cut;
-  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto fail;
+  int bad = !speeds || !cut, rc = -1;
+  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto done;
   MPI_Allgather(&mine, 1, MPI_DOUBLE, speeds, 1, MPI_DOUBLE, g->comm);
   double top = 0.0;
   for (int r = 0; r < g->size; r++) top = fmax(top, speeds[r]);
@@ -437,41 +455,39 @@ static int rebalance(const ising_params *p, blocks *b, int8_t **spins, ising_hal
                  then = ising_geometry_slowest(g, cut, speeds) / top;
     const double cost = b->cost > 0.0 ? b->cost : 2.0 * now;
     cut[ncut] = !bad && memcmp(cut, g->cut_mem, sizeof(int64_t) * ncut) && then < now &&
+                fmax(largest_block(g, g->cut_mem), largest_block(g, cut)) <= (double)INT_MAX &&
                 (p->rebalance_gain == 0.0 ||
                  (then <= now * (1.0 - p->rebalance_gain) && (now - then) * (double)p->rebalance > cost));
   }
-  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto fail;
+  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto done;
   MPI_Bcast(cut, (int)ncut + 1, MPI_INT64_T, 0, g->comm);
-  if (!cut[ncut]) {
-    free(speeds);
-    free(cut);
-    return 0;
-  }
-  ising_timer_start(ISING_PHASE_REBALANCE);
+  rc = 0;
+  if (!cut[ncut]) goto done;
+
   const double t0 = MPI_Wtime();
   const int next = b->own == 0 ? 1 : 0;
   ising_geometry *ng = &b->slot[next];
   ising_couplings *nc = &b->cslot[next];
   int8_t *ns = NULL;
-  if (ising_check(g->comm, ising_geometry_recut(g, cut, speeds, ng) != 0, "out of memory for -rebalance")) {
-    ising_timer_stop(ISING_PHASE_REBALANCE);
-    goto fail;
+  int failed = ising_geometry_recut(g, cut, speeds, ng) != 0;
+  if (!failed) {
+    ng->balance = ISING_BALANCE_MEASURE;
+    failed = ising_couplings_create(p, ng, nc) != 0;
+    if (!failed) ns = calloc(ng->nextended, 1);
   }
-  ng->balance = ISING_BALANCE_MEASURE;
-  int rc = ising_couplings_create(p, ng, nc);
-  if (!rc) {
-    ns = calloc(ng->nextended, 1);
-    rc = ising_check(g->comm, !ns, "out of memory for -rebalance");
+  if (!failed) {
+    int oom = !ns, any;
+    MPI_Allreduce(&oom, &any, 1, MPI_INT, MPI_LOR, g->comm);
+    failed = any || ising_geometry_move(g, *spins, ng, ns, 1) != 0;
   }
-  if (!rc)
-    rc = ising_check(g->comm, ising_geometry_move(g, *spins, ng, ns, 1) != 0,
-                     "-rebalance: out of memory, or a block too large for one MPI message");
-  if (rc) {
+  if (failed) { /* every rank knows: each step above agreed collectively */
     free(ns);
     ising_couplings_free(nc);
     ising_geometry_free(ng);
-    ising_timer_stop(ISING_PHASE_REBALANCE);
-    goto fail;
+    b->off = 1;
+    ising_warn(g->comm, "-rebalance: out of memory for moving the blocks; the run goes on with the blocks it has "
+                        "and moves them no more");
+    goto done;
   }
   ising_halo_free(halo);
   ising_halo_create(ng, MPI_INT8_T, halo);
@@ -491,18 +507,15 @@ static int rebalance(const ising_params *p, blocks *b, int8_t **spins, ising_hal
   b->c = nc;
   b->moves++;
   b->cost = MPI_Wtime() - t0;
-  ising_timer_stop(ISING_PHASE_REBALANCE);
-  if (g->rank == 0 && !p->quiet) {
+  if (ng->rank == 0 && !p->quiet) {
     ising_geometry_print_blocks(ng, when, stdout);
     fflush(stdout);
   }
+done:
+  ising_timer_stop(ISING_PHASE_REBALANCE);
   free(speeds);
   free(cut);
-  return 0;
-fail:
-  free(speeds);
-  free(cut);
-  return -1;
+  return rc;
 }
 
 /* The root attribute rebalances: the moves of this run, those before a
@@ -602,7 +615,8 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
         report_progress(p, &pr, g->rank, k, (uint64_t)(n + 1), per_beta, 0);
       else
         report_progress(p, &pr, g->rank, k, (uint64_t)(n + 1), p->thermalize, 1);
-      if (rebalancing && ++blk.since >= p->rebalance && n + 1 < per_beta) { /* not after the last sweep of a beta */
+      if (rebalancing && !blk.off && ++blk.since >= p->rebalance &&
+          n + 1 < per_beta) { /* not after the last sweep of a beta */
         char when[96];
         snprintf(when, sizeof(when), "after sweep %lld of beta %g ", (long long)(n + 1), p->beta[k]);
         if (rebalance(p, &blk, &spins, &halo, &base, &acc, when)) goto done;

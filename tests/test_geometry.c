@@ -242,7 +242,7 @@ static void check_move(const char *name, ising_params p, int random_cuts)
   int size;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   int layout[3];
-  if (ising_geometry_best_grid(p.dim, p.L, size, layout)) return;
+  if (size > 4 || ising_geometry_best_grid(p.dim, p.L, size, layout)) return; /* 4 speeds below */
   if (ising_geometry_create(MPI_COMM_WORLD, &p, &g)) {
     check(0, "move: geometry created");
     return;
