@@ -7,6 +7,7 @@
 #include "ising/halo.h"
 #include "ising/mc.h"
 #include "ising/observables.h"
+#include "ising/rebalance.h"
 #include "ising/rng.h"
 #include "ising/sweep.h"
 #include "ising/timers.h"
@@ -51,9 +52,13 @@ static ising_int128 total_energy(const ising_geometry *g, const ising_couplings 
   return e;
 }
 
-int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io,
+int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const ising_couplings *c0, ising_io *io,
                      ising_freeenergy *fe, ising_checkpoint *ck)
 {
+  const ising_geometry *g = g0;
+  const ising_couplings *c = c0;
+  ising_rebalance blk;
+  ising_rebalance_init(&blk, p, g0, c0);
   const int64_t R = p->anneal_restarts, per_restart = p->anneal_steps * p->anneal_sweeps_per_step;
   int rc = ISING_EXIT_RUNTIME;
   int8_t *spins = malloc(g->nextended), *best = malloc(g->nextended);
@@ -90,6 +95,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising
     ising_halo_exchange(&halo, best);
     if (r0 > 0) best_e = total_energy(g, c, best);
   }
+  if (p->rebalance > 0 && ising_rebalance_write(&blk, io, 1)) goto done;
   double last = MPI_Wtime();
   for (int64_t r = r0; r < R; r++) {
     if (!resume || r > r0) ising_spins_init(g, p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, 1, spins);
@@ -102,6 +108,23 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising
                            ISING_STREAM_ANNEAL0 + (uint32_t)r);
       ising_sweep_stats acc = {0, 0, 0};
       ising_mc_sweep(&sweeper, &halo, spins, (uint64_t)n, &acc);
+      if (ising_rebalance_due(&blk)) {
+        char when[96];
+        snprintf(when, sizeof(when), "after sweep %lld of restart %lld ", (long long)(n + 1), (long long)(r + 1));
+        int8_t *fields[2] = {spins, best};
+        const int moved = ising_rebalance_check(&blk, p, 2, fields, &halo, when);
+        spins = fields[0];
+        best = fields[1];
+        if (moved < 0) goto done;
+        if (moved) {
+          g = blk.g;
+          c = blk.c;
+          /* the next sweep's temperature: a new step re-initialises it again at the top of the loop */
+          ising_sweeper_init(&sweeper, g, c, p->algorithm, schedule(p, n / p->anneal_sweeps_per_step), p->seed,
+                             ISING_STREAM_ANNEAL0 + (uint32_t)r);
+          if (ising_rebalance_write(&blk, io, 0)) goto done;
+        }
+      }
       const int action = ising_checkpoint_poll(ck);
       if (action != ISING_CHECKPOINT_NONE && anneal_checkpoint(ck, io, g, r, n + 1, hits, spins, best, energies, R))
         goto done;
@@ -181,5 +204,6 @@ done:
   free(spins);
   free(best);
   free(energies);
+  ising_rebalance_free(&blk);
   return rc;
 }

@@ -8,11 +8,11 @@
 #include "ising/error.h"
 #include "ising/freeenergy.h"
 #include "ising/observables.h"
+#include "ising/rebalance.h"
 #include "ising/rng.h"
 #include "ising/stats.h"
 #include "ising/timers.h"
 
-#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -388,159 +388,11 @@ static int mc_resume(ising_checkpoint *ck, ising_io *cio, const ising_params *p,
   return 0;
 }
 
-/* -rebalance: the blocks the Monte Carlo task runs on.  It starts on the
- * run's geometry and couplings; a move builds its own (slot[next]) and
- * frees the previous own ones. */
-typedef struct {
-  const ising_geometry *g;
-  const ising_couplings *c;
-  ising_geometry slot[2];
-  ising_couplings cslot[2];
-  int own;     /* slot in use, -1 while on the run's */
-  int off;     /* 1 after a move failed: no more moves */
-  double cost; /* rank 0: seconds the last move took, 0 before the first */
-  double update0;
-  int64_t since, moves;
-} blocks;
-
-/* The sites of the largest block of cuts cut (as g->cut_mem). */
-static double largest_block(const ising_geometry *g, const int64_t *cut)
-{
-  double v = 1.0;
-  for (int d = 0, k = 0; d < g->dim; k += g->grid[d] + 1, d++) {
-    int64_t m = 0;
-    for (int c = 0; c < g->grid[d]; c++) m = cut[k + c + 1] - cut[k + c] > m ? cut[k + c + 1] - cut[k + c] : m;
-    v *= (double)m;
-  }
-  return v;
-}
-
-/* Every rank's speed over the last sweeps since the previous check (its
- * sites per second in the update kernels, the halo waits excluded); rank 0
- * sizes the blocks for them and keeps the new ones if the slowest rank's
- * time per sweep shrinks by at least -rebalance_gain and the time saved
- * over the next p->rebalance sweeps exceeds what a move costs (the last
- * move's time; two sweeps before the first); with -rebalance_gain 0,
- * whenever they are faster.  Blocks of more than INT_MAX sites (MPI's
- * count) are not moved.  Then every rank moves its spins (collective).
- * The random numbers are keyed by global site, so nothing but the time
- * changes.  A move that fails (out of memory) leaves the blocks as they
- * were and stops the moves, with a warning.  Always 0, or -1 if out of
- * memory for the decision itself (message printed). */
-static int rebalance(const ising_params *p, blocks *b, int8_t **spins, ising_halo *halo, ising_observables_sums *base,
-                     ising_sweep_stats *acc, const char *when)
-{
-  ising_timer_start(ISING_PHASE_REBALANCE);
-  const ising_geometry *g = b->g;
-  const double t = ising_timer_elapsed(ISING_PHASE_UPDATE),
-               mine = (double)g->nlocal * (double)b->since / fmax(t - b->update0, 1e-9);
-  b->update0 = t;
-  b->since = 0;
-  size_t ncut = 0;
-  for (int d = 0; d < ISING_MAX_DIM; d++) ncut += (size_t)g->grid[d] + 1;
-  double *speeds = malloc(sizeof(double) * (size_t)g->size);
-  int64_t *cut = malloc(sizeof(int64_t) * (ncut + 1));
-  int bad = !speeds || !cut, rc = -1;
-  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto done;
-  MPI_Allgather(&mine, 1, MPI_DOUBLE, speeds, 1, MPI_DOUBLE, g->comm);
-  double top = 0.0;
-  for (int r = 0; r < g->size; r++) top = fmax(top, speeds[r]);
-  for (int r = 0; r < g->size; r++) speeds[r] /= top;
-  /* rank 0 decides (floating point may differ between unequal CPUs); cut[ncut] says whether to move */
-  if (g->rank == 0) {
-    memcpy(cut, g->cut_mem, sizeof(int64_t) * ncut);
-    bad = ising_geometry_balance(g->dim, g->L, g->grid, speeds, cut) != 0;
-    /* seconds per sweep of the slowest rank, now and with the new cuts */
-    const double now = ising_geometry_slowest(g, g->cut_mem, speeds) / top,
-                 then = ising_geometry_slowest(g, cut, speeds) / top;
-    const double cost = b->cost > 0.0 ? b->cost : 2.0 * now;
-    cut[ncut] = !bad && memcmp(cut, g->cut_mem, sizeof(int64_t) * ncut) && then < now &&
-                fmax(largest_block(g, g->cut_mem), largest_block(g, cut)) <= (double)INT_MAX &&
-                (p->rebalance_gain == 0.0 ||
-                 (then <= now * (1.0 - p->rebalance_gain) && (now - then) * (double)p->rebalance > cost));
-  }
-  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto done;
-  MPI_Bcast(cut, (int)ncut + 1, MPI_INT64_T, 0, g->comm);
-  rc = 0;
-  if (!cut[ncut]) goto done;
-
-  const double t0 = MPI_Wtime();
-  const int next = b->own == 0 ? 1 : 0;
-  ising_geometry *ng = &b->slot[next];
-  ising_couplings *nc = &b->cslot[next];
-  int8_t *ns = NULL;
-  int failed = ising_geometry_recut(g, cut, speeds, ng) != 0;
-  if (!failed) {
-    ng->balance = ISING_BALANCE_MEASURE;
-    failed = ising_couplings_create(p, ng, nc) != 0;
-    if (!failed) ns = calloc(ng->nextended, 1);
-  }
-  if (!failed) {
-    int oom = !ns, any;
-    MPI_Allreduce(&oom, &any, 1, MPI_INT, MPI_LOR, g->comm);
-    failed = any || ising_geometry_move(g, *spins, ng, ns, 1) != 0;
-  }
-  if (failed) { /* every rank knows: each step above agreed collectively */
-    free(ns);
-    ising_couplings_free(nc);
-    ising_geometry_free(ng);
-    b->off = 1;
-    ising_warn(g->comm, "-rebalance: out of memory for moving the blocks; the run goes on with the blocks it has "
-                        "and moves them no more");
-    goto done;
-  }
-  ising_halo_free(halo);
-  ising_halo_create(ng, MPI_INT8_T, halo);
-  ising_halo_exchange(halo, ns);
-  /* the tracked energy and magnetisation restart from the new blocks' shares (their totals are the same) */
-  *base = ising_observables_local(ng, nc, ns);
-  acc->denergy = 0;
-  acc->dmag = 0;
-  free(*spins);
-  *spins = ns;
-  if (b->own >= 0) {
-    ising_couplings_free(&b->cslot[b->own]);
-    ising_geometry_free(&b->slot[b->own]);
-  }
-  b->own = next;
-  b->g = ng;
-  b->c = nc;
-  b->moves++;
-  b->cost = MPI_Wtime() - t0;
-  if (ng->rank == 0 && !p->quiet) {
-    ising_geometry_print_blocks(ng, when, stdout);
-    fflush(stdout);
-  }
-done:
-  ising_timer_stop(ISING_PHASE_REBALANCE);
-  free(speeds);
-  free(cut);
-  return rc;
-}
-
-/* The root attribute rebalances: the moves of this run, those before a
- * restart included (the restored output has them). */
-static int write_moves(ising_io *io, blocks *b, int first)
-{
-  if (first && ising_io_attr_length(io, "/", "rebalances", H5T_NATIVE_INT64) == 0 &&
-      ising_io_read_attr(io, "/", "rebalances", H5T_NATIVE_INT64, &b->moves, 0))
-    b->moves = 0;
-  return ising_io_attr_int64(io, "/", "rebalances", &b->moves, 0);
-}
-
-static void blocks_free(blocks *b)
-{
-  if (b->own >= 0) {
-    ising_couplings_free(&b->cslot[b->own]);
-    ising_geometry_free(&b->slot[b->own]);
-  }
-  b->own = -1;
-}
-
 int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_couplings *c0, ising_io *io,
                  ising_freeenergy *fe, ising_checkpoint *ck)
 {
-  blocks blk = {.g = g0, .c = c0, .own = -1};
+  ising_rebalance blk;
+  ising_rebalance_init(&blk, p, g0, c0);
   const ising_geometry *g = g0;
   const ising_couplings *c = c0;
   const int64_t nmeas = p->sweeps / p->measure_interval, per_beta = p->thermalize + p->sweeps;
@@ -578,9 +430,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
   uint64_t step = (uint64_t)(k0 * per_beta + n0);
   /* this rank's tracked energy and magnetisation at the start of the temperature (confirm_tracked) */
   ising_observables_sums base = ising_observables_local(g, c, spins);
-  blk.update0 = ising_timer_elapsed(ISING_PHASE_UPDATE);
-  const int rebalancing = p->rebalance > 0 && g->size > 1;
-  if (p->rebalance > 0 && write_moves(io, &blk, 1)) goto done;
+  if (p->rebalance > 0 && ising_rebalance_write(&blk, io, 1)) goto done;
   for (int k = k0; k < p->nbeta; k++) {
     ising_sweeper sweeper;
     ising_sweeper_init(&sweeper, g, c, p->algorithm, p->beta[k], p->seed, ISING_STREAM_DYNAMICS);
@@ -615,16 +465,20 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
         report_progress(p, &pr, g->rank, k, (uint64_t)(n + 1), per_beta, 0);
       else
         report_progress(p, &pr, g->rank, k, (uint64_t)(n + 1), p->thermalize, 1);
-      if (rebalancing && !blk.off && ++blk.since >= p->rebalance &&
-          n + 1 < per_beta) { /* not after the last sweep of a beta */
+      if (ising_rebalance_due(&blk) && n + 1 < per_beta) { /* not after the last sweep of a beta */
         char when[96];
         snprintf(when, sizeof(when), "after sweep %lld of beta %g ", (long long)(n + 1), p->beta[k]);
-        if (rebalance(p, &blk, &spins, &halo, &base, &acc, when)) goto done;
-        if (blk.g != g) {
+        const int moved = ising_rebalance_check(&blk, p, 1, &spins, &halo, when);
+        if (moved < 0) goto done;
+        if (moved) {
           g = blk.g;
           c = blk.c;
           ising_sweeper_init(&sweeper, g, c, p->algorithm, p->beta[k], p->seed, ISING_STREAM_DYNAMICS);
-          if (write_moves(io, &blk, 0)) goto done;
+          /* the tracked energy and magnetisation restart from the new blocks' shares (their totals are the same) */
+          base = ising_observables_local(g, c, spins);
+          acc.denergy = 0;
+          acc.dmag = 0;
+          if (ising_rebalance_write(&blk, io, 0)) goto done;
         }
       }
       const int action = ising_checkpoint_poll(ck);
@@ -662,6 +516,6 @@ done:
   free(spins);
   free(e);
   free(m);
-  blocks_free(&blk);
+  ising_rebalance_free(&blk);
   return rc;
 }

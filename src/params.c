@@ -117,10 +117,10 @@ static const option_doc options[] = {
      "speed, timed for 0.2 s at start-up) or one relative speed in (0, 1e9] per MPI rank, comma-separated, at most "
      "4096 (results do not change)"},
     {"-rebalance", "0",
-     "mc: sweeps between load checks, >= 0 (0: none): each rank's update time over them gives its speed, and the "
-     "blocks move when the slowest rank would gain at least -rebalance_gain (results do not change)"},
+     "mc, quench, anneal: sweeps between load checks, >= 0 (0: none): each rank's update time over them gives its "
+     "speed, and the blocks move when the slowest rank would gain at least -rebalance_gain (results do not change)"},
     {"-rebalance_gain", "0.05",
-     "mc with -rebalance: the least gain in the slowest rank's time, in [0, 0.9], for which the blocks move"},
+     "with -rebalance: the least gain in the slowest rank's time, in [0, 0.9], for which the blocks move"},
     {"-output", "ising.h5", "the run's HDF5 output file"},
     {"-overwrite", "false", "replace an existing output file (otherwise an existing file is an error)"},
     {"-exact", "true",
@@ -738,7 +738,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   return 0;
 }
 
-/* -rebalance, -rebalance_gain: moving the blocks during -task mc. */
+/* -rebalance, -rebalance_gain: moving the blocks during -task mc, quench, anneal. */
 static int load_rebalance(parse_ctx *c, ising_params *p)
 {
   char buf[256];
@@ -747,8 +747,9 @@ static int load_rebalance(parse_ctx *c, ising_params *p)
   if (read_int64(c, "-rebalance", 0, INT64_C(1) << 48, &p->rebalance) ||
       read_real(c, "-rebalance_gain", 0.0, 0.9, &p->rebalance_gain, &ggiven))
     return -1;
-  if (!(p->tasks & ISING_TASK_MC) && ((ngiven && p->rebalance > 0) || ggiven))
-    return fail(c, "options -rebalance, -rebalance_gain: only -task mc moves the blocks during a run");
+  if (!(p->tasks & ISING_REBALANCE_TASKS) && ((ngiven && p->rebalance > 0) || ggiven))
+    return fail(c,
+                "options -rebalance, -rebalance_gain: only -task mc, quench and anneal move the blocks during a run");
   return 0;
 }
 
@@ -923,7 +924,7 @@ void ising_params_print(const ising_params *p, FILE *out)
           ising_algorithm_name(p->algorithm), p->hot_start ? "hot" : "cold", (long long)p->thermalize,
           (long long)p->sweeps, (long long)p->measure_interval);
   if (p->snapshot_interval) fprintf(out, ", snapshot every %lld", (long long)p->snapshot_interval);
-  if (p->rebalance > 0 && (p->tasks & ISING_TASK_MC)) {
+  if (p->rebalance > 0 && (p->tasks & ISING_REBALANCE_TASKS)) {
     fprintf(out, "\nrebalance   every %lld sweeps, ", (long long)p->rebalance);
     if (p->rebalance_gain > 0)
       fprintf(out, "when the slowest rank's time would shrink by >= %g %% and the move pays",

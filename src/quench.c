@@ -6,6 +6,7 @@
 #include "ising/halo.h"
 #include "ising/mc.h"
 #include "ising/observables.h"
+#include "ising/rebalance.h"
 #include "ising/rng.h"
 #include "ising/structure.h"
 #include "ising/sweep.h"
@@ -244,8 +245,12 @@ static void print_summary(const ising_params *p, const records *r, double bonds,
   free(out);
 }
 
-int ising_quench_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_io *io)
+int ising_quench_run(const ising_params *p, const ising_geometry *g0, const ising_couplings *c0, ising_io *io)
 {
+  const ising_geometry *g = g0;
+  const ising_couplings *c = c0;
+  ising_rebalance blk;
+  ising_rebalance_init(&blk, p, g0, c0);
   const int nt = p->quench_ntimes, H = p->quench_histories, sk = p->quench_structure_factor;
   const double bonds = (double)ising_observables_bonds(g), N = (double)g->nsites;
   int rc = ISING_EXIT_RUNTIME;
@@ -273,7 +278,8 @@ int ising_quench_run(const ising_params *p, const ising_geometry *g, const ising
       goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
-  int bad = create_datasets(io, p, g, sk, sk ? &st : NULL, bonds);
+  int bad =
+      create_datasets(io, p, g, sk, sk ? &st : NULL, bonds) || (p->rebalance > 0 && ising_rebalance_write(&blk, io, 1));
   ising_timer_stop(ISING_PHASE_OUTPUT);
   if (bad) goto done;
 
@@ -286,8 +292,26 @@ int ising_quench_run(const ising_params *p, const ising_geometry *g, const ising
     int64_t t = 0;
     for (int j = 0; j < nt; j++) {
       ising_sweep_stats acc = {0, 0, 0};
-      for (; t < p->quench_times[j]; t++)
+      for (; t < p->quench_times[j]; t++) {
         ising_mc_sweep(&sweeper, &halo, spins, ((uint64_t)h << 32) | (uint64_t)t, &acc);
+        if (!ising_rebalance_due(&blk)) continue;
+        char when[96];
+        snprintf(when, sizeof(when), "after sweep %lld of history %d ", (long long)(t + 1), h + 1);
+        const int moved = ising_rebalance_check(&blk, p, 1, &spins, &halo, when);
+        if (moved < 0) goto done;
+        if (!moved) continue;
+        g = blk.g;
+        c = blk.c;
+        ising_sweeper_init(&sweeper, g, c, p->algorithm, p->quench_beta, p->seed, ISING_STREAM_QUENCH);
+        if (sk) { /* the transposes start from the blocks */
+          ising_structure_free(&st);
+          if (ising_structure_create(g, &st)) goto done;
+        }
+        ising_timer_start(ISING_PHASE_OUTPUT);
+        bad = ising_rebalance_write(&blk, io, 0);
+        ising_timer_stop(ISING_PHASE_OUTPUT);
+        if (bad) goto done;
+      }
       ising_timer_start(ISING_PHASE_MEASURE);
       ising_observables_sums sums = ising_observables_local(g, c, spins);
       ising_int128 v[3] = {sums.energy, sums.magnetization, ising_observables_unsatisfied(g, c, spins)};
@@ -334,6 +358,7 @@ int ising_quench_run(const ising_params *p, const ising_geometry *g, const ising
 done:
   ising_halo_free(&halo);
   ising_structure_free(&st);
+  ising_rebalance_free(&blk);
   free(spins);
   free(shell);
   free(r.e);

@@ -6,7 +6,7 @@
 #   the reported degeneracy is enumeration's, a positive integer and even at
 #   h = 0 (global spin flip).
 # - The restart energies and the best configuration are bit-identical on 1
-#   and 3 ranks.
+#   and 3 ranks, also with blocks that -rebalance moves (they must move).
 # - Parallel tempering at low temperature (8 temperatures, beta 0.2 -> 3,
 #   3000 sweeps) finds the same exact ground states on the +-J and Gaussian
 #   4x4 periodic samples; the configuration in /ground_state/tempering has
@@ -60,6 +60,17 @@ if h5diff -q "$work/r1.h5" "$work/r3.h5" /ground_state/restart_energies /ground_
   pass "annealing bit-identical on 1 and 3 ranks"
 else
   fail "annealing differs between 1 and 3 ranks"
+fi
+# -rebalance moves the blocks (the current and the best spins) during the
+# restarts; from blocks sized for speeds far from the real ones it must move
+run 3 -task anneal -lattice_size 6,4 -couplings pm -anneal_restarts 8 -balance 1,5,2 -rebalance 3 -rebalance_gain 0 \
+  -quiet -output "$work/rb3.h5" || fail "3 ranks with -rebalance"
+n=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' "$work/rb3.h5" 2>/dev/null) ||
+  n=""
+if h5diff -q "$work/r1.h5" "$work/rb3.h5" /ground_state >/dev/null && [ -n "$n" ] && [ "$n" -ge 1 ]; then
+  pass "annealing bit-identical on 1 rank and on 3 ranks whose blocks moved $n times"
+else
+  fail "annealing with -rebalance on 3 ranks: differs from 1 rank, or no moves ('$n')"
 fi
 pt() { # options...
   n=$((n + 1))

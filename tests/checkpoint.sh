@@ -272,7 +272,15 @@ cycle samples "$ds" 2 TERM 3 USR1 1
 # they come back from the output saved in the checkpoint).
 an="-task mc,meanfield,anneal -lattice_size 10,10 -couplings pm -beta_list 0.4,0.8 -thermalize 100 -sweeps 1200000
     -measure_interval 10 -anneal_restarts 48 -anneal_steps 100 -anneal_sweeps_per_step 800"
-cycle tasks "$an" 2 USR1 1 TERM 3 mc anneal
+# Blocks sized for wrong speeds in the segments on 2 and 3 ranks, moved
+# by -rebalance in mc and in anneal (so the anneal checkpoint holds moved
+# blocks); the count of moves goes on across the tasks and the restarts.
+cycle tasks "$an -rebalance 1000 -rebalance_gain 0" 2/1,3 USR1 3/1,1,4 TERM 1 mc anneal
+moves=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' tasks.h5 2>/dev/null) ||
+  moves=""
+if [ -n "$moves" ] && [ "$moves" -ge 2 ]; then pass "tasks: $moves moves of the blocks over the tasks and restarts"; else
+  fail "tasks: fewer than 2 moves of the blocks recorded ('$moves')"
+fi
 
 # kill -9 loop: long enough (about 8 s on one rank) that 5 segments of at most
 # 1 s cannot finish it.

@@ -18,7 +18,8 @@
 #   3D, Metropolis and heat bath, uniform and +-J couplings; at t = 0 (a
 #   random state) the fraction of unsatisfied bonds is 1/2 within 4 sigma.
 # - /quench is bit-identical on 1 and 3 ranks and on a 1x4 grid, with the
-#   structure factor.
+#   structure factor, and with blocks that -rebalance moves during the run
+#   (2D on 3 ranks, 3D +-J heat bath on a 1x2x2 grid; both must move).
 # - postprocess/quench.py writes the figure.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
@@ -75,6 +76,27 @@ run 1 "${opts[@]}" -output "$work/r1.h5" && run 3 "${opts[@]}" -output "$work/r3
 if h5diff "$work/r1.h5" "$work/r3.h5" /quench && h5diff "$work/r1.h5" "$work/r4.h5" /quench; then
   pass "/quench bit-identical on 1, 3 ranks and a 1x4 grid"
 else fail "/quench differs between rank counts"; fi
+# -rebalance moves the blocks during the histories (gain 0: whenever the
+# measured sweep times favour other cuts; from blocks sized for speeds far
+# from the real ones, so it must move): the structure-factor transposes and
+# the snapshots follow the new blocks, and nothing changes.
+moves() { "$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' "$1"; }
+rb=(-rebalance 3 -rebalance_gain 0 -quench_snapshots true)
+run 1 "${opts[@]}" -quench_snapshots true -output "$work/s1.h5" &&
+  run 3 "${opts[@]}" "${rb[@]}" -balance 1,5,2 -output "$work/rb3.h5" || fail "runs with -rebalance"
+n=$(moves "$work/rb3.h5" 2>/dev/null) || n=""
+if h5diff "$work/s1.h5" "$work/rb3.h5" /quench && [ -n "$n" ] && [ "$n" -ge 1 ]; then
+  pass "/quench bit-identical on 1 rank and on 3 ranks whose blocks moved $n times"
+else fail "/quench with -rebalance on 3 ranks: differs, or no moves ('$n')"; fi
+q3=(-task quench -lattice_size 6,8,10 -couplings pm -quench_sweeps 60 -quench_histories 2 -quench_beta 0.8
+  -algorithm heatbath -quench_snapshots true -quiet)
+run 1 "${q3[@]}" -output "$work/t1.h5" &&
+  run 4 "${q3[@]}" "${rb[@]}" -process_grid 1,2,2 -balance 1,1,1,8 -output "$work/t4.h5" ||
+  fail "3D runs with -rebalance"
+n=$(moves "$work/t4.h5" 2>/dev/null) || n=""
+if h5diff "$work/t1.h5" "$work/t4.h5" /quench && [ -n "$n" ] && [ "$n" -ge 1 ]; then
+  pass "3D /quench bit-identical on 1 rank and on a 1x2x2 grid whose blocks moved $n times"
+else fail "3D /quench with -rebalance on a 1x2x2 grid: differs, or no moves ('$n')"; fi
 
 if "$PYTHON" "$SRC/postprocess/quench.py" "$work/q2d.h5" --figure "$work/q.png" >/dev/null && [ -s "$work/q.png" ]; then
   pass "postprocess/quench.py figure"

@@ -10,7 +10,8 @@
  * are well defined; the best configuration (first restart to reach it) is
  * kept.  Where the exact module applies, the exact ground-state energy and
  * degeneracy are written beside them.  Results are bit-identical on any
- * number of ranks.
+ * number of ranks.  With -rebalance the blocks (the current and the best
+ * spins) move between sweeps (rebalance.h).
  *
  *   int ising_anneal_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
  *                        ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck)

@@ -22,7 +22,9 @@
  * History 0's spins are written at every measurement time
  * (-quench_snapshots).  Every number is bit-identical on any number of ranks
  * and any process grid.  The averages are rewritten after every history, so
- * a long run that is stopped keeps the histories it finished.
+ * a long run that is stopped keeps the histories it finished.  With
+ * -rebalance the blocks move between sweeps (rebalance.h); the
+ * structure-factor plan is rebuilt for the new blocks.
  *
  *   int ising_quench_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
  *                        ising_io *io)
