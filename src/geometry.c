@@ -295,8 +295,9 @@ static double measure_speed(MPI_Comm comm)
 }
 
 /* The blocks of every axis: even, or sized by the ranks' speeds (measured,
- * or this communicator's ranks' entries of the -balance list). */
-static int make_cuts(MPI_Comm comm, const ising_params *p, ising_geometry *g)
+ * or this communicator's ranks' entries of the -balance list; with across,
+ * the lowest speed of each position over across). */
+static int make_cuts(MPI_Comm comm, MPI_Comm across, const ising_params *p, ising_geometry *g)
 {
   size_t ncut = 0;
   for (int d = 0; d < ISING_MAX_DIM; d++) ncut += (size_t)g->grid[d] + 1;
@@ -323,6 +324,7 @@ static int make_cuts(MPI_Comm comm, const ising_params *p, ising_geometry *g)
     MPI_Comm_rank(MPI_COMM_WORLD, &world);
     mine = world < p->nbalance ? p->balance_speeds[world] : 1.0; /* the list has one per MPI rank */
   }
+  if (across != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_DOUBLE, MPI_MIN, across);
   MPI_Allgather(&mine, 1, MPI_DOUBLE, g->speeds, 1, MPI_DOUBLE, g->comm);
   /* speeds relative to the fastest, for the output and the start-up line */
   double top = 0.0;
@@ -411,6 +413,11 @@ static void set_block(ising_geometry *g);
 
 int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *g)
 {
+  return ising_geometry_create_shared(comm, MPI_COMM_NULL, p, g);
+}
+
+int ising_geometry_create_shared(MPI_Comm comm, MPI_Comm across, const ising_params *p, ising_geometry *g)
+{
   int size;
   memset(g, 0, sizeof(*g));
   g->comm = MPI_COMM_NULL;
@@ -447,7 +454,7 @@ int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *
   }
   for (int d = g->dim; d < ISING_MAX_DIM; d++) g->nbr[2 * d] = g->nbr[2 * d + 1] = MPI_PROC_NULL;
 
-  if (ising_check(comm, make_cuts(comm, p, g) != 0, "out of memory for the block boundaries of %d ranks", size))
+  if (ising_check(comm, make_cuts(comm, across, p, g) != 0, "out of memory for the block boundaries of %d ranks", size))
     return ISING_EXIT_RUNTIME;
   set_block(g);
   return 0;

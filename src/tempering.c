@@ -634,7 +634,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
 {
   sample_result *res = all ? &all[sample] : NULL;
   int world_rank, world_size, status = ISING_EXIT_RUNTIME;
-  MPI_Comm world = io->comm, group_comm = MPI_COMM_NULL;
+  MPI_Comm world = io->comm, group_comm = MPI_COMM_NULL, across = MPI_COMM_NULL;
   MPI_Comm_rank(world, &world_rank);
   MPI_Comm_size(world, &world_size);
   const int K = p->nbeta, R = p->pt_replica_sets, M = R * K, per_group = p->replicas_per_group;
@@ -672,8 +672,13 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   if (ising_check(world, oom, "out of memory for %d replicas and their time series", M)) goto done;
 
   MPI_Comm_split(world, group, world_rank, &group_comm);
-  if ((status = ising_geometry_create(group_comm, &gp, &g))) goto done;
-  if (world_rank == 0 && !p->quiet && g.speeds) { /* -balance: every group sizes its own; group 0's */
+  /* -balance: every group sizes its own blocks, but with two replica sets
+   * the overlaps pair the sites of replicas in different groups, rank k
+   * with rank k (overlaps()), so the groups share one set of blocks, sized
+   * for the slowest rank of each position */
+  if (R == 2) MPI_Comm_split(world, world_rank % p->ranks_per_replica, world_rank, &across);
+  if ((status = ising_geometry_create_shared(group_comm, across, &gp, &g))) goto done;
+  if (world_rank == 0 && !p->quiet && g.speeds) { /* group 0's blocks */
     ising_geometry_print_blocks(&g, "of replica group 0 ", stdout);
     fflush(stdout);
   }
@@ -950,6 +955,7 @@ done:
   ising_couplings_free(&c);
   ising_geometry_free(&g);
   if (group_comm != MPI_COMM_NULL) MPI_Comm_free(&group_comm);
+  if (across != MPI_COMM_NULL) MPI_Comm_free(&across);
   return status;
 }
 

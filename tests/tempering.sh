@@ -11,7 +11,8 @@
 #   spins are independent to good approximation);
 # - two replica sets on a 4x4 periodic +-J sample: <q^2> at every
 #   temperature within 4 sigma of its exact value (1/N^2) sum_ij <s_i s_j>^2
-#   from enumeration, and the overlaps bit-identical for another layout;
+#   from enumeration, and the overlaps bit-identical for other layouts,
+#   one of them with replica groups whose -balance speeds differ;
 # - adaptive ladder: on a 16^2 ferromagnet with 12 temperatures the tuned
 #   ladder's swap acceptances are more even (smaller max/min) than the
 #   geometric ladder's, for both tuning methods; the tuned ladder keeps its
@@ -115,6 +116,15 @@ if h5diff -q "$work/sg.h5" "$work/sg4.h5" /overlap/q /overlap/q >/dev/null 2>&1;
   pass "overlaps bit-identical for (2 ranks, 1 per replica) and (4 ranks, 2 per replica)"
 else
   fail "overlaps differ between layouts"
+fi
+# with -balance the two groups would size different blocks (speeds 1,3 and
+# 2,1), but the overlaps pair rank k of one group with rank k of the other:
+# they share the blocks sized for the slowest rank of each position
+pt 4 "$work/sg4b.h5" $sgopt -ranks_per_replica 2 -balance 1,3,2,1
+if h5diff -q "$work/sg.h5" "$work/sg4b.h5" /overlap /overlap >/dev/null 2>&1; then
+  pass "overlaps bit-identical for (4 ranks, 2 per replica, -balance 1,3,2,1)"
+else
+  fail "overlaps with -balance 1,3,2,1 differ from (2 ranks, 1 per replica)"
 fi
 if "$PYTHON" - "$work/sg.h5" <<'PY'
 import sys, itertools, h5py, numpy as np

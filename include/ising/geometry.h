@@ -32,6 +32,14 @@
  *       list, the entries of the communicator's ranks (by their
  *       MPI_COMM_WORLD rank) are the speeds.  Rank 0 of comm computes the
  *       cuts and sends them, so that every rank has the same.
+ *   int ising_geometry_create_shared(MPI_Comm comm, MPI_Comm across, const ising_params *p, ising_geometry *g)
+ *       Collective over comm and across.  As ising_geometry_create, for
+ *       several communicators that lay out the same lattice on the same
+ *       process grid (the replica groups of tempering) and must have the
+ *       same blocks: across connects the ranks of one position (rank k of
+ *       every comm), and each position's speed is the lowest of its ranks'
+ *       (MPI_MIN over across; even blocks need no speeds).  MPI_COMM_NULL:
+ *       ising_geometry_create.
  *   void ising_geometry_free(ising_geometry *g)            Collective (frees the communicator).
  *   int64_t ising_geometry_global_index(g, ex, ey, ez)
  *       Local.  Global site number gx + Lx*(gy + Ly*gz) of the extended-array
@@ -113,6 +121,7 @@ typedef struct {
 } ising_geometry;
 
 int ising_geometry_create(MPI_Comm comm, const ising_params *p, ising_geometry *g);
+int ising_geometry_create_shared(MPI_Comm comm, MPI_Comm across, const ising_params *p, ising_geometry *g);
 void ising_geometry_free(ising_geometry *g);
 int64_t ising_geometry_global_index(const ising_geometry *g, int ex, int ey, int ez);
 void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *len);
