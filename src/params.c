@@ -117,8 +117,9 @@ static const option_doc options[] = {
      "speed, timed for 0.2 s at start-up) or one relative speed in (0, 1e9] per MPI rank, comma-separated, at most "
      "4096 (results do not change)"},
     {"-rebalance", "0",
-     "mc, quench, anneal: sweeps between load checks, >= 0 (0: none): each rank's update time over them gives its "
-     "speed, and the blocks move when the slowest rank would gain at least -rebalance_gain (results do not change)"},
+     "mc, tempering, quench, anneal: sweeps between load checks, >= 0 (0: none): each rank's update time over them "
+     "gives its speed, and the blocks move when the slowest rank would gain at least -rebalance_gain (results do "
+     "not change)"},
     {"-rebalance_gain", "0.05",
      "with -rebalance: the least gain in the slowest rank's time, in [0, 0.9], for which the blocks move"},
     {"-output", "ising.h5", "the run's HDF5 output file"},
@@ -738,7 +739,7 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   return 0;
 }
 
-/* -rebalance, -rebalance_gain: moving the blocks during -task mc, quench, anneal. */
+/* -rebalance, -rebalance_gain: moving the blocks during -task mc, tempering, quench, anneal. */
 static int load_rebalance(parse_ctx *c, ising_params *p)
 {
   char buf[256];
@@ -748,8 +749,8 @@ static int load_rebalance(parse_ctx *c, ising_params *p)
       read_real(c, "-rebalance_gain", 0.0, 0.9, &p->rebalance_gain, &ggiven))
     return -1;
   if (!(p->tasks & ISING_REBALANCE_TASKS) && ((ngiven && p->rebalance > 0) || ggiven))
-    return fail(c,
-                "options -rebalance, -rebalance_gain: only -task mc, quench and anneal move the blocks during a run");
+    return fail(c, "options -rebalance, -rebalance_gain: only -task mc, tempering, quench and anneal move the blocks "
+                   "during a run");
   return 0;
 }
 

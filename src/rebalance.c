@@ -20,6 +20,21 @@ void ising_rebalance_init(ising_rebalance *b, const ising_params *p, const ising
   b->own = -1;
   b->every = g->size > 1 ? p->rebalance : 0;
   b->update0 = ising_timer_elapsed(ISING_PHASE_UPDATE);
+  b->all = g->comm;
+  b->across = MPI_COMM_NULL;
+}
+
+void ising_rebalance_groups(ising_rebalance *b, MPI_Comm all, MPI_Comm across)
+{
+  b->all = all;
+  b->across = across;
+  b->grouped = 1;
+}
+
+void ising_rebalance_owned(ising_rebalance *b, ising_geometry *g, ising_couplings *c)
+{
+  b->owned_g = g;
+  b->owned_c = c;
 }
 
 int ising_rebalance_due(ising_rebalance *b)
@@ -45,8 +60,8 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
 {
   ising_timer_start(ISING_PHASE_REBALANCE);
   const ising_geometry *g = b->g;
-  const double t = ising_timer_elapsed(ISING_PHASE_UPDATE),
-               mine = (double)g->nlocal * (double)b->since / fmax(t - b->update0, 1e-9);
+  const double t = ising_timer_elapsed(ISING_PHASE_UPDATE);
+  double mine = (double)g->nlocal * (double)b->since / fmax(t - b->update0, 1e-9);
   b->update0 = t;
   b->since = 0;
   size_t ncut = 0;
@@ -55,7 +70,9 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
   int64_t *cut = malloc(sizeof(int64_t) * (ncut + 1));
   int8_t **moved = calloc((size_t)nfields, sizeof(int8_t *));
   int bad = !speeds || !cut || !moved, rc = -1;
-  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto done;
+  if (ising_check(b->all, bad, "out of memory for -rebalance")) goto done;
+  /* groups that share their blocks: each position as fast as its slowest rank */
+  if (b->across != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_DOUBLE, MPI_MIN, b->across);
   MPI_Allgather(&mine, 1, MPI_DOUBLE, speeds, 1, MPI_DOUBLE, g->comm);
   double top = 0.0;
   for (int r = 0; r < g->size; r++) top = fmax(top, speeds[r]);
@@ -73,17 +90,20 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
                 (p->rebalance_gain == 0.0 ||
                  (then <= now * (1.0 - p->rebalance_gain) && (now - then) * (double)b->every > cost));
   }
-  if (ising_check(g->comm, bad, "out of memory for -rebalance")) goto done;
+  if (ising_check(b->all, bad, "out of memory for -rebalance")) goto done;
+  /* shared blocks: the first group's rank 0 decides for all (each group's last move took its own time) */
+  if (b->across != MPI_COMM_NULL && g->rank == 0) MPI_Bcast(cut, (int)ncut + 1, MPI_INT64_T, 0, b->across);
   MPI_Bcast(cut, (int)ncut + 1, MPI_INT64_T, 0, g->comm);
   rc = 0;
-  if (!cut[ncut]) goto done;
+  const int moving = (int)cut[ncut];
+  if (!moving && !b->grouped) goto done;
 
   const double t0 = MPI_Wtime();
   const int next = b->own == 0 ? 1 : 0;
   ising_geometry *ng = &b->slot[next];
   ising_couplings *nc = &b->cslot[next];
-  int failed = ising_geometry_recut(g, cut, speeds, ng) != 0;
-  if (!failed) {
+  int failed = moving && ising_geometry_recut(g, cut, speeds, ng) != 0;
+  if (moving && !failed) {
     ng->balance = ISING_BALANCE_MEASURE;
     failed = ising_couplings_create(p, ng, nc) != 0;
     if (!failed) {
@@ -92,15 +112,34 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
       MPI_Allreduce(&oom, &any, 1, MPI_INT, MPI_LOR, g->comm);
       failed = any;
       for (int f = 0; f < nfields && !failed; f++) failed = ising_geometry_move(g, fields[f], ng, moved[f], 1) != 0;
-      if (failed) ising_couplings_free(nc);
     }
-    if (failed) ising_geometry_free(ng);
   }
-  if (failed) { /* every rank knows: each step above agreed collectively */
+  /* each step above agreed within the group; replica groups commit only if
+   * every group that moves succeeded (the old fields are untouched until
+   * then), so that they all go on checking together and shared blocks stay
+   * the same */
+  if (b->grouped) MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_LOR, b->all);
+  if (failed) {
+    if (moving) {
+      ising_couplings_free(nc);
+      ising_geometry_free(ng);
+    }
     b->off = 1;
-    ising_warn(g->comm, "-rebalance: out of memory for moving the blocks; the run goes on with the blocks it has "
-                        "and moves them no more");
+    ising_warn(b->all, "-rebalance: out of memory for moving the blocks; the run goes on with the blocks it has "
+                       "and moves them no more");
     goto done;
+  }
+  if (!moving) goto done;
+  if (b->owned_g) { /* the caller's storage takes the new blocks */
+    ising_couplings_free(b->owned_c);
+    ising_geometry_free(b->owned_g);
+    *b->owned_g = *ng;
+    *b->owned_c = *nc;
+    memset(ng, 0, sizeof(*ng));
+    ng->comm = MPI_COMM_NULL;
+    memset(nc, 0, sizeof(*nc));
+    ng = b->owned_g;
+    nc = b->owned_c;
   }
   ising_halo_free(halo);
   ising_halo_create(ng, MPI_INT8_T, halo);
@@ -110,17 +149,19 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
     fields[f] = moved[f];
     moved[f] = NULL;
   }
-  if (b->own >= 0) {
-    ising_couplings_free(&b->cslot[b->own]);
-    ising_geometry_free(&b->slot[b->own]);
+  if (!b->owned_g) {
+    if (b->own >= 0) {
+      ising_couplings_free(&b->cslot[b->own]);
+      ising_geometry_free(&b->slot[b->own]);
+    }
+    b->own = next;
   }
-  b->own = next;
   b->g = ng;
   b->c = nc;
   b->moves++;
   b->cost = MPI_Wtime() - t0;
   rc = 1;
-  if (ng->rank == 0 && !p->quiet) {
+  if (ng->rank == 0 && !p->quiet && when) {
     ising_geometry_print_blocks(ng, when, stdout);
     fflush(stdout);
   }

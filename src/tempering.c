@@ -9,6 +9,7 @@
 #include "ising/halo.h"
 #include "ising/mc.h"
 #include "ising/observables.h"
+#include "ising/rebalance.h"
 #include "ising/rng.h"
 #include "ising/stats.h"
 #include "ising/sweep.h"
@@ -665,10 +666,11 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   double *initial = NULL;
   int64_t *changed = calloc((size_t)K, sizeof(int64_t)), *changed_all = calloc((size_t)K, sizeof(int64_t));
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
+  int8_t **fields = malloc(sizeof(int8_t *) * (size_t)(per_group + 1)); /* what -rebalance moves */
   ground_state gs = {.rmin = malloc(sizeof(ising_int128) * (size_t)M), .spins = NULL};
   int oom = ladder_alloc(&l, K, R) || (R == 2 && !q_ts) || !energy_q || !denergy || !spins || !e_ts || !m_ts ||
             !labels || !energy || !mag || !local || !sums || !rep_sums || !rep_em || !changed || !changed_all ||
-            !sweeper || !gs.rmin;
+            !sweeper || !gs.rmin || !fields;
   if (ising_check(world, oom, "out of memory for %d replicas and their time series", M)) goto done;
 
   MPI_Comm_split(world, group, world_rank, &group_comm);
@@ -748,6 +750,13 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     track_ground_state(&gs, energy_q, M, 0, group, per_group, spins, g.nextended);
   }
   for (int t = 0; t < K; t++) ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
+  /* -rebalance: every group moves its own blocks (with two replica sets,
+   * the shared ones) into g and c, so every pointer to them stays valid */
+  ising_rebalance blk;
+  ising_rebalance_init(&blk, p, &g, &c);
+  ising_rebalance_owned(&blk, &g, &c);
+  ising_rebalance_groups(&blk, world, across);
+  if (p->rebalance > 0 && ising_rebalance_write(&blk, io, 1)) goto done;
 
   /* Snapshots: every slot of set 0 at every -snapshot_interval measured
    * sweeps, index (snapshot number) * K + slot. */
@@ -771,6 +780,30 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       if (production && r < K) changed[t] += st.changed; /* set 0 carries the per-slot statistics */
     }
     const int64_t done = s + 1;
+    if (ising_rebalance_due(&blk)) {
+      char when[96];
+      snprintf(when, sizeof(when), "of replica group 0 after sweep %lld ", (long long)done);
+      for (int j = 0; j < per_group; j++) fields[j] = spins[j];
+      fields[per_group] = gs.spins;
+      const int moved = ising_rebalance_check(&blk, p, per_group + 1, fields, &halo, group == 0 ? when : NULL);
+      for (int j = 0; j < per_group; j++) spins[j] = fields[j];
+      gs.spins = fields[per_group];
+      if (moved < 0) goto done;
+      int bad = 0;
+      if (moved) {
+        for (int t = 0; t < K; t++) ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
+        if (R == 2) {
+          overlap_free(&ov);
+          bad = overlap_alloc(&ov, &g, K);
+        }
+      }
+      /* the file counts the moves of every group */
+      int64_t mine[2] = {moved && g.rank == 0, bad}, sum[2];
+      MPI_Allreduce(mine, sum, 2, MPI_INT64_T, MPI_SUM, world);
+      if (ising_check(world, sum[1] != 0, "out of memory for the overlaps after moving the blocks")) goto done;
+      blk.moves += sum[0] - moved;
+      if (sum[0] && ising_rebalance_write(&blk, io, 0)) goto done;
+    }
     const int measure = production && (done - tune - p->thermalize) % p->measure_interval == 0;
     const int swap = done % p->pt_swap_interval == 0;
     if (measure || swap) {
@@ -940,6 +973,7 @@ done:
   free(changed);
   free(changed_all);
   free(sweeper);
+  free(fields);
   free(q_ts);
   free(energy_q);
   free(gs.rmin);

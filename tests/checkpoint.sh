@@ -262,7 +262,14 @@ rm -rf w.ckpt.h5.tmp
 
 pt="-task tempering -lattice_size 8,8 -couplings pm -beta_list 0.2,0.35,0.5,0.65,0.8,1.0,1.2,1.5 -pt_replica_sets 2
     -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 120000 -pt_swap_interval 2 -snapshot_interval 40000"
-cycle tempering "$pt" 2:2 INT 1 USR1 2:1
+# the first and last segments on blocks sized for wrong speeds and moved
+# by -rebalance
+cycle tempering "$pt -rebalance 200 -rebalance_gain 0" 2:2/1,3 INT 1 USR1 2:2/3,1
+moves=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' tempering.h5 \
+  2>/dev/null) || moves=""
+if [ -n "$moves" ] && [ "$moves" -ge 1 ]; then pass "tempering: $moves moves of the blocks over the restarts"; else
+  fail "tempering: no moves of the blocks recorded ('$moves')"
+fi
 
 ds="-task tempering -lattice_size 6,6 -couplings gaussian -beta_list 0.3,0.7,1.2 -pt_replica_sets 2
     -disorder_samples 4 -thermalize 200 -sweeps 60000"

@@ -61,7 +61,7 @@ bad 2 "option -balance: entry 2 is '0'; each speed must be a real number in (0, 
 bad 2 "option -balance: entry 1 is 'x'" -balance x,1
 bad 1 "option -rebalance: expected an integer in [0, 281474976710656], got '-1'" -rebalance -1
 bad 1 "option -rebalance_gain: expected a real number in [0, 0.9], got '1'" -rebalance 10 -rebalance_gain 1
-bad 1 "options -rebalance, -rebalance_gain: only -task mc, quench and anneal move the blocks during a run" -task meanfield -rebalance 10
+bad 1 "options -rebalance, -rebalance_gain: only -task mc, tempering, quench and anneal move the blocks during a run" -task meanfield -rebalance 10
 bad 3 "3 MPI ranks cannot be laid out" -lattice_size 2,2
 bad 3 "3 MPI ranks cannot be laid out" -lattice_size 2
 bad 2 "unknown option -bogus_option" -bogus_option 1

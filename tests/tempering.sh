@@ -3,7 +3,8 @@
 #   (and m^2, Binder) at every temperature within 4 sigma of enumeration;
 # - the same input gives bit-identical estimates, time series, label
 #   history, swap statistics and final spins for the layouts
-#   (ranks, ranks_per_replica) = (1,1), (2,1), (4,2), (4,4);
+#   (ranks, ranks_per_replica) = (1,1), (2,1), (4,2), (4,4), and (4,2) with
+#   blocks sized by -balance and moved during the run by -rebalance;
 # - detailed balance of the swaps: on a 2x3 open +-J lattice with a random
 #   field (64 states), the energy histogram of the replica at each
 #   temperature slot matches the exact Boltzmann distribution of that slot
@@ -12,7 +13,8 @@
 # - two replica sets on a 4x4 periodic +-J sample: <q^2> at every
 #   temperature within 4 sigma of its exact value (1/N^2) sum_ij <s_i s_j>^2
 #   from enumeration, and the overlaps bit-identical for other layouts,
-#   one of them with replica groups whose -balance speeds differ;
+#   with replica groups whose -balance speeds differ, and with their shared
+#   blocks moved by -rebalance;
 # - adaptive ladder: on a 16^2 ferromagnet with 12 temperatures the tuned
 #   ladder's swap acceptances are more even (smaller max/min) than the
 #   geometric ladder's, for both tuning methods; the tuned ladder keeps its
@@ -39,13 +41,18 @@ fi
 
 lay="-lattice_size 8,8 -couplings pm -beta_list 0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9 -thermalize 20 -sweeps 200 -pt_swap_interval 2 -pt_adapt_sweeps 80 -snapshot_interval 100"
 pt 1 "$work/l1.h5" $lay
-# 4:2/...: each replica group sizes its blocks by its own ranks' -balance entries
-for layout in 2:1 4:2 4:4 4:2/1,3,2,1; do
-  bal=""
-  case $layout in */*) bal="-balance ${layout#*/}" layout=${layout%%/*} ;; esac
+# 4:2/...: each replica group sizes its blocks by its own ranks' -balance
+# entries; 4:2/...+: and -rebalance moves them (gain 0: whenever the measured
+# sweep times favour other cuts; from blocks sized for wrong speeds, so it
+# must move)
+moves() { "$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' "$1"; }
+for layout in 2:1 4:2 4:4 4:2/1,3,2,1 4:2/1,3,2,1+; do
+  bal="" tag=""
+  case $layout in *+) bal="-rebalance 3 -rebalance_gain 0" tag=".moving" layout=${layout%+} ;; esac
+  case $layout in */*) bal="-balance ${layout#*/} $bal" tag=".balanced$tag" layout=${layout%%/*} ;; esac
   np=${layout%%:*}
   rpr=${layout#*:}
-  out="$work/l$np.$rpr${bal:+.balanced}.h5"
+  out="$work/l$np.$rpr$tag.h5"
   pt "$np" "$out" $lay -ranks_per_replica "$rpr" $bal
   same=1
   for ds in /observables/energy /observables/specific_heat /timeseries/energy /timeseries/magnetization \
@@ -55,6 +62,12 @@ for layout in 2:1 4:2 4:4 4:2/1,3,2,1; do
   done
   if [ $same = 1 ]; then pass "layout ($np ranks, $rpr per replica $bal) bit-identical to 1 rank"; else
     fail "layout ($np ranks, $rpr per replica $bal) differs from 1 rank"
+  fi
+  if [ "$tag" = .balanced.moving ]; then
+    n=$(moves "$out" 2>/dev/null) || n=""
+    if [ -n "$n" ] && [ "$n" -ge 1 ]; then pass "-rebalance in tempering: $n moves"; else
+      fail "-rebalance in tempering: no moves recorded ('$n')"
+    fi
   fi
 done
 
@@ -119,12 +132,22 @@ else
 fi
 # with -balance the two groups would size different blocks (speeds 1,3 and
 # 2,1), but the overlaps pair rank k of one group with rank k of the other:
-# they share the blocks sized for the slowest rank of each position
+# they share the blocks sized for the slowest rank of each position, and
+# -rebalance moves them together (from blocks 1 + 3 for speeds 1,4,1,4)
 pt 4 "$work/sg4b.h5" $sgopt -ranks_per_replica 2 -balance 1,3,2,1
 if h5diff -q "$work/sg.h5" "$work/sg4b.h5" /overlap /overlap >/dev/null 2>&1; then
   pass "overlaps bit-identical for (4 ranks, 2 per replica, -balance 1,3,2,1)"
 else
   fail "overlaps with -balance 1,3,2,1 differ from (2 ranks, 1 per replica)"
+fi
+pt 4 "$work/sg4m.h5" ${sgopt/-sweeps 100000/-sweeps 20000} -ranks_per_replica 2 -balance 1,4,1,4 -rebalance 50 \
+  -rebalance_gain 0
+pt 2 "$work/sg2s.h5" ${sgopt/-sweeps 100000/-sweeps 20000}
+n=$(moves "$work/sg4m.h5" 2>/dev/null) || n=""
+if h5diff -q "$work/sg2s.h5" "$work/sg4m.h5" /overlap /overlap >/dev/null 2>&1 && [ -n "$n" ] && [ "$n" -ge 1 ]; then
+  pass "overlaps bit-identical for (4 ranks, 2 per replica) with shared blocks moved $n times"
+else
+  fail "overlaps with -rebalance on (4 ranks, 2 per replica) differ, or no moves ('$n')"
 fi
 if "$PYTHON" - "$work/sg.h5" <<'PY'
 import sys, itertools, h5py, numpy as np

@@ -53,7 +53,7 @@ typedef enum {
   ISING_TASK_FREEENERGY = 1u << 5
 } ising_task;
 /* The tasks that move their blocks with -rebalance (rebalance.h). */
-#define ISING_REBALANCE_TASKS (ISING_TASK_MC | ISING_TASK_QUENCH | ISING_TASK_ANNEAL)
+#define ISING_REBALANCE_TASKS (ISING_TASK_MC | ISING_TASK_TEMPERING | ISING_TASK_QUENCH | ISING_TASK_ANNEAL)
 typedef enum { ISING_MF_SWEEPS, ISING_MF_SNES } ising_mf_solver;
 typedef enum { ISING_AIS_UNIFORM, ISING_AIS_MEANFIELD } ising_ais_start;
 typedef enum { ISING_PT_ADAPT_EQUAL_ACCEPTANCE, ISING_PT_ADAPT_FEEDBACK } ising_pt_adapt;
@@ -124,7 +124,7 @@ typedef struct {
   int balance;            /* ising_balance: how the blocks are sized */
   int nbalance;           /* -balance list: its length, the number of MPI ranks */
   double *balance_speeds; /* -balance list: relative speed of each MPI rank, in rank order */
-  int64_t rebalance;      /* -rebalance: sweeps between load checks (mc, quench, anneal), 0: none */
+  int64_t rebalance;      /* -rebalance: sweeps between load checks (mc, tempering, quench, anneal), 0: none */
   double rebalance_gain;  /* -rebalance_gain: least gain of the slowest rank's time for which blocks move */
   /* output and run control */
   char output[ISING_PATH_MAX];

@@ -1,6 +1,7 @@
 /* rebalance.h: moving the blocks of the decomposed lattice during a run
  * (-rebalance N, -rebalance_gain G), for the tasks that sweep the run's
- * lattice: -task mc, quench and anneal.
+ * lattice: -task mc, quench, anneal and tempering (each replica group its
+ * own blocks, or with two replica sets the groups' shared blocks).
  *
  * Every N sweeps each rank's time in the update kernels since the last check
  * (the halo waits excluded: ISING_PHASE_UPDATE) gives its speed, sites per
@@ -28,19 +29,33 @@
  *                             const ising_couplings *c)
  *       Local.  Starts on g and c (not copied; they must outlive b) and
  *       zeroes the sweep count; the update time so far is the reference.
+ *   void ising_rebalance_groups(ising_rebalance *b, MPI_Comm all, MPI_Comm across)
+ *       Local.  For replica groups (g->comm is one group's): all spans
+ *       every group (its errors and warnings are agreed there, so all must
+ *       check at the same sweeps); across, unless MPI_COMM_NULL, connects
+ *       the ranks of one position in groups that share their blocks
+ *       (ising_geometry_create_shared): each position's speed is the lowest
+ *       over them and the first group's rank 0 decides for all.  A move is
+ *       kept only if every group that moves succeeded.
+ *   void ising_rebalance_owned(ising_rebalance *b, ising_geometry *g, ising_couplings *c)
+ *       Local.  For a caller that owns the blocks b started on (g and c, as
+ *       given to ising_rebalance_init): a move frees their contents and
+ *       puts the new blocks in their place, so that every pointer to g and
+ *       c stays valid (b->g and b->c are then always g and c).
  *   int ising_rebalance_due(ising_rebalance *b)
  *       Local.  Counts one sweep; 1 when a check is due (every N sweeps,
  *       never when N = 0, on one rank or after a failed move).  The same on
  *       every rank.
  *   int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields, int8_t **fields,
  *                             ising_halo *halo, const char *when)
- *       Collective.  The check above.  On a move, fields[0..nfields) (each
+ *       Collective (over all).  The check above.  On a move, fields[0..nfields) (each
  *       g->nextended bytes) are replaced by arrays of the new blocks (the old
  *       ones freed), halo is recreated for the new blocks (MPI_INT8_T) and
  *       exchanged on every field, and rank 0 prints the new blocks as
- *       "blocks      <when>..." unless -quiet.  Returns 1 after a move, 0
- *       without one (a failed move included), -1 if out of memory for the
- *       decision itself (message printed, on every rank).
+ *       "blocks      <when>..." unless -quiet or when is NULL.  Returns 1
+ *       after a move, 0 without one (a failed move included), -1 if out of
+ *       memory for the decision itself (message printed, on every rank of
+ *       all).
  *   int ising_rebalance_write(ising_rebalance *b, ising_io *io, int first)
  *       Collective.  Writes the root attribute rebalances: the moves of the
  *       run so far.  With first, the count starts from the attribute already
@@ -65,15 +80,22 @@ typedef struct {
   const ising_couplings *c;
   ising_geometry slot[2]; /* blocks built by moves: slot[own] in use, -1 while on the run's */
   ising_couplings cslot[2];
+  ising_geometry *owned_g; /* ising_rebalance_owned: the caller's storage, else NULL */
+  ising_couplings *owned_c;
   int own;
-  int off;        /* 1 after a move failed: no more moves */
-  double cost;    /* rank 0: seconds the last move took, 0 before the first */
-  double update0; /* update time at the last check */
-  int64_t every;  /* sweeps between checks, 0: none */
+  int off;         /* 1 after a move failed: no more moves */
+  double cost;     /* rank 0: seconds the last move took, 0 before the first */
+  double update0;  /* update time at the last check */
+  int64_t every;   /* sweeps between checks, 0: none */
+  MPI_Comm all;    /* where errors are agreed: g's communicator, or every replica group's */
+  MPI_Comm across; /* ranks of one position in groups that share their blocks, or MPI_COMM_NULL */
+  int grouped;     /* ising_rebalance_groups was called */
   int64_t since, moves;
 } ising_rebalance;
 
 void ising_rebalance_init(ising_rebalance *b, const ising_params *p, const ising_geometry *g, const ising_couplings *c);
+void ising_rebalance_groups(ising_rebalance *b, MPI_Comm all, MPI_Comm across);
+void ising_rebalance_owned(ising_rebalance *b, ising_geometry *g, ising_couplings *c);
 int ising_rebalance_due(ising_rebalance *b);
 int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields, int8_t **fields, ising_halo *halo,
                           const char *when);

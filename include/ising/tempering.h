@@ -3,7 +3,10 @@
  * K temperatures run at once, one replica each.  The ranks are split
  * (MPI_Comm_split) into groups of -ranks_per_replica ranks; each group holds
  * K / groups replicas, each replica decomposed over the group's ranks with
- * the run's usual geometry.  Every -pt_swap_interval sweeps, neighbouring
+ * the run's usual geometry (with -balance, blocks sized for the group's
+ * ranks; with two replica sets shared by all groups, whose overlaps pair
+ * rank k with rank k; -rebalance moves them during the run, rebalance.h).
+ * Every -pt_swap_interval sweeps, neighbouring
  * temperature slots (even pairs, then odd pairs, alternately) exchange
  * their replicas with probability min(1, exp((beta_t - beta_t+1)(E_a - E_b))):
  * labels move, spins never do.  Replica r's dynamics are keyed by (seed,
