@@ -61,7 +61,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
   ising_rebalance_init(&blk, p, g0, c0);
   const int64_t R = p->anneal_restarts, per_restart = p->anneal_steps * p->anneal_sweeps_per_step;
   int rc = ISING_EXIT_RUNTIME;
-  int8_t *spins = malloc(g->nextended), *best = malloc(g->nextended);
+  int8_t *spins = malloc(g->nextended), *best = calloc(1, g->nextended); /* -rebalance moves best from the start */
   double *energies = malloc(sizeof(double) * (size_t)R);
   ising_halo halo;
   ising_halo_create(g, MPI_INT8_T, &halo);
@@ -108,7 +108,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
                            ISING_STREAM_ANNEAL0 + (uint32_t)r);
       ising_sweep_stats acc = {0, 0, 0};
       ising_mc_sweep(&sweeper, &halo, spins, (uint64_t)n, &acc);
-      if (ising_rebalance_due(&blk)) {
+      if (ising_rebalance_due(&blk) && (n + 1 < per_restart || r + 1 < R)) { /* not after the last sweep */
         char when[96];
         snprintf(when, sizeof(when), "after sweep %lld of restart %lld ", (long long)(n + 1), (long long)(r + 1));
         int8_t *fields[2] = {spins, best};

@@ -306,6 +306,7 @@ static int make_cuts(MPI_Comm comm, MPI_Comm across, const ising_params *p, isin
   if (p->balance != ISING_BALANCE_EVEN) g->speeds = malloc(sizeof(double) * (size_t)g->size);
   int bad = !g->cut_mem || (p->balance != ISING_BALANCE_EVEN && !g->speeds), any;
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, comm);
+  if (across != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_LOR, across); /* all or none */
   if (any) return -1;
   for (int d = 0, k = 0; d < ISING_MAX_DIM; k += g->grid[d] + 1, d++) {
     g->cut[d] = g->cut_mem + k;

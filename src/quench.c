@@ -12,6 +12,7 @@
 #include "ising/sweep.h"
 #include "ising/timers.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,7 @@ int ising_quench_run(const ising_params *p, const ising_geometry *g0, const isin
   ising_rebalance blk;
   ising_rebalance_init(&blk, p, g0, c0);
   const int nt = p->quench_ntimes, H = p->quench_histories, sk = p->quench_structure_factor;
+  if (sk) blk.max_block = INT_MAX / 2; /* the structure factor's transposes hold two doubles per site in an int count */
   const double bonds = (double)ising_observables_bonds(g), N = (double)g->nsites;
   int rc = ISING_EXIT_RUNTIME;
   ising_structure st;
@@ -294,7 +296,7 @@ int ising_quench_run(const ising_params *p, const ising_geometry *g0, const isin
       ising_sweep_stats acc = {0, 0, 0};
       for (; t < p->quench_times[j]; t++) {
         ising_mc_sweep(&sweeper, &halo, spins, ((uint64_t)h << 32) | (uint64_t)t, &acc);
-        if (!ising_rebalance_due(&blk)) continue;
+        if (!ising_rebalance_due(&blk) || (t + 1 == p->quench_sweeps && h + 1 == H)) continue; /* not after the last */
         char when[96];
         snprintf(when, sizeof(when), "after sweep %lld of history %d ", (long long)(t + 1), h + 1);
         const int moved = ising_rebalance_check(&blk, p, 1, &spins, &halo, when);

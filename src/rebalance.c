@@ -18,10 +18,14 @@ void ising_rebalance_init(ising_rebalance *b, const ising_params *p, const ising
   b->g = g;
   b->c = c;
   b->own = -1;
+  b->slot[0].comm = b->slot[1].comm = MPI_COMM_NULL;
   b->every = g->size > 1 ? p->rebalance : 0;
+  b->max_block = INT_MAX;
   b->update0 = ising_timer_elapsed(ISING_PHASE_UPDATE);
-  b->all = g->comm;
+  b->all = MPI_COMM_NULL;
   b->across = MPI_COMM_NULL;
+  const char *test = getenv("ISING_REBALANCE_TEST");
+  b->test = test && *test;
 }
 
 void ising_rebalance_groups(ising_rebalance *b, MPI_Comm all, MPI_Comm across)
@@ -60,8 +64,11 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
 {
   ising_timer_start(ISING_PHASE_REBALANCE);
   const ising_geometry *g = b->g;
+  const MPI_Comm all = b->grouped ? b->all : g->comm;
   const double t = ising_timer_elapsed(ISING_PHASE_UPDATE);
   double mine = (double)g->nlocal * (double)b->since / fmax(t - b->update0, 1e-9);
+  if (b->test) mine = 1.0 + (double)((g->rank + b->checks) % 3); /* ISING_REBALANCE_TEST: speeds that rotate */
+  b->checks++;
   b->update0 = t;
   b->since = 0;
   size_t ncut = 0;
@@ -70,7 +77,7 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
   int64_t *cut = malloc(sizeof(int64_t) * (ncut + 1));
   int8_t **moved = calloc((size_t)nfields, sizeof(int8_t *));
   int bad = !speeds || !cut || !moved, rc = -1;
-  if (ising_check(b->all, bad, "out of memory for -rebalance")) goto done;
+  if (ising_check(all, bad, "out of memory for -rebalance")) goto done;
   /* groups that share their blocks: each position as fast as its slowest rank */
   if (b->across != MPI_COMM_NULL) MPI_Allreduce(MPI_IN_PLACE, &mine, 1, MPI_DOUBLE, MPI_MIN, b->across);
   MPI_Allgather(&mine, 1, MPI_DOUBLE, speeds, 1, MPI_DOUBLE, g->comm);
@@ -86,11 +93,11 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
                  then = ising_geometry_slowest(g, cut, speeds) / top;
     const double cost = b->cost > 0.0 ? b->cost : 2.0 * now;
     cut[ncut] = !bad && memcmp(cut, g->cut_mem, sizeof(int64_t) * ncut) && then < now &&
-                fmax(largest_block(g, g->cut_mem), largest_block(g, cut)) <= (double)INT_MAX &&
+                fmax(largest_block(g, g->cut_mem), largest_block(g, cut)) <= b->max_block &&
                 (p->rebalance_gain == 0.0 ||
                  (then <= now * (1.0 - p->rebalance_gain) && (now - then) * (double)b->every > cost));
   }
-  if (ising_check(b->all, bad, "out of memory for -rebalance")) goto done;
+  if (ising_check(all, bad, "out of memory for -rebalance")) goto done;
   /* shared blocks: the first group's rank 0 decides for all (each group's last move took its own time) */
   if (b->across != MPI_COMM_NULL && g->rank == 0) MPI_Bcast(cut, (int)ncut + 1, MPI_INT64_T, 0, b->across);
   MPI_Bcast(cut, (int)ncut + 1, MPI_INT64_T, 0, g->comm);
@@ -118,15 +125,15 @@ int ising_rebalance_check(ising_rebalance *b, const ising_params *p, int nfields
    * every group that moves succeeded (the old fields are untouched until
    * then), so that they all go on checking together and shared blocks stay
    * the same */
-  if (b->grouped) MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_LOR, b->all);
+  if (b->grouped) MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_LOR, all);
   if (failed) {
     if (moving) {
       ising_couplings_free(nc);
       ising_geometry_free(ng);
     }
     b->off = 1;
-    ising_warn(b->all, "-rebalance: out of memory for moving the blocks; the run goes on with the blocks it has "
-                       "and moves them no more");
+    ising_warn(all, "-rebalance: out of memory for moving the blocks; the run goes on with the blocks it has "
+                    "and moves them no more");
     goto done;
   }
   if (!moving) goto done;

@@ -679,7 +679,9 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
    * with rank k (overlaps()), so the groups share one set of blocks, sized
    * for the slowest rank of each position */
   if (R == 2) MPI_Comm_split(world, world_rank % p->ranks_per_replica, world_rank, &across);
-  if ((status = ising_geometry_create_shared(group_comm, across, &gp, &g))) goto done;
+  status = ising_geometry_create_shared(group_comm, across, &gp, &g);
+  MPI_Allreduce(MPI_IN_PLACE, &status, 1, MPI_INT, MPI_MAX, world); /* every group stops if one must */
+  if (status) goto done;
   if (world_rank == 0 && !p->quiet && g.speeds) { /* group 0's blocks */
     ising_geometry_print_blocks(&g, "of replica group 0 ", stdout);
     fflush(stdout);
@@ -780,7 +782,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       if (production && r < K) changed[t] += st.changed; /* set 0 carries the per-slot statistics */
     }
     const int64_t done = s + 1;
-    if (ising_rebalance_due(&blk)) {
+    if (ising_rebalance_due(&blk) && done < tune + total) { /* not after the last sweep */
       char when[96];
       snprintf(when, sizeof(when), "of replica group 0 after sweep %lld ", (long long)done);
       for (int j = 0; j < per_group; j++) fields[j] = spins[j];

@@ -62,8 +62,8 @@ else
   fail "annealing differs between 1 and 3 ranks"
 fi
 # -rebalance moves the blocks (the current and the best spins) during the
-# restarts; from blocks sized for speeds far from the real ones it must move
-run 3 -task anneal -lattice_size 6,4 -couplings pm -anneal_restarts 8 -balance 1,5,2 -rebalance 3 -rebalance_gain 0 \
+# restarts (ISING_REBALANCE_TEST: at every check)
+ISING_REBALANCE_TEST=1 run 3 -task anneal -lattice_size 6,4 -couplings pm -anneal_restarts 8 -balance 1,5,2 -rebalance 3 -rebalance_gain 0 \
   -quiet -output "$work/rb3.h5" || fail "3 ranks with -rebalance"
 n=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' "$work/rb3.h5" 2>/dev/null) ||
   n=""

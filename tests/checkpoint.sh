@@ -151,9 +151,13 @@ cycle() {
 
 mc="-lattice_size 24,20 -beta_list 0.3,0.44,0.5 -thermalize 500 -sweeps 360000 -measure_interval 3 -snapshot_interval 120000"
 # the restarts on blocks sized by -balance (uneven, then measured) and
-# moved during the run (-rebalance; gain 0: whenever the sweep times favour
-# other cuts); the file counts the moves of every segment
+# moved during the run (-rebalance, gain 0; ISING_REBALANCE_TEST replaces
+# the measured speeds by ones that change at every check, rebalance.h, so
+# the blocks move at every check); the file counts the moves of every
+# segment
+export ISING_REBALANCE_TEST=1
 cycle mc "$mc -rebalance 1000 -rebalance_gain 0" 1 TERM 2/3,1 USR1 3/measure
+unset ISING_REBALANCE_TEST
 moves=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' mc.h5 2>/dev/null) ||
   moves=""
 if [ -n "$moves" ] && [ "$moves" -ge 1 ]; then pass "mc: $moves moves of the blocks over the restarts"; else
@@ -264,7 +268,9 @@ pt="-task tempering -lattice_size 8,8 -couplings pm -beta_list 0.2,0.35,0.5,0.65
     -pt_adapt_sweeps 4000 -thermalize 500 -sweeps 120000 -pt_swap_interval 2 -snapshot_interval 40000"
 # the first and last segments on blocks sized for wrong speeds and moved
 # by -rebalance
+export ISING_REBALANCE_TEST=1
 cycle tempering "$pt -rebalance 200 -rebalance_gain 0" 2:2/1,3 INT 1 USR1 2:2/3,1
+unset ISING_REBALANCE_TEST
 moves=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' tempering.h5 \
   2>/dev/null) || moves=""
 if [ -n "$moves" ] && [ "$moves" -ge 1 ]; then pass "tempering: $moves moves of the blocks over the restarts"; else
@@ -282,7 +288,9 @@ an="-task mc,meanfield,anneal -lattice_size 10,10 -couplings pm -beta_list 0.4,0
 # Blocks sized for wrong speeds in the segments on 2 and 3 ranks, moved
 # by -rebalance in mc and in anneal (so the anneal checkpoint holds moved
 # blocks); the count of moves goes on across the tasks and the restarts.
-cycle tasks "$an -rebalance 1000 -rebalance_gain 0" 2/1,3 USR1 3/1,1,4 TERM 1 mc anneal
+export ISING_REBALANCE_TEST=1
+cycle tasks "$an -rebalance 5000 -rebalance_gain 0" 2/1,3 USR1 3/1,1,4 TERM 1 mc anneal
+unset ISING_REBALANCE_TEST
 moves=$("$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' tasks.h5 2>/dev/null) ||
   moves=""
 if [ -n "$moves" ] && [ "$moves" -ge 2 ]; then pass "tasks: $moves moves of the blocks over the tasks and restarts"; else

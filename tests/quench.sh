@@ -76,10 +76,11 @@ run 1 "${opts[@]}" -output "$work/r1.h5" && run 3 "${opts[@]}" -output "$work/r3
 if h5diff "$work/r1.h5" "$work/r3.h5" /quench && h5diff "$work/r1.h5" "$work/r4.h5" /quench; then
   pass "/quench bit-identical on 1, 3 ranks and a 1x4 grid"
 else fail "/quench differs between rank counts"; fi
-# -rebalance moves the blocks during the histories (gain 0: whenever the
-# measured sweep times favour other cuts; from blocks sized for speeds far
-# from the real ones, so it must move): the structure-factor transposes and
-# the snapshots follow the new blocks, and nothing changes.
+# -rebalance moves the blocks during the histories (ISING_REBALANCE_TEST:
+# speeds that change at every check, so with gain 0 the blocks move at
+# every check): the structure-factor transposes and the snapshots follow
+# the new blocks, and nothing changes.
+export ISING_REBALANCE_TEST=1
 moves() { "$PYTHON" -c 'import sys, h5py; print(int(h5py.File(sys.argv[1]).attrs["rebalances"]))' "$1"; }
 rb=(-rebalance 3 -rebalance_gain 0 -quench_snapshots true)
 run 1 "${opts[@]}" -quench_snapshots true -output "$work/s1.h5" &&
@@ -97,6 +98,7 @@ n=$(moves "$work/t4.h5" 2>/dev/null) || n=""
 if h5diff "$work/t1.h5" "$work/t4.h5" /quench && [ -n "$n" ] && [ "$n" -ge 1 ]; then
   pass "3D /quench bit-identical on 1 rank and on a 1x2x2 grid whose blocks moved $n times"
 else fail "3D /quench with -rebalance on a 1x2x2 grid: differs, or no moves ('$n')"; fi
+unset ISING_REBALANCE_TEST
 
 if "$PYTHON" "$SRC/postprocess/quench.py" "$work/q2d.h5" --figure "$work/q.png" >/dev/null && [ -s "$work/q.png" ]; then
   pass "postprocess/quench.py figure"

@@ -12,7 +12,9 @@
  *   - the time that saves over the next N sweeps exceeds what a move costs
  *     (the last move's wall time; two sweeps before the first; not with
  *     G = 0), and
- *   - no block, old or new, exceeds INT_MAX sites (MPI's count).
+ *   - no block, old or new, exceeds max_block sites (INT_MAX, MPI's count,
+ *     unless the caller lowers it: the quench's structure factor needs
+ *     half that).
  * Then every rank moves its fields to the new blocks (ising_geometry_move),
  * builds the couplings of its new block (ising_couplings_create: the
  * disorder is keyed by global site, so it is the same) and recreates the
@@ -20,6 +22,11 @@
  * the time changes.  A move that runs out of memory leaves the blocks as
  * they were and stops the moves, with a warning.  The whole check is timed
  * as ISING_PHASE_REBALANCE.
+ *
+ * For tests: with the environment variable ISING_REBALANCE_TEST set (not
+ * empty), the measured speeds are replaced by 1 + (rank + check) mod 3,
+ * which change at every check, so that the blocks move at every check
+ * whatever the machine's timing (the results must not change).
  *
  *   typedef struct { const ising_geometry *g; const ising_couplings *c; int64_t moves; ... } ising_rebalance;
  *       g and c: the blocks in use; they start as the run's and change at a
@@ -90,6 +97,9 @@ typedef struct {
   MPI_Comm all;    /* where errors are agreed: g's communicator, or every replica group's */
   MPI_Comm across; /* ranks of one position in groups that share their blocks, or MPI_COMM_NULL */
   int grouped;     /* ising_rebalance_groups was called */
+  int test;        /* ISING_REBALANCE_TEST */
+  int64_t checks;
+  double max_block; /* the most sites of a block a move may leave or make */
   int64_t since, moves;
 } ising_rebalance;
 
