@@ -11,7 +11,11 @@
 # harmless, e.g. a value that was already there), never crash, hang, or
 # exit otherwise.  Labelled fuzz: the sanitizer pass of CI runs it under
 # AddressSanitizer and UBSan.  MUTANTS (default 15 per task) sets the count;
-# the mutations are seeded, so a failure is reproducible.
+# the mutations are seeded, so a failure is reproducible.  The runs are long
+# (a mutant that restarts is stopped at its first checkpoint) but measure
+# every 1000 sweeps: a checkpoint holds the time series at their full length
+# and a copy of the output file (whose series are allocated in full too), so
+# measuring every sweep made each checkpoint of the tempering run 576 MB.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 pid=""
@@ -42,9 +46,9 @@ make() {
   echo "$*" >"$name.opts"
 }
 
-make mc -lattice_size 16,12 -beta_list 0.3,0.5 -thermalize 100 -sweeps 20000000 -measure_interval 5
+make mc -lattice_size 16,12 -beta_list 0.3,0.5 -thermalize 100 -sweeps 20000000 -measure_interval 1000
 make pt -task tempering -lattice_size 6,6 -couplings pm -beta_list 0.3,0.6,1.0 -pt_replica_sets 2 -sweeps 4000000 \
-  -pt_adapt_sweeps 0
+  -measure_interval 1000 -pt_adapt_sweeps 0
 make an -task anneal -lattice_size 8,8 -couplings gaussian -anneal_restarts 4 -anneal_steps 200000 \
   -anneal_sweeps_per_step 10
 
