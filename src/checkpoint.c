@@ -397,6 +397,7 @@ typedef struct {
   hid_t type;
   int rank;
   int64_t dims[ISING_IO_MAX_RANK];
+  int upto; /* 1 + the axis whose length may be anything in [1, dims[axis]] (time series so far); 0: none */
 } schema_entry;
 
 #define NSCHEMA 32
@@ -411,6 +412,14 @@ static void schema_add(schema_entry *e, int *n, const char *path, hid_t type, in
   x->dims[0] = d0;
   x->dims[1] = d1;
   x->dims[2] = d2;
+  x->upto = 0;
+}
+
+/* A time series so far: as schema_add, axis upto - 1 of any length in [1, its dims]. */
+static void schema_series(schema_entry *e, int *n, const char *path, int rank, int64_t d0, int64_t d1, int upto)
+{
+  schema_add(e, n, path, H5T_NATIVE_DOUBLE, rank, d0, d1, 0);
+  e[*n - 1].upto = upto;
 }
 
 static void schema_field(schema_entry *e, int *n, const char *path, const ising_params *p, int64_t nlead)
@@ -419,6 +428,7 @@ static void schema_field(schema_entry *e, int *n, const char *path, const ising_
   snprintf(x->path, sizeof(x->path), "%s", path);
   x->type = H5T_NATIVE_INT8;
   x->rank = 0;
+  x->upto = 0;
   if (nlead) x->dims[x->rank++] = nlead;
   for (int d = p->dim - 1; d >= 0; d--) x->dims[x->rank++] = p->L[d];
 }
@@ -432,8 +442,8 @@ static int schema(const ising_params *p, unsigned task, schema_entry *e)
   if (task == ISING_TASK_MC) {
     schema_add(e, &n, "/mc/counters", I64, 1, 3, 0, 0);
     schema_field(e, &n, "/mc/spins", p, 0);
-    schema_add(e, &n, "/mc/energy", F64, 1, nmeas, 0, 0);
-    schema_add(e, &n, "/mc/magnetization", F64, 1, nmeas, 0, 0);
+    schema_series(e, &n, "/mc/energy", 1, nmeas, 0, 1);
+    schema_series(e, &n, "/mc/magnetization", 1, nmeas, 0, 1);
   } else if (task == ISING_TASK_TEMPERING) {
     static const char *const per_slot[] = {"attempts",     "accepts", "up",        "down",   "tune_attempts",
                                            "tune_accepts", "tune_up", "tune_down", "changed"};
@@ -450,10 +460,10 @@ static int schema(const ising_params *p, unsigned task, schema_entry *e)
       snprintf(path, sizeof(path), "/tempering/%s", per_replica[k]);
       schema_add(e, &n, path, I64, 1, M, 0, 0);
     }
-    schema_add(e, &n, "/tempering/energy", F64, 2, K, nmeas, 0);
-    schema_add(e, &n, "/tempering/magnetization", F64, 2, K, nmeas, 0);
-    schema_add(e, &n, "/tempering/labels", F64, 2, nmeas, K, 0);
-    if (p->pt_replica_sets == 2) schema_add(e, &n, "/tempering/q", F64, 2, K, nmeas, 0);
+    schema_series(e, &n, "/tempering/energy", 2, K, nmeas, 2);
+    schema_series(e, &n, "/tempering/magnetization", 2, K, nmeas, 2);
+    schema_series(e, &n, "/tempering/labels", 2, nmeas, K, 1);
+    if (p->pt_replica_sets == 2) schema_series(e, &n, "/tempering/q", 2, K, nmeas, 2);
     if (p->disorder_samples > 1) schema_add(e, &n, "/tempering/sample_results", F64, 3, p->disorder_samples, 7, K);
     schema_field(e, &n, "/tempering/spins", p, M);
   } else if (task == ISING_TASK_ANNEAL) {
@@ -515,13 +525,27 @@ static int check_dataset(ising_io *in, const schema_entry *e, int any_length, co
   char want[128], have[128];
   format_shape(type_name(e->type), e->rank, e->dims, want, sizeof(want));
   if (any_length) snprintf(want, sizeof(want), "%s [n]", type_name(e->type));
+  if (e->upto) { /* e.g. float64 [3, 1..4000] */
+    snprintf(want, sizeof(want), "%s [", type_name(e->type));
+    for (int k = 0; k < e->rank; k++) {
+      char one[48];
+      if (k == e->upto - 1)
+        snprintf(one, sizeof(one), "%s1..%lld", k ? ", " : "", (long long)e->dims[k]);
+      else
+        snprintf(one, sizeof(one), "%s%lld", k ? ", " : "", (long long)e->dims[k]);
+      strncat(want, one, sizeof(want) - strlen(want) - 1);
+    }
+    strncat(want, "]", sizeof(want) - strlen(want) - 1);
+  }
   if (ising_io_shape(in, e->path, e->type, &rank, dims)) {
     snprintf(msg, len, "option -restart: checkpoint '%s' is damaged: %s is missing or not of type %s", file, e->path,
              want);
     return -1;
   }
   int same = rank == e->rank;
-  for (int k = 0; k < rank && same; k++) same = any_length ? dims[k] > 0 : dims[k] == e->dims[k];
+  for (int k = 0; k < rank && same; k++)
+    same =
+        any_length || k == e->upto - 1 ? dims[k] > 0 && (any_length || dims[k] <= e->dims[k]) : dims[k] == e->dims[k];
   if (!same) {
     format_shape(type_name(e->type), rank, dims, have, sizeof(have));
     snprintf(msg, len, "option -restart: checkpoint '%s' is damaged: %s is %s, expected %s", file, e->path, have, want);
@@ -556,9 +580,10 @@ static int validate(const ising_params *p, ising_checkpoint *ck, char *msg, size
     goto done;
   }
   if (ising_io_read_attr(&in, "/", "format_version", H5T_NATIVE_INT64, &version, 0) ||
-      version != ISING_CHECKPOINT_FORMAT) {
-    snprintf(msg, len, "option -restart: checkpoint '%s' has format version %lld; this program reads version %d%s",
-             file, (long long)version, ISING_CHECKPOINT_FORMAT,
+      version < ISING_CHECKPOINT_FORMAT_OLDEST || version > ISING_CHECKPOINT_FORMAT) {
+    snprintf(msg, len,
+             "option -restart: checkpoint '%s' has format version %lld; this program reads versions %d to %d%s", file,
+             (long long)version, ISING_CHECKPOINT_FORMAT_OLDEST, ISING_CHECKPOINT_FORMAT,
              version == 1 ? " (version 1 was written by a program that drew other update random numbers, so this "
                             "one could not continue its run exactly; finish it with the program that wrote it)"
                           : "");
@@ -584,7 +609,7 @@ static int validate(const ising_params *p, ising_checkpoint *ck, char *msg, size
     goto done;
   }
   schema_entry e[NSCHEMA];
-  schema_entry blob = {"/output", H5T_NATIVE_UINT8, 1, {1}};
+  schema_entry blob = {"/output", H5T_NATIVE_UINT8, 1, {1}, 0};
   if (check_dataset(&in, &blob, 1, file, msg, len)) goto done;
   int n = schema(p, ck->resume_task, e);
   for (int k = 0; k < n; k++)
@@ -948,6 +973,63 @@ int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n,
   for (int k = 0; k < rank; k++) total *= dims[k];
   if (total != n) return -1;
   return ising_io_read_part(cio, path, type, start, dims, data, 1);
+}
+
+/* Time series: rows rows of which the first n entries are kept, row k at data + k ld (rank 2: dataset
+ * [rows, n]; rank 1: rows == 1, dataset [n]).  Written through a buffer of whole rows, SERIES_BYTES at a
+ * time, so that the measurements not yet made are not written at all. */
+#define SERIES_BYTES (INT64_C(1) << 23)
+
+static int64_t series_rows_per_block(int64_t n)
+{
+  int64_t r = SERIES_BYTES / (8 * (n > 0 ? n : 1));
+  return r < 1 ? 1 : r;
+}
+
+int ising_checkpoint_put_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld, int64_t n,
+                                const double *data)
+{
+  uint64_t cs = 0;
+  if (cio->rank == 0)
+    for (int64_t k = 0; k < rows; k++) cs += cs_array(8, data + k * ld, k * n, n);
+  MPI_Bcast(&cs, 1, MPI_UINT64_T, 0, cio->comm);
+  const int64_t dims[2] = {rank == 2 ? rows : n, n}, per = series_rows_per_block(n);
+  int bad = ising_io_dataset(cio, path, H5T_NATIVE_DOUBLE, rank, dims) != 0;
+  double *buf = NULL;
+  if (!bad && cio->rank == 0 && rank == 2) bad = !(buf = malloc(sizeof(double) * (size_t)(per * n)));
+  MPI_Bcast(&bad, 1, MPI_INT, 0, cio->comm);
+  if (!bad && rank == 1)
+    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, data, cio->rank == 0) != 0;
+  for (int64_t r0 = 0; r0 < rows && !bad && rank == 2; r0 += per) { /* same calls on every rank */
+    const int64_t nr = rows - r0 < per ? rows - r0 : per, start[2] = {r0, 0}, count[2] = {nr, n};
+    for (int64_t k = 0; k < nr && buf; k++) memcpy(buf + k * n, data + (r0 + k) * ld, sizeof(double) * (size_t)n);
+    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, start, count, buf, cio->rank == 0) != 0;
+  }
+  free(buf);
+  return bad || ising_io_attr_uint64(cio, path, "checksum", &cs, 0) ? -1 : 0;
+}
+
+int ising_checkpoint_get_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld, int64_t nmin,
+                                double *data)
+{
+  int r;
+  int64_t dims[ISING_IO_MAX_RANK];
+  if (ising_io_shape(cio, path, H5T_NATIVE_DOUBLE, &r, dims) || r != rank || (rank == 2 && dims[0] != rows) ||
+      (rank == 1 && rows != 1))
+    return -1;
+  const int64_t n = dims[rank - 1], per = series_rows_per_block(n);
+  if (n < nmin || n < 1 || n > ld) return -1;
+  if (rank == 1) return ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, data, 1);
+  double *buf = malloc(sizeof(double) * (size_t)(per * n));
+  int bad = !buf, any;
+  MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, cio->comm);
+  for (int64_t r0 = 0; r0 < rows && !any; r0 += per) {
+    const int64_t nr = rows - r0 < per ? rows - r0 : per, start[2] = {r0, 0}, count[2] = {nr, n};
+    any = ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, start, count, buf, 1) != 0;
+    for (int64_t k = 0; k < nr && !any; k++) memcpy(data + (r0 + k) * ld, buf + k * n, sizeof(double) * (size_t)n);
+  }
+  free(buf);
+  return any ? -1 : 0;
 }
 
 static int8_t dummy_spin;

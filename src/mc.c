@@ -350,19 +350,27 @@ static void report_progress(const ising_params *p, progress *pr, int rank, int k
 /* The state at a sweep boundary of temperature k: n sweeps of it done
  * (thermalisation included), changed spins so far in its measured sweeps
  * (this rank's share), the spins, and its time series so far. */
-static int mc_checkpoint(ising_checkpoint *ck, ising_io *io, const ising_geometry *g, int k, int64_t n,
-                         int64_t changed_local, int8_t *spins, const double *e, const double *m, int64_t nmeas)
+/* Measurements made after n sweeps of a temperature (thermalisation included). */
+static int64_t measurements_done(const ising_params *p, int64_t n)
+{
+  return n > p->thermalize ? (n - p->thermalize) / p->measure_interval : 0;
+}
+
+static int mc_checkpoint(ising_checkpoint *ck, const ising_params *p, ising_io *io, const ising_geometry *g, int k,
+                         int64_t n, int64_t changed_local, int8_t *spins, const double *e, const double *m,
+                         int64_t nmeas)
 {
   int64_t changed, three = 3;
   MPI_Allreduce(&changed_local, &changed, 1, MPI_INT64_T, MPI_SUM, g->comm);
   const int64_t counters[3] = {k, n, changed};
+  const int64_t kept = measurements_done(p, n) > 1 ? measurements_done(p, n) : 1; /* the series so far */
   ising_io cio;
   ising_timer_start(ISING_PHASE_OUTPUT);
   int bad = ising_checkpoint_begin(ck, io, ISING_TASK_MC, &cio) ||
             ising_checkpoint_put(&cio, "/mc/counters", H5T_NATIVE_INT64, 1, &three, counters) ||
             ising_checkpoint_put_spins(&cio, "/mc/spins", g, 0, &spins) ||
-            ising_checkpoint_put(&cio, "/mc/energy", H5T_NATIVE_DOUBLE, 1, &nmeas, e) ||
-            ising_checkpoint_put(&cio, "/mc/magnetization", H5T_NATIVE_DOUBLE, 1, &nmeas, m);
+            ising_checkpoint_put_series(&cio, "/mc/energy", 1, 1, nmeas, kept, e) ||
+            ising_checkpoint_put_series(&cio, "/mc/magnetization", 1, 1, nmeas, kept, m);
   bad = ising_checkpoint_end(ck, &cio, bad);
   ising_timer_stop(ISING_PHASE_OUTPUT);
   return bad;
@@ -375,12 +383,14 @@ static int mc_resume(ising_checkpoint *ck, ising_io *cio, const ising_params *p,
   const int64_t nmeas = p->sweeps / p->measure_interval;
   int64_t c[3] = {-1, -1, -1};
   int bad = ising_checkpoint_get(cio, "/mc/counters", H5T_NATIVE_INT64, 3, c) ||
-            ising_checkpoint_get_spins(cio, "/mc/spins", g, 0, &spins) ||
-            ising_checkpoint_get(cio, "/mc/energy", H5T_NATIVE_DOUBLE, nmeas, e) ||
-            ising_checkpoint_get(cio, "/mc/magnetization", H5T_NATIVE_DOUBLE, nmeas, m);
-  ising_io_close(cio);
+            ising_checkpoint_get_spins(cio, "/mc/spins", g, 0, &spins);
   bad |= c[0] < 0 || c[0] >= p->nbeta || c[1] < 0 || c[1] > p->thermalize + p->sweeps || c[2] < 0 ||
          c[2] / p->nsites > c[1];
+  /* every measurement made so far must be there (the counters are the same on every rank) */
+  const int64_t made = bad ? 0 : measurements_done(p, c[1]);
+  bad = bad || ising_checkpoint_get_series(cio, "/mc/energy", 1, 1, nmeas, made, e) ||
+        ising_checkpoint_get_series(cio, "/mc/magnetization", 1, 1, nmeas, made, m);
+  ising_io_close(cio);
   if (ising_checkpoint_check(ck, bad, "the Monte Carlo state (/mc) is unreadable or out of range")) return -1;
   *k = (int)c[0];
   *n = c[1];
@@ -402,7 +412,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
   ising_halo halo;
   ising_halo_create(g, MPI_INT8_T, &halo);
   int8_t *spins = malloc(g->nextended);
-  double *e = malloc(sizeof(double) * (size_t)nmeas), *m = malloc(sizeof(double) * (size_t)nmeas);
+  double *e = calloc((size_t)nmeas, sizeof(double)), *m = calloc((size_t)nmeas, sizeof(double));
   int oom = !spins || !e || !m;
   if (ising_check(g->comm, oom, "out of memory for the spins and time series")) goto done;
   if (ising_mc_create_observables(p, have_exact, io) || create_spin_datasets(g, snaps_per_beta * p->nbeta, io))
@@ -483,7 +493,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
       }
       const int action = ising_checkpoint_poll(ck);
       if (action != ISING_CHECKPOINT_NONE) flush_measurements(g, &pending, e, m);
-      if (action != ISING_CHECKPOINT_NONE && mc_checkpoint(ck, io, g, k, n + 1, acc.changed, spins, e, m, nmeas))
+      if (action != ISING_CHECKPOINT_NONE && mc_checkpoint(ck, p, io, g, k, n + 1, acc.changed, spins, e, m, nmeas))
         goto done;
       if (action == ISING_CHECKPOINT_STOP) {
         rc = ISING_EXIT_INTERRUPTED;

@@ -490,12 +490,21 @@ static void pt_slot_arrays(const pt_state *st, int64_t *changed, int64_t **a)
   memcpy(a, v, sizeof(v));
 }
 
+/* Measurements made after done sweeps of a sample (tuning included). */
+static int64_t pt_measurements_done(const ising_params *p, int64_t done)
+{
+  const int64_t first = p->pt_adapt_sweeps + p->thermalize;
+  return done > first ? (done - first) / p->measure_interval : 0;
+}
+
 /* The run after done sweeps of sample st->sample (tuning included). */
 static int pt_checkpoint(ising_checkpoint *ck, ising_io *io, const pt_state *st, int64_t done)
 {
   const ising_params *p = st->p;
   const int K = st->l->K, M = st->l->R * K, S = p->disorder_samples;
-  int64_t nk = K, nm = M, two = 2, series[2] = {K, st->nmeas}, ldims[2] = {st->nmeas, K}, sdims[3] = {S, NSAMPLE_Q, K};
+  /* the time series so far (at least one entry: no empty datasets) */
+  const int64_t nkept = pt_measurements_done(p, done) > 1 ? pt_measurements_done(p, done) : 1;
+  int64_t nk = K, nm = M, two = 2, ldims[2] = {nkept, K}, sdims[3] = {S, NSAMPLE_Q, K};
   int64_t *changed = malloc(sizeof(int64_t) * (size_t)K), *ints = malloc(sizeof(int64_t) * (size_t)M);
   int8_t **by_replica = calloc((size_t)M, sizeof(int8_t *));
   double *samples = S > 1 ? malloc(sizeof(double) * (size_t)(S * NSAMPLE_Q * K)) : NULL;
@@ -526,10 +535,10 @@ static int pt_checkpoint(ising_checkpoint *ck, ising_io *io, const pt_state *st,
   if (!bad)
     bad = ising_checkpoint_put(&cio, "/tempering/direction", H5T_NATIVE_INT64, 1, &nm, ints) ||
           ising_checkpoint_put(&cio, "/tempering/trips", H5T_NATIVE_INT64, 1, &nm, st->l->trips) ||
-          ising_checkpoint_put(&cio, "/tempering/energy", H5T_NATIVE_DOUBLE, 2, series, st->e_ts) ||
-          ising_checkpoint_put(&cio, "/tempering/magnetization", H5T_NATIVE_DOUBLE, 2, series, st->m_ts) ||
+          ising_checkpoint_put_series(&cio, "/tempering/energy", 2, K, st->nmeas, nkept, st->e_ts) ||
+          ising_checkpoint_put_series(&cio, "/tempering/magnetization", 2, K, st->nmeas, nkept, st->m_ts) ||
           ising_checkpoint_put(&cio, "/tempering/labels", H5T_NATIVE_DOUBLE, 2, ldims, st->labels) ||
-          (st->q_ts && ising_checkpoint_put(&cio, "/tempering/q", H5T_NATIVE_DOUBLE, 2, series, st->q_ts)) ||
+          (st->q_ts && ising_checkpoint_put_series(&cio, "/tempering/q", 2, K, st->nmeas, nkept, st->q_ts)) ||
           (samples && ising_checkpoint_put(&cio, "/tempering/sample_results", H5T_NATIVE_DOUBLE, 3, sdims, samples)) ||
           ising_checkpoint_put_spins(&cio, "/tempering/spins", st->g, M, by_replica);
   /* The lowest energies as exact integers: [M, 2] high and low words. */
@@ -570,14 +579,21 @@ static int pt_resume(ising_checkpoint *ck, ising_io *cio, const pt_state *st, in
   if (ising_check(ck->comm, bad, "out of memory for the restart")) goto done;
   for (int r = 0; r < M; r++) by_replica[r] = r / st->per_group == st->group ? st->spins[r % st->per_group] : NULL;
   pt_slot_arrays(st, st->changed, slot);
-  bad = ising_checkpoint_get(cio, "/tempering/counters", H5T_NATIVE_INT64, 2, counters) ||
-        ising_checkpoint_get(cio, "/tempering/beta", H5T_NATIVE_DOUBLE, K, p->beta) ||
+  bad = ising_checkpoint_get(cio, "/tempering/counters", H5T_NATIVE_INT64, 2, counters) || counters[1] < 0 ||
+        counters[1] > last;
+  /* every measurement made so far must be there (the same on every rank: replicated data) */
+  const int64_t made = bad ? 0 : pt_measurements_done(p, counters[1]);
+  int lrank = 0;
+  int64_t ldims[ISING_IO_MAX_RANK] = {0, 0};
+  bad = bad || ising_checkpoint_get(cio, "/tempering/beta", H5T_NATIVE_DOUBLE, K, p->beta) ||
         ising_checkpoint_get(cio, "/tempering/beta_initial", H5T_NATIVE_DOUBLE, K, st->initial) ||
         ising_checkpoint_get(cio, "/tempering/trips", H5T_NATIVE_INT64, M, st->l->trips) ||
-        ising_checkpoint_get(cio, "/tempering/energy", H5T_NATIVE_DOUBLE, K * st->nmeas, st->e_ts) ||
-        ising_checkpoint_get(cio, "/tempering/magnetization", H5T_NATIVE_DOUBLE, K * st->nmeas, st->m_ts) ||
-        ising_checkpoint_get(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, K * st->nmeas, st->labels) ||
-        (st->q_ts && ising_checkpoint_get(cio, "/tempering/q", H5T_NATIVE_DOUBLE, K * st->nmeas, st->q_ts)) ||
+        ising_checkpoint_get_series(cio, "/tempering/energy", 2, K, st->nmeas, made, st->e_ts) ||
+        ising_checkpoint_get_series(cio, "/tempering/magnetization", 2, K, st->nmeas, made, st->m_ts) ||
+        ising_io_shape(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, &lrank, ldims) || lrank != 2 || ldims[0] < made ||
+        ldims[0] < 1 || ldims[0] > st->nmeas || ldims[1] != K ||
+        ising_checkpoint_get(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, ldims[0] * K, st->labels) ||
+        (st->q_ts && ising_checkpoint_get_series(cio, "/tempering/q", 2, K, st->nmeas, made, st->q_ts)) ||
         ising_checkpoint_get_spins(cio, "/tempering/spins", st->g, M, by_replica);
   for (int k = 0; k < PT_NSLOT && !bad; k++) {
     char path[64];
@@ -649,14 +665,14 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   int have_halo = 0;
   ladder l;
   int8_t **spins = calloc((size_t)per_group, sizeof(int8_t *));
-  double *e_ts = malloc(sizeof(double) * (size_t)(K * nmeas)), *m_ts = malloc(sizeof(double) * (size_t)(K * nmeas));
-  double *labels = malloc(sizeof(double) * (size_t)(K * nmeas));
+  double *e_ts = calloc((size_t)(K * nmeas), sizeof(double)), *m_ts = calloc((size_t)(K * nmeas), sizeof(double));
+  double *labels = calloc((size_t)(K * nmeas), sizeof(double));
   double *energy = malloc(sizeof(double) * (size_t)M), *mag = malloc(sizeof(double) * (size_t)M);
   double *local = malloc(sizeof(double) * (size_t)(2 * M)), *sums = malloc(sizeof(double) * (size_t)(2 * M));
   /* this group's replicas: their local sums, then e and m, reduced over the group in one all-reduce */
   ising_observables_sums *rep_sums = malloc(sizeof(ising_observables_sums) * (size_t)per_group);
   double *rep_em = malloc(sizeof(double) * (size_t)(2 * per_group));
-  double *q_ts = R == 2 ? malloc(sizeof(double) * (size_t)(K * nmeas)) : NULL;
+  double *q_ts = R == 2 ? calloc((size_t)(K * nmeas), sizeof(double)) : NULL;
   overlap ov = {0};
   int64_t *tatt = NULL, *tacc = NULL, *tup = NULL, *tdown = NULL;
   /* energy_q[r]: replica r's exact energy (units of 2^-32), energy_q[M + r] its sum of spins; denergy the same

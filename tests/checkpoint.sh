@@ -193,7 +193,7 @@ for frac in 0.01 0.9999; do
   head -c "$cut" r.ckpt.h5 >trunc.h5
   refuse "cannot open checkpoint 'trunc.h5'" trunc.h5 $mc
 done
-"$PYTHON" - <<'PY'
+"$PYTHON" - "$SRC/tests" <<'PY' | tee series.txt
 import h5py, numpy as np, shutil
 shutil.copy("r.ckpt.h5", "flip.h5")
 with h5py.File("flip.h5", "r") as f:
@@ -217,12 +217,48 @@ for name, path, data in (("shape.h5", "mc/spins", np.ones((4, 4), np.int8)),
 shutil.copy("r.ckpt.h5", "v1.h5")  # written before the 16 + 16-bit random numbers
 with h5py.File("v1.h5", "r+") as f:
     f.attrs["format_version"] = np.int64(1)
+# The series hold the measurements made so far (-thermalize 500,
+# -measure_interval 3), not their whole length (120000).
+with h5py.File("r.ckpt.h5", "r") as f:
+    k, n, _ = f["mc/counters"][()]
+    made, have = max(0, (n - 500) // 3), f["mc/energy"].shape[0]
+    ok = have == max(made, 1) and have < 120000 and f["mc/magnetization"].shape == (have,)
+    print(f"{'ok     ' if ok else 'FAILED '} checkpoint series: {have} entries after {n} sweeps of beta {k} ({made} measured)")
+# too short: fewer entries than measurements made (checksum recomputed)
+import sys
+sys.path.insert(0, sys.argv[1])
+from check_checkpoint import checksum
+shutil.copy("r.ckpt.h5", "short.h5")
+with h5py.File("short.h5", "r+") as f:
+    for name in ("mc/energy", "mc/magnetization"):
+        data = f[name][: max(1, f[name].shape[0] // 2)]
+        del f[name]
+        f[name] = data
+        f[name].attrs["checksum"] = np.uint64(checksum(data))
+# format 2 wrote the whole length (zeros beyond the measurements): still read
+shutil.copy("r.ckpt.h5", "v2.h5")
+with h5py.File("v2.h5", "r+") as f:
+    f.attrs["format_version"] = np.int64(2)
+    for name in ("mc/energy", "mc/magnetization"):
+        data = np.zeros(120000)
+        data[: f[name].shape[0]] = f[name][()]
+        del f[name]
+        f[name] = data
+        f[name].attrs["checksum"] = np.uint64(checksum(data))
 PY
-refuse "has format version 1; this program reads version 2 (version 1 was written by a program that drew other update random numbers" v1.h5 $mc
+refuse "has format version 1; this program reads versions 2 to 3 (version 1 was written by a program that drew other update random numbers" v1.h5 $mc
 refuse "the contents of /output do not match its checksum" flip.h5 $mc
 refuse "/mc/spins is int8 [4, 4], expected int8 [20, 24]" shape.h5 $mc
-refuse "/mc/energy is missing or not of type float64 [120000]" type.h5 $mc
+refuse "/mc/energy is missing or not of type float64 [1..120000]" type.h5 $mc
 refuse "is not a checkpoint of this program" mc.ref.h5 $mc
+refuse "checkpoint 'short.h5' is inconsistent: the Monte Carlo state (/mc) is unreadable or out of range" short.h5 $mc
+grep -q "^FAILED" series.txt && failures=$((failures + 1))
+if run 2 $mc -quiet -restart v2.h5 -output v2out.h5 -checkpoint_file v2out.ckpt.h5 &&
+  "$PYTHON" "$SRC/tests/check_same.py" mc.ref.h5 v2out.h5; then
+  pass "a format-2 checkpoint (whole-length series) restarts; complete and identical"
+else
+  fail "restart from a format-2 checkpoint"
+fi
 # An existing output is replaced only when it is this run's unfinished output.
 cp mc.ref.h5 precious.h5
 sum1=$(md5sum <precious.h5)

@@ -65,6 +65,16 @@
  *   int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n, void *data)
  *       A replicated array (rank 0's copy is written; every rank reads all
  *       n values) of type H5T_NATIVE_INT64 or H5T_NATIVE_DOUBLE.
+ *   int ising_checkpoint_put_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld, int64_t n,
+ *                                   const double *data)
+ *   int ising_checkpoint_get_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld,
+ *                                   int64_t nmin, double *data)
+ *       Time series so far: the first n entries of each of rows rows, row k
+ *       at data + k ld (rank 2: dataset [rows, n]; rank 1: rows == 1,
+ *       dataset [n]); rank 0's copy is written.  get reads every stored
+ *       entry into the same places and fails unless nmin <= n <= ld (n >= 1).
+ *       The measurements not yet made are not written: a checkpoint grows
+ *       with the run instead of holding the whole length from the start.
  *   int ising_checkpoint_put_spins(ising_io *cio, const char *path, const ising_geometry *g, int64_t nlead,
  *                                  int8_t *const *spins)
  *   int ising_checkpoint_get_spins(ising_io *cio, const char *path, const ising_geometry *g, int64_t nlead,
@@ -91,9 +101,11 @@
 enum { ISING_CHECKPOINT_NONE = 0, ISING_CHECKPOINT_WRITE = 1, ISING_CHECKPOINT_STOP = 2 };
 
 /* Root attribute format_version.  2: the update random numbers are drawn 16 + 16 bits per site (rng.h); a
- * version-1 checkpoint continued with them would not reproduce its run, so it is refused. */
-#define ISING_CHECKPOINT_FORMAT       2
-#define ISING_CHECKPOINT_POLL_SECONDS 0.01 /* target time between agreed polls */
+ * version-1 checkpoint continued with them would not reproduce its run, so it is refused.  3: the time
+ * series hold the measurements made so far, not their whole length; version 2 (whole length) is still read. */
+#define ISING_CHECKPOINT_FORMAT        3
+#define ISING_CHECKPOINT_FORMAT_OLDEST 2    /* the oldest format_version a restart accepts */
+#define ISING_CHECKPOINT_POLL_SECONDS  0.01 /* target time between agreed polls */
 
 typedef struct {
   MPI_Comm comm; /* the output file's communicator (all ranks) */
@@ -131,6 +143,10 @@ int ising_checkpoint_end(ising_checkpoint *ck, ising_io *cio, int failed);
 int ising_checkpoint_resume(ising_checkpoint *ck, unsigned task, ising_io *cio);
 int ising_checkpoint_put(ising_io *cio, const char *path, hid_t type, int rank, const int64_t *dims, const void *data);
 int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n, void *data);
+int ising_checkpoint_put_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld, int64_t n,
+                                const double *data);
+int ising_checkpoint_get_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld, int64_t nmin,
+                                double *data);
 int ising_checkpoint_put_spins(ising_io *cio, const char *path, const ising_geometry *g, int64_t nlead,
                                int8_t *const *spins);
 int ising_checkpoint_get_spins(ising_io *cio, const char *path, const ising_geometry *g, int64_t nlead,
