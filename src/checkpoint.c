@@ -977,7 +977,8 @@ int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n,
 
 /* Time series: rows rows of which the first n entries are kept, row k at data + k ld (rank 2: dataset
  * [rows, n]; rank 1: rows == 1, dataset [n]).  Written through a buffer of whole rows, SERIES_BYTES at a
- * time, so that the measurements not yet made are not written at all. */
+ * time (rows of more go one by one, straight from data), so that the measurements not yet made are not
+ * written at all. */
 #define SERIES_BYTES (INT64_C(1) << 23)
 
 static int64_t series_rows_per_block(int64_t n)
@@ -995,15 +996,18 @@ int ising_checkpoint_put_series(ising_io *cio, const char *path, int rank, int64
   MPI_Bcast(&cs, 1, MPI_UINT64_T, 0, cio->comm);
   const int64_t dims[2] = {rank == 2 ? rows : n, n}, per = series_rows_per_block(n);
   int bad = ising_io_dataset(cio, path, H5T_NATIVE_DOUBLE, rank, dims) != 0;
+  /* rows longer than the buffer go one at a time from data, and so do whole rows (n == ld: contiguous) */
+  const int direct = per == 1 || n == ld;
   double *buf = NULL;
-  if (!bad && cio->rank == 0 && rank == 2) bad = !(buf = malloc(sizeof(double) * (size_t)(per * n)));
+  if (!bad && cio->rank == 0 && rank == 2 && !direct) bad = !(buf = malloc(sizeof(double) * (size_t)(per * n)));
   MPI_Bcast(&bad, 1, MPI_INT, 0, cio->comm);
   if (!bad && rank == 1)
     bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, data, cio->rank == 0) != 0;
   for (int64_t r0 = 0; r0 < rows && !bad && rank == 2; r0 += per) { /* same calls on every rank */
     const int64_t nr = rows - r0 < per ? rows - r0 : per, start[2] = {r0, 0}, count[2] = {nr, n};
     for (int64_t k = 0; k < nr && buf; k++) memcpy(buf + k * n, data + (r0 + k) * ld, sizeof(double) * (size_t)n);
-    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, start, count, buf, cio->rank == 0) != 0;
+    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, start, count, direct ? data + r0 * ld : buf,
+                              cio->rank == 0) != 0;
   }
   free(buf);
   return bad || ising_io_attr_uint64(cio, path, "checksum", &cs, 0) ? -1 : 0;
@@ -1020,13 +1024,15 @@ int ising_checkpoint_get_series(ising_io *cio, const char *path, int rank, int64
   const int64_t n = dims[rank - 1], per = series_rows_per_block(n);
   if (n < nmin || n < 1 || n > ld) return -1;
   if (rank == 1) return ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, data, 1);
-  double *buf = malloc(sizeof(double) * (size_t)(per * n));
-  int bad = !buf, any;
+  const int direct = per == 1 || n == ld; /* as in put_series */
+  double *buf = direct ? NULL : malloc(sizeof(double) * (size_t)(per * n));
+  int bad = !direct && !buf, any;
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, cio->comm);
   for (int64_t r0 = 0; r0 < rows && !any; r0 += per) {
     const int64_t nr = rows - r0 < per ? rows - r0 : per, start[2] = {r0, 0}, count[2] = {nr, n};
-    any = ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, start, count, buf, 1) != 0;
-    for (int64_t k = 0; k < nr && !any; k++) memcpy(data + (r0 + k) * ld, buf + k * n, sizeof(double) * (size_t)n);
+    any = ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, start, count, direct ? data + r0 * ld : buf, 1) != 0;
+    for (int64_t k = 0; k < nr && !any && buf; k++)
+      memcpy(data + (r0 + k) * ld, buf + k * n, sizeof(double) * (size_t)n);
   }
   free(buf);
   return any ? -1 : 0;
