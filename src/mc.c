@@ -347,15 +347,16 @@ static void report_progress(const ising_params *p, progress *pr, int rank, int k
   fflush(stdout);
 }
 
-/* The state at a sweep boundary of temperature k: n sweeps of it done
- * (thermalisation included), changed spins so far in its measured sweeps
- * (this rank's share), the spins, and its time series so far. */
 /* Measurements made after n sweeps of a temperature (thermalisation included). */
 static int64_t measurements_done(const ising_params *p, int64_t n)
 {
   return n > p->thermalize ? (n - p->thermalize) / p->measure_interval : 0;
 }
 
+/* The state at a sweep boundary of temperature k: n sweeps of it done
+ * (thermalisation included), changed spins so far in its measured sweeps
+ * (this rank's share), the spins, and its time series so far (the
+ * measurements made, at least one entry). */
 static int mc_checkpoint(ising_checkpoint *ck, const ising_params *p, ising_io *io, const ising_geometry *g, int k,
                          int64_t n, int64_t changed_local, int8_t *spins, const double *e, const double *m,
                          int64_t nmeas)
