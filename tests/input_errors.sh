@@ -10,7 +10,10 @@ n=0
 # Every case runs in the background, up to INPUT_JOBS (default 4) at a time,
 # and is judged by judge_all in order: most of a failing run's time is
 # mpirun's wait (1 s, odls_base_sigkill_timeout) before it ends the job, not
-# computation, so the cases overlap well even on 2 cores.
+# computation, so the cases overlap well even on 2 cores.  The 300 s limit
+# per case only catches a rank left hanging: under ASan, 4 at a time beside
+# another MPI test, a case took 4-11 s on the 2-core VM, and CI machines
+# can be slower and busier; a limit near that would fail good runs.
 jobs_max=${INPUT_JOBS:-4}
 declare -a msgs whats
 bad() { # np "message fragment" options...
@@ -22,7 +25,7 @@ bad() { # np "message fragment" options...
   while [ "$(jobs -rp | wc -l)" -ge "$jobs_max" ]; do wait -n; done
   (
     start=$SECONDS
-    timeout 60 "$MPIEXEC" -n "$np" --oversubscribe "$ISING" -sweeps 10 -thermalize 0 -output "case$n.h5" "$@" \
+    timeout 300 "$MPIEXEC" -n "$np" --oversubscribe "$ISING" -sweeps 10 -thermalize 0 -output "case$n.h5" "$@" \
       >"stdout$n.txt" 2>"stderr$n.txt"
     echo "$? $((SECONDS - start))" >"rc$n.txt"
   ) &
