@@ -965,6 +965,9 @@ int ising_checkpoint_put(ising_io *cio, const char *path, hid_t type, int rank, 
              : 0;
 }
 
+/* what a rank that keeps no copy passes to a collective transfer that selects nothing */
+static double dummy_value;
+
 int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n, void *data)
 {
   int rank;
@@ -972,7 +975,7 @@ int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n,
   if (ising_io_shape(cio, path, type, &rank, dims)) return -1;
   for (int k = 0; k < rank; k++) total *= dims[k];
   if (total != n) return -1;
-  return ising_io_read_part(cio, path, type, start, dims, data, 1);
+  return ising_io_read_part(cio, path, type, start, dims, data ? data : &dummy_value, data != NULL);
 }
 
 /* Time series: rows rows of which the first n entries are kept, row k at data + k ld (rank 2: dataset
@@ -1001,13 +1004,17 @@ int ising_checkpoint_put_series(ising_io *cio, const char *path, int rank, int64
   double *buf = NULL;
   if (!bad && cio->rank == 0 && rank == 2 && !direct) bad = !(buf = malloc(sizeof(double) * (size_t)(per * n)));
   MPI_Bcast(&bad, 1, MPI_INT, 0, cio->comm);
+  const int mine = cio->rank == 0; /* the other ranks select nothing and may hold no series */
   if (!bad && rank == 1)
-    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, data, cio->rank == 0) != 0;
+    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, mine ? data : &dummy_value, mine) != 0;
   for (int64_t r0 = 0; r0 < rows && !bad && rank == 2; r0 += per) { /* same calls on every rank */
     const int64_t nr = rows - r0 < per ? rows - r0 : per, start[2] = {r0, 0}, count[2] = {nr, n};
     for (int64_t k = 0; k < nr && buf; k++) memcpy(buf + k * n, data + (r0 + k) * ld, sizeof(double) * (size_t)n);
-    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, start, count, direct ? data + r0 * ld : buf,
-                              cio->rank == 0) != 0;
+    bad = ising_io_write_part(cio, path, H5T_NATIVE_DOUBLE, start, count,
+                              !mine    ? &dummy_value
+                              : direct ? data + r0 * ld
+                                       : buf,
+                              mine) != 0;
   }
   free(buf);
   return bad || ising_io_attr_uint64(cio, path, "checksum", &cs, 0) ? -1 : 0;
@@ -1023,14 +1030,20 @@ int ising_checkpoint_get_series(ising_io *cio, const char *path, int rank, int64
     return -1;
   const int64_t n = dims[rank - 1], per = series_rows_per_block(n);
   if (n < nmin || n < 1 || n > ld) return -1;
-  if (rank == 1) return ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, data, 1);
-  const int direct = per == 1 || n == ld; /* as in put_series */
+  const int mine = data != NULL; /* a rank without the series takes part and reads nothing */
+  if (rank == 1)
+    return ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, (int64_t[]){0}, &n, mine ? data : &dummy_value, mine);
+  const int direct = per == 1 || n == ld || !mine; /* as in put_series */
   double *buf = direct ? NULL : malloc(sizeof(double) * (size_t)(per * n));
   int bad = !direct && !buf, any;
   MPI_Allreduce(&bad, &any, 1, MPI_INT, MPI_LOR, cio->comm);
   for (int64_t r0 = 0; r0 < rows && !any; r0 += per) {
     const int64_t nr = rows - r0 < per ? rows - r0 : per, start[2] = {r0, 0}, count[2] = {nr, n};
-    any = ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, start, count, direct ? data + r0 * ld : buf, 1) != 0;
+    any = ising_io_read_part(cio, path, H5T_NATIVE_DOUBLE, start, count,
+                             !mine    ? &dummy_value
+                             : direct ? data + r0 * ld
+                                      : buf,
+                             mine) != 0;
     for (int64_t k = 0; k < nr && !any && buf; k++)
       memcpy(data + (r0 + k) * ld, buf + k * n, sizeof(double) * (size_t)n);
   }

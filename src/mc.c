@@ -240,28 +240,31 @@ static void print_deviation(FILE *out, const char *name, double v, double err, d
     fprintf(out, "    exact %-18s %14.8f  deviation %s (zero error bar)\n", name, exact, v == exact ? "0" : "n/a");
 }
 
+int ising_mc_write_slots(ising_io *io, const char *path, int64_t K, int64_t nmeas, const double *src)
+{
+  const int64_t rows = K >= (1 << 20) ? 1 : (1 << 20) / K; /* 8 MiB of rows at a time */
+  const int64_t nbuf = (nmeas < rows ? nmeas : rows) * K;
+  int rank;
+  MPI_Comm_rank(io->comm, &rank);
+  double *buf = malloc(sizeof(double) * (size_t)(nbuf > 0 && rank == 0 ? nbuf : 1));
+  int rc = ising_check(io->comm, !buf, "out of memory writing the time series") ? -1 : 0;
+  for (int64_t r0 = 0; r0 < nmeas && !rc; r0 += rows) {
+    const int64_t nr = nmeas - r0 < rows ? nmeas - r0 : rows, start[2] = {r0, 0}, count[2] = {nr, K};
+    for (int64_t i = 0; i < nr && rank == 0; i++) /* only rank 0's data is written */
+      for (int64_t k = 0; k < K; k++) buf[i * K + k] = src[k * nmeas + r0 + i];
+    rc = ising_io_write_double(io, path, start, count, buf);
+  }
+  free(buf);
+  return rc ? -1 : 0;
+}
+
 int ising_mc_write_series(const ising_params *p, ising_io *io, const double *e, const double *m)
 {
   const int64_t nmeas = p->sweeps / p->measure_interval, K = p->nbeta;
-  const int64_t rows = K >= (1 << 20) ? 1 : (1 << 20) / K; /* 8 MiB of rows at a time */
-  const int64_t nbuf = (nmeas < rows ? nmeas : rows) * K;
-  double *buf = malloc(sizeof(double) * (size_t)(nbuf > 0 ? nbuf : 1));
-  int rank;
-  MPI_Comm_rank(io->comm, &rank);
   ising_timer_start(ISING_PHASE_OUTPUT);
-  int rc = ising_check(io->comm, !buf, "out of memory writing the time series") ? -1 : 0;
-  for (int which = 0; which < 2 && !rc; which++) {
-    const double *src = which ? m : e;
-    for (int64_t r0 = 0; r0 < nmeas && !rc; r0 += rows) {
-      const int64_t nr = nmeas - r0 < rows ? nmeas - r0 : rows, start[2] = {r0, 0}, count[2] = {nr, K};
-      for (int64_t i = 0; i < nr && rank == 0; i++) /* only rank 0's data is written */
-        for (int64_t k = 0; k < K; k++) buf[i * K + k] = src[k * nmeas + r0 + i];
-      rc = ising_io_write_double(io, which ? "/timeseries/magnetization" : "/timeseries/energy", start, count, buf);
-    }
-  }
-  if (!rc) rc = ising_io_flush(io);
+  int rc = ising_mc_write_slots(io, "/timeseries/energy", K, nmeas, e) ||
+           ising_mc_write_slots(io, "/timeseries/magnetization", K, nmeas, m) || ising_io_flush(io);
   ising_timer_stop(ISING_PHASE_OUTPUT);
-  free(buf);
   return rc ? -1 : 0;
 }
 
@@ -297,7 +300,7 @@ int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freee
 {
   const int64_t nmeas = p->sweeps / p->measure_interval;
   ising_timer_start(ISING_PHASE_ANALYSIS);
-  /* Every rank holds the same series; one analyses, all receive. */
+  /* Rank 0 holds the series (the other ranks may not); it analyses, all receive. */
   ising_estimates est;
   int rank;
   MPI_Comm_rank(io->comm, &rank);

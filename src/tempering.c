@@ -225,14 +225,15 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
       "beta",      "q2",           "q2_err",           "q4",     "q4_err",     "abs_q",
       "abs_q_err", "binder_ratio", "binder_ratio_err", "chi_sg", "chi_sg_err", "tau_int_q2"};
   enum { NQ = sizeof(names) / sizeof(*names) };
-  const int K = p->nbeta;
-  const size_t n = (size_t)nmeas;
+  const int K = p->nbeta, keeper = io->rank == 0; /* q_ts is on rank 0 alone: it analyses, all receive */
+  const size_t n = (size_t)nmeas, nk = keeper ? n : 1;
   const int nbins_hist = p->nsites < 200 ? (int)p->nsites + 1 : 201;
-  double *q2 = malloc(sizeof(double) * n), *q4 = malloc(sizeof(double) * n), *aq = malloc(sizeof(double) * n);
-  double *hist = calloc((size_t)(K * nbins_hist), sizeof(double)), *row = malloc(sizeof(double) * NQ * (size_t)K);
-  int rc = !q2 || !q4 || !aq || !hist || !row;
+  double *q2 = malloc(sizeof(double) * nk), *q4 = malloc(sizeof(double) * nk), *aq = malloc(sizeof(double) * nk);
+  double *hist = calloc(keeper ? (size_t)(K * nbins_hist) : 1, sizeof(double));
+  double *row = calloc(NQ * (size_t)K, sizeof(double));
+  int rc = ising_check(io->comm, !q2 || !q4 || !aq || !hist || !row, "out of memory for the overlap analysis");
   double N = (double)p->nsites;
-  for (int t = 0; t < K && !rc; t++) {
+  for (int t = 0; t < K && !rc && keeper; t++) {
     const double *q = q_ts + (size_t)t * n;
     for (size_t i = 0; i < n; i++) {
       q2[i] = q[i] * q[i];
@@ -253,33 +254,29 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
     ising_stats_jackknife(series, 2, n, nb, binder_g, NULL, &r[7], &r[8]);
     ising_stats_jackknife(series, 1, n, nb, chi_sg, &N, &r[9], &r[10]);
     r[11] = tau;
-    if (res) {
-      res->v[4][t] = r[1];
-      res->v[5][t] = r[7];
-      res->v[6][t] = r[9];
-    }
   }
-  int64_t nk = K, zero = 0, hdims[2] = {K, nbins_hist}, tdims[2] = {nmeas, K}, start[2] = {0, 0};
+  if (!rc) MPI_Bcast(row, NQ * K, MPI_DOUBLE, 0, io->comm);
+  for (int t = 0; t < K && !rc && res; t++) {
+    res->v[4][t] = row[(size_t)t * NQ + 1];
+    res->v[5][t] = row[(size_t)t * NQ + 7];
+    res->v[6][t] = row[(size_t)t * NQ + 9];
+  }
+  int64_t nkk = K, zero = 0, hdims[2] = {K, nbins_hist}, tdims[2] = {nmeas, K}, start[2] = {0, 0};
+  double *col = rc ? NULL : malloc(sizeof(double) * (size_t)K);
+  if (!rc) rc = ising_check(io->comm, !col, "out of memory for the overlap analysis");
   for (int j = 0; j < NQ && !rc; j++) {
     char path[64];
-    double *col = malloc(sizeof(double) * (size_t)K);
-    if (!col) return -1;
     for (int t = 0; t < K; t++) col[t] = row[(size_t)t * NQ + (size_t)j];
     snprintf(path, sizeof(path), "/overlap/%s", names[j]);
-    rc = ising_io_dataset_double(io, path, 1, &nk) || ising_io_write_double(io, path, &zero, &nk, col);
-    free(col);
+    rc = ising_io_dataset_double(io, path, 1, &nkk) || ising_io_write_double(io, path, &zero, &nkk, col);
   }
+  free(col);
   /* q_ts is [slot][measurement]; the file holds [measurement, slot]. */
-  double *tq = malloc(sizeof(double) * n * (size_t)K);
-  if (!tq) rc = 1;
-  for (int t = 0; t < K && !rc; t++)
-    for (size_t i = 0; i < n; i++) tq[i * (size_t)K + (size_t)t] = q_ts[(size_t)t * n + i];
   if (!rc)
     rc = ising_io_dataset_double(io, "/overlap/q", 2, tdims) ||
-         ising_io_write_double(io, "/overlap/q", start, tdims, tq) ||
+         ising_mc_write_slots(io, "/overlap/q", K, nmeas, q_ts) ||
          ising_io_dataset_double(io, "/overlap/histogram", 2, hdims) ||
          ising_io_write_double(io, "/overlap/histogram", start, hdims, hist);
-  free(tq);
   free(q2);
   free(q4);
   free(aq);
@@ -473,6 +470,7 @@ typedef struct {
   int per_group, group, sample;
   int64_t nmeas;
   int8_t **spins; /* [per_group] this group's replicas */
+  int keeper;     /* world rank 0: the time series e_ts, m_ts, labels and q_ts are there alone */
   double *e_ts, *m_ts, *labels, *q_ts, *initial;
   int64_t *tatt, *tacc, *tup, *tdown, *changed;
   sample_result *all; /* every disorder sample's results, NULL with one sample */
@@ -581,20 +579,23 @@ static int pt_resume(ising_checkpoint *ck, ising_io *cio, const pt_state *st, in
   pt_slot_arrays(st, st->changed, slot);
   bad = ising_checkpoint_get(cio, "/tempering/counters", H5T_NATIVE_INT64, 2, counters) || counters[1] < 0 ||
         counters[1] > last;
-  /* every measurement made so far must be there (the same on every rank: replicated data) */
+  /* every measurement made so far must be there (read on world rank 0, which keeps the series) */
   const int64_t made = bad ? 0 : pt_measurements_done(p, counters[1]);
   int lrank = 0;
   int64_t ldims[ISING_IO_MAX_RANK] = {0, 0};
-  bad = bad || ising_checkpoint_get(cio, "/tempering/beta", H5T_NATIVE_DOUBLE, K, p->beta) ||
-        ising_checkpoint_get(cio, "/tempering/beta_initial", H5T_NATIVE_DOUBLE, K, st->initial) ||
-        ising_checkpoint_get(cio, "/tempering/trips", H5T_NATIVE_INT64, M, st->l->trips) ||
-        ising_checkpoint_get_series(cio, "/tempering/energy", 2, K, st->nmeas, made, st->e_ts) ||
-        ising_checkpoint_get_series(cio, "/tempering/magnetization", 2, K, st->nmeas, made, st->m_ts) ||
-        ising_io_shape(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, &lrank, ldims) || lrank != 2 || ldims[0] < made ||
-        ldims[0] < 1 || ldims[0] > st->nmeas || ldims[1] != K ||
-        ising_checkpoint_get(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, ldims[0] * K, st->labels) ||
-        (st->q_ts && ising_checkpoint_get_series(cio, "/tempering/q", 2, K, st->nmeas, made, st->q_ts)) ||
-        ising_checkpoint_get_spins(cio, "/tempering/spins", st->g, M, by_replica);
+  bad =
+      bad || ising_checkpoint_get(cio, "/tempering/beta", H5T_NATIVE_DOUBLE, K, p->beta) ||
+      ising_checkpoint_get(cio, "/tempering/beta_initial", H5T_NATIVE_DOUBLE, K, st->initial) ||
+      ising_checkpoint_get(cio, "/tempering/trips", H5T_NATIVE_INT64, M, st->l->trips) ||
+      ising_checkpoint_get_series(cio, "/tempering/energy", 2, K, st->nmeas, made, st->keeper ? st->e_ts : NULL) ||
+      ising_checkpoint_get_series(cio, "/tempering/magnetization", 2, K, st->nmeas, made,
+                                  st->keeper ? st->m_ts : NULL) ||
+      ising_io_shape(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, &lrank, ldims) || lrank != 2 || ldims[0] < made ||
+      ldims[0] < 1 || ldims[0] > st->nmeas || ldims[1] != K ||
+      ising_checkpoint_get(cio, "/tempering/labels", H5T_NATIVE_DOUBLE, ldims[0] * K, st->keeper ? st->labels : NULL) ||
+      (st->q_ts &&
+       ising_checkpoint_get_series(cio, "/tempering/q", 2, K, st->nmeas, made, st->keeper ? st->q_ts : NULL)) ||
+      ising_checkpoint_get_spins(cio, "/tempering/spins", st->g, M, by_replica);
   for (int k = 0; k < PT_NSLOT && !bad; k++) {
     char path[64];
     snprintf(path, sizeof(path), "/tempering/%s", pt_slot_names[k]);
@@ -665,14 +666,18 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   int have_halo = 0;
   ladder l;
   int8_t **spins = calloc((size_t)per_group, sizeof(int8_t *));
-  double *e_ts = calloc((size_t)(K * nmeas), sizeof(double)), *m_ts = calloc((size_t)(K * nmeas), sizeof(double));
-  double *labels = calloc((size_t)(K * nmeas), sizeof(double));
+  /* The time series (K nmeas each: the run's largest arrays) live on world rank 0 alone, which analyses and
+   * writes them; the other ranks hold one entry, so a node's memory does not grow with its ranks. */
+  const int keeper = world_rank == 0;
+  const size_t nts = keeper ? (size_t)(K * nmeas) : 1;
+  double *e_ts = calloc(nts, sizeof(double)), *m_ts = calloc(nts, sizeof(double));
+  double *labels = calloc(nts, sizeof(double));
   double *energy = malloc(sizeof(double) * (size_t)M), *mag = malloc(sizeof(double) * (size_t)M);
   double *local = malloc(sizeof(double) * (size_t)(2 * M)), *sums = malloc(sizeof(double) * (size_t)(2 * M));
   /* this group's replicas: their local sums, then e and m, reduced over the group in one all-reduce */
   ising_observables_sums *rep_sums = malloc(sizeof(ising_observables_sums) * (size_t)per_group);
   double *rep_em = malloc(sizeof(double) * (size_t)(2 * per_group));
-  double *q_ts = R == 2 ? calloc((size_t)(K * nmeas), sizeof(double)) : NULL;
+  double *q_ts = R == 2 ? calloc(nts, sizeof(double)) : NULL;
   overlap ov = {0};
   int64_t *tatt = NULL, *tacc = NULL, *tup = NULL, *tdown = NULL;
   /* energy_q[r]: replica r's exact energy (units of 2^-32), energy_q[M + r] its sum of spins; denergy the same
@@ -733,6 +738,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
                        .sample = sample,
                        .nmeas = nmeas,
                        .spins = spins,
+                       .keeper = keeper,
                        .e_ts = e_ts,
                        .m_ts = m_ts,
                        .labels = labels,
@@ -865,9 +871,11 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
       int64_t i = (done - tune - p->thermalize) / p->measure_interval - 1;
       for (int t = 0; t < K; t++) {
         int r = l.replica_at[t];
-        e_ts[t * nmeas + i] = energy[r] / (double)p->nsites;
-        m_ts[t * nmeas + i] = mag[r];
-        labels[i * K + t] = (double)r;
+        if (keeper) {
+          e_ts[t * nmeas + i] = energy[r] / (double)p->nsites;
+          m_ts[t * nmeas + i] = mag[r];
+          labels[i * K + t] = (double)r;
+        }
         l.up[t] += l.direction[r] == 1;
         l.down[t] += l.direction[r] == -1;
       }
@@ -875,7 +883,7 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
         ising_timer_start(ISING_PHASE_MEASURE);
         overlaps(&ov, &g, &l, spins, per_group, group, p->ranks_per_replica, world);
         ising_timer_stop(ISING_PHASE_MEASURE);
-        for (int t = 0; t < K; t++) q_ts[t * nmeas + i] = ov.q[t];
+        for (int t = 0; t < K && keeper; t++) q_ts[t * nmeas + i] = ov.q[t];
       }
     }
     if (snaps && measure && (done - tune - p->thermalize) % p->snapshot_interval == 0) {
@@ -932,7 +940,8 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     int print = !p->quiet && world_rank == 0;
     double acceptance = (double)changed_all[t] / ((double)p->sweeps * (double)p->nsites);
     ising_estimates est;
-    if (ising_mc_finish_temperature(p, io, fe, t, &e_ts[t * nmeas], &m_ts[t * nmeas], acceptance, 0, print, &est))
+    if (ising_mc_finish_temperature(p, io, fe, t, keeper ? &e_ts[t * nmeas] : NULL, keeper ? &m_ts[t * nmeas] : NULL,
+                                    acceptance, 0, print, &est))
       goto done;
     if (res) {
       res->v[0][t] = est.energy;

@@ -64,7 +64,9 @@
  *                            const void *data)
  *   int ising_checkpoint_get(ising_io *cio, const char *path, hid_t type, int64_t n, void *data)
  *       A replicated array (rank 0's copy is written; every rank reads all
- *       n values) of type H5T_NATIVE_INT64 or H5T_NATIVE_DOUBLE.
+ *       n values) of type H5T_NATIVE_INT64 or H5T_NATIVE_DOUBLE.  A rank
+ *       that does not keep the array passes data NULL to get (rank 0 must
+ *       not): it takes part in the collective read and receives nothing.
  *   int ising_checkpoint_put_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld, int64_t n,
  *                                   const double *data)
  *   int ising_checkpoint_get_series(ising_io *cio, const char *path, int rank, int64_t rows, int64_t ld,
@@ -73,6 +75,8 @@
  *       at data + k ld (rank 2: dataset [rows, n]; rank 1: rows == 1,
  *       dataset [n]); rank 0's copy is written.  get reads every stored
  *       entry into the same places and fails unless nmin <= n <= ld (n >= 1).
+ *       Only rank 0 needs the series: the other ranks may pass data NULL
+ *       to both (the tempering task keeps its series on rank 0 alone).
  *       The measurements not yet made are not written: a checkpoint grows
  *       with the run instead of holding the whole length from the start.
  *   int ising_checkpoint_put_spins(ising_io *cio, const char *path, const ising_geometry *g, int64_t nlead,

@@ -34,8 +34,13 @@
  *       k; thermodynamic integration (below) is redone over every
  *       temperature whose lower neighbours all have estimates, and
  *       /free_energy/lnZ_ti* and the headline lnZ are rewritten.  Returns 0 or -1.
- *   int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int);
-int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower,
+ *   int ising_freeenergy_put_series(ising_freeenergy *fe, int k, const double *e, size_t n, double tau_int)
+ *       Collective.  Temperature k's energy time series (per spin, n
+ *       entries, read on rank 0 only: the other ranks may pass NULL),
+ *       thinned by 2 tau_int to at most 1000 MBAR samples that every rank
+ *       keeps; once every temperature has its samples, MBAR runs and
+ *       /free_energy/lnZ_mbar* are written.  Returns 0 or -1.
+ *   int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz_err, double lower,
  *                                double lower_err, double ess)
  *       Collective.  The annealed-importance-sampling estimate at
  *       temperature k, its stochastic lower bound and effective sample size.

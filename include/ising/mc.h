@@ -31,16 +31,20 @@
  *   int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k,
  *                                   const double *e, const double *m, double acceptance, int series,
  *                                   int print, ising_estimates *out)
- *       Collective.  Error analysis of temperature k's time series (every
- *       rank holds the same e and m), writes its /observables entries, the
+ *       Collective.  Error analysis of temperature k's time series (read
+ *       on rank 0 only: the other ranks may pass NULL unless series, and
+ *       the tempering task keeps them on rank 0 alone), writes its /observables entries, the
  *       exact values and, when series, its time-series column, flushes;
  *       prints the summary when print; the estimates also go to *out unless
  *       out is NULL.  Returns 0 or -1.
  *   int ising_mc_write_series(const ising_params *p, ising_io *io, const double *e, const double *m)
  *       Collective.  Every temperature's time series at once (e[k nmeas + i],
- *       the same on every rank), in blocks of whole rows of /timeseries:
+ *       read on rank 0 only), in blocks of whole rows of /timeseries:
  *       a column is a strided selection, for which MPI-IO reads and rewrites
  *       the whole span of the dataset, once per temperature.  Flushes.
+ *   int ising_mc_write_slots(ising_io *io, const char *path, int64_t K, int64_t nmeas, const double *src)
+ *       Collective.  The same for one existing [nmeas, K] dataset from
+ *       src[k nmeas + i] (read on rank 0 only), through an 8 MiB buffer.
  *       Returns 0 or -1.
  *   void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance,
  *                                   int have_exact, const ising_exact_result *x)
@@ -71,6 +75,7 @@ int ising_mc_create_observables(const ising_params *p, int have_exact, ising_io 
 int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
                                 const double *m, double acceptance, int series, int print, ising_estimates *out);
 int ising_mc_write_series(const ising_params *p, ising_io *io, const double *e, const double *m);
+int ising_mc_write_slots(ising_io *io, const char *path, int64_t K, int64_t nmeas, const double *src);
 void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e, double acceptance, int have_exact,
                                 const ising_exact_result *x);
 
