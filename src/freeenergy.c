@@ -479,7 +479,7 @@ static int keep_series(ising_freeenergy *fe, int k, const double *e, size_t n, d
   free(fe->series[k]);
   fe->series[k] = malloc(sizeof(double) * m);
   if (ising_check(fe->comm, !fe->series[k], "out of memory for the MBAR samples")) return -1;
-  /* rank 0 holds the series (tempering keeps it there alone); every rank gets the samples */
+  /* rank 0 holds the series (mc and tempering keep them there alone); every rank gets the samples */
   int rank;
   MPI_Comm_rank(fe->comm, &rank);
   for (size_t i = 0; i < m && rank == 0; i++) fe->series[k][i] = e[i * step] * (double)fe->p->nsites;

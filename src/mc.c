@@ -66,10 +66,14 @@ typedef struct {
   ising_observables_sums sums[MEASURE_BATCH];
 } measurements;
 
+/* The time series e and m are kept on rank 0 alone (the other ranks pass NULL). */
 static void flush_measurements(const ising_geometry *g, measurements *pm, double *e, double *m)
 {
   if (!pm->n) return;
-  ising_observables_reduce(g, pm->n, pm->sums, e + pm->first, m + pm->first);
+  double ev[MEASURE_BATCH], mv[MEASURE_BATCH];
+  ising_observables_reduce(g, pm->n, pm->sums, ev, mv);
+  if (e) memcpy(e + pm->first, ev, sizeof(double) * (size_t)pm->n);
+  if (m) memcpy(m + pm->first, mv, sizeof(double) * (size_t)pm->n);
   pm->n = 0;
 }
 
@@ -295,6 +299,8 @@ void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e
   print_deviation(out, "Binder cumulant", e->binder, e->binder_err, x->binder);
 }
 
+static const double no_series; /* what a rank without the series passes to a write that selects nothing */
+
 int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freeenergy *fe, int k, const double *e,
                                 const double *m, double acceptance, int series, int print, ising_estimates *out)
 {
@@ -318,8 +324,8 @@ int ising_mc_finish_temperature(const ising_params *p, ising_io *io, ising_freee
   int bad = write_results(io, k, p->beta[k], &est, acceptance, ex_ok, &ex) ||
             ising_freeenergy_put_sample(fe, k, est.energy, est.energy_err, est.specific_heat, est.specific_heat_err) ||
             ising_freeenergy_put_series(fe, k, e, (size_t)nmeas, est.tau_int_energy) ||
-            (series && (ising_io_write_double(io, "/timeseries/energy", start, count, e) ||
-                        ising_io_write_double(io, "/timeseries/magnetization", start, count, m))) ||
+            (series && (ising_io_write_double(io, "/timeseries/energy", start, count, e ? e : &no_series) ||
+                        ising_io_write_double(io, "/timeseries/magnetization", start, count, m ? m : &no_series))) ||
             ising_io_flush(io);
   ising_timer_stop(ISING_PHASE_OUTPUT);
   if (bad) return -1;
@@ -392,8 +398,8 @@ static int mc_resume(ising_checkpoint *ck, ising_io *cio, const ising_params *p,
          c[2] / p->nsites > c[1];
   /* every measurement made so far must be there (the counters are the same on every rank) */
   const int64_t made = bad ? 0 : measurements_done(p, c[1]);
-  bad = bad || ising_checkpoint_get_series(cio, "/mc/energy", 1, 1, nmeas, made, e) ||
-        ising_checkpoint_get_series(cio, "/mc/magnetization", 1, 1, nmeas, made, m);
+  bad = bad || ising_checkpoint_get_series(cio, "/mc/energy", 1, 1, nmeas, made, g->rank == 0 ? e : NULL) ||
+        ising_checkpoint_get_series(cio, "/mc/magnetization", 1, 1, nmeas, made, g->rank == 0 ? m : NULL);
   ising_io_close(cio);
   if (ising_checkpoint_check(ck, bad, "the Monte Carlo state (/mc) is unreadable or out of range")) return -1;
   *k = (int)c[0];
@@ -416,7 +422,11 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
   ising_halo halo;
   ising_halo_create(g, MPI_INT8_T, &halo);
   int8_t *spins = malloc(g->nextended);
-  double *e = calloc((size_t)nmeas, sizeof(double)), *m = calloc((size_t)nmeas, sizeof(double));
+  /* the current temperature's time series: on rank 0 alone (it analyses and writes them; one entry elsewhere) */
+  const int keeper = g->rank == 0;
+  const size_t nts = keeper ? (size_t)nmeas : 1;
+  double *e = calloc(nts, sizeof(double)), *m = calloc(nts, sizeof(double));
+  double *kept_e = keeper ? e : NULL, *kept_m = keeper ? m : NULL; /* where the measurements go */
   int oom = !spins || !e || !m;
   if (ising_check(g->comm, oom, "out of memory for the spins and time series")) goto done;
   if (ising_mc_create_observables(p, have_exact, io) || create_spin_datasets(g, snaps_per_beta * p->nbeta, io))
@@ -461,7 +471,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
         pending.sums[pending.n++] = now;
         /* every MEASURE_BATCH measurements the tracked values are confirmed by a pass */
         const int bad = pending.n == MEASURE_BATCH && confirm_tracked(g, c, spins, now);
-        if (pending.n == MEASURE_BATCH) flush_measurements(g, &pending, e, m);
+        if (pending.n == MEASURE_BATCH) flush_measurements(g, &pending, kept_e, kept_m);
         ising_timer_stop(ISING_PHASE_MEASURE);
         if (bad) goto done;
       }
@@ -496,7 +506,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
         }
       }
       const int action = ising_checkpoint_poll(ck);
-      if (action != ISING_CHECKPOINT_NONE) flush_measurements(g, &pending, e, m);
+      if (action != ISING_CHECKPOINT_NONE) flush_measurements(g, &pending, kept_e, kept_m);
       if (action != ISING_CHECKPOINT_NONE && mc_checkpoint(ck, p, io, g, k, n + 1, acc.changed, spins, e, m, nmeas))
         goto done;
       if (action == ISING_CHECKPOINT_STOP) {
@@ -505,7 +515,7 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
       }
     }
     ising_timer_start(ISING_PHASE_MEASURE);
-    flush_measurements(g, &pending, e, m);
+    flush_measurements(g, &pending, kept_e, kept_m);
     base.energy += acc.denergy;
     base.magnetization += acc.dmag;
     const int bad = confirm_tracked(g, c, spins, base);
@@ -514,7 +524,8 @@ int ising_mc_run(const ising_params *p, const ising_geometry *g0, const ising_co
     MPI_Allreduce(&acc.changed, &changed_total, 1, MPI_INT64_T, MPI_SUM, g->comm);
     double acceptance = (double)changed_total / ((double)p->sweeps * (double)p->nsites);
 
-    if (ising_mc_finish_temperature(p, io, fe, k, e, m, acceptance, 1, !p->quiet && g->rank == 0, NULL)) goto done;
+    if (ising_mc_finish_temperature(p, io, fe, k, kept_e, kept_m, acceptance, 1, !p->quiet && g->rank == 0, NULL))
+      goto done;
   }
   ising_timer_start(ISING_PHASE_OUTPUT);
   int64_t done_sweeps = (int64_t)step;

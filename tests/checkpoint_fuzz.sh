@@ -13,9 +13,9 @@
 # AddressSanitizer and UBSan.  MUTANTS (default 15 per task) sets the count;
 # the mutations are seeded, so a failure is reproducible.  The runs are long
 # (a mutant that restarts is stopped at its first checkpoint) but measure
-# every 1000 sweeps: a checkpoint holds the time series at their full length
-# and a copy of the output file (whose series are allocated in full too), so
-# measuring every sweep made each checkpoint of the tempering run 576 MB.
+# every 1000 sweeps: a checkpoint holds a copy of the output file, whose
+# series parallel HDF5 allocates at their full length, so measuring every
+# sweep had made each checkpoint of the tempering run hundreds of MB.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 pid=""

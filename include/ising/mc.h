@@ -32,8 +32,8 @@
  *                                   const double *e, const double *m, double acceptance, int series,
  *                                   int print, ising_estimates *out)
  *       Collective.  Error analysis of temperature k's time series (read
- *       on rank 0 only: the other ranks may pass NULL unless series, and
- *       the tempering task keeps them on rank 0 alone), writes its /observables entries, the
+ *       on rank 0 only, the other ranks may pass NULL: both tasks keep
+ *       them on rank 0 alone), writes its /observables entries, the
  *       exact values and, when series, its time-series column, flushes;
  *       prints the summary when print; the estimates also go to *out unless
  *       out is NULL.  Returns 0 or -1.
