@@ -17,7 +17,10 @@
  * the production sweeps alone (no computation between them): what the messages cost, against the production
  * row's halo share, which also holds the time a rank waits there for a slower one.  The "slowest" column is the
  * busiest rank's time outside the exchange over the mean of all ranks' (1.00 on one rank; on the philox row,
- * which communicates nothing, it shows how unequal the cores themselves are).  The
+ * which communicates nothing, it shows how unequal the cores themselves are).  A last row, "msc", appears where
+ * the multi-spin-coding experiment applies (2D, one rank, periodic L x L with L a multiple of 128, equal bonds, no
+ * field, Metropolis): the spins bit-packed, 64 to a word (docs/performance.md, "Multi-spin coding, measured"),
+ * from the same start; its check column says whether it left the production kernel's spins.  The
  * "cpu ns/flip" column
  * is the same per CPU second of the timing thread (more stable than wall
  * time on a shared machine).  The instruction set of the
@@ -52,6 +55,9 @@
 
 #include <petscsys.h>
 #include <stdio.h>
+#if ISING_X86
+#include <immintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -216,6 +222,198 @@ static timing time_reference(ising_sweeper *k, ising_halo *halo, int8_t *spins, 
   return reduce_timing(t, comm);
 }
 
+/* ---- multi-spin coding (experiment): 2D, one rank, periodic, equal bonds J on both axes, no field,
+ * Metropolis.  Each row's sites of even and of odd x are packed into bits (1 = spin -1), 64 to a word, so a
+ * colour of a row is one array of words: its four neighbour words are the other parity of the same row (once
+ * shifted by a bit) and the same parity of the rows above and below.  The count b of anti-aligned neighbours
+ * (0..4) comes out of bitwise full adders as three bit planes; the random numbers are the production ones
+ * (ising_rng_halves2: the high halves of both parities of a row from each Philox block once), compared 32 at a
+ * time against the high half of T - 1 for each b whose T is neither 0 nor 2^32 (two classes for a
+ * ferromagnet), lo drawn where hi ties.  Colour 1 of row y - 1 follows colour 0 of row y, so the halves of a
+ * row are used while in L1; the spins must come out bit-identical to the production kernel's. */
+typedef struct {
+  int L, words;                  /* sites per axis; words per parity row (L / 128) */
+  uint64_t *bits;                /* [L][2][words]: row y, parity p (x = 2 j + p), bit j % 64 of word j / 64 */
+  uint16_t *hi;                  /* 3 rows of [2][L / 2] high halves: row y at (y % 2), row 0 kept in slot 2 */
+  uint32_t hm1[5];               /* per anti-aligned count b: high half of T - 1 */
+  uint16_t lom1[5];              /* its low half */
+  uint64_t all[5], cmp[5];       /* per b: always accepted (all ones), or compared (all ones) */
+  int64_t changed, sflip, nb[5]; /* tallies: flips, sum of s over them, flips per b */
+} msc_lattice;
+
+static void msc_pack(msc_lattice *m, const ising_geometry *g, int8_t *spins, int unpack)
+{
+  for (int y = 0; y < m->L; y++) {
+    size_t row = ising_geometry_index(g, 0, y + 1, 0);
+    for (int x = 0; x < m->L; x++) {
+      uint64_t *w = m->bits + ((size_t)y * 2 + (size_t)(x & 1)) * (size_t)m->words + (size_t)(x / 2 / 64);
+      int b = x / 2 % 64;
+      if (unpack)
+        spins[row + 1 + (size_t)x] = (*w >> b & 1) ? -1 : 1;
+      else
+        *w = (*w & ~(UINT64_C(1) << b)) | (uint64_t)(spins[row + 1 + (size_t)x] < 0) << b;
+    }
+  }
+}
+
+/* Bits j of the 64 high halves h[0..64) that are below v and equal to it. */
+typedef void (*msc_compare_fn)(const uint16_t *h, uint32_t v, uint64_t *lt, uint64_t *eq);
+
+#if ISING_X86
+ISING_TARGET_AVX512 static inline __attribute__((always_inline)) void msc_compare_avx512(const uint16_t *h, uint32_t v,
+                                                                                         uint64_t *lt, uint64_t *eq)
+{
+  __m512i a = _mm512_loadu_si512(h), b = _mm512_loadu_si512(h + 32), t = _mm512_set1_epi16((short)v);
+  *lt = (uint64_t)_mm512_cmplt_epu16_mask(a, t) | (uint64_t)_mm512_cmplt_epu16_mask(b, t) << 32;
+  *eq = (uint64_t)_mm512_cmpeq_epu16_mask(a, t) | (uint64_t)_mm512_cmpeq_epu16_mask(b, t) << 32;
+}
+#endif
+
+static inline __attribute__((always_inline)) void msc_compare_scalar(const uint16_t *h, uint32_t v, uint64_t *lt,
+                                                                     uint64_t *eq)
+{
+  uint64_t l = 0, e = 0;
+  for (int j = 0; j < 64; j++) {
+    l |= (uint64_t)(h[j] < v) << j;
+    e |= (uint64_t)(h[j] == v) << j;
+  }
+  *lt = l;
+  *eq = e;
+}
+
+/* Updates parity p of row y (its colour's sites) with the high halves h[0 .. L/2) of those sites. */
+static inline __attribute__((always_inline)) void msc_row_body(msc_lattice *m, const ising_sweeper *k, int y, int p,
+                                                               const uint16_t *h, uint64_t step, msc_compare_fn cmp)
+{
+  const int W = m->words, L = m->L;
+  uint64_t *self = m->bits + ((size_t)y * 2 + (size_t)p) * (size_t)W;
+  const uint64_t *other = m->bits + ((size_t)y * 2 + (size_t)(1 - p)) * (size_t)W;
+  const uint64_t *up = m->bits + ((size_t)((y + 1) % L) * 2 + (size_t)p) * (size_t)W;
+  const uint64_t *down = m->bits + ((size_t)((y + L - 1) % L) * 2 + (size_t)p) * (size_t)W;
+  int64_t changed = 0, sflip = 0, nb[5] = {0, 0, 0, 0, 0};
+  for (int w = 0; w < W; w++) {
+    uint64_t h0, h1; /* the horizontal neighbours: x - 1 and x + 1 */
+    if (p == 0) {    /* x = 2j: x - 1 is odd site j - 1, x + 1 odd site j */
+      h0 = other[w] << 1 | other[w ? w - 1 : W - 1] >> 63;
+      h1 = other[w];
+    } else { /* x = 2j + 1: x - 1 is even site j, x + 1 even site j + 1 */
+      h0 = other[w];
+      h1 = other[w] >> 1 | other[w + 1 < W ? w + 1 : 0] << 63;
+    }
+    const uint64_t s = self[w], d0 = s ^ h0, d1 = s ^ h1, d2 = s ^ up[w], d3 = s ^ down[w];
+    const uint64_t s1 = d0 ^ d1, c1 = d0 & d1, s2 = d2 ^ d3, c2 = d2 & d3;
+    const uint64_t b0 = s1 ^ s2, cy = s1 & s2, t0 = c1 ^ c2 ^ cy, t1 = (c1 & c2) | (cy & (c1 ^ c2));
+    const uint64_t is[5] = {~b0 & ~t0 & ~t1, b0 & ~t0, ~b0 & t0, b0 & t0, t1};
+    uint64_t flip = 0;
+    for (int b = 0; b < 5; b++) { /* unrolled: the classes compared are those with 0 < T < 2^32 */
+      uint64_t acc = m->all[b];
+      if (m->cmp[b]) {
+        uint64_t lt, eq;
+        cmp(h + 64 * w, m->hm1[b], &lt, &eq);
+        for (uint64_t tie = eq & is[b]; __builtin_expect(tie != 0, 0); tie &= tie - 1) { /* lo decides */
+          int j = __builtin_ctzll(tie);
+          uint64_t site = (uint64_t)y * (uint64_t)L + (uint64_t)(2 * (64 * w + j) + p);
+          lt |= (uint64_t)(ising_rng_site_lo(k->seed, k->stream, step, site) <= m->lom1[b]) << j;
+        }
+        acc = lt;
+      }
+      const uint64_t f = is[b] & acc;
+      nb[b] += __builtin_popcountll(f);
+      flip |= f;
+    }
+    changed += __builtin_popcountll(flip);
+    sflip += __builtin_popcountll(flip & ~s) - __builtin_popcountll(flip & s);
+    self[w] = s ^ flip;
+  }
+  m->changed += changed;
+  m->sflip += sflip;
+  for (int b = 0; b < 5; b++) m->nb[b] += nb[b];
+}
+
+#if ISING_X86
+ISING_TARGET_AVX512 static void msc_row_avx512(msc_lattice *m, const ising_sweeper *k, int y, int p, const uint16_t *h,
+                                               uint64_t step)
+{
+  msc_row_body(m, k, y, p, h, step, msc_compare_avx512);
+}
+#endif
+
+static void msc_row_scalar(msc_lattice *m, const ising_sweeper *k, int y, int p, const uint16_t *h, uint64_t step)
+{
+  msc_row_body(m, k, y, p, h, step, msc_compare_scalar);
+}
+
+static void msc_row(msc_lattice *m, const ising_sweeper *k, int y, int p, const uint16_t *h, uint64_t step, int avx512)
+{
+#if ISING_X86
+  if (avx512) {
+    msc_row_avx512(m, k, y, p, h, step);
+    return;
+  }
+#endif
+  (void)avx512;
+  msc_row_scalar(m, k, y, p, h, step);
+}
+
+static void msc_sweep(msc_lattice *m, const ising_sweeper *k, uint64_t step, int avx512)
+{
+  const int L = m->L, half = L / 2;
+  uint16_t *slot[3] = {m->hi, m->hi + L, m->hi + 2 * L}; /* each [2][L / 2]: even sites, then odd */
+  for (int y = 0; y < L; y++) {
+    uint16_t *h = y == 0 ? slot[2] : slot[y % 2];
+    ising_rng_halves2(k->simd, k->seed, k->stream, step, (uint64_t)y * (uint64_t)L / 8, (size_t)L / 8, h, h + half);
+    msc_row(m, k, y, y & 1, h + (y & 1) * half, step, avx512); /* colour 0: x = y mod 2 */
+    if (y >= 2) {                                              /* colour 1 of the row below: x = y mod 2 */
+      const uint16_t *hb = slot[(y - 1) % 2];
+      msc_row(m, k, y - 1, y & 1, hb + (y & 1) * half, step, avx512);
+    }
+  }
+  msc_row(m, k, L - 1, L & 1, slot[(L - 1) % 2] + (L & 1) * half, step, avx512);
+  msc_row(m, k, 0, 1, slot[2] + half, step, avx512);
+}
+
+/* Whether the experiment applies: one rank, 2D periodic L x L with L a multiple of 128, equal bonds, no field,
+ * Metropolis (and not a chain). */
+static int msc_applies(const ising_geometry *g, const ising_couplings *c, const ising_sweeper *k)
+{
+  return g->size == 1 && g->dim == 2 && g->L[0] == g->L[1] && g->L[0] % 128 == 0 && g->periodic[0] && g->periodic[1] &&
+         c->uniform_bonds && c->J[0] == c->J[1] && c->uniform_field && c->field == 0.0 &&
+         k->alg == ISING_ALGORITHM_METROPOLIS && !k->half_ties && !k->force_ties;
+}
+
+/* Times sweeps of the experiment from spins (the production run's start) and leaves the result in spins. */
+static timing time_msc(const ising_sweeper *k, const ising_geometry *g, const ising_couplings *c, int8_t *spins,
+                       int sweeps, int *ok)
+{
+  msc_lattice m = {.L = (int)g->L[0], .words = (int)g->L[0] / 128};
+  m.bits = calloc((size_t)m.L * 2 * (size_t)m.words, sizeof(uint64_t));
+  m.hi = malloc(sizeof(uint16_t) * 3 * (size_t)m.L);
+  timing t = {0, 0, 0, 1};
+  *ok = m.bits && m.hi;
+  if (*ok) {
+    for (int b = 0; b < 5; b++) { /* s = +1 with 4 - b aligned neighbours: s h = J (4 - 2 b) */
+      uint64_t T = ising_sweep_threshold(k, 1, c->J[0] * (double)(4 - 2 * b));
+      m.all[b] = T >> 32 ? ~UINT64_C(0) : 0;
+      m.cmp[b] = T > 0 && !(T >> 32) ? ~UINT64_C(0) : 0;
+      m.hm1[b] = T > 0 ? (uint32_t)((T - 1) >> 16) : 0;
+      m.lom1[b] = (uint16_t)(T > 0 ? (T - 1) & 0xffff : 0);
+    }
+    int avx512 = 0;
+#if ISING_X86
+    avx512 = k->simd == ISING_SIMD_AVX512;
+#endif
+    msc_pack(&m, g, spins, 0);
+    double t0 = MPI_Wtime(), c0 = cpu_seconds();
+    for (int s = 0; s < sweeps; s++) msc_sweep(&m, k, (uint64_t)s, avx512);
+    t.total = MPI_Wtime() - t0;
+    t.cpu = cpu_seconds() - c0;
+    msc_pack(&m, g, spins, 1);
+  }
+  free(m.bits);
+  free(m.hi);
+  return t;
+}
+
 static int list_has(const char *list, const char *item)
 {
   char buf[256];
@@ -281,20 +479,35 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
   ising_spins_init(&g, p.seed, ISING_STREAM_INIT, 0, p.hot_start, spins);
   ising_halo_exchange(&halo, spins);
   memcpy(copy, spins, g.nextended);
+  /* the multi-spin-coding experiment starts from the same spins (its own copy) */
+  const int msc = msc_applies(&g, &c, &k);
+  int8_t *start = msc ? malloc(g.nextended) : NULL;
+  if (start) memcpy(start, spins, g.nextended);
 
-  timing t[6] = {time_production(&k, &halo, spins, sweeps, g.comm)};
+  timing t[7] = {time_production(&k, &halo, spins, sweeps, g.comm)};
   if (reference) t[1] = time_reference(&k, &halo, copy, sweeps, g.comm);
   t[2] = time_philox(&k, sweeps, g.comm);
   t[3] = time_memory(&k, spins, sweeps, g.comm);
   t[4] = time_measure(&g, &c, spins, sweeps);
   t[5] = time_exchange(&k, &halo, spins, sweeps, g.comm); /* the spins and their halos are current: no change */
-  int same = !reference || memcmp(spins, copy, g.nextended) == 0, all_same;
+  int same = !reference || memcmp(spins, copy, g.nextended) == 0, all_same, msc_ok = 0;
+  if (start) { /* one rank: no collective */
+    t[6] = time_msc(&k, &g, &c, start, sweeps, &msc_ok);
+    ising_halo_exchange(&halo, start); /* the production sweep leaves its halo current */
+    msc_ok = msc_ok && memcmp(spins, start, g.nextended) == 0;
+    same = same && msc_ok;
+  }
   MPI_Allreduce(&same, &all_same, 1, MPI_INT, MPI_LAND, g.comm);
 
   double attempts = (double)sweeps * (double)g.nsites;
   if (g.rank == 0) {
-    const char *names[6] = {
-        k.kernel == ISING_KERNEL_GENERAL ? "general" : "table", "reference", "philox", "memory", "measure", "exchange"};
+    const char *names[7] = {k.kernel == ISING_KERNEL_GENERAL ? "general" : "table",
+                            "reference",
+                            "philox",
+                            "memory",
+                            "measure",
+                            "exchange",
+                            "msc"};
     char layout[64];
     if (dim == 2)
       snprintf(layout, sizeof(layout), "grid %dx%d", g.grid[0], g.grid[1]);
@@ -302,12 +515,13 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
       snprintf(layout, sizeof(layout), "grid %dx%dx%d", g.grid[0], g.grid[1], g.grid[2]);
     if (ising_sweep_fused_ok(&k)) strncat(layout, ", fused", sizeof(layout) - strlen(layout) - 1);
     if (g.speeds) strncat(layout, ", balanced", sizeof(layout) - strlen(layout) - 1);
-    for (int j = 0; j < 6; j++) {
-      if (j == 1 && !reference) continue;
+    for (int j = 0; j < 7; j++) {
+      if ((j == 1 && !reference) || (j == 6 && !start)) continue;
       printf("%dD %-5d %-8s %-10s %-10s %3d %9.4f %12.3f %9.3f %8.1f%% %7.2f   %s\n", dim, size, couplings, alg,
              names[j], nranks, attempts / (t[j].total * 1e9), t[j].total * nranks * 1e9 / attempts,
              t[j].cpu * nranks * 1e9 / attempts, 100.0 * t[j].halo / t[j].total, t[j].slowest,
              j == 0   ? layout
+             : j == 6 ? (msc_ok ? "identical (to production)" : "DIFFERENT")
              : j != 1 ? ""
                       : (all_same ? "identical" : "DIFFERENT"));
     }
@@ -325,6 +539,7 @@ static int bench_case(int dim, int size, int weak, const char *couplings, const 
   }
   free(spins);
   free(copy);
+  free(start);
   ising_halo_free(&halo);
   ising_couplings_free(&c);
   ising_geometry_free(&g);

@@ -180,6 +180,11 @@ static inline uint64_t site_threshold(const ising_sweeper *k, int s, double hloc
   return threshold(metropolis_p(k->beta, s, hloc, k->half_ties));
 }
 
+uint64_t ising_sweep_threshold(const ising_sweeper *k, int s, double hloc)
+{
+  return site_threshold(k, s, hloc);
+}
+
 static inline int8_t update(const ising_sweeper *k, int8_t s, int accept)
 {
   return k->alg == ISING_ALGORITHM_HEATBATH ? (accept ? 1 : -1) : accept ? (int8_t)-s : s;

@@ -1,7 +1,8 @@
 # bench.sh: the benchmark program runs every case and its production kernels
 # leave the same spins as the reference kernel (it exits 1 and prints
 # DIFFERENT otherwise), on 1 and 3 ranks, with every instruction set this CPU
-# has; -bench_weak gives each rank the one-rank block.  No timing is checked
+# has; -bench_weak gives each rank the one-rank block; the multi-spin-coding
+# row (msc) leaves the production kernel's spins.  No timing is checked
 # (speed is measured by the program, docs/performance.md, never by a test).
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
@@ -50,6 +51,23 @@ else
   fail "exchange rows or slowest column"
   cat "$work/out"
 fi
+# The multi-spin-coding experiment (the msc row: 2D, one rank, L a multiple of 128, equal bonds, no field,
+# Metropolis) leaves the production kernel's spins, with the AVX-512 compares and with the portable ones; the
+# other cases of the run have no msc row, and neither does a run on 2 ranks.
+for simd in scalar avx512; do
+  ISING_SIMD=$simd bench 1 -bench_sweeps 3 -bench_size2d 128 -bench_cases 2d -bench_couplings uniform,pm \
+    -bench_meanfield 0 -bench_reference 0 >"$work/out" 2>&1 || fail "msc, ISING_SIMD=$simd: exit status $?"
+  if [ "$(grep -c ' msc ' "$work/out")" -eq 1 ] &&
+    grep -qE '^2D 128 +uniform +metropolis msc +1 .* identical \(to production\)$' "$work/out"; then
+    pass "msc row (ISING_SIMD=$simd): 2D 128^2 uniform Metropolis only, spins identical to production"
+  else
+    fail "msc row (ISING_SIMD=$simd)"
+    cat "$work/out"
+  fi
+done
+bench 2 -bench_sweeps 1 -bench_size2d 128 -bench_cases 2d -bench_couplings uniform -bench_algorithms metropolis \
+  -bench_meanfield 0 -bench_reference 0 >"$work/out" 2>&1 || fail "msc, 2 ranks: exit status $?"
+if grep -q ' msc ' "$work/out"; then fail "an msc row on 2 ranks"; else pass "no msc row on 2 ranks"; fi
 bench 1 -bench_sweeps 1 -bench_cases 2d -bench_couplings uniform -bench_algorithms metropolis -bench_meanfield 0 \
   -bench_size2d 0 >"$work/out" 2>&1; [ $? -eq 2 ] || fail "size 0: exit status 2 expected"
 grep -q 'option -bench_size2d' "$work/out" && pass "size 0 refused, naming the option" || { fail "size 0 message"; cat "$work/out"; }

@@ -84,6 +84,11 @@
  *       colour-by-colour kernels (fused = 0) or ising_sweep_fused (fused =
  *       1) do, and nothing else: the random-number cost for the benchmark.
  *       Returns a word of them (so the work cannot be optimised away).
+ *   uint64_t ising_sweep_threshold(const ising_sweeper *k, int s, double hloc)
+ *       Local.  T of a site with spin s and local field hloc, as every kernel
+ *       decides it: the update is made iff the site's 32-bit random word r
+ *       (ising_rng_site) is below T (T = 2^32: always).  For the benchmark's
+ *       multi-spin-coding experiment.
  */
 #ifndef ISING_SWEEP_H
 #define ISING_SWEEP_H
@@ -144,6 +149,7 @@ void ising_sweep_colour_reference(const ising_sweeper *k, int8_t *spins, int col
                                   ising_sweep_stats *acc);
 int ising_sweep_fused_ok(const ising_sweeper *k);
 uint32_t ising_sweep_words(const ising_sweeper *k, uint64_t step, int fused);
+uint64_t ising_sweep_threshold(const ising_sweeper *k, int s, double hloc);
 void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, void (*begin)(void *), void (*end)(void *),
                        void *ctx, ising_sweep_stats *acc);
 
