@@ -76,7 +76,7 @@
  *       dataset [n]); rank 0's copy is written.  get reads every stored
  *       entry into the same places and fails unless nmin <= n <= ld (n >= 1).
  *       Only rank 0 needs the series: the other ranks may pass data NULL
- *       to both (the tempering task keeps its series on rank 0 alone).
+ *       to both (mc and tempering keep their series on rank 0 alone).
  *       The measurements not yet made are not written: a checkpoint grows
  *       with the run instead of holding the whole length from the start.
  *   int ising_checkpoint_put_spins(ising_io *cio, const char *path, const ising_geometry *g, int64_t nlead,
