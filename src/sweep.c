@@ -376,10 +376,12 @@ static inline int accept_exact(const ising_sweeper *k, const tally *t, const uin
 
 /* k_d = s(i - st) + s(i + st) on 64 bytes (with ±J bonds each term times the
  * bond's sign); only the even bytes (the colour's sites) are used. */
-AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64_t *neg, size_t i, __mmask64 b)
+AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64_t *neg, size_t i, __mmask64 b,
+                                     const int full)
 {
   const __m512i zero = _mm512_setzero_si512();
-  __m512i lo = _mm512_maskz_loadu_epi8(b, p - st), hi = _mm512_maskz_loadu_epi8(b, p + st);
+  __m512i lo = full ? _mm512_loadu_si512(p - st) : _mm512_maskz_loadu_epi8(b, p - st),
+          hi = full ? _mm512_loadu_si512(p + st) : _mm512_maskz_loadu_epi8(b, p + st);
   if (neg) {
     lo = _mm512_mask_sub_epi8(lo, ising_bits64(neg, i - (size_t)st), zero, lo);
     hi = _mm512_mask_sub_epi8(hi, ising_bits64(neg, i), zero, hi);
@@ -391,10 +393,18 @@ AVX512_INLINE __m512i neighbours_512(const int8_t *p, ptrdiff_t st, const uint64
  * threshold indexed by s k + 2 dim (c->p1), no up mask. */
 #define LOOKUP_ISO_SK 8
 
+/* ~0, which the compiler cannot see through: a mask made from it is not rebuilt by kxnor (long_step). */
+static inline uint32_t opaque_ones(void)
+{
+  uint32_t v = ~0u;
+  __asm__("" : "+r"(v));
+  return v;
+}
+
 /* What the steps of table_avx512_body share: constants in registers and the tallies. */
 typedef struct {
   __m512i zero, cup, offset, weight1, weight2, p0, p1, p2, p3, p4, p5, p6, p7, sk0, sk1, sk2;
-  uint32_t force;
+  uint32_t force, all; /* all: ~0, but not a constant to the compiler (long_step) */
   int64_t changed, sfield, sflip;
 } table_state;
 
@@ -525,6 +535,40 @@ AVX512_INLINE __m512i neighbours_quad(int8_t *const p[4], const size_t i[4], ptr
   return _mm512_add_epi8(lo, hi);
 }
 
+/* One step of a long segment (table_avx512_body): 32 sites from position i, the left neighbour of the first in
+ * byte 63 of *before.  full: all 64 bytes are the segment's; the loads then take no mask, and valid must be
+ * c->all, which the compiler cannot fold.  With constant all-ones masks GCC rebuilt them in the loop by kxnor
+ * of the register that had held the previous step's flips, and kxnor k,k,k waits for k: every step waited for
+ * the whole decision of the one before (2D heat bath on AMD Zen 5: 0.44 instead of 0.21 ns per site; see
+ * docs/performance.md, "A false dependency through a mask register").  Returns the tie lanes. */
+AVX512_INLINE uint32_t long_step(table_state *c, int8_t *spins, size_t i, const uint16_t *r, __m512i *before,
+                                 const uint64_t *const neg[ISING_MAX_DIM], ptrdiff_t st1, ptrdiff_t st2,
+                                 ptrdiff_t ahead, __mmask64 bytes, __mmask32 valid, const int dim, const int pm,
+                                 const int heatbath, const int lookup, const int field, const int full)
+{
+  const __m512i zero = _mm512_setzero_si512();
+  int8_t *p = spins + i;
+  const __m512i s = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes, p);
+  if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
+  /* The left neighbours from the registers, not from memory: a load at
+   * p - 1 would overlap the previous step's store and wait for it. */
+  __m512i left = _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, *before, 6), 15),
+          right = full ? _mm512_loadu_si512(p + 1) : _mm512_maskz_loadu_epi8(bytes, p + 1);
+  *before = s;
+  if (pm) {
+    left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
+    right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
+  }
+  const __m512i k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes, full) : zero,
+                k2 = dim > 2 ? neighbours_512(p, st2, neg[2], i, bytes, full) : zero;
+  const __m512i hi = full ? _mm512_loadu_si512(r) : _mm512_maskz_loadu_epi16(valid, r);
+  uint32_t tie;
+  const uint64_t flip =
+      table_step(c, s, _mm512_add_epi8(left, right), k1, k2, hi, valid, &tie, dim, heatbath, lookup, field);
+  _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
+  return tie;
+}
+
 /* 32 sites per step: bytes of 64 consecutive positions (the colour's on the
  * even bytes), so each 16-bit lane holds a site's byte (and its right
  * neighbour's, unused); the table index is computed in the bytes, and the
@@ -572,6 +616,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
                    .sk1 = zero,
                    .sk2 = zero,
                    .force = k->force_ties ? ~0u : 0,
+                   .all = opaque_ones(),
                    .changed = 0,
                    .sfield = 0,
                    .sflip = 0};
@@ -697,36 +742,28 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
     }
     /* the previous step's spins: byte 63 is the left neighbour of the first site */
     __m512i before = _mm512_set1_epi8(spins[i0 - 1]);
-    for (int m = 0; m < n; m += 32) {
+    /* the whole steps, then the last part-step outside the loop (constant masks in the loop: long_step) */
+    int m = 0;
+    for (; n - m >= 32; m += 32) {
       if (iso && m && m % (32 * sk_steps) == 0) SK_FLUSH(c.sk0, v0); /* a segment of more steps (flushed before it) */
-      const int full = n - m >= 32;
-      const __mmask32 valid = full ? 0xffffffffu : (1u << (n - m)) - 1;
-      const __mmask64 bytes = full ? ~UINT64_C(0) : (UINT64_C(1) << (2 * (n - m))) - 1;
-      const size_t i = i0 + 2 * (size_t)m;
-      int8_t *p = spins + i;
-      const __m512i s = _mm512_maskz_loadu_epi8(bytes, p);
-      if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
-      /* The left neighbours from the registers, not from memory: a load at
-       * p - 1 would overlap the previous step's store and wait for it. */
-      __m512i left = _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, before, 6), 15),
-              right = _mm512_maskz_loadu_epi8(bytes, p + 1);
-      before = s;
-      if (pm) {
-        left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
-        right = _mm512_mask_sub_epi8(right, ising_bits64(neg[0], i), zero, right);
-      }
-      const __m512i k1 = dim > 1 ? neighbours_512(p, st1, neg[1], i, bytes) : zero,
-                    k2 = dim > 2 ? neighbours_512(p, st2, neg[2], i, bytes) : zero;
-      const __m512i hi = _mm512_maskz_loadu_epi16(valid, r + m);
-      uint32_t tie;
-      const uint64_t flip =
-          table_step(&c, s, _mm512_add_epi8(left, right), k1, k2, hi, valid, &tie, dim, heatbath, lookup, field);
+      const uint32_t tie = long_step(&c, spins, i0 + 2 * (size_t)m, r + m, &before, neg, st1, st2, ahead, ~UINT64_C(0),
+                                     c.all, dim, pm, heatbath, lookup, field, 1);
       if (__builtin_expect(tie != 0, 0)) {
         tie_seg[ties] = j;
         tie_m[ties] = m;
         tie_mask[ties++] = tie;
       }
-      _mm512_mask_storeu_epi8(p, flip, _mm512_sub_epi8(zero, s));
+    }
+    if (m < n) {
+      if (iso && m && m % (32 * sk_steps) == 0) SK_FLUSH(c.sk0, v0);
+      const uint32_t tie =
+          long_step(&c, spins, i0 + 2 * (size_t)m, r + m, &before, neg, st1, st2, ahead,
+                    (UINT64_C(1) << (2 * (n - m))) - 1, (1u << (n - m)) - 1, dim, pm, heatbath, lookup, field, 0);
+      if (__builtin_expect(tie != 0, 0)) {
+        tie_seg[ties] = j;
+        tie_m[ties] = m;
+        tie_mask[ties++] = tie;
+      }
     }
   }
   SK_FLUSH(c.sk0, v0);
