@@ -861,18 +861,6 @@ ISING_TARGET_AVX512
   table_avx512_segments(k, spins, &one, 1, t);
 }
 
-/* Prefetch lines of 8 doubles of arr from position a on: the general kernels' bonds and fields two rows ahead of
- * the step, which the hardware prefetchers (one stream per array and row, restarted at every page) bring too late:
- * without it the AVX-512 general kernel waited on them for half its time (2D 4096^2 and 3D 256^3 with Gaussian
- * bonds, 2.1-2.2x faster on the AMD EPYC VM; docs/performance.md, "Prefetching the bonds").  The address is
- * formed as an integer: it may lie past the array's end (a prefetch does not fault).  __builtin_prefetch, not
- * _mm_prefetch: GCC 12 left out every _mm_prefetch of this function once inlined, without a word. */
-static inline void prefetch_doubles(const double *arr, size_t a, int lines)
-{
-  for (int l = 0; l < lines; l++)
-    __builtin_prefetch((const void *)((uintptr_t)arr + (uintptr_t)(a + 8 * (size_t)l) * sizeof(double)), 0, 3);
-}
-
 /* e^x for |x| <= 40 to a relative error below 1e-8: x = k ln2 + f with
  * |f| <= ln2/2 (Cody-Waite), Taylor polynomial of degree 7 in f (remainder
  * < 7.3e-9) evaluated by Estrin's scheme (short dependency chains), times
@@ -914,33 +902,39 @@ AVX512_INLINE __m512d times_spin(__m512d x, __m512i sgn)
 }
 
 /* 16 bytes of the spins: positions a, a + 1, ..., a + 15 (one segment), or a .. a + 7 and b .. b + 7 (two
- * segments of at most 4 sites: pair), masked by m (bits 0-7 the first half, 8-15 the second). */
-AVX512_INLINE __m128i load16(const int8_t *a, const int8_t *b, __mmask16 m, const int pair)
+ * segments of at most 4 sites: pair), masked by m (bits 0-7 the first half, 8-15 the second); full (a whole
+ * step of one segment): unmasked. */
+AVX512_INLINE __m128i load16(const int8_t *a, const int8_t *b, __mmask16 m, const int pair, const int full)
 {
+  if (full) return _mm_loadu_si128((const __m128i *)a);
   if (!pair) return _mm_maskz_loadu_epi8(m, a);
   return _mm_unpacklo_epi64(_mm_maskz_loadu_epi8((__mmask16)(m & 0xff), a),
                             _mm_maskz_loadu_epi8((__mmask16)(m >> 8), b));
 }
 
 /* The bonds of the step's 8 sites from arr: positions ia - off, ia - off + 2, ... (odd: + 1) for the first 4 or 8
- * lanes, jb - off, ... for the last 4 (jb = ia + 8 for one segment), masked by the step's byte mask. */
-AVX512_INLINE __m512d bonds_pd(const double *arr, size_t ia, size_t jb, size_t off, __mmask16 bytes, int odd)
+ * lanes, jb - off, ... for the last 4 (jb = ia + 8 for one segment), masked by the step's byte mask; full (a
+ * whole step of one segment): unmasked.  On the AMD EPYC VM masked loads of bonds not in cache were slower than
+ * plain ones (the energy pass: 2.0 against 0.64 ns per site; docs/performance.md, "Prefetching the bonds"). */
+AVX512_INLINE __m512d bonds_pd(const double *arr, size_t ia, size_t jb, size_t off, __mmask16 bytes, int odd,
+                               const int full)
 {
-  return _mm512_permutex2var_pd(_mm512_maskz_loadu_pd((__mmask8)bytes, arr + ia - off),
-                                odd ? _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1)
-                                    : _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0),
-                                _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), arr + jb - off));
+  const __m512d lo = full ? _mm512_loadu_pd(arr + ia - off) : _mm512_maskz_loadu_pd((__mmask8)bytes, arr + ia - off),
+                hi = full ? _mm512_loadu_pd(arr + jb - off)
+                          : _mm512_maskz_loadu_pd((__mmask8)(bytes >> 8), arr + jb - off);
+  return _mm512_permutex2var_pd(
+      lo, odd ? _mm512_set_epi64(15, 13, 11, 9, 7, 5, 3, 1) : _mm512_set_epi64(14, 12, 10, 8, 6, 4, 2, 0), hi);
 }
 
 /* The terms of h^loc of the axis of stride st (y or z): J s of the neighbours at -st and +st, with the uniform
  * coupling jc (ub) or the bonds jp. */
 AVX512_INLINE __m512d axis_pd(const int8_t *p, const int8_t *q, size_t ia, size_t jb, __mmask16 bytes, ptrdiff_t st,
-                              const double *jp, __m512d jc, const int ub, const int pair)
+                              const double *jp, __m512d jc, const int ub, const int pair, const int full)
 {
-  const __m128i a = load16(p - st, q - st, bytes, pair), b = load16(p + st, q + st, bytes, pair);
+  const __m128i a = load16(p - st, q - st, bytes, pair, full), b = load16(p + st, q + st, bytes, pair, full);
   if (ub) return _mm512_mul_pd(jc, sum_pd(a, b));
-  return _mm512_add_pd(times_spin(bonds_pd(jp, ia, jb, (size_t)st, bytes, 0), spin_signs(a)),
-                       times_spin(bonds_pd(jp, ia, jb, 0, bytes, 0), spin_signs(b)));
+  return _mm512_add_pd(times_spin(bonds_pd(jp, ia, jb, (size_t)st, bytes, 0, full), spin_signs(a)),
+                       times_spin(bonds_pd(jp, ia, jb, 0, bytes, 0, full), spin_signs(b)));
 }
 
 /* The constants and tallies of general_avx512_body's steps (in registers: a store to the int8_t spins may alias
@@ -961,41 +955,42 @@ typedef struct {
 AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t *spins, size_t ia, size_t ib,
                                 const segment *sa, const segment *sb, int ma, __mmask16 bytes, __mmask8 valid,
                                 __m128i *before, tally *t, const int dim, const int heatbath, const int ub,
-                                const int uf, const int pair)
+                                const int uf, const int pair, const int full)
 {
   int8_t *p = spins + ia, *q = pair ? spins + ib : p + 8;
   const uint16_t *ra = sa->r + ma;
   const size_t jb = pair ? ib : ia + 8; /* the double arrays' second half */
-  const __m128i s = load16(p, q, bytes, pair);
+  const __m128i s = load16(p, q, bytes, pair, full);
   if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)c->ahead), _MM_HINT_T0); /* as table_avx512 */
   if (dim > 1 && !pair) { /* the bonds and fields of the row after next: the hardware prefetchers bring them late */
     if (!ub) {
-      prefetch_doubles(c->jp0, ia + c->bonds_ahead, 2);
-      prefetch_doubles(c->jp1, ia + c->bonds_ahead, 2);
-      if (dim > 2) prefetch_doubles(c->jp2, ia + c->bonds_ahead, 2);
+      ising_prefetch_doubles(c->jp0, ia + c->bonds_ahead, 2);
+      ising_prefetch_doubles(c->jp1, ia + c->bonds_ahead, 2);
+      if (dim > 2) ising_prefetch_doubles(c->jp2, ia + c->bonds_ahead, 2);
     }
-    if (!uf) prefetch_doubles(c->hp, ia + c->bonds_ahead, 2);
+    if (!uf) ising_prefetch_doubles(c->hp, ia + c->bonds_ahead, 2);
   }
   /* left neighbours from the registers (a load at p - 1 would wait for the previous store); two segments load
    * theirs (rows apart, so no store of the step before overlaps them) */
-  const __m128i lb = pair ? load16(p - 1, q - 1, bytes, 1) : _mm_alignr_epi8(s, *before, 15),
-                rb = load16(p + 1, q + 1, bytes, pair);
+  const __m128i lb = pair ? load16(p - 1, q - 1, bytes, 1, 0) : _mm_alignr_epi8(s, *before, 15),
+                rb = load16(p + 1, q + 1, bytes, pair, full);
   if (!pair) *before = s;
   __m512d hloc;
   if (ub)
     hloc = _mm512_mul_pd(c->jc0, sum_pd(lb, rb));
   else /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-    hloc = _mm512_add_pd(times_spin(bonds_pd(c->jp0, ia, jb, 1, bytes, 0), spin_signs(lb)),
-                         times_spin(bonds_pd(c->jp0, ia, jb, 1, bytes, 1), spin_signs(rb)));
-  if (dim > 1) hloc = _mm512_add_pd(hloc, axis_pd(p, q, ia, jb, bytes, c->st1, c->jp1, c->jc1, ub, pair));
-  if (dim > 2) hloc = _mm512_add_pd(hloc, axis_pd(p, q, ia, jb, bytes, c->st2, c->jp2, c->jc2, ub, pair));
-  hloc = _mm512_add_pd(hloc, uf ? c->fieldc : bonds_pd(c->hp, ia, jb, 0, bytes, 0));
+    hloc = _mm512_add_pd(times_spin(bonds_pd(c->jp0, ia, jb, 1, bytes, 0, full), spin_signs(lb)),
+                         times_spin(bonds_pd(c->jp0, ia, jb, 1, bytes, 1, full), spin_signs(rb)));
+  if (dim > 1) hloc = _mm512_add_pd(hloc, axis_pd(p, q, ia, jb, bytes, c->st1, c->jp1, c->jc1, ub, pair, full));
+  if (dim > 2) hloc = _mm512_add_pd(hloc, axis_pd(p, q, ia, jb, bytes, c->st2, c->jp2, c->jc2, ub, pair, full));
+  hloc = _mm512_add_pd(hloc, uf ? c->fieldc : bonds_pd(c->hp, ia, jb, 0, bytes, 0, full));
   const __m512i ss = spin_signs(s);
   const __mmask8 down = _mm512_movepi64_mask(ss), up = (__mmask8)(~down & valid);
   /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
-  const __m128i hw = pair ? _mm_unpacklo_epi64(_mm_maskz_loadu_epi16((__mmask8)(valid & 0xf), ra),
-                                               _mm_maskz_loadu_epi16((__mmask8)(valid >> 4), sb->r))
-                          : _mm_maskz_loadu_epi16(valid, ra);
+  const __m128i hw = pair   ? _mm_unpacklo_epi64(_mm_maskz_loadu_epi16((__mmask8)(valid & 0xf), ra),
+                                                 _mm_maskz_loadu_epi16((__mmask8)(valid >> 4), sb->r))
+                     : full ? _mm_loadu_si128((const __m128i *)ra)
+                            : _mm_maskz_loadu_epi16(valid, ra);
   const __m512d hd = _mm512_cvtepi32_pd(_mm256_cvtepu16_epi32(hw));
   __mmask8 acc, unsure;
   if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
@@ -1101,16 +1096,18 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
       const __mmask16 bytes = (__mmask16)(((1u << 2 * n) - 1) | ((1u << 2 * nb) - 1) << 8);
       const __mmask8 valid = (__mmask8)(((1u << n) - 1) | ((1u << nb) - 1) << 4);
       general_step(k, &c, spins, i0, seg[j + 1].i0, &seg[j], &seg[j + 1], 0, bytes, valid, NULL, t, dim, heatbath, ub,
-                   uf, 1);
+                   uf, 1, 0);
       j++;
       continue;
     }
     __m128i before = _mm_set1_epi8(spins[i0 - 1]); /* byte 15: the left neighbour of the first site */
-    for (int m = 0; m < n; m += 8) {
-      const int nv = n - m < 8 ? n - m : 8;
-      general_step(k, &c, spins, i0 + 2 * (size_t)m, 0, &seg[j], NULL, m, (__mmask16)((1u << (2 * nv)) - 1),
-                   (__mmask8)((1u << nv) - 1), &before, t, dim, heatbath, ub, uf, 0);
-    }
+    int m = 0;
+    for (; n - m >= 8; m += 8) /* whole steps, unmasked loads */
+      general_step(k, &c, spins, i0 + 2 * (size_t)m, 0, &seg[j], NULL, m, 0xffff, 0xff, &before, t, dim, heatbath, ub,
+                   uf, 0, 1);
+    if (m < n)
+      general_step(k, &c, spins, i0 + 2 * (size_t)m, 0, &seg[j], NULL, m, (__mmask16)((1u << (2 * (n - m))) - 1),
+                   (__mmask8)((1u << (n - m)) - 1), &before, t, dim, heatbath, ub, uf, 0, 0);
   }
   t->changed += c.changed;
   t->sflip += c.sflip;
@@ -1455,8 +1452,8 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t
     const size_t i = i0 + 2 * (size_t)m;
     int8_t *p = spins + i;
     if (dim > 1) { /* the bonds and fields two rows ahead, as general_step */
-      for (int d = 0; d < dim && !ub; d++) prefetch_doubles(c->Jp[d], i + 2 * (size_t)g->stride[1], 1);
-      if (!uf) prefetch_doubles(c->h, i + 2 * (size_t)g->stride[1], 1);
+      for (int d = 0; d < dim && !ub; d++) ising_prefetch_doubles(c->Jp[d], i + 2 * (size_t)g->stride[1], 1);
+      if (!uf) ising_prefetch_doubles(c->h, i + 2 * (size_t)g->stride[1], 1);
     }
     const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
     /* the left neighbours from the register of the previous step (its odd bytes did not change) */

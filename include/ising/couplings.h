@@ -65,6 +65,18 @@ static inline uint64_t ising_bits64(const uint64_t *a, size_t pos)
   return sh ? (a[w] >> sh) | (a[w + 1] << (64 - sh)) : a[w];
 }
 
+/* Prefetch `lines` cache lines of 8 doubles of a bond or field array (Jp[d], h) from position a on.  The
+ * readers of these arrays (the general sweep kernels, the energy pass) stream several of them at once, one
+ * stream per row, which the hardware prefetchers restart at every page and bring too late: on the AMD EPYC VM
+ * they waited on them for half their time or more (docs/performance.md, "Prefetching the bonds").  The address
+ * is formed as an integer, as it may lie past the array's end (a prefetch does not fault).  __builtin_prefetch,
+ * not _mm_prefetch: GCC 12 left out the _mm_prefetch of such a helper once inlined, without a word. */
+static inline void ising_prefetch_doubles(const double *arr, size_t a, int lines)
+{
+  for (int l = 0; l < lines; l++)
+    __builtin_prefetch((const void *)((uintptr_t)arr + (uintptr_t)(a + 8 * (size_t)l) * sizeof(double)), 0, 3);
+}
+
 /* 32 bits of a bit array from bit pos on, by one unaligned 8-byte load from byte pos / 8 (within the word of
  * pos and the next, as ising_bits64 reads; bit i is bit i % 8 of byte i / 8 on a little-endian machine). */
 static inline uint32_t ising_bits32(const uint64_t *a, size_t pos)
