@@ -63,11 +63,14 @@ ISING_TARGET_AVX512 static void counts_avx512(const int8_t *a, const int8_t *con
 {
   int64_t down = 0, nnz[ISING_MAX_DIM] = {0, 0, 0}, ndiff[ISING_MAX_DIM] = {0, 0, 0};
   for (size_t x = 0; x < n; x += 64) {
-    const __mmask64 valid = n - x >= 64 ? ~UINT64_C(0) : (UINT64_C(1) << (n - x)) - 1;
-    const __m512i s = _mm512_maskz_loadu_epi8(valid, a + x);
+    /* whole steps load without a mask (masked loads are not prefetched on some CPUs: docs/performance.md,
+     * "Prefetching the bonds") */
+    const int whole = n - x >= 64;
+    const __mmask64 valid = whole ? ~UINT64_C(0) : (UINT64_C(1) << (n - x)) - 1;
+    const __m512i s = whole ? _mm512_loadu_si512(a + x) : _mm512_maskz_loadu_epi8(valid, a + x);
     down += (int64_t)_mm_popcnt_u64(_mm512_movepi8_mask(s));
     for (int d = 0; d < dim; d++) {
-      const __m512i t = _mm512_maskz_loadu_epi8(valid, nb[d] + x);
+      const __m512i t = whole ? _mm512_loadu_si512(nb[d] + x) : _mm512_maskz_loadu_epi8(valid, nb[d] + x);
       const uint64_t exists = _mm512_test_epi8_mask(t, t);
       uint64_t differ = _mm512_movepi8_mask(_mm512_xor_si512(s, t));
       if (neg[d]) differ ^= ising_bits64(neg[d], first + x);
