@@ -167,13 +167,18 @@ ISING_TARGET_AVX512 static void blocks_avx512(philox_key k, uint64_t first, size
   const __m512i lo = _mm512_set_epi64(11, 3, 10, 2, 9, 1, 8, 0), hi = _mm512_set_epi64(15, 7, 14, 6, 13, 5, 12, 4);
   uint32_t *words = out;
   uint16_t *h = out, *h2 = out2;
-  for (size_t j = 0, groups; j < n; j += 8 * groups) { /* whole passes, then one group at a time */
+  for (size_t j = 0, groups; j < n; j += 8 * groups) { /* whole passes; the rest in one pass of fewer groups */
     __m512i x[G512][4];
-    groups = n - j >= 8 * G512 ? G512 : 1;
-    if (groups == G512)
-      philox_512(k, first + j, x, G512);
-    else
-      philox_512(k, first + j, x, 1);
+    groups = (n - j + 7) / 8;
+    if (groups > G512) groups = G512;
+    /* one pass of the remaining groups together (independent chains in flight), not one group at a time: the
+     * runs of small lattices are short (3D 16^3: 14 rows of 16 sites, 28 blocks) */
+    switch (groups) {
+    case 1: philox_512(k, first + j, x, 1); break;
+    case 2: philox_512(k, first + j, x, 2); break;
+    case 3: philox_512(k, first + j, x, 3); break;
+    default: philox_512(k, first + j, x, G512); break;
+    }
     for (size_t g = 0; g < groups && j + 8 * g < n; g++) {
       size_t b = j + 8 * g, left = n - b;
       if (halves == 2) {
