@@ -401,10 +401,19 @@ static inline uint32_t opaque_ones(void)
   return v;
 }
 
+/* As opaque_ones, 64 bits. */
+static inline uint64_t opaque_ones64(void)
+{
+  uint64_t v = ~UINT64_C(0);
+  __asm__("" : "+r"(v));
+  return v;
+}
+
 /* What the steps of table_avx512_body share: constants in registers and the tallies. */
 typedef struct {
   __m512i zero, cup, offset, weight1, weight2, p0, p1, p2, p3, p4, p5, p6, p7, sk0, sk1, sk2;
   uint32_t force, all; /* all: ~0, but not a constant to the compiler (long_step) */
+  uint64_t right;      /* ~0 >> 1, likewise: the right neighbours' bytes of a whole step */
   int64_t changed, sfield, sflip;
 } table_state;
 
@@ -551,9 +560,11 @@ AVX512_INLINE uint32_t long_step(table_state *c, int8_t *spins, size_t i, const 
   const __m512i s = full ? _mm512_loadu_si512(p) : _mm512_maskz_loadu_epi8(bytes, p);
   if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* no access */
   /* The left neighbours from the registers, not from memory: a load at
-   * p - 1 would overlap the previous step's store and wait for it. */
+   * p - 1 would overlap the previous step's store and wait for it.  The right ones by a masked load without the
+   * last byte (p + 64 of a whole step), which no site needs and which lies past the array at the end of a 1D
+   * chain; it is in cache anyway, beside the spins just loaded. */
   __m512i left = _mm512_alignr_epi8(s, _mm512_alignr_epi64(s, *before, 6), 15),
-          right = full ? _mm512_loadu_si512(p + 1) : _mm512_maskz_loadu_epi8(bytes, p + 1);
+          right = _mm512_maskz_loadu_epi8(full ? c->right : bytes >> 1, p + 1);
   *before = s;
   if (pm) {
     left = _mm512_mask_sub_epi8(left, ising_bits64(neg[0], i - 1), zero, left);
@@ -617,6 +628,7 @@ AVX512_INLINE void table_avx512_body(const ising_sweeper *k, int8_t *spins, cons
                    .sk2 = zero,
                    .force = k->force_ties ? ~0u : 0,
                    .all = opaque_ones(),
+                   .right = opaque_ones64() >> 1,
                    .changed = 0,
                    .sfield = 0,
                    .sflip = 0};
@@ -944,6 +956,7 @@ typedef struct {
   __m512d jc0, jc1, jc2, fieldc, zero, scale2, lo_unit, hi_unit, minus40, plus40, one, factor;
   ptrdiff_t st1, st2, ahead;
   size_t bonds_ahead; /* two rows: 2 st1 */
+  uint32_t right;     /* 0xffff, not a constant to the compiler (opaque_ones): rb's mask in whole steps */
   __m512i energy;
   int64_t changed, sflip;
 } general_state;
@@ -972,8 +985,11 @@ AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t
   }
   /* left neighbours from the registers (a load at p - 1 would wait for the previous store); two segments load
    * theirs (rows apart, so no store of the step before overlaps them) */
+  /* rb of one segment without its last byte (p + 16 of a whole step): no site needs it, and at the end of a 1D
+   * chain it lies past the array */
   const __m128i lb = pair ? load16(p - 1, q - 1, bytes, 1, 0) : _mm_alignr_epi8(s, *before, 15),
-                rb = load16(p + 1, q + 1, bytes, pair, full);
+                rb = pair ? load16(p + 1, q + 1, bytes, 1, 0)
+                          : _mm_maskz_loadu_epi8((__mmask16)((full ? c->right : bytes) >> 1), p + 1);
   if (!pair) *before = s;
   __m512d hloc;
   if (ub)
@@ -1082,6 +1098,7 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
                      .st1 = dim > 1 ? g->stride[1] : 0,
                      .st2 = dim > 2 ? g->stride[2] : 0,
                      .bonds_ahead = dim > 1 ? 2 * (size_t)g->stride[1] : 0,
+                     .right = opaque_ones() & 0xffffu,
                      .ahead = dim == 2   ? 2 * g->stride[1]
                               : dim == 3 ? g->stride[2] + 8 * g->stride[1]
                                          : 0,

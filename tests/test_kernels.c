@@ -236,6 +236,14 @@ int main(int argc, char **argv)
         "-field", "-0.1", NULL}},
       {PM, {"-lattice_size", "2501", "-lattice_bc", "open", "-couplings", "pm", "-beta", "0.5", NULL}},
       {PM, {"-lattice_size", "34,16", "-couplings", "pm", "-beta", "300", NULL}},
+      /* 1D chains whose colours are whole vector steps (32 sites: table kernels, 8: general): the last step's
+       * right neighbours end at the last byte of the array, and a load of one byte more leaves it (AddressSanitizer
+       * reports it; the sanitizer CI runs this test) */
+      {T, {"-lattice_size", "64", "-beta", "0.5", NULL}},
+      {T, {"-lattice_size", "128", "-lattice_bc", "open", "-beta", "0.5", "-algorithm", "heatbath", NULL}},
+      {PM, {"-lattice_size", "64", "-couplings", "pm", "-beta", "0.9", "-algorithm", "heatbath", NULL}},
+      {G, {"-lattice_size", "64", "-couplings", "gaussian", "-beta", "0.7", "-algorithm", "heatbath", NULL}},
+      {G, {"-lattice_size", "32", "-field_sigma", "1", "-beta", "0.7", NULL}},
       /* Gaussian bonds, random fields */
       {G, {"-lattice_size", "6,8,10", "-couplings", "gaussian", "-beta", "0.7", NULL}},
       {G, {"-lattice_size", "12,14", "-field_sigma", "1", "-beta", "0.7", "-algorithm", "heatbath", NULL}},
