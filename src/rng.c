@@ -35,7 +35,7 @@ ising_simd ising_simd_supported(void)
   if (bits && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
       __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
     return ISING_SIMD_AVX512;
-  if (bits && __builtin_cpu_supports("avx2")) return ISING_SIMD_AVX2;
+  if (bits && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return ISING_SIMD_AVX2;
   return ISING_SIMD_SCALAR;
 #endif
 }

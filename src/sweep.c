@@ -1131,17 +1131,6 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
   t->denergy += _mm512_reduce_add_epi64(c.energy);
 }
 
-/* One instantiation of a general kernel body per (dim, heat bath): no branches on them in the loop. */
-#define GENERAL_VARIANTS(body)                                                                                         \
-  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
-  case 0: body(k, spins, i0, n, r, t, 1, 0); break;                                                                    \
-  case 1: body(k, spins, i0, n, r, t, 1, 1); break;                                                                    \
-  case 2: body(k, spins, i0, n, r, t, 2, 0); break;                                                                    \
-  case 3: body(k, spins, i0, n, r, t, 2, 1); break;                                                                    \
-  case 4: body(k, spins, i0, n, r, t, 3, 0); break;                                                                    \
-  default: body(k, spins, i0, n, r, t, 3, 1); break;                                                                   \
-  }
-
 /* One instantiation of general_avx512_body per (dim, heat bath, uniform bonds, uniform field). */
 #define GENERAL_AVX512_CASE(ub, uf)                                                                                    \
   switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
@@ -1401,36 +1390,55 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
 ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                          tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}
 
-/* e^x as exp_512 (the same Cody-Waite reduction and degree-7 polynomial, without FMA: its rounding errors are
- * 1e-16, far inside the band the kernel trusts it to), for x in [-40, 40]; 2^k from the exponent bits. */
+/* e^x as exp_512 (the same Cody-Waite reduction and degree-7 polynomial by Estrin's scheme), for x in [-40, 40]:
+ * k = round(x / ln2) by adding 1.5 2^52 (its low bits then hold k, so 2^k comes from them by an integer add and
+ * a shift, without conversions). */
 AVX2_INLINE __m256d exp_256(__m256d x)
 {
-  const __m256d kf = _mm256_round_pd(_mm256_mul_pd(x, _mm256_set1_pd(1.4426950408889634074)),
-                                     _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m256d f = _mm256_sub_pd(x, _mm256_mul_pd(kf, _mm256_set1_pd(6.93147180369123816490e-01)));
-  f = _mm256_sub_pd(f, _mm256_mul_pd(kf, _mm256_set1_pd(1.90821492927058770002e-10)));
+  const __m256d magic = _mm256_set1_pd(0x1.8p52);
+  const __m256d t = _mm256_fmadd_pd(x, _mm256_set1_pd(1.4426950408889634074), magic), kf = _mm256_sub_pd(t, magic);
+  __m256d f = _mm256_fnmadd_pd(kf, _mm256_set1_pd(6.93147180369123816490e-01), x);
+  f = _mm256_fnmadd_pd(kf, _mm256_set1_pd(1.90821492927058770002e-10), f);
   const __m256d f2 = _mm256_mul_pd(f, f), f4 = _mm256_mul_pd(f2, f2);
   const __m256d q0 = _mm256_add_pd(f, _mm256_set1_pd(1.0)),
-                q1 = _mm256_add_pd(_mm256_mul_pd(f, _mm256_set1_pd(1.0 / 6)), _mm256_set1_pd(1.0 / 2)),
-                q2 = _mm256_add_pd(_mm256_mul_pd(f, _mm256_set1_pd(1.0 / 120)), _mm256_set1_pd(1.0 / 24)),
-                q3 = _mm256_add_pd(_mm256_mul_pd(f, _mm256_set1_pd(1.0 / 5040)), _mm256_set1_pd(1.0 / 720));
-  const __m256d r0 = _mm256_add_pd(_mm256_mul_pd(q1, f2), q0), r1 = _mm256_add_pd(_mm256_mul_pd(q3, f2), q2);
-  const __m256i e =
-      _mm256_slli_epi64(_mm256_add_epi64(_mm256_cvtepi32_epi64(_mm256_cvtpd_epi32(kf)), _mm256_set1_epi64x(1023)), 52);
-  return _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(r1, f4), r0), _mm256_castsi256_pd(e));
+                q1 = _mm256_fmadd_pd(f, _mm256_set1_pd(1.0 / 6), _mm256_set1_pd(1.0 / 2)),
+                q2 = _mm256_fmadd_pd(f, _mm256_set1_pd(1.0 / 120), _mm256_set1_pd(1.0 / 24)),
+                q3 = _mm256_fmadd_pd(f, _mm256_set1_pd(1.0 / 5040), _mm256_set1_pd(1.0 / 720));
+  const __m256d r0 = _mm256_fmadd_pd(q1, f2, q0), r1 = _mm256_fmadd_pd(q3, f2, q2);
+  /* the bits of t are those of 1.5 2^52 plus k (|k| <= 58): 2^k = (k + 1023) << 52 */
+  const __m256i e = _mm256_slli_epi64(
+      _mm256_add_epi64(_mm256_castpd_si256(t), _mm256_set1_epi64x(1023 - (int64_t)0x4338000000000000)), 52);
+  return _mm256_mul_pd(_mm256_fmadd_pd(r1, f4, r0), _mm256_castsi256_pd(e));
 }
 
-/* The even bytes 0, 2, 4, 6 of the low 8 (the colour's 4 sites) as doubles. */
-AVX2_INLINE __m256d even_bytes_pd(__m128i b)
+/* general_avx2_body keeps a step's 4 sites in the lane order 0, 2, 1, 3 (lane j: site AVX2_LANE_SITE(j)), the
+ * order in which _mm256_unpacklo_pd and _mm256_unpackhi_pd of two loads of 4 doubles leave every other double:
+ * the bonds need no lane-crossing permute, and the spins, the random halves and the flip bits follow the same
+ * order. */
+#define AVX2_LANE_SITE(j) ((((j)&1) << 1) | ((j) >> 1))
+
+/* The XOR word that flips the spins of the lanes set in f (bit j: lane j): 0xfe (+-1 <-> -+1) in byte 2
+ * AVX2_LANE_SITE(j).  A table: pdep is microcoded on AMD Zen 1 and 2. */
+#define AVX2_FLIP_WORD(f)                                                                                              \
+  (((f)&1 ? UINT64_C(0xfe) : 0) | ((f)&2 ? UINT64_C(0xfe) << 32 : 0) | ((f)&4 ? UINT64_C(0xfe) << 16 : 0) |            \
+   ((f)&8 ? UINT64_C(0xfe) << 48 : 0))
+static const uint64_t avx2_flip_word[16] = {
+    AVX2_FLIP_WORD(0),  AVX2_FLIP_WORD(1),  AVX2_FLIP_WORD(2),  AVX2_FLIP_WORD(3),
+    AVX2_FLIP_WORD(4),  AVX2_FLIP_WORD(5),  AVX2_FLIP_WORD(6),  AVX2_FLIP_WORD(7),
+    AVX2_FLIP_WORD(8),  AVX2_FLIP_WORD(9),  AVX2_FLIP_WORD(10), AVX2_FLIP_WORD(11),
+    AVX2_FLIP_WORD(12), AVX2_FLIP_WORD(13), AVX2_FLIP_WORD(14), AVX2_FLIP_WORD(15)};
+
+/* Bytes 0, 4, 2, 6 of b (the even bytes of 8, in lane order) as doubles. */
+AVX2_INLINE __m256d lanes_pd(__m128i b)
 {
-  const __m128i pick = _mm_setr_epi8(0, 2, 4, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
+  const __m128i pick = _mm_setr_epi8(0, 4, 2, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1);
   return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_shuffle_epi8(b, pick)));
 }
 
-/* a[0], a[2], a[4], a[6]. */
-AVX2_INLINE __m256d even_pd(const double *a)
+/* a[0], a[4], a[2], a[6] (lane order). */
+AVX2_INLINE __m256d lanes_even(const double *a)
 {
-  return _mm256_permute4x64_pd(_mm256_shuffle_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + 4), 0), 0xd8);
+  return _mm256_unpacklo_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + 4));
 }
 
 /* The sum of the 4 lanes of exact integer doubles, as an integer. */
@@ -1441,120 +1449,171 @@ AVX2_INLINE int64_t flush_energy_256(__m256d e)
   return (int64_t)v[0] + (int64_t)v[1] + (int64_t)v[2] + (int64_t)v[3];
 }
 
-/* 4 sites per step (8 bytes), h^loc as doubles (exact sums, so the same double as local_field's), decisions as in
- * general_avx512_body; the rest of the segment goes to general_scalar.  dim and heatbath are constants in each
- * instantiation (general_avx2). */
-AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
-                                   const int dim, const int heatbath)
+/* 4 sites per step (8 bytes) in the lane order above, h^loc as doubles (exact sums, so the same double as
+ * local_field's), decisions as in general_avx512_body (the random word's interval in units of 2^16, the clamped
+ * exponent settling the extreme cases); the rest of the segment goes to general_scalar.  dim, heatbath, ub
+ * (uniform bonds) and uf (uniform field) are constants in each instantiation (general_avx2); every pointer and
+ * constant the loop reads is a local (a store to the int8_t spins may alias anything else). */
+AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
+                                   const int dim, const int heatbath, const int ub, const int uf)
 {
   const ising_geometry *g = k->g;
   const ising_couplings *c = k->c;
-  const int ub = c->uniform_bonds, uf = c->uniform_field;
-  const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), scale = _mm256_set1_pd(ISING_QUANTUM_SCALE);
-  const __m256d lo_band = _mm256_set1_pd(1.0 - k->band), hi_band = _mm256_set1_pd(1.0 + k->band);
-  const __m256d minus40 = _mm256_set1_pd(-40.0), plus40 = _mm256_set1_pd(40.0);
-  const __m256d lo_limit = _mm256_set1_pd(ISING_QUANTUM_SCALE * (1.0 - k->band)),
-                hi_limit = _mm256_set1_pd(ISING_QUANTUM_SCALE * (1.0 + k->band));
-  const __m256d factor = _mm256_set1_pd(-2.0 * k->beta), two16 = _mm256_set1_pd(65536.0),
-                below16 = _mm256_set1_pd(65535.0);
-  const __m256d scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE);
+  const double *const jp0 = ub ? NULL : c->Jp[0], *const jp1 = ub || dim < 2 ? NULL : c->Jp[1],
+                      *const jp2 = ub || dim < 3 ? NULL : c->Jp[2], *const hp = uf ? NULL : c->h;
+  const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
+  const size_t ahead = 2 * (size_t)st1; /* the bonds and fields two rows ahead, as general_step */
+  const __m256d jc0 = _mm256_set1_pd(c->J[0]), jc1 = _mm256_set1_pd(dim > 1 ? c->J[1] : 0.0),
+                jc2 = _mm256_set1_pd(dim > 2 ? c->J[2] : 0.0), fieldc = _mm256_set1_pd(c->field);
+  const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), minus40 = _mm256_set1_pd(-40.0),
+                plus40 = _mm256_set1_pd(40.0), factor = _mm256_set1_pd(-2.0 * k->beta),
+                scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE),
+                /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
+      lo_unit = _mm256_set1_pd(65536.0 * (1.0 - k->band)), hi_unit = _mm256_set1_pd(65536.0 * (1.0 + k->band));
+  const __m128i hpick = _mm_setr_epi8(0, 1, -1, -1, 4, 5, -1, -1, 2, 3, -1, -1, 6, 7, -1, -1);
   const __m256i lane_bit = _mm256_setr_epi64x(1, 2, 4, 8);
-  __m128i before = _mm_setzero_si128();
+  /* bytes 7, 11, 9, 13 (left), 9, 13, 11, 15 (right), 8, 12, 10, 14 (sites) of the previous step's 8 bytes and
+   * this step's */
+  const __m128i wpick = _mm_setr_epi8(7, 11, 9, 13, 9, 13, 11, 15, 8, 12, 10, 14, -1, -1, -1, -1);
   __m256d esum = zero;
   int64_t changed = 0, sflip = 0;
   ising_int128 denergy = 0;
-  int m = 0, pending = 0;
-  /* full steps only, and none that would read past the array (p + 8) */
-  for (; m + 4 <= n && i0 + 2 * (size_t)m + 8 < g->nextended; m += 4) {
-    const size_t i = i0 + 2 * (size_t)m;
-    int8_t *p = spins + i;
-    if (dim > 1) { /* the bonds and fields two rows ahead, as general_step */
-      for (int d = 0; d < dim && !ub; d++) ising_prefetch_doubles(c->Jp[d], i + 2 * (size_t)g->stride[1], 1);
-      if (!uf) ising_prefetch_doubles(c->h, i + 2 * (size_t)g->stride[1], 1);
-    }
-    const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
-    /* the left neighbours from the register of the previous step (its odd bytes did not change) */
-    const __m128i lb = m ? _mm_or_si128(_mm_slli_epi64(sb, 8), _mm_srli_epi64(before, 56))
-                         : _mm_loadl_epi64((const __m128i *)(p - 1)),
-                  rb = _mm_loadl_epi64((const __m128i *)(p + 1));
-    before = sb;
-    __m256d hloc;
-    if (ub)
-      hloc = _mm256_mul_pd(_mm256_set1_pd(c->J[0]), even_bytes_pd(_mm_add_epi8(lb, rb)));
-    else
-      hloc = _mm256_add_pd(_mm256_mul_pd(even_pd(c->Jp[0] + i - 1), even_bytes_pd(lb)),
-                           _mm256_mul_pd(even_pd(c->Jp[0] + i), even_bytes_pd(rb)));
-    for (int d = 1; d < dim; d++) {
-      const ptrdiff_t st = g->stride[d];
-      const __m128i a = _mm_loadl_epi64((const __m128i *)(p - st)), b = _mm_loadl_epi64((const __m128i *)(p + st));
+  int pending = 0;
+  for (int j = 0; j < count; j++) {
+    const size_t i0 = seg[j].i0;
+    const int n = seg[j].n;
+    const uint16_t *const r = seg[j].r;
+    t->site = seg[j].site;
+    __m128i before = _mm_set1_epi8(spins[i0 - 1]); /* byte 7: the left neighbour of the first site */
+    /* full steps only, and none that would read past the array (p + 8): steps m = 0, 4, ..., 4 (steps - 1) */
+    const size_t room = g->nextended > i0 + 8 ? (g->nextended - i0 - 8 + 7) / 8 : 0;
+    const int steps = (size_t)(n / 4) < room ? n / 4 : (int)room;
+    for (int q = 0; q < steps; q++) {
+      const int m = 4 * q;
+      const size_t i = i0 + 2 * (size_t)m;
+      int8_t *p = spins + i;
+      if (dim > 1) {
+        if (!ub) {
+          ising_prefetch_doubles(jp0, i + ahead, 1);
+          ising_prefetch_doubles(jp1, i + ahead, 1);
+          if (dim > 2) ising_prefetch_doubles(jp2, i + ahead, 1);
+        }
+        if (!uf) ising_prefetch_doubles(hp, i + ahead, 1);
+      }
+      const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
+      /* the left neighbours, the right ones and the sites, in lane order, from the previous step's 8 bytes (its
+       * odd bytes did not change; a load at p - 1 would wait for its store) and this step's: bytes 0-3, 4-7, 8-11 */
+      const __m128i w = _mm_shuffle_epi8(_mm_unpacklo_epi64(before, sb), wpick);
+      before = sb;
+      const __m256i nb = _mm256_cvtepi8_epi32(ub ? _mm_add_epi8(w, _mm_srli_si128(w, 4)) : w);
+      const __m256d sd = _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_srli_si128(w, 8))); /* s = +-1 */
+      __m256d hloc;
       if (ub)
-        hloc = _mm256_add_pd(hloc, _mm256_mul_pd(_mm256_set1_pd(c->J[d]), even_bytes_pd(_mm_add_epi8(a, b))));
-      else
-        hloc = _mm256_add_pd(hloc, _mm256_add_pd(_mm256_mul_pd(even_pd(c->Jp[d] + i - st), even_bytes_pd(a)),
-                                                 _mm256_mul_pd(even_pd(c->Jp[d] + i), even_bytes_pd(b))));
+        hloc = _mm256_mul_pd(jc0, _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb)));
+      else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
+        const __m256d a = _mm256_loadu_pd(jp0 + i - 1), b = _mm256_loadu_pd(jp0 + i + 3);
+        hloc = _mm256_fmadd_pd(_mm256_unpackhi_pd(a, b), _mm256_cvtepi32_pd(_mm256_extracti128_si256(nb, 1)),
+                               _mm256_mul_pd(_mm256_unpacklo_pd(a, b), _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb))));
+      }
+      for (int d = 1; d < dim; d++) {
+        const ptrdiff_t st = d == 1 ? st1 : st2;
+        const __m128i a = _mm_loadl_epi64((const __m128i *)(p - st)), b = _mm_loadl_epi64((const __m128i *)(p + st));
+        if (ub)
+          hloc = _mm256_fmadd_pd(d == 1 ? jc1 : jc2, lanes_pd(_mm_add_epi8(a, b)), hloc);
+        else {
+          const double *jp = d == 1 ? jp1 : jp2;
+          hloc = _mm256_fmadd_pd(lanes_even(jp + i), lanes_pd(b),
+                                 _mm256_fmadd_pd(lanes_even(jp + i - st), lanes_pd(a), hloc));
+        }
+      }
+      hloc = _mm256_add_pd(hloc, uf ? fieldc : lanes_even(hp + i));
+      const unsigned down = (unsigned)_mm256_movemask_pd(sd), up = ~down & 0xfu;
+      const __m256d hs = _mm256_mul_pd(hloc, sd); /* s h^loc, exact */
+      /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
+      const __m256d hd = _mm256_cvtepi32_pd(_mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(r + m)), hpick));
+      __m256d accv, known;
+      if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
+        const __m256d x = _mm256_mul_pd(factor, hloc);
+        const __m256d e1 = _mm256_add_pd(one, exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), plus40)));
+        /* x < -40: accept; x > 40: accept iff r = 0, which neither comparison settles where hi = 0 */
+        accv = _mm256_or_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ),
+                            _mm256_cmp_pd(_mm256_fmadd_pd(hd, e1, e1), lo_unit, _CMP_LT_OQ));
+        known = _mm256_or_pd(accv, _mm256_cmp_pd(_mm256_mul_pd(hd, e1), hi_unit, _CMP_GE_OQ));
+      } else { /* p = e^x, x = -2 beta s h^loc (the factor times s h^loc: the same double as -2 beta h^loc times s) */
+        const __m256d x = _mm256_mul_pd(factor, hs);
+        const __m256d e = exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), zero));
+        /* x >= 0: accept; x < -40: accept iff r = 0, below is false there, above false iff hi = 0 */
+        accv = _mm256_or_pd(_mm256_cmp_pd(x, zero, _CMP_GE_OQ),
+                            _mm256_cmp_pd(hd, _mm256_fmsub_pd(e, lo_unit, one), _CMP_LT_OQ));
+        known = _mm256_or_pd(accv, _mm256_cmp_pd(hd, _mm256_mul_pd(e, hi_unit), _CMP_GE_OQ));
+      }
+      unsigned acc = (unsigned)_mm256_movemask_pd(accv);
+      const unsigned unsure = ~(unsigned)_mm256_movemask_pd(known) & 0xfu;
+      /* the flipped lanes: Metropolis the accepted ones, heat bath those whose new spin differs (accepted and
+       * down, or not accepted and up) */
+      __m256d flipv = heatbath ? _mm256_xor_pd(accv, _mm256_cmp_pd(sd, zero, _CMP_GT_OQ)) : accv;
+      if (__builtin_expect(unsure != 0, 0)) {
+        double hv[4];
+        _mm256_storeu_pd(hv, hloc);
+        for (int b = 0; b < 4; b++)
+          if (unsure >> b & 1)
+            acc = (acc & ~(1u << b)) |
+                  (unsigned)accept_exact(k, t, r, m + AVX2_LANE_SITE(b), down >> b & 1 ? -1 : 1, hv[b]) << b;
+        const unsigned f = heatbath ? (acc & down) | (~acc & up) : acc;
+        flipv = _mm256_castsi256_pd(
+            _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_set1_epi64x(f), lane_bit), _mm256_setzero_si256()));
+      }
+      const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
+      uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb) ^ avx2_flip_word[flip];
+      memcpy(p, &s64, 8);
+      changed += _mm_popcnt_u32(flip);
+      sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
+      /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
+       * exact in doubles */
+      esum = _mm256_add_pd(esum, _mm256_and_pd(flipv, _mm256_mul_pd(hs, scale2)));
+      if (++pending == 32) {
+        denergy += flush_energy_256(esum);
+        esum = zero;
+        pending = 0;
+      }
     }
-    hloc = _mm256_add_pd(hloc, uf ? _mm256_set1_pd(c->field) : even_pd(c->h + i));
-    const __m256d sd = even_bytes_pd(sb); /* s = +-1 */
-    const unsigned down = (unsigned)_mm256_movemask_pd(sd), up = ~down & 0xfu;
-    const __m128i hw = _mm_cvtepu16_epi32(_mm_loadl_epi64((const __m128i *)(r + m)));
-    const __m256d rlo = _mm256_mul_pd(_mm256_cvtepi32_pd(hw), two16), rhi = _mm256_add_pd(rlo, below16);
-    const unsigned rzero = (unsigned)_mm_movemask_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(hw, _mm_setzero_si128())));
-    unsigned acc, unsure;
-    if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
-      const __m256d x = _mm256_mul_pd(factor, hloc);
-      const unsigned low = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ)),
-                     high = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, plus40, _CMP_GT_OQ));
-      const __m256d e1 = _mm256_add_pd(one, exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), plus40)));
-      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_mul_pd(rhi, e1), lo_limit, _CMP_LT_OQ)),
-                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_mul_pd(rlo, e1), hi_limit, _CMP_GE_OQ));
-      acc = low | (below & ~high);
-      unsure = (~low & ~high & ~below & ~above) | (high & rzero);
-    } else { /* p = e^x, x = -2 beta s h^loc */
-      const __m256d x = _mm256_mul_pd(_mm256_mul_pd(factor, hloc), sd);
-      const unsigned sure = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, zero, _CMP_GE_OQ)),
-                     far = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ));
-      const __m256d y = _mm256_mul_pd(exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), zero)), scale);
-      const unsigned below = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rhi, _mm256_mul_pd(y, lo_band), _CMP_LT_OQ)),
-                     above = (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(rlo, _mm256_mul_pd(y, hi_band), _CMP_GE_OQ));
-      acc = sure | (below & ~far);
-      unsure = (~sure & ~far & ~below & ~above) | (~sure & far & rzero);
-    }
-    acc &= 0xfu;
-    unsure &= 0xfu;
-    if (unsure) {
-      double hv[4];
-      _mm256_storeu_pd(hv, hloc);
-      for (int j = 0; j < 4; j++)
-        if (unsure >> j & 1)
-          acc = (acc & ~(1u << j)) | (unsigned)accept_exact(k, t, r, m + j, down >> j & 1 ? -1 : 1, hv[j]) << j;
-    }
-    const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
-    uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb);
-    s64 ^= _pdep_u64(flip, UINT64_C(0x0001000100010001)) * 0xfe; /* +-1 <-> -+1 */
-    memcpy(p, &s64, 8);
-    changed += _mm_popcnt_u32(flip);
-    sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
-    /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
-     * exact in doubles */
-    const __m256d fm = _mm256_castsi256_pd(
-        _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_set1_epi64x(flip), lane_bit), _mm256_setzero_si256()));
-    esum = _mm256_add_pd(esum, _mm256_and_pd(fm, _mm256_mul_pd(_mm256_mul_pd(hloc, scale2), sd)));
-    if (++pending == 32) {
-      denergy += flush_energy_256(esum);
-      esum = zero;
-      pending = 0;
-    }
+    if (4 * steps < n) general_scalar_from(k, spins, i0, 4 * steps, n, r, t);
   }
   t->changed += changed;
   t->sflip += sflip;
   t->denergy += denergy + flush_energy_256(esum);
-  if (m < n) general_scalar_from(k, spins, i0, m, n, r, t);
+}
+
+/* One instantiation of general_avx2_body per (dim, heat bath, uniform bonds, uniform field). */
+#define GENERAL_AVX2_CASE(ub, uf)                                                                                      \
+  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
+  case 0: general_avx2_body(k, spins, seg, count, t, 1, 0, ub, uf); break;                                             \
+  case 1: general_avx2_body(k, spins, seg, count, t, 1, 1, ub, uf); break;                                             \
+  case 2: general_avx2_body(k, spins, seg, count, t, 2, 0, ub, uf); break;                                             \
+  case 3: general_avx2_body(k, spins, seg, count, t, 2, 1, ub, uf); break;                                             \
+  case 4: general_avx2_body(k, spins, seg, count, t, 3, 0, ub, uf); break;                                             \
+  default: general_avx2_body(k, spins, seg, count, t, 3, 1, ub, uf); break;                                            \
+  }
+
+ISING_TARGET_AVX2 static void general_avx2_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
+                                                    int count, tally *t)
+{
+  const int ub = k->c->uniform_bonds, uf = k->c->uniform_field;
+  if (!ub && uf)
+    GENERAL_AVX2_CASE(0, 1)
+  else if (ub && !uf)
+    GENERAL_AVX2_CASE(1, 0)
+  else if (!ub)
+    GENERAL_AVX2_CASE(0, 0)
+  else
+    GENERAL_AVX2_CASE(1, 1)
 }
 
 ISING_TARGET_AVX2 static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
                                            tally *t)
 {
-  GENERAL_VARIANTS(general_avx2_body)
+  const segment one = {i0, r, t->site, n};
+  general_avx2_segments(k, spins, &one, 1, t);
 }
 
 #endif /* ISING_X86 */
@@ -1613,6 +1672,8 @@ static segments_fn segments_kernel(const ising_sweeper *k)
     return k->kernel != ISING_KERNEL_GENERAL ? table_avx512_segments
            : isinf(k->beta) || k->half_ties  ? NULL
                                              : general_avx512_segments;
+  if (k->simd == ISING_SIMD_AVX2 && k->kernel == ISING_KERNEL_GENERAL && !isinf(k->beta) && !k->half_ties)
+    return general_avx2_segments;
 #endif
   (void)k;
   return NULL;

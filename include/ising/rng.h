@@ -150,7 +150,7 @@ double ising_rng_normal(const uint32_t w[2]);
 #if defined(__x86_64__) || defined(__i386__)
 #define ISING_X86           1
 #define ISING_TARGET_AVX512 __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,bmi,bmi2,popcnt")))
-#define ISING_TARGET_AVX2   __attribute__((target("avx2,bmi,bmi2,popcnt")))
+#define ISING_TARGET_AVX2   __attribute__((target("avx2,fma,bmi,bmi2,popcnt")))
 #else
 #define ISING_X86 0 /* elsewhere only the scalar paths exist */
 #endif
