@@ -1170,10 +1170,8 @@ ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *s
 /* 0xff in byte j where bit j of b is set. */
 /* The first len bytes of v (1 <= len <= 32) to p, nothing past them: two overlapping stores of the largest
  * power of two <= len (AVX2 has no byte-masked store). */
-AVX2_INLINE void store_prefix_256(int8_t *p, __m256i v, int len)
+AVX2_INLINE void copy_prefix(int8_t *p, const int8_t *b, int len)
 {
-  _Alignas(32) int8_t b[32];
-  _mm256_store_si256((__m256i *)b, v);
   if (len >= 16) {
     memcpy(p, b, 16);
     memcpy(p + len - 16, b + len - 16, 16);
@@ -1190,6 +1188,25 @@ AVX2_INLINE void store_prefix_256(int8_t *p, __m256i v, int len)
     p[0] = b[0];
 }
 
+AVX2_INLINE void store_prefix_256(int8_t *p, __m256i v, int len)
+{
+  _Alignas(32) int8_t b[32];
+  _mm256_store_si256((__m256i *)b, v);
+  copy_prefix(p, b, len);
+}
+
+/* 32 bytes from a, or with pair 16 from a (low half) and 16 from b (high half). */
+AVX2_INLINE __m256i load_256(const int8_t *a, const int8_t *b, const int pair)
+{
+  return pair ? _mm256_loadu2_m128i((const __m128i *)b, (const __m128i *)a) : _mm256_loadu_si256((const __m256i *)a);
+}
+
+/* The 32 sign bits of the ±J bonds at positions i.. (or with pair 16 from i and 16 from j). */
+AVX2_INLINE uint32_t neg_bits(const uint64_t *neg, size_t i, size_t j, const int pair)
+{
+  return pair ? (ising_bits32(neg, i) & 0xffffu) | ising_bits32(neg, j) << 16 : ising_bits32(neg, i);
+}
+
 AVX2_INLINE __m256i expand_bits_256(uint32_t b)
 {
   const __m256i spread =
@@ -1199,11 +1216,13 @@ AVX2_INLINE __m256i expand_bits_256(uint32_t b)
   return _mm256_cmpeq_epi8(v, select);
 }
 
-AVX2_INLINE __m256i neighbours_256(const int8_t *p, ptrdiff_t st, const uint64_t *neg, size_t i)
+AVX2_INLINE __m256i neighbours_256(const int8_t *p, const int8_t *q, ptrdiff_t st, const uint64_t *neg, size_t i,
+                                   size_t j, const int pair)
 {
-  __m256i lo = _mm256_loadu_si256((const __m256i *)(p - st)), hi = _mm256_loadu_si256((const __m256i *)(p + st));
+  __m256i lo = load_256(p - st, pair ? q - st : p, pair), hi = load_256(p + st, pair ? q + st : p, pair);
   if (neg) {
-    __m256i ml = expand_bits_256(ising_bits32(neg, i - (size_t)st)), mh = expand_bits_256(ising_bits32(neg, i));
+    __m256i ml = expand_bits_256(neg_bits(neg, i - (size_t)st, j - (size_t)st, pair)),
+            mh = expand_bits_256(neg_bits(neg, i, j, pair));
     lo = _mm256_sub_epi8(_mm256_xor_si256(lo, ml), ml);
     hi = _mm256_sub_epi8(_mm256_xor_si256(hi, mh), mh);
   }
@@ -1228,12 +1247,23 @@ AVX2_INLINE __m256i shuffle_lookup_256(const ising_sweeper *k, __m256i jj, const
   return _mm256_blendv_epi8(half[0], half[1], _mm256_set1_epi16((short)0xff00));
 }
 
-/* 16 sites per step (32 bytes), the high halves of T - 1 (by byte shuffles with equal bonds on every axis or where
- * every axis is periodic, else gathered from k->tm1) compared with the high halves of the random words as 16-bit lanes
- * (equal ones draw lo); the rest of the segment goes to the scalar kernel.  dim, pm, heatbath and shuffle are constants
- * in each instantiation (table_avx2). */
-AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t,
-                                 const int dim, const int pm, const int heatbath, const int shuffle)
+/* The tallies and loop constants of table_avx2_body's steps. */
+typedef struct {
+  const uint64_t *neg[ISING_MAX_DIM];
+  ptrdiff_t st1, st2, ahead;
+  uint32_t force;
+  __m256i sad[ISING_MAX_DIM];
+  int64_t changed, sfield;
+} table2_state;
+
+/* One step of table_avx2_body: sites m, m + 1, ... of segment sa (at most 16; all of them with full), or with
+ * pair two segments of at most 8 sites, sa's in the low 128-bit half and sb's in the high one (rows of 3D 16^3
+ * and smaller, 2D 16^2).  *before holds the previous step's 32 bytes (single steps after the first of a
+ * segment).  Returns the sites it left undecided (equal high halves: even bits, with pair sb's in bits 16-31);
+ * their spins are unchanged, for the caller to decide. */
+AVX2_INLINE uint32_t table_avx2_step(const ising_sweeper *k, table2_state *c, int8_t *spins, const segment *sa,
+                                     const segment *sb, int m, __m256i *before, const int dim, const int pm,
+                                     const int heatbath, const int shuffle, const int pair)
 {
   /* shuffle 1: k_d is -2, 0 or 2, j = sum_d (k_d / 2 + 1) 3^d + 3^dim up < 2 3^dim (k->tshuf); shuffle 2 (iso,
    * ISING_LOOKUP_ISO): j = sum_d k_d + 2 dim + (4 dim + 1) up; shuffle 3 (iso, k->iso_sk: Metropolis, no field):
@@ -1246,20 +1276,141 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
                                                   : dim == 2 ? 8
                                                              : 26)),
                 sup = _mm256_set1_epi8((char)(2 * npos));
-  const ising_geometry *g = k->g;
-  const uint64_t *neg[ISING_MAX_DIM] = {NULL, NULL, NULL};
-  if (pm)
-    for (int d = 0; d < dim; d++) neg[d] = k->c->negative[d];
   const __m256i zero = _mm256_setzero_si256(), two = _mm256_set1_epi8(2), c125 = _mm256_set1_epi8(125);
   const __m256i offset = _mm256_set1_epi8((char)(dim == 1 ? 2 : dim == 2 ? 12 : 62));
   const __m256i five = _mm256_set1_epi16(5), twentyfive = _mm256_set1_epi16(25);
   const __m256i pick = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
                                         12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
-  const uint32_t even = 0x55555555u, force = k->force_ties ? even : 0;
-  const ptrdiff_t ahead = dim == 2 ? 2 * g->stride[1] : dim == 3 ? g->stride[2] + 8 * g->stride[1] : 0;
-  __m256i sad[ISING_MAX_DIM] = {zero, zero, zero}, before = zero;
-  int64_t changed = 0, sfield = 0;
-  int m = 0, ties = 0, tie_m[SEGMENT / 16 + 1];
+  const uint32_t even = 0x55555555u;
+  const int n = sa->n, full = !pair && n - m >= 16;
+  uint32_t valid = full ? even : even & ((UINT32_C(1) << (2 * (n - m))) - 1); /* pair: m = 0, n <= 8 */
+  if (pair) valid |= (even & ((UINT32_C(1) << (2 * sb->n)) - 1)) << 16;
+  /* the random halves of a part-step from a zero-filled copy (the words past a segment may lie past the array) */
+  _Alignas(32) uint16_t rtail[16];
+  const uint16_t *rm = sa->r + m;
+  if (pair) {
+    memset(rtail, 0, sizeof(rtail));
+    memcpy(rtail, sa->r, sizeof(uint16_t) * (size_t)n);
+    memcpy(rtail + 8, sb->r, sizeof(uint16_t) * (size_t)sb->n);
+    rm = rtail;
+  } else if (!full) {
+    memset(rtail, 0, sizeof(rtail));
+    memcpy(rtail, rm, sizeof(uint16_t) * (size_t)(n - m));
+    rm = rtail;
+  }
+  const size_t i = sa->i0 + 2 * (size_t)m, j = pair ? sb->i0 : 0;
+  int8_t *p = spins + i, *q = pair ? spins + j : NULL;
+  __m256i s = load_256(p, q, pair), kd[ISING_MAX_DIM];
+  if (dim > 1 && !pair)
+    _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)c->ahead), _MM_HINT_T0); /* as table_avx512 */
+  /* left neighbours from the registers (a load at p - 1 would wait for the previous store); the rows of a pair
+   * load theirs (the steps before stored other rows) */
+  __m256i left = !pair && m ? _mm256_alignr_epi8(s, _mm256_permute2x128_si256(*before, s, 0x21), 15)
+                            : load_256(p - 1, pair ? q - 1 : NULL, pair),
+          right = load_256(p + 1, pair ? q + 1 : NULL, pair);
+  if (!pair) *before = s;
+  if (pm) {
+    __m256i ml = expand_bits_256(neg_bits(c->neg[0], i - 1, j - 1, pair)),
+            mr = expand_bits_256(neg_bits(c->neg[0], i, j, pair));
+    left = _mm256_sub_epi8(_mm256_xor_si256(left, ml), ml);
+    right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
+  }
+  kd[0] = _mm256_add_epi8(left, right);
+  if (dim > 1) kd[1] = neighbours_256(p, q, c->st1, c->neg[1], i, j, pair);
+  if (dim > 2) kd[2] = neighbours_256(p, q, c->st2, c->neg[2], i, j, pair);
+  __m256i tt;
+  const __m256i downv = _mm256_cmpgt_epi8(zero, s);
+  if (isk) { /* j = s k + 2 dim */
+    if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
+    if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
+    tt = _mm256_add_epi8(_mm256_sub_epi8(_mm256_xor_si256(kd[0], downv), downv), isoffset);
+  } else if (iso) { /* kd[0] becomes the total sum: the tallies below take it alone */
+    if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
+    if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
+    tt = _mm256_add_epi8(kd[0], isoffset);
+  } else {
+    tt = _mm256_add_epi8(kd[0], shuffle ? soffset : offset);
+    if (dim > 1) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
+    if (dim > 2) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
+  }
+  const __m256i upv = _mm256_cmpgt_epi8(s, zero);
+  if (!heatbath && !isk) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, iso ? isoup : shuffle ? sup : c125));
+  __m256i thr;
+  if (isk) { /* j = s k + 2 dim <= 4 dim < 16, in both bytes of the lane */
+    const __m256i jj = _mm256_and_si256(tt, low5);
+    thr = shuffle_lookup_256(k, _mm256_or_si256(jj, _mm256_slli_epi16(jj, 8)), 4 * dim + 1, 32);
+  } else if (iso) { /* j = k + 2 dim + (4 dim + 1) up < 32, in both bytes of the lane */
+    const __m256i jj = _mm256_and_si256(tt, low5);
+    thr = shuffle_lookup_256(k, _mm256_or_si256(jj, _mm256_slli_epi16(jj, 8)), 2 * (4 * dim + 1), 0);
+  } else if (shuffle) { /* the sums are even: j = tt / 2, in both bytes of the lane */
+    const __m256i jj = _mm256_and_si256(_mm256_srli_epi16(tt, 1), low6);
+    thr = shuffle_lookup_256(k, _mm256_or_si256(jj, _mm256_slli_epi16(jj, 8)), 2 * npos, 0);
+  } else {
+    const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
+    const __m256i ta = _mm256_srli_epi32(_mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4), 16),
+                  tb = _mm256_srli_epi32(
+                      _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4), 16);
+    thr = _mm256_permute4x64_epi64(_mm256_packus_epi32(ta, tb), 0xd8);
+  }
+  const __m256i hi = _mm256_loadu_si256((const __m256i *)rm);
+  const __m256i eq = _mm256_cmpeq_epi16(hi, thr), le = _mm256_cmpeq_epi16(_mm256_max_epu16(hi, thr), thr);
+  /* site j's lane is bytes 2j, 2j + 1, as in the spins: the even bits of the byte masks are per site */
+  uint32_t flip = (uint32_t)_mm256_movemask_epi8(_mm256_andnot_si256(eq, le)) & valid;
+  const uint32_t tie = ((uint32_t)_mm256_movemask_epi8(eq) | c->force) & valid;
+  flip &= ~tie;
+  const uint32_t down = (uint32_t)_mm256_movemask_epi8(downv) & valid,
+                 up = isk ? valid & ~down : (uint32_t)_mm256_movemask_epi8(upv) & valid; /* spins are +-1 */
+  if (heatbath) flip = (flip & down) | (~flip & valid & ~tie & up);
+  const __m256i fv = expand_bits_256(flip);
+  const __m256i nw = _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv);
+  /* only the segments' own bytes, in a part-step or a pair: past them may lie a halo that a non-blocking
+   * exchange is filling */
+  if (full)
+    _mm256_storeu_si256((__m256i *)p, nw);
+  else if (!pair)
+    store_prefix_256(p, nw, 2 * (n - m) - 1);
+  else {
+    _Alignas(32) int8_t b[32];
+    _mm256_store_si256((__m256i *)b, nw);
+    copy_prefix(p, b, 2 * n - 1);
+    copy_prefix(q, b + 16, 2 * sb->n - 1);
+  }
+  c->changed += _mm_popcnt_u32(flip);
+  c->sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
+  /* s_i k_d + 2 >= 0 of the flipped sites (iso: the total, s_i k + 2 dim), summed in 64-bit lanes */
+  if (isk) /* tt is s k + 2 dim already */
+    c->sad[0] = _mm256_add_epi64(c->sad[0], _mm256_sad_epu8(_mm256_and_si256(tt, fv), zero));
+  else
+    for (int d = 0; d < (iso ? 1 : dim); d++) {
+      __m256i sk = _mm256_sub_epi8(_mm256_xor_si256(kd[d], downv), downv);
+      c->sad[d] = _mm256_add_epi64(
+          c->sad[d], _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, iso ? isoffset : two), fv), zero));
+    }
+  return tie;
+}
+
+/* 16 sites per step (32 bytes), the high halves of T - 1 (by byte shuffles with equal bonds on every axis or where
+ * every axis is periodic, else gathered from k->tm1) compared with the high halves of the random words as 16-bit lanes
+ * (equal ones draw lo); two segments of at most 8 sites share a step (table_avx2_step); the rest of a segment goes
+ * to the scalar kernel.  dim, pm, heatbath and shuffle are constants in each instantiation (table_avx2_segments). */
+AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
+                                 const int dim, const int pm, const int heatbath, const int shuffle)
+{
+  const ising_geometry *g = k->g;
+  const int iso = dim > 1 && shuffle >= 2;
+  table2_state c = {.neg = {NULL, NULL, NULL},
+                    .st1 = dim > 1 ? g->stride[1] : 0,
+                    .st2 = dim > 2 ? g->stride[2] : 0,
+                    .ahead = dim == 2   ? 2 * g->stride[1]
+                             : dim == 3 ? g->stride[2] + 8 * g->stride[1]
+                                        : 0,
+                    .force = k->force_ties ? 0x55555555u : 0,
+                    .sad = {_mm256_setzero_si256(), _mm256_setzero_si256(), _mm256_setzero_si256()},
+                    .changed = 0,
+                    .sfield = 0};
+  if (pm)
+    for (int d = 0; d < dim; d++) c.neg[d] = k->c->negative[d];
+  int tie_m[SEGMENT / 16 + 1];
   uint32_t tie_mask[SEGMENT / 16 + 1];
   /* The last step of a segment may be partial (rows of fewer than 32 sites have only that one): it loads all
    * 32 bytes, uses only the segment's sites, takes the random halves from a copy, and writes only the sites it
@@ -1267,128 +1418,70 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, size_t i
    * No step reads past the array (the furthest read is a neighbour across the largest stride, 33 bytes on);
    * the few that would go to the scalar kernel. */
   const size_t reach = (size_t)(dim > 2 ? g->stride[2] : dim > 1 ? g->stride[1] : 1) + 33;
-  uint16_t rtail[16];
-  for (; m < n && i0 + 2 * (size_t)m + reach <= g->nextended; m += 16) {
-    const int full = n - m >= 16;
-    const uint32_t valid = full ? even : even & ((UINT32_C(1) << (2 * (n - m))) - 1);
-    const uint16_t *rm = r + m;
-    if (!full) {
-      memset(rtail, 0, sizeof(rtail));
-      memcpy(rtail, rm, sizeof(uint16_t) * (size_t)(n - m));
-      rm = rtail;
-    }
-    const size_t i = i0 + 2 * (size_t)m;
-    int8_t *p = spins + i;
-    __m256i s = _mm256_loadu_si256((const __m256i *)p), kd[ISING_MAX_DIM];
-    if (dim > 1) _mm_prefetch((const char *)((uintptr_t)p + (uintptr_t)ahead), _MM_HINT_T0); /* as table_avx512 */
-    /* left neighbours from the registers (a load at p - 1 would wait for the previous store) */
-    __m256i left = m ? _mm256_alignr_epi8(s, _mm256_permute2x128_si256(before, s, 0x21), 15)
-                     : _mm256_loadu_si256((const __m256i *)(p - 1)),
-            right = _mm256_loadu_si256((const __m256i *)(p + 1));
-    before = s;
-    if (pm) {
-      __m256i ml = expand_bits_256(ising_bits32(neg[0], i - 1)), mr = expand_bits_256(ising_bits32(neg[0], i));
-      left = _mm256_sub_epi8(_mm256_xor_si256(left, ml), ml);
-      right = _mm256_sub_epi8(_mm256_xor_si256(right, mr), mr);
-    }
-    kd[0] = _mm256_add_epi8(left, right);
-    if (dim > 1) kd[1] = neighbours_256(p, g->stride[1], neg[1], i);
-    if (dim > 2) kd[2] = neighbours_256(p, g->stride[2], neg[2], i);
-    __m256i tt;
-    const __m256i downv = _mm256_cmpgt_epi8(zero, s);
-    if (isk) { /* j = s k + 2 dim */
-      if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
-      if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
-      tt = _mm256_add_epi8(_mm256_sub_epi8(_mm256_xor_si256(kd[0], downv), downv), isoffset);
-    } else if (iso) { /* kd[0] becomes the total sum: the tallies below take it alone */
-      if (dim > 1) kd[0] = _mm256_add_epi8(kd[0], kd[1]);
-      if (dim > 2) kd[0] = _mm256_add_epi8(kd[0], kd[2]);
-      tt = _mm256_add_epi8(kd[0], isoffset);
-    } else {
-      tt = _mm256_add_epi8(kd[0], shuffle ? soffset : offset);
-      if (dim > 1) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[1], shuffle ? w3 : five));
-      if (dim > 2) tt = _mm256_add_epi8(tt, _mm256_mullo_epi16(kd[2], shuffle ? w9 : twentyfive));
-    }
-    const __m256i upv = _mm256_cmpgt_epi8(s, zero);
-    if (!heatbath && !isk) tt = _mm256_add_epi8(tt, _mm256_and_si256(upv, iso ? isoup : shuffle ? sup : c125));
-    __m256i thr;
-    if (isk) { /* j = s k + 2 dim <= 4 dim < 16, in both bytes of the lane */
-      const __m256i j = _mm256_and_si256(tt, low5);
-      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 4 * dim + 1, 32);
-    } else if (iso) { /* j = k + 2 dim + (4 dim + 1) up < 32, in both bytes of the lane */
-      const __m256i j = _mm256_and_si256(tt, low5);
-      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * (4 * dim + 1), 0);
-    } else if (shuffle) { /* the sums are even: j = tt / 2, in both bytes of the lane */
-      const __m256i j = _mm256_and_si256(_mm256_srli_epi16(tt, 1), low6);
-      thr = shuffle_lookup_256(k, _mm256_or_si256(j, _mm256_slli_epi16(j, 8)), 2 * npos, 0);
-    } else {
-      const __m128i idx = _mm256_castsi256_si128(_mm256_permute4x64_epi64(_mm256_shuffle_epi8(tt, pick), 0x08));
-      const __m256i ta = _mm256_srli_epi32(_mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(idx), 4),
-                                           16),
-                    tb = _mm256_srli_epi32(
-                        _mm256_i32gather_epi32((const int *)k->tm1, _mm256_cvtepu8_epi32(_mm_srli_si128(idx, 8)), 4),
-                        16);
-      thr = _mm256_permute4x64_epi64(_mm256_packus_epi32(ta, tb), 0xd8);
-    }
-    const __m256i hi = _mm256_loadu_si256((const __m256i *)rm);
-    const __m256i eq = _mm256_cmpeq_epi16(hi, thr), le = _mm256_cmpeq_epi16(_mm256_max_epu16(hi, thr), thr);
-    /* site j's lane is bytes 2j, 2j + 1, as in the spins: the even bits of the byte masks are per site */
-    uint32_t flip = (uint32_t)_mm256_movemask_epi8(_mm256_andnot_si256(eq, le)) & valid;
-    const uint32_t tie = ((uint32_t)_mm256_movemask_epi8(eq) | force) & valid;
-    flip &= ~tie;
-    if (__builtin_expect(tie != 0, 0)) { /* decided after the loop, as in table_avx512_body */
-      tie_m[ties] = m;
-      tie_mask[ties++] = tie;
-    }
-    const uint32_t down = (uint32_t)_mm256_movemask_epi8(downv) & valid,
-                   up = isk ? valid & ~down : (uint32_t)_mm256_movemask_epi8(upv) & valid; /* spins are +-1 */
-    if (heatbath) flip = (flip & down) | (~flip & valid & ~tie & up);
-    const __m256i fv = expand_bits_256(flip);
-    const __m256i nw = _mm256_sub_epi8(_mm256_xor_si256(s, fv), fv);
-    if (full)
-      _mm256_storeu_si256((__m256i *)p, nw);
-    else /* only the segment's own bytes: past it may lie a halo that a non-blocking exchange is filling */
-      store_prefix_256(p, nw, 2 * (n - m) - 1);
-    changed += _mm_popcnt_u32(flip);
-    sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
-    /* s_i k_d + 2 >= 0 of the flipped sites (iso: the total, s_i k + 2 dim), summed in 64-bit lanes */
-    if (isk) /* tt is s k + 2 dim already */
-      sad[0] = _mm256_add_epi64(sad[0], _mm256_sad_epu8(_mm256_and_si256(tt, fv), zero));
-    else
-      for (int d = 0; d < (iso ? 1 : dim); d++) {
-        __m256i sk = _mm256_sub_epi8(_mm256_xor_si256(kd[d], downv), downv);
-        sad[d] = _mm256_add_epi64(
-            sad[d], _mm256_sad_epu8(_mm256_and_si256(_mm256_add_epi8(sk, iso ? isoffset : two), fv), zero));
+  for (int js = 0; js < count; js++) {
+    const size_t i0 = seg[js].i0;
+    const int n = seg[js].n;
+    const uint16_t *const r = seg[js].r;
+    if (n <= 8 && js + 1 < count && seg[js + 1].n <= 8 && i0 + reach <= g->nextended &&
+        seg[js + 1].i0 + reach <= g->nextended) { /* two short segments in one step */
+      const uint32_t tie =
+          table_avx2_step(k, &c, spins, &seg[js], &seg[js + 1], 0, NULL, dim, pm, heatbath, shuffle, 1);
+      for (uint32_t b = tie; __builtin_expect(b != 0, 0); b &= b - 1) {
+        const int bit = __builtin_ctz(b), second = bit >= 16;
+        const segment *sg = &seg[js + second];
+        const int mt = (bit - 16 * second) / 2;
+        t->site = sg->site;
+        table_scalar_from(k, spins, sg->i0, mt, mt + 1, sg->r, t);
       }
+      js++;
+      continue;
+    }
+    t->site = seg[js].site;
+    __m256i before = _mm256_setzero_si256();
+    int m = 0, ties = 0;
+    for (; m < n && i0 + 2 * (size_t)m + reach <= g->nextended; m += 16) {
+      const uint32_t tie = table_avx2_step(k, &c, spins, &seg[js], NULL, m, &before, dim, pm, heatbath, shuffle, 0);
+      if (__builtin_expect(tie != 0, 0)) { /* decided after the loop, as in table_avx512_body */
+        tie_m[ties] = m;
+        tie_mask[ties++] = tie;
+      }
+    }
+    for (int j = 0; j < ties; j++)
+      for (uint32_t b = tie_mask[j]; b; b &= b - 1) {
+        const int mt = tie_m[j] + __builtin_ctz(b) / 2;
+        table_scalar_from(k, spins, i0, mt, mt + 1, r, t);
+      }
+    if (m < n) table_scalar_from(k, spins, i0, m, n, r, t);
   }
-  t->changed += changed;
-  t->sfield += sfield;
-  t->sflip += sfield;
+  t->changed += c.changed;
+  t->sfield += c.sfield;
+  t->sflip += c.sfield;
   for (int d = 0; d < (iso ? 1 : dim); d++) {
     int64_t v[4];
-    _mm256_storeu_si256((__m256i *)v, sad[d]);
-    t->sk[d] += v[0] + v[1] + v[2] + v[3] - (iso ? 2 * dim : 2) * changed;
+    _mm256_storeu_si256((__m256i *)v, c.sad[d]);
+    t->sk[d] += v[0] + v[1] + v[2] + v[3] - (iso ? 2 * dim : 2) * c.changed;
   }
-  for (int j = 0; j < ties; j++)
-    for (uint32_t b = tie_mask[j]; b; b &= b - 1) {
-      const int mt = tie_m[j] + __builtin_ctz(b) / 2;
-      table_scalar_from(k, spins, i0, mt, mt + 1, r, t);
-    }
-  if (m < n) table_scalar_from(k, spins, i0, m, n, r, t);
 }
 
 #define TABLE_AVX2_CASE(dim, pm, hb)                                                                                   \
   if (dim > 1 && k->shuffle == 2 && !hb && k->iso_sk)                                                                  \
-    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 3);                                                            \
+    table_avx2_body(k, spins, seg, count, t, dim, pm, hb, 3);                                                          \
   else if (dim > 1 && k->shuffle == 2)                                                                                 \
-    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 2);                                                            \
+    table_avx2_body(k, spins, seg, count, t, dim, pm, hb, 2);                                                          \
   else if (k->shuffle)                                                                                                 \
-    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 1);                                                            \
+    table_avx2_body(k, spins, seg, count, t, dim, pm, hb, 1);                                                          \
   else                                                                                                                 \
-    table_avx2_body(k, spins, i0, n, r, t, dim, pm, hb, 0)
+    table_avx2_body(k, spins, seg, count, t, dim, pm, hb, 0)
 
-ISING_TARGET_AVX2 static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
-                                         tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}
+ISING_TARGET_AVX2 static void table_avx2_segments(const ising_sweeper *k, int8_t *spins, const segment *seg, int count,
+                                                  tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}
+
+ISING_TARGET_AVX2
+    static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  const segment one = {i0, r, t->site, n};
+  table_avx2_segments(k, spins, &one, 1, t);
+}
 
 /* e^x as exp_512 (the same Cody-Waite reduction and degree-7 polynomial by Estrin's scheme), for x in [-40, 40]:
  * k = round(x / ln2) by adding 1.5 2^52 (its low bits then hold k, so 2^k comes from them by an integer add and
@@ -1672,8 +1765,10 @@ static segments_fn segments_kernel(const ising_sweeper *k)
     return k->kernel != ISING_KERNEL_GENERAL ? table_avx512_segments
            : isinf(k->beta) || k->half_ties  ? NULL
                                              : general_avx512_segments;
-  if (k->simd == ISING_SIMD_AVX2 && k->kernel == ISING_KERNEL_GENERAL && !isinf(k->beta) && !k->half_ties)
-    return general_avx2_segments;
+  if (k->simd == ISING_SIMD_AVX2)
+    return k->kernel != ISING_KERNEL_GENERAL ? table_avx2_segments
+           : isinf(k->beta) || k->half_ties  ? NULL
+                                             : general_avx2_segments;
 #endif
   (void)k;
   return NULL;
