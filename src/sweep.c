@@ -1258,12 +1258,12 @@ typedef struct {
 
 /* One step of table_avx2_body: sites m, m + 1, ... of segment sa (at most 16; all of them with full), or with
  * pair two segments of at most 8 sites, sa's in the low 128-bit half and sb's in the high one (rows of 3D 16^3
- * and smaller, 2D 16^2).  *before holds the previous step's 32 bytes (single steps after the first of a
- * segment).  Returns the sites it left undecided (equal high halves: even bits, with pair sb's in bits 16-31);
- * their spins are unchanged, for the caller to decide. */
-AVX2_INLINE uint32_t table_avx2_step(const ising_sweeper *k, table2_state *c, int8_t *spins, const segment *sa,
-                                     const segment *sb, int m, __m256i *before, const int dim, const int pm,
-                                     const int heatbath, const int shuffle, const int pair)
+ * and smaller, 2D 16^2).  The segments come by value: a store to the spins may alias the plan's list.  *before holds
+ * the previous step's 32 bytes (single steps after the first of a segment).  Returns the sites it left undecided (equal
+ * high halves: even bits, with pair sb's in bits 16-31); their spins are unchanged, for the caller to decide. */
+AVX2_INLINE uint32_t table_avx2_step(const ising_sweeper *k, table2_state *c, int8_t *spins, segment sa, segment sb,
+                                     int m, __m256i *before, const int dim, const int pm, const int heatbath,
+                                     const int shuffle, const int pair)
 {
   /* shuffle 1: k_d is -2, 0 or 2, j = sum_d (k_d / 2 + 1) 3^d + 3^dim up < 2 3^dim (k->tshuf); shuffle 2 (iso,
    * ISING_LOOKUP_ISO): j = sum_d k_d + 2 dim + (4 dim + 1) up; shuffle 3 (iso, k->iso_sk: Metropolis, no field):
@@ -1282,23 +1282,23 @@ AVX2_INLINE uint32_t table_avx2_step(const ising_sweeper *k, table2_state *c, in
   const __m256i pick = _mm256_setr_epi8(0, 2, 4, 6, 8, 10, 12, 14, -1, -1, -1, -1, -1, -1, -1, -1, 0, 2, 4, 6, 8, 10,
                                         12, 14, -1, -1, -1, -1, -1, -1, -1, -1);
   const uint32_t even = 0x55555555u;
-  const int n = sa->n, full = !pair && n - m >= 16;
+  const int n = sa.n, full = !pair && n - m >= 16;
   uint32_t valid = full ? even : even & ((UINT32_C(1) << (2 * (n - m))) - 1); /* pair: m = 0, n <= 8 */
-  if (pair) valid |= (even & ((UINT32_C(1) << (2 * sb->n)) - 1)) << 16;
+  if (pair) valid |= (even & ((UINT32_C(1) << (2 * sb.n)) - 1)) << 16;
   /* the random halves of a part-step from a zero-filled copy (the words past a segment may lie past the array) */
   _Alignas(32) uint16_t rtail[16];
-  const uint16_t *rm = sa->r + m;
+  const uint16_t *rm = sa.r + m;
   if (pair) {
     memset(rtail, 0, sizeof(rtail));
-    memcpy(rtail, sa->r, sizeof(uint16_t) * (size_t)n);
-    memcpy(rtail + 8, sb->r, sizeof(uint16_t) * (size_t)sb->n);
+    memcpy(rtail, sa.r, sizeof(uint16_t) * (size_t)n);
+    memcpy(rtail + 8, sb.r, sizeof(uint16_t) * (size_t)sb.n);
     rm = rtail;
   } else if (!full) {
     memset(rtail, 0, sizeof(rtail));
     memcpy(rtail, rm, sizeof(uint16_t) * (size_t)(n - m));
     rm = rtail;
   }
-  const size_t i = sa->i0 + 2 * (size_t)m, j = pair ? sb->i0 : 0;
+  const size_t i = sa.i0 + 2 * (size_t)m, j = pair ? sb.i0 : 0;
   int8_t *p = spins + i, *q = pair ? spins + j : NULL;
   __m256i s = load_256(p, q, pair), kd[ISING_MAX_DIM];
   if (dim > 1 && !pair)
@@ -1373,7 +1373,7 @@ AVX2_INLINE uint32_t table_avx2_step(const ising_sweeper *k, table2_state *c, in
     _Alignas(32) int8_t b[32];
     _mm256_store_si256((__m256i *)b, nw);
     copy_prefix(p, b, 2 * n - 1);
-    copy_prefix(q, b + 16, 2 * sb->n - 1);
+    copy_prefix(q, b + 16, 2 * sb.n - 1);
   }
   c->changed += _mm_popcnt_u32(flip);
   c->sfield += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
@@ -1424,8 +1424,7 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, const se
     const uint16_t *const r = seg[js].r;
     if (n <= 8 && js + 1 < count && seg[js + 1].n <= 8 && i0 + reach <= g->nextended &&
         seg[js + 1].i0 + reach <= g->nextended) { /* two short segments in one step */
-      const uint32_t tie =
-          table_avx2_step(k, &c, spins, &seg[js], &seg[js + 1], 0, NULL, dim, pm, heatbath, shuffle, 1);
+      const uint32_t tie = table_avx2_step(k, &c, spins, seg[js], seg[js + 1], 0, NULL, dim, pm, heatbath, shuffle, 1);
       for (uint32_t b = tie; __builtin_expect(b != 0, 0); b &= b - 1) {
         const int bit = __builtin_ctz(b), second = bit >= 16;
         const segment *sg = &seg[js + second];
@@ -1437,10 +1436,11 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, const se
       continue;
     }
     t->site = seg[js].site;
+    const segment sj = seg[js]; /* a copy: a store to the spins may alias seg */
     __m256i before = _mm256_setzero_si256();
     int m = 0, ties = 0;
     for (; m < n && i0 + 2 * (size_t)m + reach <= g->nextended; m += 16) {
-      const uint32_t tie = table_avx2_step(k, &c, spins, &seg[js], NULL, m, &before, dim, pm, heatbath, shuffle, 0);
+      const uint32_t tie = table_avx2_step(k, &c, spins, sj, sj, m, &before, dim, pm, heatbath, shuffle, 0);
       if (__builtin_expect(tie != 0, 0)) { /* decided after the loop, as in table_avx512_body */
         tie_m[ties] = m;
         tie_mask[ties++] = tie;
