@@ -1542,139 +1542,189 @@ AVX2_INLINE int64_t flush_energy_256(__m256d e)
   return (int64_t)v[0] + (int64_t)v[1] + (int64_t)v[2] + (int64_t)v[3];
 }
 
+/* The constants, pointers and tallies of general_avx2_body's steps (locals: a store to the int8_t spins may alias
+ * anything else, so the compiler would otherwise reload them after every step). */
+typedef struct {
+  const double *jp0, *jp1, *jp2, *hp;
+  ptrdiff_t st1, st2;
+  size_t ahead; /* the bonds and fields two rows ahead, as general_step */
+  __m256d jc0, jc1, jc2, fieldc, zero, one, minus40, plus40, factor, scale2, lo_unit, hi_unit;
+  __m128i hpick, wpick;
+  __m256i lane_bit;
+  __m256d esum;
+  int64_t changed, sflip;
+  ising_int128 denergy;
+  int pending;
+} general2_state;
+
+/* The lanes of sites 0 .. n - 1 (lane order above). */
+static const unsigned char avx2_lanes_below[5] = {0x0, 0x1, 0x5, 0x7, 0xf};
+
+/* One step of general_avx2_body: sites m .. m + 3 of a segment at spins + i (its first site i0 = i - 2 m, random
+ * halves r), or with !full its last cnt < 4 sites (a part-step: the random halves from a zero-filled copy, only
+ * its own bytes stored).  *before holds the previous step's 8 bytes (byte 7 the left neighbour of site m). */
+AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, int8_t *spins, size_t i0, int m, int cnt,
+                                   const uint16_t *r, __m128i *before, tally *t, const int dim, const int heatbath,
+                                   const int ub, const int uf, const int full)
+{
+  const size_t i = i0 + 2 * (size_t)m;
+  int8_t *p = spins + i;
+  if (dim > 1) {
+    if (!ub) {
+      ising_prefetch_doubles(c->jp0, i + c->ahead, 1);
+      ising_prefetch_doubles(c->jp1, i + c->ahead, 1);
+      if (dim > 2) ising_prefetch_doubles(c->jp2, i + c->ahead, 1);
+    }
+    if (!uf) ising_prefetch_doubles(c->hp, i + c->ahead, 1);
+  }
+  const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
+  /* the left neighbours, the right ones and the sites, in lane order, from the previous step's 8 bytes (its
+   * odd bytes did not change; a load at p - 1 would wait for its store) and this step's: bytes 0-3, 4-7, 8-11 */
+  const __m128i w = _mm_shuffle_epi8(_mm_unpacklo_epi64(*before, sb), c->wpick);
+  *before = sb;
+  const __m256i nb = _mm256_cvtepi8_epi32(ub ? _mm_add_epi8(w, _mm_srli_si128(w, 4)) : w);
+  const __m256d sd = _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_srli_si128(w, 8))); /* s = +-1 */
+  __m256d hloc;
+  if (ub)
+    hloc = _mm256_mul_pd(c->jc0, _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb)));
+  else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
+    const __m256d a = _mm256_loadu_pd(c->jp0 + i - 1), b = _mm256_loadu_pd(c->jp0 + i + 3);
+    hloc = _mm256_fmadd_pd(_mm256_unpackhi_pd(a, b), _mm256_cvtepi32_pd(_mm256_extracti128_si256(nb, 1)),
+                           _mm256_mul_pd(_mm256_unpacklo_pd(a, b), _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb))));
+  }
+  for (int d = 1; d < dim; d++) {
+    const ptrdiff_t st = d == 1 ? c->st1 : c->st2;
+    const __m128i a = _mm_loadl_epi64((const __m128i *)(p - st)), b = _mm_loadl_epi64((const __m128i *)(p + st));
+    if (ub)
+      hloc = _mm256_fmadd_pd(d == 1 ? c->jc1 : c->jc2, lanes_pd(_mm_add_epi8(a, b)), hloc);
+    else {
+      const double *jp = d == 1 ? c->jp1 : c->jp2;
+      hloc =
+          _mm256_fmadd_pd(lanes_even(jp + i), lanes_pd(b), _mm256_fmadd_pd(lanes_even(jp + i - st), lanes_pd(a), hloc));
+    }
+  }
+  hloc = _mm256_add_pd(hloc, uf ? c->fieldc : lanes_even(c->hp + i));
+  /* the lanes that hold a site of the segment: all 4, or in a part-step those of sites 0 .. cnt - 1 */
+  const unsigned valid = full ? 0xfu : avx2_lanes_below[cnt];
+  const unsigned down = (unsigned)_mm256_movemask_pd(sd) & valid, up = ~down & valid;
+  const __m256d hs = _mm256_mul_pd(hloc, sd); /* s h^loc, exact */
+  /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
+  uint16_t rtail[4] = {0, 0, 0, 0};
+  if (!full) memcpy(rtail, r + m, sizeof(uint16_t) * (size_t)cnt); /* the words past a segment may lie past the array */
+  const __m256d hd =
+      _mm256_cvtepi32_pd(_mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(full ? r + m : rtail)), c->hpick));
+  __m256d accv, known;
+  if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
+    const __m256d x = _mm256_mul_pd(c->factor, hloc);
+    const __m256d e1 = _mm256_add_pd(c->one, exp_256(_mm256_min_pd(_mm256_max_pd(x, c->minus40), c->plus40)));
+    /* x < -40: accept; x > 40: accept iff r = 0, which neither comparison settles where hi = 0 */
+    accv = _mm256_or_pd(_mm256_cmp_pd(x, c->minus40, _CMP_LT_OQ),
+                        _mm256_cmp_pd(_mm256_fmadd_pd(hd, e1, e1), c->lo_unit, _CMP_LT_OQ));
+    known = _mm256_or_pd(accv, _mm256_cmp_pd(_mm256_mul_pd(hd, e1), c->hi_unit, _CMP_GE_OQ));
+  } else { /* p = e^x, x = -2 beta s h^loc (the factor times s h^loc: the same double as -2 beta h^loc times s) */
+    const __m256d x = _mm256_mul_pd(c->factor, hs);
+    const __m256d e = exp_256(_mm256_min_pd(_mm256_max_pd(x, c->minus40), c->zero));
+    /* x >= 0: accept; x < -40: accept iff r = 0, below is false there, above false iff hi = 0 */
+    accv = _mm256_or_pd(_mm256_cmp_pd(x, c->zero, _CMP_GE_OQ),
+                        _mm256_cmp_pd(hd, _mm256_fmsub_pd(e, c->lo_unit, c->one), _CMP_LT_OQ));
+    known = _mm256_or_pd(accv, _mm256_cmp_pd(hd, _mm256_mul_pd(e, c->hi_unit), _CMP_GE_OQ));
+  }
+  unsigned acc = (unsigned)_mm256_movemask_pd(accv) & valid;
+  const unsigned unsure = ~(unsigned)_mm256_movemask_pd(known) & valid;
+  /* the flipped lanes: Metropolis the accepted ones, heat bath those whose new spin differs (accepted and
+   * down, or not accepted and up) */
+  __m256d flipv = heatbath ? _mm256_xor_pd(accv, _mm256_cmp_pd(sd, c->zero, _CMP_GT_OQ)) : accv;
+  if (__builtin_expect(unsure != 0, 0) || !full) { /* flipv from the flip bits (a part-step: only its sites) */
+    double hv[4];
+    _mm256_storeu_pd(hv, hloc);
+    for (int b = 0; b < 4; b++)
+      if (unsure >> b & 1)
+        acc = (acc & ~(1u << b)) | (unsigned)accept_exact(k, t, r, m + AVX2_LANE_SITE(b), down >> b & 1 ? -1 : 1, hv[b])
+                                       << b;
+    const unsigned f = heatbath ? (acc & down) | (~acc & up) : acc;
+    flipv = _mm256_castsi256_pd(
+        _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_set1_epi64x(f), c->lane_bit), _mm256_setzero_si256()));
+  }
+  const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
+  uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb) ^ avx2_flip_word[flip];
+  if (full)
+    memcpy(p, &s64, 8);
+  else /* only the segment's own bytes: past it may lie a halo that a non-blocking exchange is filling */
+    memcpy(p, &s64, 2 * (size_t)cnt - 1);
+  c->changed += _mm_popcnt_u32(flip);
+  c->sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
+  /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
+   * exact in doubles */
+  c->esum = _mm256_add_pd(c->esum, _mm256_and_pd(flipv, _mm256_mul_pd(hs, c->scale2)));
+  if (++c->pending == 32) {
+    c->denergy += flush_energy_256(c->esum);
+    c->esum = c->zero;
+    c->pending = 0;
+  }
+}
+
 /* 4 sites per step (8 bytes) in the lane order above, h^loc as doubles (exact sums, so the same double as
  * local_field's), decisions as in general_avx512_body (the random word's interval in units of 2^16, the clamped
- * exponent settling the extreme cases); the rest of the segment goes to general_scalar.  dim, heatbath, ub
- * (uniform bonds) and uf (uniform field) are constants in each instantiation (general_avx2); every pointer and
- * constant the loop reads is a local (a store to the int8_t spins may alias anything else). */
+ * exponent settling the extreme cases); the last 1-3 sites of a segment in a part-step.  dim, heatbath, ub (uniform
+ * bonds) and uf (uniform field) are constants in each instantiation (general_avx2_segments). */
 AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
                                    const int dim, const int heatbath, const int ub, const int uf)
 {
   const ising_geometry *g = k->g;
-  const ising_couplings *c = k->c;
-  const double *const jp0 = ub ? NULL : c->Jp[0], *const jp1 = ub || dim < 2 ? NULL : c->Jp[1],
-                      *const jp2 = ub || dim < 3 ? NULL : c->Jp[2], *const hp = uf ? NULL : c->h;
-  const ptrdiff_t st1 = dim > 1 ? g->stride[1] : 0, st2 = dim > 2 ? g->stride[2] : 0;
-  const size_t ahead = 2 * (size_t)st1; /* the bonds and fields two rows ahead, as general_step */
-  const __m256d jc0 = _mm256_set1_pd(c->J[0]), jc1 = _mm256_set1_pd(dim > 1 ? c->J[1] : 0.0),
-                jc2 = _mm256_set1_pd(dim > 2 ? c->J[2] : 0.0), fieldc = _mm256_set1_pd(c->field);
-  const __m256d zero = _mm256_setzero_pd(), one = _mm256_set1_pd(1.0), minus40 = _mm256_set1_pd(-40.0),
-                plus40 = _mm256_set1_pd(40.0), factor = _mm256_set1_pd(-2.0 * k->beta),
-                scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE),
-                /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
-      lo_unit = _mm256_set1_pd(65536.0 * (1.0 - k->band)), hi_unit = _mm256_set1_pd(65536.0 * (1.0 + k->band));
-  const __m128i hpick = _mm_setr_epi8(0, 1, -1, -1, 4, 5, -1, -1, 2, 3, -1, -1, 6, 7, -1, -1);
-  const __m256i lane_bit = _mm256_setr_epi64x(1, 2, 4, 8);
-  /* bytes 7, 11, 9, 13 (left), 9, 13, 11, 15 (right), 8, 12, 10, 14 (sites) of the previous step's 8 bytes and
-   * this step's */
-  const __m128i wpick = _mm_setr_epi8(7, 11, 9, 13, 9, 13, 11, 15, 8, 12, 10, 14, -1, -1, -1, -1);
-  __m256d esum = zero;
-  int64_t changed = 0, sflip = 0;
-  ising_int128 denergy = 0;
-  int pending = 0;
+  const ising_couplings *cp = k->c;
+  general2_state c = {.jp0 = ub ? NULL : cp->Jp[0],
+                      .jp1 = ub || dim < 2 ? NULL : cp->Jp[1],
+                      .jp2 = ub || dim < 3 ? NULL : cp->Jp[2],
+                      .hp = uf ? NULL : cp->h,
+                      .st1 = dim > 1 ? g->stride[1] : 0,
+                      .st2 = dim > 2 ? g->stride[2] : 0,
+                      .ahead = dim > 1 ? 2 * (size_t)g->stride[1] : 0,
+                      .jc0 = _mm256_set1_pd(cp->J[0]),
+                      .jc1 = _mm256_set1_pd(dim > 1 ? cp->J[1] : 0.0),
+                      .jc2 = _mm256_set1_pd(dim > 2 ? cp->J[2] : 0.0),
+                      .fieldc = _mm256_set1_pd(cp->field),
+                      .zero = _mm256_setzero_pd(),
+                      .one = _mm256_set1_pd(1.0),
+                      .minus40 = _mm256_set1_pd(-40.0),
+                      .plus40 = _mm256_set1_pd(40.0),
+                      .factor = _mm256_set1_pd(-2.0 * k->beta),
+                      .scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE),
+                      /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
+                      .lo_unit = _mm256_set1_pd(65536.0 * (1.0 - k->band)),
+                      .hi_unit = _mm256_set1_pd(65536.0 * (1.0 + k->band)),
+                      .hpick = _mm_setr_epi8(0, 1, -1, -1, 4, 5, -1, -1, 2, 3, -1, -1, 6, 7, -1, -1),
+                      /* bytes 7, 11, 9, 13 (left), 9, 13, 11, 15 (right), 8, 12, 10, 14 (sites) of the previous
+                       * step's 8 bytes and this step's */
+                      .wpick = _mm_setr_epi8(7, 11, 9, 13, 9, 13, 11, 15, 8, 12, 10, 14, -1, -1, -1, -1),
+                      .lane_bit = _mm256_setr_epi64x(1, 2, 4, 8),
+                      .esum = _mm256_setzero_pd(),
+                      .changed = 0,
+                      .sflip = 0,
+                      .denergy = 0,
+                      .pending = 0};
+  /* the furthest read of a step at i: a neighbour across the largest stride and 7 bytes on (doubles likewise) */
+  const size_t reach = (size_t)(dim > 2 ? g->stride[2] : dim > 1 ? g->stride[1] : 1) + 8;
   for (int j = 0; j < count; j++) {
     const size_t i0 = seg[j].i0;
     const int n = seg[j].n;
     const uint16_t *const r = seg[j].r;
     t->site = seg[j].site;
     __m128i before = _mm_set1_epi8(spins[i0 - 1]); /* byte 7: the left neighbour of the first site */
-    /* full steps only, and none that would read past the array (p + 8): steps m = 0, 4, ..., 4 (steps - 1) */
-    const size_t room = g->nextended > i0 + 8 ? (g->nextended - i0 - 8 + 7) / 8 : 0;
+    /* steps m = 0, 4, ..., none that would read past the array; the scalar kernel takes the rest */
+    const size_t room = g->nextended > i0 + reach ? (g->nextended - i0 - reach) / 8 + 1 : 0;
     const int steps = (size_t)(n / 4) < room ? n / 4 : (int)room;
-    for (int q = 0; q < steps; q++) {
-      const int m = 4 * q;
-      const size_t i = i0 + 2 * (size_t)m;
-      int8_t *p = spins + i;
-      if (dim > 1) {
-        if (!ub) {
-          ising_prefetch_doubles(jp0, i + ahead, 1);
-          ising_prefetch_doubles(jp1, i + ahead, 1);
-          if (dim > 2) ising_prefetch_doubles(jp2, i + ahead, 1);
-        }
-        if (!uf) ising_prefetch_doubles(hp, i + ahead, 1);
-      }
-      const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
-      /* the left neighbours, the right ones and the sites, in lane order, from the previous step's 8 bytes (its
-       * odd bytes did not change; a load at p - 1 would wait for its store) and this step's: bytes 0-3, 4-7, 8-11 */
-      const __m128i w = _mm_shuffle_epi8(_mm_unpacklo_epi64(before, sb), wpick);
-      before = sb;
-      const __m256i nb = _mm256_cvtepi8_epi32(ub ? _mm_add_epi8(w, _mm_srli_si128(w, 4)) : w);
-      const __m256d sd = _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_srli_si128(w, 8))); /* s = +-1 */
-      __m256d hloc;
-      if (ub)
-        hloc = _mm256_mul_pd(jc0, _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb)));
-      else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-        const __m256d a = _mm256_loadu_pd(jp0 + i - 1), b = _mm256_loadu_pd(jp0 + i + 3);
-        hloc = _mm256_fmadd_pd(_mm256_unpackhi_pd(a, b), _mm256_cvtepi32_pd(_mm256_extracti128_si256(nb, 1)),
-                               _mm256_mul_pd(_mm256_unpacklo_pd(a, b), _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb))));
-      }
-      for (int d = 1; d < dim; d++) {
-        const ptrdiff_t st = d == 1 ? st1 : st2;
-        const __m128i a = _mm_loadl_epi64((const __m128i *)(p - st)), b = _mm_loadl_epi64((const __m128i *)(p + st));
-        if (ub)
-          hloc = _mm256_fmadd_pd(d == 1 ? jc1 : jc2, lanes_pd(_mm_add_epi8(a, b)), hloc);
-        else {
-          const double *jp = d == 1 ? jp1 : jp2;
-          hloc = _mm256_fmadd_pd(lanes_even(jp + i), lanes_pd(b),
-                                 _mm256_fmadd_pd(lanes_even(jp + i - st), lanes_pd(a), hloc));
-        }
-      }
-      hloc = _mm256_add_pd(hloc, uf ? fieldc : lanes_even(hp + i));
-      const unsigned down = (unsigned)_mm256_movemask_pd(sd), up = ~down & 0xfu;
-      const __m256d hs = _mm256_mul_pd(hloc, sd); /* s h^loc, exact */
-      /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
-      const __m256d hd = _mm256_cvtepi32_pd(_mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(r + m)), hpick));
-      __m256d accv, known;
-      if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
-        const __m256d x = _mm256_mul_pd(factor, hloc);
-        const __m256d e1 = _mm256_add_pd(one, exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), plus40)));
-        /* x < -40: accept; x > 40: accept iff r = 0, which neither comparison settles where hi = 0 */
-        accv = _mm256_or_pd(_mm256_cmp_pd(x, minus40, _CMP_LT_OQ),
-                            _mm256_cmp_pd(_mm256_fmadd_pd(hd, e1, e1), lo_unit, _CMP_LT_OQ));
-        known = _mm256_or_pd(accv, _mm256_cmp_pd(_mm256_mul_pd(hd, e1), hi_unit, _CMP_GE_OQ));
-      } else { /* p = e^x, x = -2 beta s h^loc (the factor times s h^loc: the same double as -2 beta h^loc times s) */
-        const __m256d x = _mm256_mul_pd(factor, hs);
-        const __m256d e = exp_256(_mm256_min_pd(_mm256_max_pd(x, minus40), zero));
-        /* x >= 0: accept; x < -40: accept iff r = 0, below is false there, above false iff hi = 0 */
-        accv = _mm256_or_pd(_mm256_cmp_pd(x, zero, _CMP_GE_OQ),
-                            _mm256_cmp_pd(hd, _mm256_fmsub_pd(e, lo_unit, one), _CMP_LT_OQ));
-        known = _mm256_or_pd(accv, _mm256_cmp_pd(hd, _mm256_mul_pd(e, hi_unit), _CMP_GE_OQ));
-      }
-      unsigned acc = (unsigned)_mm256_movemask_pd(accv);
-      const unsigned unsure = ~(unsigned)_mm256_movemask_pd(known) & 0xfu;
-      /* the flipped lanes: Metropolis the accepted ones, heat bath those whose new spin differs (accepted and
-       * down, or not accepted and up) */
-      __m256d flipv = heatbath ? _mm256_xor_pd(accv, _mm256_cmp_pd(sd, zero, _CMP_GT_OQ)) : accv;
-      if (__builtin_expect(unsure != 0, 0)) {
-        double hv[4];
-        _mm256_storeu_pd(hv, hloc);
-        for (int b = 0; b < 4; b++)
-          if (unsure >> b & 1)
-            acc = (acc & ~(1u << b)) |
-                  (unsigned)accept_exact(k, t, r, m + AVX2_LANE_SITE(b), down >> b & 1 ? -1 : 1, hv[b]) << b;
-        const unsigned f = heatbath ? (acc & down) | (~acc & up) : acc;
-        flipv = _mm256_castsi256_pd(
-            _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_set1_epi64x(f), lane_bit), _mm256_setzero_si256()));
-      }
-      const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
-      uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb) ^ avx2_flip_word[flip];
-      memcpy(p, &s64, 8);
-      changed += _mm_popcnt_u32(flip);
-      sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
-      /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
-       * exact in doubles */
-      esum = _mm256_add_pd(esum, _mm256_and_pd(flipv, _mm256_mul_pd(hs, scale2)));
-      if (++pending == 32) {
-        denergy += flush_energy_256(esum);
-        esum = zero;
-        pending = 0;
-      }
+    for (int q = 0; q < steps; q++)
+      general_avx2_step(k, &c, spins, i0, 4 * q, 4, r, &before, t, dim, heatbath, ub, uf, 1);
+    int m = 4 * steps;
+    if (m < n && (size_t)steps < room) {
+      general_avx2_step(k, &c, spins, i0, m, n - m, r, &before, t, dim, heatbath, ub, uf, 0);
+      m = n;
     }
-    if (4 * steps < n) general_scalar_from(k, spins, i0, 4 * steps, n, r, t);
+    if (m < n) general_scalar_from(k, spins, i0, m, n, r, t);
   }
-  t->changed += changed;
-  t->sflip += sflip;
-  t->denergy += denergy + flush_energy_256(esum);
+  t->changed += c.changed;
+  t->sflip += c.sflip;
+  t->denergy += c.denergy + flush_energy_256(c.esum);
 }
 
 /* One instantiation of general_avx2_body per (dim, heat bath, uniform bonds, uniform field). */
