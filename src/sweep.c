@@ -2057,11 +2057,15 @@ static inline size_t ring_at(const sweep_plan *pl, size_t p, size_t j)
 /* One colour of ring rows p, p + 1, ..., p + m - 1, then their x halo.  The table kernels take the rows G apart
  * (0, G, 2G, ..., 1, G + 1, ...): a row's first loads would otherwise overlap the stores of the row just before
  * it, which must reach the cache first (a masked store forwards nothing).  The general kernel streams the
- * coupling arrays, so it takes the rows in order (G apart cost it 10 %). */
+ * coupling arrays, so it takes the rows in order (G apart cost it 10 %), except where a colour of a row is one
+ * step of 8 sites (5 to 8 sites: every step would wait for the store of the one before). */
 static void batch_colour(plan_builder *pb, size_t p, size_t m, int colour, int wrap)
 {
   sweep_plan *pl = pb->pl;
-  const size_t G = pb->general ? 1 : pl->shape.G;
+  /* the general kernel: G apart only where a colour of a row is one step of 8 sites (no row pairs), whose store
+   * the next row's first load would otherwise overlap */
+  const size_t half = (size_t)pb->g->n[0] / 2;
+  const size_t G = !pb->general || (half > 4 && half <= 8) ? pl->shape.G : 1;
   size_t call = pl->nseg;
   int steps = 0;
   for (size_t o = 0; o < G && o < m; o++)
