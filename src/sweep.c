@@ -1131,33 +1131,33 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
   t->denergy += _mm512_reduce_add_epi64(c.energy);
 }
 
-/* One instantiation of general_avx512_body per (dim, heat bath, uniform bonds, uniform field). */
-#define GENERAL_AVX512_CASE(ub, uf)                                                                                    \
+/* One instantiation of a general kernel body (general_avx512_body, general_avx2_body) per (dim, heat bath, uniform
+ * bonds, uniform field): no branches on them in the loop. */
+#define GENERAL_CASE(body, ub, uf)                                                                                     \
   switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
-  case 0: general_avx512_body(k, spins, seg, count, t, 1, 0, ub, uf); break;                                           \
-  case 1: general_avx512_body(k, spins, seg, count, t, 1, 1, ub, uf); break;                                           \
-  case 2: general_avx512_body(k, spins, seg, count, t, 2, 0, ub, uf); break;                                           \
-  case 3: general_avx512_body(k, spins, seg, count, t, 2, 1, ub, uf); break;                                           \
-  case 4: general_avx512_body(k, spins, seg, count, t, 3, 0, ub, uf); break;                                           \
-  default: general_avx512_body(k, spins, seg, count, t, 3, 1, ub, uf); break;                                          \
+  case 0: body(k, spins, seg, count, t, 1, 0, ub, uf); break;                                                          \
+  case 1: body(k, spins, seg, count, t, 1, 1, ub, uf); break;                                                          \
+  case 2: body(k, spins, seg, count, t, 2, 0, ub, uf); break;                                                          \
+  case 3: body(k, spins, seg, count, t, 2, 1, ub, uf); break;                                                          \
+  case 4: body(k, spins, seg, count, t, 3, 0, ub, uf); break;                                                          \
+  default: body(k, spins, seg, count, t, 3, 1, ub, uf); break;                                                         \
   }
+#define GENERAL_SEGMENTS(body)                                                                                         \
+  const int ub = k->c->uniform_bonds, uf = k->c->uniform_field;                                                        \
+  if (!ub && uf)                                                                                                       \
+    GENERAL_CASE(body, 0, 1)                                                                                           \
+  else if (ub && !uf)                                                                                                  \
+    GENERAL_CASE(body, 1, 0)                                                                                           \
+  else if (!ub)                                                                                                        \
+    GENERAL_CASE(body, 0, 0)                                                                                           \
+  else                                                                                                                 \
+    GENERAL_CASE(body, 1, 1)
 
 ISING_TARGET_AVX512 static void general_avx512_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
-                                                        int count, tally *t)
-{
-  const int ub = k->c->uniform_bonds, uf = k->c->uniform_field;
-  if (!ub && uf)
-    GENERAL_AVX512_CASE(0, 1)
-  else if (ub && !uf)
-    GENERAL_AVX512_CASE(1, 0)
-  else if (!ub)
-    GENERAL_AVX512_CASE(0, 0)
-  else
-    GENERAL_AVX512_CASE(1, 1)
-}
+                                                        int count, tally *t){GENERAL_SEGMENTS(general_avx512_body)}
 
-ISING_TARGET_AVX512 static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n,
-                                               const uint16_t *r, tally *t)
+ISING_TARGET_AVX512
+    static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
 {
   const segment one = {i0, r, t->site, n};
   general_avx512_segments(k, spins, &one, 1, t);
@@ -1727,33 +1727,11 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const 
   t->denergy += c.denergy + flush_energy_256(c.esum);
 }
 
-/* One instantiation of general_avx2_body per (dim, heat bath, uniform bonds, uniform field). */
-#define GENERAL_AVX2_CASE(ub, uf)                                                                                      \
-  switch ((k->g->dim - 1) * 2 + (k->alg == ISING_ALGORITHM_HEATBATH)) {                                                \
-  case 0: general_avx2_body(k, spins, seg, count, t, 1, 0, ub, uf); break;                                             \
-  case 1: general_avx2_body(k, spins, seg, count, t, 1, 1, ub, uf); break;                                             \
-  case 2: general_avx2_body(k, spins, seg, count, t, 2, 0, ub, uf); break;                                             \
-  case 3: general_avx2_body(k, spins, seg, count, t, 2, 1, ub, uf); break;                                             \
-  case 4: general_avx2_body(k, spins, seg, count, t, 3, 0, ub, uf); break;                                             \
-  default: general_avx2_body(k, spins, seg, count, t, 3, 1, ub, uf); break;                                            \
-  }
-
 ISING_TARGET_AVX2 static void general_avx2_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
-                                                    int count, tally *t)
-{
-  const int ub = k->c->uniform_bonds, uf = k->c->uniform_field;
-  if (!ub && uf)
-    GENERAL_AVX2_CASE(0, 1)
-  else if (ub && !uf)
-    GENERAL_AVX2_CASE(1, 0)
-  else if (!ub)
-    GENERAL_AVX2_CASE(0, 0)
-  else
-    GENERAL_AVX2_CASE(1, 1)
-}
+                                                    int count, tally *t){GENERAL_SEGMENTS(general_avx2_body)}
 
-ISING_TARGET_AVX2 static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r,
-                                           tally *t)
+ISING_TARGET_AVX2
+    static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
 {
   const segment one = {i0, r, t->site, n};
   general_avx2_segments(k, spins, &one, 1, t);
