@@ -1072,7 +1072,7 @@ AVX512_INLINE void general_step(const ising_sweeper *k, general_state *c, int8_t
  * neighbour, no mask registers.  Two segments of at most 4 sites each
  * (rows of 3D 8^3 and smaller) share a step, one in each half.  dim,
  * heatbath, ub (uniform bonds) and uf (uniform field) are constants in each
- * instantiation (general_avx512). */
+ * instantiation (general_avx512_segments). */
 AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, const segment *seg, int count, tally *t,
                                        const int dim, const int heatbath, const int ub, const int uf)
 {
@@ -1784,8 +1784,8 @@ void ising_sweep_colour(const ising_sweeper *k, int8_t *spins, int colour, uint6
   finish_tally(k, &t, acc);
 }
 
-/* The segments kernel of k: the AVX-512 kernels take several segments per call; the others (and the exact
- * scalar path of segment_kernel) are called once per segment. */
+/* The segments kernel of k: the AVX-512 and AVX2 kernels take several segments per call; the scalar ones (and
+ * the exact scalar path of segment_kernel) are called once per segment. */
 static segments_fn segments_kernel(const ising_sweeper *k)
 {
 #if ISING_X86
