@@ -272,6 +272,14 @@ typedef struct {
 
 typedef void (*segments_fn)(const ising_sweeper *k, int8_t *spins, const segment *s, int count, tally *t);
 
+/* One segment through a segments kernel: the segment_fn form of the kernels that take lists. */
+static inline void one_segment(segments_fn f, const ising_sweeper *k, int8_t *spins, size_t i0, int n,
+                               const uint16_t *r, tally *t)
+{
+  const segment one = {i0, r, t->site, n};
+  f(k, spins, &one, 1, t);
+}
+
 /* The whole 32-bit word r = 2^16 hi + lo of segment site m, drawing lo (rare: only where hi does not decide). */
 static inline uint32_t full_word(const ising_sweeper *k, const tally *t, const uint16_t *r, int m)
 {
@@ -864,13 +872,14 @@ ISING_TARGET_AVX512 static void table_avx512_perm4(const ising_sweeper *k, int8_
     table_avx512_body(k, spins, seg, count, t, dim, pm, hb, dim < 3 ? ISING_LOOKUP_PERM5 : ISING_LOOKUP_PERM3)
 
 ISING_TARGET_AVX512 static void table_avx512_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
-                                                      int count, tally *t){TABLE_VARIANTS(TABLE_AVX512_CASE)}
-
-ISING_TARGET_AVX512
-    static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+                                                      int count, tally *t)
 {
-  const segment one = {i0, r, t->site, n};
-  table_avx512_segments(k, spins, &one, 1, t);
+  TABLE_VARIANTS(TABLE_AVX512_CASE)
+}
+
+static void table_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  one_segment(table_avx512_segments, k, spins, i0, n, r, t);
 }
 
 /* e^x for |x| <= 40 to a relative error below 1e-8: x = k ln2 + f with
@@ -948,6 +957,20 @@ AVX512_INLINE __m512d axis_pd(const int8_t *p, const int8_t *q, size_t ia, size_
   return _mm512_add_pd(times_spin(bonds_pd(jp, ia, jb, (size_t)st, bytes, 0, full), spin_signs(a)),
                        times_spin(bonds_pd(jp, ia, jb, 0, bytes, 0, full), spin_signs(b)));
 }
+
+/* The members that general_state (AVX-512) and general2_state (AVX2) share, as designated initialisers: the bond
+ * and field arrays (NULL where uniform), the strides, the bonds two rows ahead, and the constants broadcast by set1
+ * (_mm512_set1_pd or _mm256_set1_pd); lo_unit and hi_unit are p 2^32 in units of 2^16 (that of hi), shrunk or
+ * grown by the band. */
+#define GENERAL_STATE_INIT(k, dim, ub, uf, set1)                                                                       \
+  .jp0 = (ub) ? NULL : (k)->c->Jp[0], .jp1 = (ub) || (dim) < 2 ? NULL : (k)->c->Jp[1],                                 \
+  .jp2 = (ub) || (dim) < 3 ? NULL : (k)->c->Jp[2], .hp = (uf) ? NULL : (k)->c->h,                                      \
+  .st1 = (dim) > 1 ? (k)->g->stride[1] : 0, .st2 = (dim) > 2 ? (k)->g->stride[2] : 0,                                  \
+  .bonds_ahead = (dim) > 1 ? 2 * (size_t)(k)->g->stride[1] : 0, .jc0 = set1((k)->c->J[0]),                             \
+  .jc1 = set1((dim) > 1 ? (k)->c->J[1] : 0.0), .jc2 = set1((dim) > 2 ? (k)->c->J[2] : 0.0),                            \
+  .fieldc = set1((k)->c->field), .zero = set1(0.0), .one = set1(1.0), .minus40 = set1(-40.0), .plus40 = set1(40.0),    \
+  .factor = set1(-2.0 * (k)->beta), .scale2 = set1(2.0 * ISING_QUANTUM_SCALE),                                         \
+  .lo_unit = set1(65536.0 * (1.0 - (k)->band)), .hi_unit = set1(65536.0 * (1.0 + (k)->band))
 
 /* The constants and tallies of general_avx512_body's steps (in registers: a store to the int8_t spins may alias
  * anything, so the compiler would otherwise reload them after every step). */
@@ -1077,27 +1100,7 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
                                        const int dim, const int heatbath, const int ub, const int uf)
 {
   const ising_geometry *g = k->g;
-  const ising_couplings *cp = k->c;
-  general_state c = {.jp0 = ub ? NULL : cp->Jp[0],
-                     .jp1 = ub || dim < 2 ? NULL : cp->Jp[1],
-                     .jp2 = ub || dim < 3 ? NULL : cp->Jp[2],
-                     .hp = uf ? NULL : cp->h,
-                     .jc0 = _mm512_set1_pd(cp->J[0]),
-                     .jc1 = _mm512_set1_pd(dim > 1 ? cp->J[1] : 0.0),
-                     .jc2 = _mm512_set1_pd(dim > 2 ? cp->J[2] : 0.0),
-                     .fieldc = _mm512_set1_pd(cp->field),
-                     .zero = _mm512_setzero_pd(),
-                     .scale2 = _mm512_set1_pd(2.0 * ISING_QUANTUM_SCALE),
-                     /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
-                     .lo_unit = _mm512_set1_pd(65536.0 * (1.0 - k->band)),
-                     .hi_unit = _mm512_set1_pd(65536.0 * (1.0 + k->band)),
-                     .minus40 = _mm512_set1_pd(-40.0),
-                     .plus40 = _mm512_set1_pd(40.0),
-                     .one = _mm512_set1_pd(1.0),
-                     .factor = _mm512_set1_pd(-2.0 * k->beta),
-                     .st1 = dim > 1 ? g->stride[1] : 0,
-                     .st2 = dim > 2 ? g->stride[2] : 0,
-                     .bonds_ahead = dim > 1 ? 2 * (size_t)g->stride[1] : 0,
+  general_state c = {GENERAL_STATE_INIT(k, dim, ub, uf, _mm512_set1_pd),
                      .right = opaque_ones() & 0xffffu,
                      .ahead = dim == 2   ? 2 * g->stride[1]
                               : dim == 3 ? g->stride[2] + 8 * g->stride[1]
@@ -1154,13 +1157,14 @@ AVX512_INLINE void general_avx512_body(const ising_sweeper *k, int8_t *spins, co
     GENERAL_CASE(body, 1, 1)
 
 ISING_TARGET_AVX512 static void general_avx512_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
-                                                        int count, tally *t){GENERAL_SEGMENTS(general_avx512_body)}
-
-ISING_TARGET_AVX512
-    static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+                                                        int count, tally *t)
 {
-  const segment one = {i0, r, t->site, n};
-  general_avx512_segments(k, spins, &one, 1, t);
+  GENERAL_SEGMENTS(general_avx512_body)
+}
+
+static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  one_segment(general_avx512_segments, k, spins, i0, n, r, t);
 }
 
 /* ---- AVX2 ---- */
@@ -1474,13 +1478,14 @@ AVX2_INLINE void table_avx2_body(const ising_sweeper *k, int8_t *spins, const se
     table_avx2_body(k, spins, seg, count, t, dim, pm, hb, 0)
 
 ISING_TARGET_AVX2 static void table_avx2_segments(const ising_sweeper *k, int8_t *spins, const segment *seg, int count,
-                                                  tally *t){TABLE_VARIANTS(TABLE_AVX2_CASE)}
-
-ISING_TARGET_AVX2
-    static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+                                                  tally *t)
 {
-  const segment one = {i0, r, t->site, n};
-  table_avx2_segments(k, spins, &one, 1, t);
+  TABLE_VARIANTS(TABLE_AVX2_CASE)
+}
+
+static void table_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  one_segment(table_avx2_segments, k, spins, i0, n, r, t);
 }
 
 /* e^x as exp_512 (the same Cody-Waite reduction and degree-7 polynomial by Estrin's scheme), for x in [-40, 40]:
@@ -1547,7 +1552,7 @@ AVX2_INLINE int64_t flush_energy_256(__m256d e)
 typedef struct {
   const double *jp0, *jp1, *jp2, *hp;
   ptrdiff_t st1, st2;
-  size_t ahead; /* the bonds and fields two rows ahead, as general_step */
+  size_t bonds_ahead; /* the bonds and fields two rows ahead, as general_step */
   __m256d jc0, jc1, jc2, fieldc, zero, one, minus40, plus40, factor, scale2, lo_unit, hi_unit;
   __m128i hpick, wpick;
   __m256i lane_bit;
@@ -1571,11 +1576,11 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
   int8_t *p = spins + i;
   if (dim > 1) {
     if (!ub) {
-      ising_prefetch_doubles(c->jp0, i + c->ahead, 1);
-      ising_prefetch_doubles(c->jp1, i + c->ahead, 1);
-      if (dim > 2) ising_prefetch_doubles(c->jp2, i + c->ahead, 1);
+      ising_prefetch_doubles(c->jp0, i + c->bonds_ahead, 1);
+      ising_prefetch_doubles(c->jp1, i + c->bonds_ahead, 1);
+      if (dim > 2) ising_prefetch_doubles(c->jp2, i + c->bonds_ahead, 1);
     }
-    if (!uf) ising_prefetch_doubles(c->hp, i + c->ahead, 1);
+    if (!uf) ising_prefetch_doubles(c->hp, i + c->bonds_ahead, 1);
   }
   const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
   /* the left neighbours, the right ones and the sites, in lane order, from the previous step's 8 bytes (its
@@ -1671,37 +1676,13 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const 
                                    const int dim, const int heatbath, const int ub, const int uf)
 {
   const ising_geometry *g = k->g;
-  const ising_couplings *cp = k->c;
-  general2_state c = {.jp0 = ub ? NULL : cp->Jp[0],
-                      .jp1 = ub || dim < 2 ? NULL : cp->Jp[1],
-                      .jp2 = ub || dim < 3 ? NULL : cp->Jp[2],
-                      .hp = uf ? NULL : cp->h,
-                      .st1 = dim > 1 ? g->stride[1] : 0,
-                      .st2 = dim > 2 ? g->stride[2] : 0,
-                      .ahead = dim > 1 ? 2 * (size_t)g->stride[1] : 0,
-                      .jc0 = _mm256_set1_pd(cp->J[0]),
-                      .jc1 = _mm256_set1_pd(dim > 1 ? cp->J[1] : 0.0),
-                      .jc2 = _mm256_set1_pd(dim > 2 ? cp->J[2] : 0.0),
-                      .fieldc = _mm256_set1_pd(cp->field),
-                      .zero = _mm256_setzero_pd(),
-                      .one = _mm256_set1_pd(1.0),
-                      .minus40 = _mm256_set1_pd(-40.0),
-                      .plus40 = _mm256_set1_pd(40.0),
-                      .factor = _mm256_set1_pd(-2.0 * k->beta),
-                      .scale2 = _mm256_set1_pd(2.0 * ISING_QUANTUM_SCALE),
-                      /* p 2^32 in units of 2^16 (that of hi), shrunk or grown by the band */
-                      .lo_unit = _mm256_set1_pd(65536.0 * (1.0 - k->band)),
-                      .hi_unit = _mm256_set1_pd(65536.0 * (1.0 + k->band)),
+  general2_state c = {GENERAL_STATE_INIT(k, dim, ub, uf, _mm256_set1_pd),
                       .hpick = _mm_setr_epi8(0, 1, -1, -1, 4, 5, -1, -1, 2, 3, -1, -1, 6, 7, -1, -1),
                       /* bytes 7, 11, 9, 13 (left), 9, 13, 11, 15 (right), 8, 12, 10, 14 (sites) of the previous
                        * step's 8 bytes and this step's */
                       .wpick = _mm_setr_epi8(7, 11, 9, 13, 9, 13, 11, 15, 8, 12, 10, 14, -1, -1, -1, -1),
-                      .lane_bit = _mm256_setr_epi64x(1, 2, 4, 8),
-                      .esum = _mm256_setzero_pd(),
-                      .changed = 0,
-                      .sflip = 0,
-                      .denergy = 0,
-                      .pending = 0};
+                      .lane_bit = _mm256_setr_epi64x(1, 2, 4, 8), .esum = _mm256_setzero_pd(), .changed = 0, .sflip = 0,
+                      .denergy = 0, .pending = 0};
   /* the furthest read of a step at i: a neighbour across the largest stride and 7 bytes on (doubles likewise) */
   const size_t reach = (size_t)(dim > 2 ? g->stride[2] : dim > 1 ? g->stride[1] : 1) + 8;
   for (int j = 0; j < count; j++) {
@@ -1728,13 +1709,14 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const 
 }
 
 ISING_TARGET_AVX2 static void general_avx2_segments(const ising_sweeper *k, int8_t *spins, const segment *seg,
-                                                    int count, tally *t){GENERAL_SEGMENTS(general_avx2_body)}
-
-ISING_TARGET_AVX2
-    static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+                                                    int count, tally *t)
 {
-  const segment one = {i0, r, t->site, n};
-  general_avx2_segments(k, spins, &one, 1, t);
+  GENERAL_SEGMENTS(general_avx2_body)
+}
+
+static void general_avx2(const ising_sweeper *k, int8_t *spins, size_t i0, int n, const uint16_t *r, tally *t)
+{
+  one_segment(general_avx2_segments, k, spins, i0, n, r, t);
 }
 
 #endif /* ISING_X86 */
