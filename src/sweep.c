@@ -1801,9 +1801,21 @@ static segments_fn segments_kernel(const ising_sweeper *k)
  * the general one), never on the sweep: it is worked out once into a plan
  * (plan_build), a list of operations (Philox calls, kernel calls with their
  * segments, x-halo wraps, the two callbacks) that every sweep then runs
- * (plan_run) without any bookkeeping per row. */
+ * (plan_run) without any bookkeeping per row.
+ *
+ * A rank that holds every axis past x whole sends no messages: its halo is a
+ * copy of its own faces, made at once.  There is nothing to hide, and on a
+ * small lattice the split into rows next to the halo and the others only
+ * cuts the Philox calls into short runs (3D 8^3: 16 calls of 4 blocks) and
+ * the kernel calls into short lists.  Such a lattice of at most WHOLE_SITES
+ * sites (its spins, bonds and halves stay in L2) is swept in two passes
+ * instead: the words of every row, colour 0 of every row, the exchange,
+ * colour 1 of every row (ring_shape.whole, plan_two_passes).  This is the
+ * case of the small replicas that tempering runs several to a rank. */
+#define WHOLE_SITES ((size_t)1 << 16)
+
 typedef struct {
-  int B;
+  int B, whole; /* whole: the two-pass plan (plan_two_passes) */
   size_t R, Rb, slot, G;
 } ring_shape;
 
@@ -1835,6 +1847,14 @@ static ring_shape ring_shape_of(const ising_geometry *g)
   const size_t st1 = (size_t)g->n[0] + 2, nc = (size_t)g->n[0] / 2 + 1, span = 64 * ((nc + 31) / 32) + 1;
   r.G = nc >= 128 ? 1 : 1 + (span + st1 - 1) / st1;
   r.slot = (size_t)g->n[0] / 2 + 16; /* a run of j rows has at most j n0 / 2 + 11 halves per parity */
+  /* no messages (one rank along every axis past x) and a small lattice: every row in the ring, none after it */
+  const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1);
+  r.whole = (size_t)g->n[0] * rows <= WHOLE_SITES;
+  for (int d = 1; d < g->dim; d++) r.whole = r.whole && g->n[d] == g->L[d];
+  if (r.whole) {
+    r.R = rows;
+    r.Rb = 0;
+  }
   return r;
 }
 
@@ -1887,10 +1907,12 @@ static inline void wrap_row(int8_t *spins, size_t x0, int n0)
 
 /* What the plan depends on: zero-filled, then set, so that memcmp compares it. */
 typedef struct {
-  int dim, n[ISING_MAX_DIM], periodic0, general;
+  int dim, n[ISING_MAX_DIM], periodic0, general; /* general: 0 table kernels, else the general kernel */
   int64_t L[ISING_MAX_DIM], offset[ISING_MAX_DIM];
   ptrdiff_t stride[ISING_MAX_DIM];
 } plan_key;
+
+#define GENERAL_AVX512 2 /* plan_key.general of the AVX-512 general kernel (1: the others) */
 
 typedef enum { OP_WORDS, OP_KERNEL, OP_WRAP, OP_BEGIN, OP_END } op_kind;
 
@@ -2017,15 +2039,17 @@ static inline size_t ring_at(const sweep_plan *pl, size_t p, size_t j)
 /* One colour of ring rows p, p + 1, ..., p + m - 1, then their x halo.  The table kernels take the rows G apart
  * (0, G, 2G, ..., 1, G + 1, ...): a row's first loads would otherwise overlap the stores of the row just before
  * it, which must reach the cache first (a masked store forwards nothing).  The general kernel streams the
- * coupling arrays, so it takes the rows in order (G apart cost it 10 %), except where a colour of a row is one
- * step of 8 sites (5 to 8 sites: every step would wait for the store of the one before). */
+ * coupling arrays, so it takes long rows in order (G apart cost it 10 %).  Where a colour of a row is only a
+ * few steps, the next row's loads would wait for this row's stores there too.  The AVX-512 kernel takes rows of
+ * 5 to 23 sites G apart (3D 18^3 5.7 -> 4.2 ns per attempt, 24^3 4.3 -> 3.0, 32^3 2.4 -> 1.8; from 24 sites,
+ * three whole steps, it lost: 48^3 1.6 -> 2.0; rows of at most 4 share its steps in pairs, in order); the AVX2
+ * and scalar ones rows of at most 8 (AVX2 3D 6^3 10.8 -> 7.4, 8^3 6.7 -> 6.4). */
 static void batch_colour(plan_builder *pb, size_t p, size_t m, int colour, int wrap)
 {
   sweep_plan *pl = pb->pl;
-  /* the general kernel: G apart only where a colour of a row is one step of 8 sites (no row pairs), whose store
-   * the next row's first load would otherwise overlap */
   const size_t half = (size_t)pb->g->n[0] / 2;
-  const size_t G = !pb->general || (half > 4 && half <= 8) ? pl->shape.G : 1;
+  const int apart = pb->general == GENERAL_AVX512 ? half > 4 && half <= 23 : half <= 8;
+  const size_t G = !pb->general || apart ? pl->shape.G : 1;
   size_t call = pl->nseg;
   int steps = 0;
   for (size_t o = 0; o < G && o < m; o++)
@@ -2083,6 +2107,58 @@ static void plan_free(sweep_plan *pl)
   free(pl);
 }
 
+/* Phases 1-3 of the fused sweep (plan_build). */
+static void plan_ring(plan_builder *pb, size_t rows, size_t lag, int wrap)
+{
+  sweep_plan *pl = pb->pl;
+  const size_t R = pl->shape.R;
+  /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
+  boundary_rows(pb, 0, wrap);
+  plan_add_op(pl, OP_BEGIN, 0, 0, 0);
+  /* 2: the other rows, colour 1 lag rows behind colour 0; ring rows [head, head + pending) wait for colour 1,
+   * the next batch goes to tail (a multiple of B, so a batch does not wrap around the ring) */
+  size_t q = 0, tail = 0, head = 0, pending = 0;
+  row_cursor c = row_first(pb->g);
+  for (;;) {
+    const size_t m = ring_take(pb, tail, rows, &q, &c, 0);
+    if (m) {
+      ring_words(pb, tail, m);
+      batch_colour(pb, tail, m, 0, wrap);
+      tail = tail + m == R ? 0 : tail + m;
+      pending += m;
+    }
+    /* colour 0 is done in every row before q */
+    size_t ready = 0;
+    for (size_t e = head; ready < pending && (q == rows || pb->row[e].q + lag < q); e = e + 1 == R ? 0 : e + 1) ready++;
+    if (ready) {
+      batch_colour(pb, head, ready, 1, wrap);
+      head = (head + ready) % R;
+      pending -= ready;
+    }
+    if (q == rows && !pending) break;
+  }
+  plan_add_op(pl, OP_END, 0, 0, 0);
+  /* 3: colour 1 of the rows next to the halo, which now holds colour 0 */
+  boundary_rows(pb, 1, wrap);
+}
+
+/* The two passes of a small lattice whose halo needs no messages (ring_shape.whole): the words of every row
+ * (one Philox call per run of consecutive global sites, all the rows where the rank holds the whole lattice),
+ * colour 0 of every row, the exchange, colour 1 of every row. */
+static void plan_two_passes(plan_builder *pb, size_t rows, int wrap)
+{
+  row_cursor c = row_first(pb->g);
+  for (size_t q = 0; q < rows; q++, row_step(pb->g, &c)) {
+    pb->row[q].c = c;
+    pb->row[q].q = q;
+  }
+  ring_words(pb, 0, rows);
+  batch_colour(pb, 0, rows, 0, wrap);
+  plan_add_op(pb->pl, OP_BEGIN, 0, 0, 0);
+  plan_add_op(pb->pl, OP_END, 0, 0, 0);
+  batch_colour(pb, 0, rows, 1, wrap);
+}
+
 /* The operations of ising_sweep_fused on this geometry (NULL if out of memory).  Colour 1 of an interior row q
  * may run once colour 0 is done in its neighbour rows, the last of which is q + lag (lag 1 in 2D, n1 in 3D); its
  * words were generated with colour 0's (one Philox block serves all four sites) and wait in the ring. */
@@ -2101,36 +2177,11 @@ static sweep_plan *plan_build(const ising_geometry *g, const plan_key *key)
     plan_free(pl);
     return NULL;
   }
-  const int wrap = key->periodic0;
   const size_t rows = (size_t)g->n[1] * (size_t)(g->dim > 2 ? g->n[2] : 1), lag = g->dim == 2 ? 1 : (size_t)g->n[1];
-  /* 1: colour 0 of the rows next to the halo, so that the exchange can start */
-  boundary_rows(&pb, 0, wrap);
-  plan_add_op(pl, OP_BEGIN, 0, 0, 0);
-  /* 2: the other rows, colour 1 lag rows behind colour 0; ring rows [head, head + pending) wait for colour 1,
-   * the next batch goes to tail (a multiple of B, so a batch does not wrap around the ring) */
-  size_t q = 0, tail = 0, head = 0, pending = 0;
-  row_cursor c = row_first(g);
-  for (;;) {
-    const size_t m = ring_take(&pb, tail, rows, &q, &c, 0);
-    if (m) {
-      ring_words(&pb, tail, m);
-      batch_colour(&pb, tail, m, 0, wrap);
-      tail = tail + m == R ? 0 : tail + m;
-      pending += m;
-    }
-    /* colour 0 is done in every row before q */
-    size_t ready = 0;
-    for (size_t e = head; ready < pending && (q == rows || pb.row[e].q + lag < q); e = e + 1 == R ? 0 : e + 1) ready++;
-    if (ready) {
-      batch_colour(&pb, head, ready, 1, wrap);
-      head = (head + ready) % R;
-      pending -= ready;
-    }
-    if (q == rows && !pending) break;
-  }
-  plan_add_op(pl, OP_END, 0, 0, 0);
-  /* 3: colour 1 of the rows next to the halo, which now holds colour 0 */
-  boundary_rows(&pb, 1, wrap);
+  if (pl->shape.whole)
+    plan_two_passes(&pb, rows, key->periodic0);
+  else
+    plan_ring(&pb, rows, lag, key->periodic0);
   free(pb.row);
   if (pl->failed) {
     plan_free(pl);
@@ -2150,7 +2201,7 @@ static const sweep_plan *plan_for(const ising_sweeper *k)
   memset(&key, 0, sizeof(key));
   key.dim = g->dim;
   key.periodic0 = g->periodic[0];
-  key.general = k->kernel == ISING_KERNEL_GENERAL;
+  key.general = k->kernel != ISING_KERNEL_GENERAL ? 0 : k->simd == ISING_SIMD_AVX512 ? GENERAL_AVX512 : 1;
   for (int d = 0; d < ISING_MAX_DIM; d++) {
     key.n[d] = g->n[d];
     key.L[d] = g->L[d];
