@@ -1614,10 +1614,16 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
   const unsigned down = (unsigned)_mm256_movemask_pd(sd) & valid, up = ~down & valid;
   const __m256d hs = _mm256_mul_pd(hloc, sd); /* s h^loc, exact */
   /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
-  uint16_t rtail[4] = {0, 0, 0, 0};
-  if (!full) memcpy(rtail, r + m, sizeof(uint16_t) * (size_t)cnt); /* the words past a segment may lie past the array */
-  const __m256d hd =
-      _mm256_cvtepi32_pd(_mm_shuffle_epi8(_mm_loadl_epi64((const __m128i *)(full ? r + m : rtail)), c->hpick));
+  __m128i rw;
+  if (full)
+    rw = _mm_loadl_epi64((const __m128i *)(r + m));
+  else { /* only the segment's words (those past it may lie past the array), inline: not a library call */
+    uint64_t v = r[m];
+    if (cnt > 1) v |= (uint64_t)r[m + 1] << 16;
+    if (cnt > 2) v |= (uint64_t)r[m + 2] << 32;
+    rw = _mm_cvtsi64_si128((long long)v);
+  }
+  const __m256d hd = _mm256_cvtepi32_pd(_mm_shuffle_epi8(rw, c->hpick));
   __m256d accv, known;
   if (heatbath) { /* p = 1 / (1 + e^x), x = -2 beta h^loc: r < p 2^32 iff r (1 + e^x) < 2^32 */
     const __m256d x = _mm256_mul_pd(c->factor, hloc);
@@ -1639,7 +1645,11 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
   /* the flipped lanes: Metropolis the accepted ones, heat bath those whose new spin differs (accepted and
    * down, or not accepted and up) */
   __m256d flipv = heatbath ? _mm256_xor_pd(accv, _mm256_cmp_pd(sd, c->zero, _CMP_GT_OQ)) : accv;
-  if (__builtin_expect(unsure != 0, 0) || !full) { /* flipv from the flip bits (a part-step: only its sites) */
+  if (!full) /* a part-step: only its sites' lanes */
+    flipv =
+        _mm256_and_pd(flipv, _mm256_castsi256_pd(_mm256_cmpgt_epi64(
+                                 _mm256_and_si256(_mm256_set1_epi64x(valid), c->lane_bit), _mm256_setzero_si256())));
+  if (__builtin_expect(unsure != 0, 0)) { /* flipv from the flip bits */
     double hv[4];
     _mm256_storeu_pd(hv, hloc);
     for (int b = 0; b < 4; b++)
@@ -1654,8 +1664,11 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
   uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb) ^ avx2_flip_word[flip];
   if (full)
     memcpy(p, &s64, 8);
-  else /* only the segment's own bytes: past it may lie a halo that a non-blocking exchange is filling */
-    memcpy(p, &s64, 2 * (size_t)cnt - 1);
+  else { /* only the segment's own sites: past it may lie a halo that a non-blocking exchange is filling */
+    p[0] = (int8_t)s64;
+    if (cnt > 1) p[2] = (int8_t)(s64 >> 16);
+    if (cnt > 2) p[4] = (int8_t)(s64 >> 32);
+  }
   c->changed += _mm_popcnt_u32(flip);
   c->sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
   /* 2 s h^loc in units of 2^-32 of the flipped sites: exact integers below 2^47, so sums of 32 per lane are
