@@ -1171,9 +1171,8 @@ static void general_avx512(const ising_sweeper *k, int8_t *spins, size_t i0, int
 
 #define AVX2_INLINE ISING_TARGET_AVX2 static inline __attribute__((always_inline))
 
-/* 0xff in byte j where bit j of b is set. */
-/* The first len bytes of v (1 <= len <= 32) to p, nothing past them: two overlapping stores of the largest
- * power of two <= len (AVX2 has no byte-masked store). */
+/* The first len bytes of b (1 <= len <= 32) to p, nothing past them in either: two overlapping copies of the
+ * largest power of two <= len (AVX2 has no byte-masked store). */
 AVX2_INLINE void copy_prefix(int8_t *p, const int8_t *b, int len)
 {
   if (len >= 16) {
@@ -1211,6 +1210,7 @@ AVX2_INLINE uint32_t neg_bits(const uint64_t *neg, size_t i, size_t j, const int
   return pair ? (ising_bits32(neg, i) & 0xffffu) | ising_bits32(neg, j) << 16 : ising_bits32(neg, i);
 }
 
+/* 0xff in byte j where bit j of b is set. */
 AVX2_INLINE __m256i expand_bits_256(uint32_t b)
 {
   const __m256i spread =
@@ -1289,17 +1289,18 @@ AVX2_INLINE uint32_t table_avx2_step(const ising_sweeper *k, table2_state *c, in
   const int n = sa.n, full = !pair && n - m >= 16;
   uint32_t valid = full ? even : even & ((UINT32_C(1) << (2 * (n - m))) - 1); /* pair: m = 0, n <= 8 */
   if (pair) valid |= (even & ((UINT32_C(1) << (2 * sb.n)) - 1)) << 16;
-  /* the random halves of a part-step from a zero-filled copy (the words past a segment may lie past the array) */
+  /* the random halves of a part-step from a zero-filled copy (the words past a segment may lie past the array),
+   * copied by copy_prefix: a memcpy of a variable length would be a C library call */
   _Alignas(32) uint16_t rtail[16];
   const uint16_t *rm = sa.r + m;
   if (pair) {
     memset(rtail, 0, sizeof(rtail));
-    memcpy(rtail, sa.r, sizeof(uint16_t) * (size_t)n);
-    memcpy(rtail + 8, sb.r, sizeof(uint16_t) * (size_t)sb.n);
+    copy_prefix((int8_t *)rtail, (const int8_t *)sa.r, 2 * n);
+    copy_prefix((int8_t *)(rtail + 8), (const int8_t *)sb.r, 2 * sb.n);
     rm = rtail;
   } else if (!full) {
     memset(rtail, 0, sizeof(rtail));
-    memcpy(rtail, rm, sizeof(uint16_t) * (size_t)(n - m));
+    copy_prefix((int8_t *)rtail, (const int8_t *)rm, 2 * (n - m));
     rm = rtail;
   }
   const size_t i = sa.i0 + 2 * (size_t)m, j = pair ? sb.i0 : 0;
