@@ -1534,10 +1534,26 @@ AVX2_INLINE __m256d lanes_pd(__m128i b)
   return _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_shuffle_epi8(b, pick)));
 }
 
+/* a[0], b[0], a[2], b[2] (lane order: sites 0 and 1 from a, 2 and 3 from b). */
+AVX2_INLINE __m256d lanes_even2(const double *a, const double *b)
+{
+  return _mm256_unpacklo_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(b));
+}
+
 /* a[0], a[4], a[2], a[6] (lane order). */
 AVX2_INLINE __m256d lanes_even(const double *a)
 {
-  return _mm256_unpacklo_pd(_mm256_loadu_pd(a), _mm256_loadu_pd(a + 4));
+  return lanes_even2(a, a + 4);
+}
+
+/* 4 bytes from a (bytes 0-3) and 4 from b (bytes 4-7): the spins of two segments of at most 2 sites in the byte
+ * positions of one segment's 4 sites. */
+AVX2_INLINE __m128i bytes_pair(const int8_t *a, const int8_t *b)
+{
+  int32_t x, y;
+  memcpy(&x, a, 4);
+  memcpy(&y, b, 4);
+  return _mm_unpacklo_epi32(_mm_cvtsi32_si128(x), _mm_cvtsi32_si128(y));
 }
 
 /* The sum of the 4 lanes of exact integer doubles, as an integer. */
@@ -1555,7 +1571,7 @@ typedef struct {
   ptrdiff_t st1, st2;
   size_t bonds_ahead; /* the bonds and fields two rows ahead, as general_step */
   __m256d jc0, jc1, jc2, fieldc, zero, one, minus40, plus40, factor, scale2, lo_unit, hi_unit;
-  __m128i hpick, wpick;
+  __m128i hpick, wpick, wpair;
   __m256i lane_bit;
   __m256d esum;
   int64_t changed, sflip;
@@ -1567,15 +1583,17 @@ typedef struct {
 static const unsigned char avx2_lanes_below[5] = {0x0, 0x1, 0x5, 0x7, 0xf};
 
 /* One step of general_avx2_body: sites m .. m + 3 of a segment at spins + i (its first site i0 = i - 2 m, random
- * halves r), or with !full its last cnt < 4 sites (a part-step: the random halves from a zero-filled copy, only
- * its own bytes stored).  *before holds the previous step's 8 bytes (byte 7 the left neighbour of site m). */
+ * halves r), or with !full its last cnt < 4 sites (a part-step: only its own random halves read and its own
+ * bytes stored).  *before holds the previous step's 8 bytes (byte 7 the left neighbour of site m).  With pair
+ * (m = 0, !full): the cnt <= 2 sites of this segment in the lanes of sites 0 and 1, and the sb->n <= 2 sites of
+ * segment sb in those of sites 2 and 3; before is not used. */
 AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, int8_t *spins, size_t i0, int m, int cnt,
                                    const uint16_t *r, __m128i *before, tally *t, const int dim, const int heatbath,
-                                   const int ub, const int uf, const int full)
+                                   const int ub, const int uf, const int full, const int pair, const segment *sb)
 {
-  const size_t i = i0 + 2 * (size_t)m;
-  int8_t *p = spins + i;
-  if (dim > 1) {
+  const size_t i = i0 + 2 * (size_t)m, ib = pair ? sb->i0 : i + 4; /* ib: where sites 2 and 3 begin */
+  int8_t *p = spins + i, *q = spins + ib;
+  if (dim > 1 && !pair) {
     if (!ub) {
       ising_prefetch_doubles(c->jp0, i + c->bonds_ahead, 1);
       ising_prefetch_doubles(c->jp1, i + c->bonds_ahead, 1);
@@ -1583,35 +1601,45 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
     }
     if (!uf) ising_prefetch_doubles(c->hp, i + c->bonds_ahead, 1);
   }
-  const __m128i sb = _mm_loadl_epi64((const __m128i *)p);
+  const __m128i sb8 = pair ? bytes_pair(p, q) : _mm_loadl_epi64((const __m128i *)p);
   /* the left neighbours, the right ones and the sites, in lane order, from the previous step's 8 bytes (its
-   * odd bytes did not change; a load at p - 1 would wait for its store) and this step's: bytes 0-3, 4-7, 8-11 */
-  const __m128i w = _mm_shuffle_epi8(_mm_unpacklo_epi64(*before, sb), c->wpick);
-  *before = sb;
+   * odd bytes did not change; a load at p - 1 would wait for its store) and this step's: bytes 0-3, 4-7, 8-11;
+   * with pair the left ones from their own loads */
+  __m128i w;
+  if (pair)
+    w = _mm_shuffle_epi8(_mm_unpacklo_epi64(bytes_pair(p - 1, q - 1), sb8), c->wpair);
+  else {
+    w = _mm_shuffle_epi8(_mm_unpacklo_epi64(*before, sb8), c->wpick);
+    *before = sb8;
+  }
   const __m256i nb = _mm256_cvtepi8_epi32(ub ? _mm_add_epi8(w, _mm_srli_si128(w, 4)) : w);
   const __m256d sd = _mm256_cvtepi32_pd(_mm_cvtepi8_epi32(_mm_srli_si128(w, 8))); /* s = +-1 */
   __m256d hloc;
   if (ub)
     hloc = _mm256_mul_pd(c->jc0, _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb)));
   else { /* left and right bonds interleaved in Jp[0][i - 1 ...] */
-    const __m256d a = _mm256_loadu_pd(c->jp0 + i - 1), b = _mm256_loadu_pd(c->jp0 + i + 3);
+    const __m256d a = _mm256_loadu_pd(c->jp0 + i - 1), b = _mm256_loadu_pd(c->jp0 + ib - 1);
     hloc = _mm256_fmadd_pd(_mm256_unpackhi_pd(a, b), _mm256_cvtepi32_pd(_mm256_extracti128_si256(nb, 1)),
                            _mm256_mul_pd(_mm256_unpacklo_pd(a, b), _mm256_cvtepi32_pd(_mm256_castsi256_si128(nb))));
   }
   for (int d = 1; d < dim; d++) {
     const ptrdiff_t st = d == 1 ? c->st1 : c->st2;
-    const __m128i a = _mm_loadl_epi64((const __m128i *)(p - st)), b = _mm_loadl_epi64((const __m128i *)(p + st));
+    const __m128i a = pair ? bytes_pair(p - st, q - st) : _mm_loadl_epi64((const __m128i *)(p - st)),
+                  b = pair ? bytes_pair(p + st, q + st) : _mm_loadl_epi64((const __m128i *)(p + st));
     if (ub)
       hloc = _mm256_fmadd_pd(d == 1 ? c->jc1 : c->jc2, lanes_pd(_mm_add_epi8(a, b)), hloc);
     else {
       const double *jp = d == 1 ? c->jp1 : c->jp2;
-      hloc =
-          _mm256_fmadd_pd(lanes_even(jp + i), lanes_pd(b), _mm256_fmadd_pd(lanes_even(jp + i - st), lanes_pd(a), hloc));
+      hloc = _mm256_fmadd_pd(lanes_even2(jp + i, jp + ib), lanes_pd(b),
+                             _mm256_fmadd_pd(lanes_even2(jp + i - st, jp + ib - st), lanes_pd(a), hloc));
     }
   }
-  hloc = _mm256_add_pd(hloc, uf ? c->fieldc : lanes_even(c->hp + i));
-  /* the lanes that hold a site of the segment: all 4, or in a part-step those of sites 0 .. cnt - 1 */
-  const unsigned valid = full ? 0xfu : avx2_lanes_below[cnt];
+  hloc = _mm256_add_pd(hloc, uf ? c->fieldc : lanes_even2(c->hp + i, c->hp + ib));
+  /* the lanes that hold a site of the segment: all 4, or in a part-step those of sites 0 .. cnt - 1 (with pair
+   * and those of sites 2 .. 1 + sb->n: lanes 1 and 3) */
+  const unsigned valid = full   ? 0xfu
+                         : pair ? avx2_lanes_below[cnt] | (unsigned)avx2_lanes_below[sb->n] << 1
+                                : avx2_lanes_below[cnt];
   const unsigned down = (unsigned)_mm256_movemask_pd(sd) & valid, up = ~down & valid;
   const __m256d hs = _mm256_mul_pd(hloc, sd); /* s h^loc, exact */
   /* r lies in [2^16 hi, 2^16 (hi + 1)): hd = hi as doubles; the comparisons below are in units of 2^16 */
@@ -1622,6 +1650,7 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
     uint64_t v = r[m];
     if (cnt > 1) v |= (uint64_t)r[m + 1] << 16;
     if (cnt > 2) v |= (uint64_t)r[m + 2] << 32;
+    if (pair) v |= (uint64_t)sb->r[0] << 32 | (sb->n > 1 ? (uint64_t)sb->r[1] << 48 : 0);
     rw = _mm_cvtsi64_si128((long long)v);
   }
   const __m256d hd = _mm256_cvtepi32_pd(_mm_shuffle_epi8(rw, c->hpick));
@@ -1654,21 +1683,32 @@ AVX2_INLINE void general_avx2_step(const ising_sweeper *k, general2_state *c, in
     double hv[4];
     _mm256_storeu_pd(hv, hloc);
     for (int b = 0; b < 4; b++)
-      if (unsure >> b & 1)
-        acc = (acc & ~(1u << b)) | (unsigned)accept_exact(k, t, r, m + AVX2_LANE_SITE(b), down >> b & 1 ? -1 : 1, hv[b])
-                                       << b;
+      if (unsure >> b & 1) {
+        const int second = pair && AVX2_LANE_SITE(b) >= 2; /* a site of sb */
+        const uint64_t site = t->site;
+        if (second) t->site = sb->site;
+        acc = (acc & ~(1u << b)) |
+              (unsigned)accept_exact(k, t, second ? sb->r : r, second ? AVX2_LANE_SITE(b) - 2 : m + AVX2_LANE_SITE(b),
+                                     down >> b & 1 ? -1 : 1, hv[b])
+                  << b;
+        t->site = site;
+      }
     const unsigned f = heatbath ? (acc & down) | (~acc & up) : acc;
     flipv = _mm256_castsi256_pd(
         _mm256_cmpgt_epi64(_mm256_and_si256(_mm256_set1_epi64x(f), c->lane_bit), _mm256_setzero_si256()));
   }
   const unsigned flip = heatbath ? (acc & down) | (~acc & up) : acc;
-  uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb) ^ avx2_flip_word[flip];
+  uint64_t s64 = (uint64_t)_mm_cvtsi128_si64(sb8) ^ avx2_flip_word[flip];
   if (full)
     memcpy(p, &s64, 8);
   else { /* only the segment's own sites: past it may lie a halo that a non-blocking exchange is filling */
     p[0] = (int8_t)s64;
     if (cnt > 1) p[2] = (int8_t)(s64 >> 16);
     if (cnt > 2) p[4] = (int8_t)(s64 >> 32);
+    if (pair) {
+      q[0] = (int8_t)(s64 >> 32);
+      if (sb->n > 1) q[2] = (int8_t)(s64 >> 48);
+    }
   }
   c->changed += _mm_popcnt_u32(flip);
   c->sflip += (int64_t)_mm_popcnt_u32(flip & up) - (int64_t)_mm_popcnt_u32(flip & down);
@@ -1695,6 +1735,8 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const 
                       /* bytes 7, 11, 9, 13 (left), 9, 13, 11, 15 (right), 8, 12, 10, 14 (sites) of the previous
                        * step's 8 bytes and this step's */
                       .wpick = _mm_setr_epi8(7, 11, 9, 13, 9, 13, 11, 15, 8, 12, 10, 14, -1, -1, -1, -1),
+                      /* with pair: bytes 0, 4, 2, 6 (left) of the loads at p - 1 and q - 1 */
+                      .wpair = _mm_setr_epi8(0, 4, 2, 6, 9, 13, 11, 15, 8, 12, 10, 14, -1, -1, -1, -1),
                       .lane_bit = _mm256_setr_epi64x(1, 2, 4, 8), .esum = _mm256_setzero_pd(), .changed = 0, .sflip = 0,
                       .denergy = 0, .pending = 0};
   /* the furthest read of a step at i: a neighbour across the largest stride and 7 bytes on (doubles likewise) */
@@ -1704,15 +1746,21 @@ AVX2_INLINE void general_avx2_body(const ising_sweeper *k, int8_t *spins, const 
     const int n = seg[j].n;
     const uint16_t *const r = seg[j].r;
     t->site = seg[j].site;
+    if (n <= 2 && j + 1 < count && seg[j + 1].n <= 2 && g->nextended > i0 + reach &&
+        g->nextended > seg[j + 1].i0 + reach) { /* two short segments (or rows' tails, plan_row) in one step */
+      general_avx2_step(k, &c, spins, i0, 0, n, r, NULL, t, dim, heatbath, ub, uf, 0, 1, &seg[j + 1]);
+      j++;
+      continue;
+    }
     __m128i before = _mm_set1_epi8(spins[i0 - 1]); /* byte 7: the left neighbour of the first site */
     /* steps m = 0, 4, ..., none that would read past the array; the scalar kernel takes the rest */
     const size_t room = g->nextended > i0 + reach ? (g->nextended - i0 - reach) / 8 + 1 : 0;
     const int steps = (size_t)(n / 4) < room ? n / 4 : (int)room;
     for (int q = 0; q < steps; q++)
-      general_avx2_step(k, &c, spins, i0, 4 * q, 4, r, &before, t, dim, heatbath, ub, uf, 1);
+      general_avx2_step(k, &c, spins, i0, 4 * q, 4, r, &before, t, dim, heatbath, ub, uf, 1, 0, NULL);
     int m = 4 * steps;
     if (m < n && (size_t)steps < room) {
-      general_avx2_step(k, &c, spins, i0, m, n - m, r, &before, t, dim, heatbath, ub, uf, 0);
+      general_avx2_step(k, &c, spins, i0, m, n - m, r, &before, t, dim, heatbath, ub, uf, 0, 0, NULL);
       m = n;
     }
     if (m < n) general_scalar_from(k, spins, i0, m, n, r, t);
@@ -1926,7 +1974,8 @@ typedef struct {
   ptrdiff_t stride[ISING_MAX_DIM];
 } plan_key;
 
-#define GENERAL_AVX512 2 /* plan_key.general of the AVX-512 general kernel (1: the others) */
+#define GENERAL_AVX512 2 /* plan_key.general of the AVX-512 general kernel */
+#define GENERAL_AVX2   3 /* of the AVX2 one (1: the scalar one) */
 
 typedef enum { OP_WORDS, OP_KERNEL, OP_WRAP, OP_BEGIN, OP_END } op_kind;
 
@@ -2031,7 +2080,9 @@ static void plan_row(plan_builder *pb, size_t e, int colour, int part, size_t *c
   /* element j of parity p is global site 8 first + p + 2 j */
   const uint16_t *r = pl->h + (site0 & 1) * pl->area + row->start * pl->shape.slot + ((site0 - 8 * row->first) >> 1);
   /* the AVX-512 general kernel's part step of 1 to 4 sites after whole ones, as a segment of its own */
-  const int tail = pb->general == GENERAL_AVX512 && nc > 8 && nc % 8 <= 4 ? nc % 8 : 0;
+  const int tail = pb->general == GENERAL_AVX512 && nc > 8 && nc % 8 <= 4 ? nc % 8
+                   : pb->general == GENERAL_AVX2 && nc > 4 && nc % 4 <= 2 ? nc % 4
+                                                                          : 0;
   const int lo = part == 2 ? nc - tail : 0, hi = part == 1 ? nc - tail : nc;
   for (int m0 = lo; m0 < hi; m0 += SEGMENT) {
     const int n = hi - m0 < SEGMENT ? hi - m0 : SEGMENT, st = (n + 31) / 32;
@@ -2235,7 +2286,10 @@ static const sweep_plan *plan_for(const ising_sweeper *k)
   memset(&key, 0, sizeof(key));
   key.dim = g->dim;
   key.periodic0 = g->periodic[0];
-  key.general = k->kernel != ISING_KERNEL_GENERAL ? 0 : k->simd == ISING_SIMD_AVX512 ? GENERAL_AVX512 : 1;
+  key.general = k->kernel != ISING_KERNEL_GENERAL ? 0
+                : k->simd == ISING_SIMD_AVX512    ? GENERAL_AVX512
+                : k->simd == ISING_SIMD_AVX2      ? GENERAL_AVX2
+                                                  : 1;
   for (int d = 0; d < ISING_MAX_DIM; d++) {
     key.n[d] = g->n[d];
     key.L[d] = g->L[d];

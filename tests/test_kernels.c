@@ -248,6 +248,8 @@ int main(int argc, char **argv)
       {G, {"-lattice_size", "6,8,10", "-couplings", "gaussian", "-beta", "0.7", NULL}},
       /* rows of 9 sites of a colour: a whole step of 8, and a tail of one that shares a step with the next row's */
       {G, {"-lattice_size", "18,6,4", "-couplings", "gaussian", "-beta", "0.7", NULL}},
+      /* rows of 2 sites of a colour, two to a step, on 2^16 sites: real ties (lo drawn) in the second row too */
+      {G, {"-lattice_size", "4,128,128", "-couplings", "gaussian", "-beta", "0.7", NULL}},
       {G, {"-lattice_size", "12,14", "-field_sigma", "1", "-beta", "0.7", "-algorithm", "heatbath", NULL}},
       {G, {"-lattice_size", "10,8", "-couplings", "gaussian", "-beta", "0.8", NULL}},
       {G,
