@@ -681,3 +681,51 @@ int64_t ising_geometry_global_index(const ising_geometry *g, int ex, int ey, int
   }
   return idx;
 }
+
+size_t ising_geometry_bit_words(const ising_geometry *g)
+{
+  return (g->nlocal + 63) / 64;
+}
+
+/* Eight sites at a time: the sign bits of 8 bytes (bit 8j + 7 for byte j), times 2^0 + 2^7 + ... + 2^49, land
+ * without carries (no two products share a bit) at bits 56-63, byte j's at bit 56 + j. */
+void ising_geometry_pack_bits(const ising_geometry *g, const int8_t *spins, uint64_t *bits)
+{
+  const size_t n0 = (size_t)g->n[0];
+  const int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  uint64_t acc = 0;
+  int nb = 0; /* bits in acc */
+  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + g->n[1]; ey++) {
+      const int8_t *p = spins + ising_geometry_index(g, 1, ey, ez);
+      size_t i = 0;
+      for (; i + 8 <= n0; i += 8) {
+        uint64_t x;
+        memcpy(&x, p + i, 8);
+        const uint64_t v = (x & 0x8080808080808080ull) * 0x0002040810204081ull >> 56;
+        acc |= v << nb;
+        nb += 8;
+        if (nb >= 64) { /* the 64 - (nb - 8) low bits of v went into acc, the rest starts the next word */
+          *bits++ = acc;
+          nb -= 64;
+          acc = nb ? v >> (8 - nb) : 0;
+        }
+      }
+      for (; i < n0; i++) {
+        acc |= (uint64_t)(p[i] < 0) << nb;
+        if (++nb == 64) {
+          *bits++ = acc;
+          nb = 0;
+          acc = 0;
+        }
+      }
+    }
+  if (nb) *bits = acc;
+}
+
+int64_t ising_geometry_bits_dot(const uint64_t *a, const uint64_t *b, size_t words, int64_t n)
+{
+  int64_t differ = 0;
+  for (size_t w = 0; w < words; w++) differ += __builtin_popcountll(a[w] ^ b[w]);
+  return n - 2 * differ;
+}

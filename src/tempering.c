@@ -15,6 +15,7 @@
 #include "ising/sweep.h"
 #include "ising/timers.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,86 +111,96 @@ static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double
 /* Spin-glass overlaps q_t = (1/N) sum_i s_i^a s_i^b between the replicas a
  * (set 0) and b (set 1) at slot t.  They may sit in different groups; rank
  * j of one group holds the same sites as rank j of any other, so rank j of
- * b's group sends its block to rank j of a's group. */
+ * b's group sends its block to rank j of a's group.  A block travels as one
+ * bit per site (set where the spin is -1; 64 bytes for 8^3 instead of 512),
+ * the blocks for one group in one message, and sum_i s_i^a s_i^b is the
+ * number of sites less twice the number of bits that differ. */
 typedef struct {
   int K;
-  size_t nlocal;
-  int8_t *send, *recv; /* [K * nlocal] packed blocks */
-  MPI_Request *req;    /* [2K] */
-  int64_t *part, *sum; /* [K] */
-  double *q;           /* [K] */
+  size_t words;            /* 64-bit words of a block's bits (ising_geometry_pack_bits) */
+  uint64_t *send, *recv;   /* [K * words] the blocks sent and received, by peer group and slot */
+  uint64_t *mine, *theirs; /* [words] a replica's block within the group */
+  int *at;                 /* [K] where slot t's block received lies in recv, in blocks */
+  MPI_Datatype block;      /* words 64-bit words */
+  int typed;               /* block was created */
+  MPI_Request *req;        /* [2K] */
+  int64_t *part, *sum;     /* [K] */
+  double *q;               /* [K] */
 } overlap;
 
 static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
 {
   ov->K = K;
-  ov->nlocal = g->nlocal;
-  ov->send = malloc((size_t)K * g->nlocal);
-  ov->recv = malloc((size_t)K * g->nlocal);
+  ov->words = ising_geometry_bit_words(g);
+  ov->send = malloc(sizeof(uint64_t) * ((size_t)K * ov->words + 1));
+  ov->recv = malloc(sizeof(uint64_t) * ((size_t)K * ov->words + 1));
+  ov->mine = malloc(sizeof(uint64_t) * (ov->words + 1));
+  ov->theirs = malloc(sizeof(uint64_t) * (ov->words + 1));
+  ov->at = malloc(sizeof(int) * (size_t)K);
+  ov->typed = ov->words > 0 && ov->words <= INT_MAX &&
+              MPI_Type_contiguous((int)ov->words, MPI_UINT64_T, &ov->block) == MPI_SUCCESS &&
+              MPI_Type_commit(&ov->block) == MPI_SUCCESS;
   ov->req = malloc(sizeof(MPI_Request) * (size_t)(2 * K));
   ov->part = malloc(sizeof(int64_t) * (size_t)K);
   ov->sum = malloc(sizeof(int64_t) * (size_t)K);
   ov->q = malloc(sizeof(double) * (size_t)K);
-  return !ov->send || !ov->recv || !ov->req || !ov->part || !ov->sum || !ov->q;
+  return !ov->send || !ov->recv || !ov->mine || !ov->theirs || !ov->at || (ov->words > 0 && !ov->typed) || !ov->req ||
+         !ov->part || !ov->sum || !ov->q;
 }
 
 static void overlap_free(overlap *ov)
 {
   free(ov->send);
   free(ov->recv);
+  free(ov->mine);
+  free(ov->theirs);
+  free(ov->at);
+  if (ov->typed) MPI_Type_free(&ov->block);
+  ov->typed = 0;
   free(ov->req);
   free(ov->part);
   free(ov->sum);
   free(ov->q);
 }
 
-static void pack(const ising_geometry *g, const int8_t *spins, int8_t *out)
-{
-  size_t o = 0;
-  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
-  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
-    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
-      for (int ex = 1; ex <= g->n[0]; ex++) out[o++] = spins[ising_geometry_index(g, ex, ey, ez)];
-}
-
-static int64_t dot(const int8_t *a, const int8_t *b, size_t n)
-{
-  int64_t s = 0;
-  for (size_t i = 0; i < n; i++) s += a[i] * b[i];
-  return s;
-}
-
 static void overlaps(overlap *ov, const ising_geometry *g, const ladder *l, int8_t **spins, int per_group, int group,
                      int rpr, MPI_Comm world)
 {
-  const int K = l->K;
-  int nreq = 0;
-  int8_t *mine_a = malloc(g->nlocal), *mine_b = malloc(g->nlocal);
-  for (int t = 0; t < K; t++) {
-    int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
-    int8_t *slot_send = ov->send + (size_t)t * ov->nlocal, *slot_recv = ov->recv + (size_t)t * ov->nlocal;
-    ov->part[t] = 0;
-    if (ga == gb) continue;
-    if (group == gb) {
-      pack(g, spins[b % per_group], slot_send);
-      MPI_Isend(slot_send, (int)ov->nlocal, MPI_INT8_T, ga * rpr + g->rank, t, world, &ov->req[nreq++]);
+  const int K = l->K, ngroups = 2 * K / per_group;
+  int nreq = 0, sent = 0, received = 0;
+  for (int t = 0; t < K; t++) ov->part[t] = 0;
+  for (int peer = 0; peer < ngroups && ov->words; peer++) {
+    if (peer == group) continue;
+    const int sent0 = sent, received0 = received;
+    for (int t = 0; t < K; t++) {
+      int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
+      if (gb == group && ga == peer)
+        ising_geometry_pack_bits(g, spins[b % per_group], ov->send + (size_t)sent++ * ov->words);
+      if (ga == group && gb == peer) ov->at[t] = received++;
     }
-    if (group == ga) MPI_Irecv(slot_recv, (int)ov->nlocal, MPI_INT8_T, gb * rpr + g->rank, t, world, &ov->req[nreq++]);
+    if (sent > sent0)
+      MPI_Isend(ov->send + (size_t)sent0 * ov->words, sent - sent0, ov->block, peer * rpr + g->rank, 0, world,
+                &ov->req[nreq++]);
+    if (received > received0)
+      MPI_Irecv(ov->recv + (size_t)received0 * ov->words, received - received0, ov->block, peer * rpr + g->rank, 0,
+                world, &ov->req[nreq++]);
+  }
+  /* the pairs within the group while the blocks travel */
+  for (int t = 0; t < K && ov->words; t++) {
+    int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
+    if (group != ga || ga != gb) continue;
+    ising_geometry_pack_bits(g, spins[a % per_group], ov->mine);
+    ising_geometry_pack_bits(g, spins[b % per_group], ov->theirs);
+    ov->part[t] = ising_geometry_bits_dot(ov->mine, ov->theirs, ov->words, (int64_t)g->nlocal);
   }
   MPI_Waitall(nreq, ov->req, MPI_STATUSES_IGNORE);
-  for (int t = 0; t < K; t++) {
+  for (int t = 0; t < K && ov->words; t++) {
     int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
-    if (group != ga) continue;
-    pack(g, spins[a % per_group], mine_a);
-    if (ga == gb) {
-      pack(g, spins[b % per_group], mine_b);
-      ov->part[t] = dot(mine_a, mine_b, g->nlocal);
-    } else {
-      ov->part[t] = dot(mine_a, ov->recv + (size_t)t * ov->nlocal, g->nlocal);
-    }
+    if (group != ga || ga == gb) continue;
+    ising_geometry_pack_bits(g, spins[a % per_group], ov->mine);
+    ov->part[t] =
+        ising_geometry_bits_dot(ov->mine, ov->recv + (size_t)ov->at[t] * ov->words, ov->words, (int64_t)g->nlocal);
   }
-  free(mine_a);
-  free(mine_b);
   MPI_Allreduce(ov->part, ov->sum, K, MPI_INT64_T, MPI_SUM, world);
   for (int t = 0; t < K; t++) ov->q[t] = (double)ov->sum[t] / (double)g->nsites;
 }

@@ -7,7 +7,10 @@
  * blocks sized by -balance speeds.  Balanced cuts: equal speeds give the
  * even split, a one-axis grid gets blocks in proportion to the speeds,
  * separable speeds on a 2D grid are solved exactly, and on random speeds
- * the slowest rank is never slower than with even blocks. */
+ * the slowest rank is never slower than with even blocks.  A block's spins
+ * as bits (ising_geometry_pack_bits): every bit against its site, the bits
+ * past the last site 0, and ising_geometry_bits_dot against the sum of
+ * s^a s^b, on rows of 1-20 and 67 sites, halos filled with other values. */
 #include "ising/geometry.h"
 
 #include <math.h>
@@ -232,6 +235,66 @@ static void check_lattice(const char *name, ising_params p)
   ising_geometry_free(&g);
 }
 
+/* ising_geometry_pack_bits and ising_geometry_bits_dot on random spins (+-1 in the block; the halo positions 0, 1,
+ * -1 or 5, which must not matter). */
+static void check_bits(const char *name, ising_params p)
+{
+  ising_geometry g;
+  char what[160];
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int layout[3];
+  if (ising_geometry_best_grid(p.dim, p.L, size, layout)) return;
+  if (ising_geometry_create(MPI_COMM_WORLD, &p, &g)) {
+    snprintf(what, sizeof(what), "%s: geometry created", name);
+    check(0, what);
+    return;
+  }
+  const size_t words = ising_geometry_bit_words(&g);
+  int8_t *a = malloc(g.nextended), *b = malloc(g.nextended);
+  uint64_t *ba = malloc(sizeof(uint64_t) * (words + 1)), *bb = malloc(sizeof(uint64_t) * (words + 1));
+  uint64_t x = UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)(rank > 0 ? rank : 0);
+  const int8_t halo[4] = {0, 1, -1, 5};
+  int ok = words == (g.nlocal + 63) / 64;
+  for (int round = 0; round < 4; round++) {
+    for (size_t i = 0; i < g.nextended; i++) {
+      x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+      a[i] = halo[x >> 62];
+      b[i] = halo[x >> 60 & 3];
+    }
+    size_t k = 0;
+    int64_t dot = 0;
+    for (int ez = ising_geometry_lo(&g, 2); ez < ising_geometry_lo(&g, 2) + g.n[2]; ez++)
+      for (int ey = ising_geometry_lo(&g, 1); ey < ising_geometry_lo(&g, 1) + g.n[1]; ey++)
+        for (int ex = 1; ex <= g.n[0]; ex++) {
+          size_t i = ising_geometry_index(&g, ex, ey, ez);
+          x = x * UINT64_C(6364136223846793005) + UINT64_C(1442695040888963407);
+          a[i] = x >> 63 ? -1 : 1;
+          b[i] = round == 1 ? a[i] : round == 2 ? (int8_t)-a[i] : x >> 62 & 1 ? -1 : 1;
+          dot += a[i] * b[i];
+          k++;
+        }
+    ba[words] = bb[words] = UINT64_C(0x5a5a5a5a5a5a5a5a); /* past the end: must stay */
+    ising_geometry_pack_bits(&g, a, ba);
+    ising_geometry_pack_bits(&g, b, bb);
+    ok &= ba[words] == UINT64_C(0x5a5a5a5a5a5a5a5a) && bb[words] == UINT64_C(0x5a5a5a5a5a5a5a5a);
+    k = 0;
+    for (int ez = ising_geometry_lo(&g, 2); ez < ising_geometry_lo(&g, 2) + g.n[2]; ez++)
+      for (int ey = ising_geometry_lo(&g, 1); ey < ising_geometry_lo(&g, 1) + g.n[1]; ey++)
+        for (int ex = 1; ex <= g.n[0]; ex++, k++)
+          ok &= (int)(ba[k / 64] >> (k % 64) & 1) == (a[ising_geometry_index(&g, ex, ey, ez)] < 0);
+    for (; k < 64 * words; k++) ok &= !(ba[k / 64] >> (k % 64) & 1) && !(bb[k / 64] >> (k % 64) & 1);
+    ok &= ising_geometry_bits_dot(ba, bb, words, (int64_t)g.nlocal) == dot;
+  }
+  snprintf(what, sizeof(what), "%s: spins as bits, and their overlap", name);
+  check(ok, what);
+  free(a);
+  free(b);
+  free(ba);
+  free(bb);
+  ising_geometry_free(&g);
+}
+
 /* A field moved between blocks (ising_geometry_recut, ising_geometry_move):
  * from even blocks to the blocks of the speeds 1, 3, 2, 5 (or random cuts),
  * every site keeps its value and the halo is left alone; and back. */
@@ -375,6 +438,17 @@ int main(int argc, char **argv)
   check_lattice("2D 7x5 open", lattice(2, 7, 5, 0, 0, 0, 0));
   check_lattice("3D 6x5x4 periodic/open/periodic", lattice(3, 6, 5, 4, 1, 0, 1));
   check_lattice("3D 2x2x2 periodic", lattice(3, 2, 2, 2, 1, 1, 1));
+
+  /* rows of 1-20 sites (8-site pieces straddling words at every offset) and 67 */
+  for (int64_t lx = 1; lx <= 20; lx++) {
+    char name[64];
+    snprintf(name, sizeof(name), "2D %dx9 open", (int)lx);
+    check_bits(name, lattice(2, lx, 9, 0, 0, 0, 0));
+  }
+  check_bits("1D 67 open", lattice(1, 67, 0, 0, 0, 0, 0));
+  check_bits("1D 1000 periodic", lattice(1, 1000, 0, 0, 1, 0, 0));
+  check_bits("3D 10x6x4 periodic", lattice(3, 10, 6, 4, 1, 1, 1));
+  check_bits("3D 67x3x5 open", lattice(3, 67, 3, 5, 0, 0, 0));
 
   check_balance();
   /* the same lattices with blocks sized by the speeds 1, 3, 2, 5 of ranks 0-3 */

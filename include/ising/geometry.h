@@ -80,6 +80,16 @@
  *   void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out)
  *       Local.  One line: how the blocks were sized (what: e.g. "of replica
  *       group 0 ") and the sites per block of each split axis (the first 16).
+ *   size_t ising_geometry_bit_words(const ising_geometry *g)
+ *       Local.  64-bit words of ising_geometry_pack_bits's bits: nlocal / 64, rounded up.
+ *   void ising_geometry_pack_bits(const ising_geometry *g, const int8_t *spins, uint64_t *bits)
+ *       Local.  The block's spins (extended array; sites of +-1) as one bit
+ *       per site, set where the spin is -1: site k of the block in storage
+ *       order (x fastest, then y, then z) at bit k % 64 of bits[k / 64]; the
+ *       bits past the last site are 0.  Eight sites per multiply.
+ *   int64_t ising_geometry_bits_dot(const uint64_t *a, const uint64_t *b, size_t words, int64_t n)
+ *       Local.  sum_i s^a_i s^b_i over the n sites of two blocks packed by
+ *       ising_geometry_pack_bits: n less twice the bits that differ.
  *   int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid)
  *       Local.  The default process grid; returns -1 if none fits.  It
  *       minimises the halo traffic of the largest block, but in 2D and 3D
@@ -128,6 +138,9 @@ void ising_geometry_split(int64_t L, int parts, int c, int64_t *start, int64_t *
 void ising_geometry_block(const ising_geometry *g, int d, int c, int64_t *start, int64_t *len);
 int ising_geometry_balance(int dim, const int64_t *L, const int *grid, const double *speed, int64_t *cut);
 int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid);
+size_t ising_geometry_bit_words(const ising_geometry *g);
+void ising_geometry_pack_bits(const ising_geometry *g, const int8_t *spins, uint64_t *bits);
+int64_t ising_geometry_bits_dot(const uint64_t *a, const uint64_t *b, size_t words, int64_t n);
 void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out);
 int ising_geometry_recut(const ising_geometry *g, const int64_t *cut, const double *speeds, ising_geometry *out);
 int ising_geometry_move(const ising_geometry *from, const void *src, const ising_geometry *to, void *dst, size_t elem);
