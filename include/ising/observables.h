@@ -29,9 +29,7 @@
  *   ising_int128 ising_fixed128(double x), double ising_unfixed128(ising_int128 x)
  *       Local.  x in fixed point with 64 fraction bits (truncated) and back:
  *       reproducible sums of doubles (|x| < 2^62) to 5e-20 per term.
- *   void ising_observables_reduce(const ising_geometry *g, int n, const ising_observables_sums *local, double *energy,
-                              double *magnetization);
-void ising_observables_measure(const ising_geometry *g, const ising_couplings *c,
+ *   void ising_observables_measure(const ising_geometry *g, const ising_couplings *c,
  *                                  const int8_t *spins, double *energy, double *magnetization)
  *       Collective.  Energy per spin H/N and magnetisation per spin m.
  *   void ising_observables_reduce(const ising_geometry *g, int n, const ising_observables_sums *local,
