@@ -2112,15 +2112,16 @@ static inline size_t ring_at(const sweep_plan *pl, size_t p, size_t j)
  * it, which must reach the cache first (a masked store forwards nothing).  The general kernel streams the
  * coupling arrays, so it takes long rows in order (G apart cost it 10 %).  Where a colour of a row is only a
  * few steps, the next row's loads would wait for this row's stores there too.  The AVX-512 kernel takes rows of
- * 5 to 23 sites G apart (3D 18^3 5.7 -> 4.2 ns per attempt, 24^3 4.3 -> 3.0, 32^3 2.4 -> 1.8; from 24 sites,
- * three whole steps, it lost: 48^3 1.6 -> 2.0; rows of at most 4 share its steps in pairs, in order); the AVX2
+ * at most 23 sites G apart (3D 18^3 5.7 -> 4.2 ns per attempt, 24^3 4.3 -> 3.0, 32^3 2.4 -> 1.8; from 24 sites,
+ * three whole steps, it lost: 48^3 1.6 -> 2.0; rows of at most 4, which share its steps in pairs, G apart too:
+ * 6^3 5.4 -> 4.7, 8^3 3.67 -> 3.58, 4^3 and 2D 6^2, 8^2 unchanged; they were in order); the AVX2
  * and scalar ones rows of at most 8 (AVX2 3D 6^3 10.8 -> 7.4, 8^3 6.7 -> 6.4).  The tails of two rows of 9 to 12
  * sites (17 to 20, ...) share a step of the AVX-512 general kernel: 3D 18^3 4.0 -> 2.9 ns, 24^3 3.0 -> 2.1. */
 static void batch_colour(plan_builder *pb, size_t p, size_t m, int colour, int wrap)
 {
   sweep_plan *pl = pb->pl;
   const size_t half = (size_t)pb->g->n[0] / 2;
-  const int apart = pb->general == GENERAL_AVX512 ? half > 4 && half <= 23 : half <= 8;
+  const int apart = half <= (pb->general == GENERAL_AVX512 ? 23 : 8);
   const size_t G = !pb->general || apart ? pl->shape.G : 1;
   size_t call = pl->nseg;
   int steps = 0;
