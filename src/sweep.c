@@ -2064,9 +2064,9 @@ static void ring_words(plan_builder *pb, size_t p, size_t m)
 }
 
 /* Adds the segments of one colour of ring row e to the plan, flushing (one kernel call) where a call is full:
- * part 0 all its sites, 1 all but its tail, 2 its tail.  The tail is the last 1 to 4 sites of a row of the
- * AVX-512 general kernel after whole steps of 8 (none otherwise), which batch_colour puts next to another row's
- * so that the kernel takes the two in one step (as it pairs rows of at most 4 sites). */
+ * part 1 all but its tail, 2 its tail.  The tail is the last 1 to 4 sites of a row of the AVX-512 general kernel
+ * after whole steps of 8 (with AVX2 the last 1 or 2 after steps of 4; none otherwise), which batch_colour puts
+ * next to another row's tail so that the kernel takes the two in one step (as it pairs rows of at most 4 sites). */
 static void plan_row(plan_builder *pb, size_t e, int colour, int part, size_t *call, int *steps)
 {
   const ising_geometry *g = pb->g;
@@ -2083,7 +2083,7 @@ static void plan_row(plan_builder *pb, size_t e, int colour, int part, size_t *c
   const int tail = pb->general == GENERAL_AVX512 && nc > 8 && nc % 8 <= 4 ? nc % 8
                    : pb->general == GENERAL_AVX2 && nc > 4 && nc % 4 <= 2 ? nc % 4
                                                                           : 0;
-  const int lo = part == 2 ? nc - tail : 0, hi = part == 1 ? nc - tail : nc;
+  const int lo = part == 2 ? nc - tail : 0, hi = part == 2 ? nc : nc - tail;
   for (int m0 = lo; m0 < hi; m0 += SEGMENT) {
     const int n = hi - m0 < SEGMENT ? hi - m0 : SEGMENT, st = (n + 31) / 32;
     if (pl->nseg - *call == BATCH_SEGMENTS || *steps + st > BATCH_STEPS) {
@@ -2116,7 +2116,10 @@ static inline size_t ring_at(const sweep_plan *pl, size_t p, size_t j)
  * three whole steps, it lost: 48^3 1.6 -> 2.0; rows of at most 4, which share its steps in pairs, G apart too:
  * 6^3 5.4 -> 4.7, 8^3 3.67 -> 3.58, 4^3 and 2D 6^2, 8^2 unchanged; they were in order); the AVX2
  * and scalar ones rows of at most 8 (AVX2 3D 6^3 10.8 -> 7.4, 8^3 6.7 -> 6.4).  The tails of two rows of 9 to 12
- * sites (17 to 20, ...) share a step of the AVX-512 general kernel: 3D 18^3 4.0 -> 2.9 ns, 24^3 3.0 -> 2.1. */
+ * sites (17 to 20, ...) share a step of the AVX-512 general kernel: 3D 18^3 4.0 -> 2.9 ns, 24^3 3.0 -> 2.1.  The
+ * tails come after every row's other steps, G apart: taken right after their rows' whole steps (two rows, then
+ * both tails), a tail's loads overlapped the stores of its own row and of the tail before (AVX-512 2D 50^2 2.3
+ * -> 1.86 ns, 20^2 2.9 -> 2.6, 3D 34^3 2.7-2.9 -> 2.5; AVX2 3D 12^3 6.3-6.5 -> 5.7, 20^3 4.6-4.9 -> 4.4). */
 static void batch_colour(plan_builder *pb, size_t p, size_t m, int colour, int wrap)
 {
   sweep_plan *pl = pb->pl;
@@ -2125,21 +2128,11 @@ static void batch_colour(plan_builder *pb, size_t p, size_t m, int colour, int w
   const size_t G = !pb->general || apart ? pl->shape.G : 1;
   size_t call = pl->nseg;
   int steps = 0;
-  size_t prev = SIZE_MAX; /* rows two at a time: both but their tails, then both tails (plan_row) */
-  for (size_t o = 0; o < G && o < m; o++)
-    for (size_t j = o; j < m; j += G) {
-      const size_t e = ring_at(pl, p, j);
-      if (prev == SIZE_MAX) {
-        prev = e;
-        continue;
-      }
-      plan_row(pb, prev, colour, 1, &call, &steps);
-      plan_row(pb, e, colour, 1, &call, &steps);
-      plan_row(pb, prev, colour, 2, &call, &steps);
-      plan_row(pb, e, colour, 2, &call, &steps);
-      prev = SIZE_MAX;
-    }
-  if (prev != SIZE_MAX) plan_row(pb, prev, colour, 0, &call, &steps);
+  for (int part = 1; part <= 2; part++) { /* every row but its tail, then the tails (plan_row), those G apart */
+    const size_t gp = part == 2 ? pl->shape.G : G;
+    for (size_t o = 0; o < gp && o < m; o++)
+      for (size_t j = o; j < m; j += gp) plan_row(pb, ring_at(pl, p, j), colour, part, &call, &steps);
+  }
   if (pl->nseg > call) plan_add_op(pl, OP_KERNEL, call, pl->nseg - call, 0);
   if (!wrap) return;
   const size_t first = pl->nwrap;
