@@ -192,22 +192,33 @@ static int64_t expected(const ising_geometry *g, const int *e)
   return idx;
 }
 
+/* The geometry of p on every rank: 0, or 1 (skipped where no process grid of this many ranks fits, a failed
+ * check where creating it fails). */
+static int create(const char *name, const ising_params *p, ising_geometry *g)
+{
+  char what[160];
+  int size;
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  int layout[3];
+  if (ising_geometry_best_grid(p->dim, p->L, size, layout)) {
+    if (rank == 0) printf("%-70s skipped (no layout of %d ranks)\n", name, size);
+    return 1;
+  }
+  if (ising_geometry_create(MPI_COMM_WORLD, p, g)) {
+    snprintf(what, sizeof(what), "%s: geometry created", name);
+    check(0, what);
+    return 1;
+  }
+  return 0;
+}
+
 static void check_lattice(const char *name, ising_params p)
 {
   ising_geometry g;
   char what[160];
   int size;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
-  int layout[3];
-  if (ising_geometry_best_grid(p.dim, p.L, size, layout)) {
-    if (rank == 0) printf("%-70s skipped (no layout of %d ranks)\n", name, size);
-    return;
-  }
-  if (ising_geometry_create(MPI_COMM_WORLD, &p, &g)) {
-    snprintf(what, sizeof(what), "%s: geometry created", name);
-    check(0, what);
-    return;
-  }
+  if (create(name, &p, &g)) return;
   int *owned = calloc((size_t)p.nsites, sizeof(int)), *total = calloc((size_t)p.nsites, sizeof(int));
   int ok = 1;
   for (int ez = 0; ez < g.ext[2]; ez++)
@@ -241,15 +252,7 @@ static void check_bits(const char *name, ising_params p)
 {
   ising_geometry g;
   char what[160];
-  int size;
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  int layout[3];
-  if (ising_geometry_best_grid(p.dim, p.L, size, layout)) return;
-  if (ising_geometry_create(MPI_COMM_WORLD, &p, &g)) {
-    snprintf(what, sizeof(what), "%s: geometry created", name);
-    check(0, what);
-    return;
-  }
+  if (create(name, &p, &g)) return;
   const size_t words = ising_geometry_bit_words(&g);
   int8_t *a = malloc(g.nextended), *b = malloc(g.nextended);
   uint64_t *ba = malloc(sizeof(uint64_t) * (words + 1)), *bb = malloc(sizeof(uint64_t) * (words + 1));
