@@ -10,6 +10,9 @@
 #include "ising/rng.h"
 
 #include <limits.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -728,4 +731,71 @@ int64_t ising_geometry_bits_dot(const uint64_t *a, const uint64_t *b, size_t wor
   int64_t differ = 0;
   for (size_t w = 0; w < words; w++) differ += __builtin_popcountll(a[w] ^ b[w]);
   return n - 2 * differ;
+}
+
+/* The extended positions from the block's first site to its last. */
+static size_t bits_first(const ising_geometry *g)
+{
+  return ising_geometry_index(g, 1, ising_geometry_lo(g, 1), ising_geometry_lo(g, 2));
+}
+
+size_t ising_geometry_bit_chunks(const ising_geometry *g)
+{
+  const size_t last =
+      ising_geometry_index(g, g->n[0], ising_geometry_lo(g, 1) + g->n[1] - 1, ising_geometry_lo(g, 2) + g->n[2] - 1);
+  return (last + 1 - bits_first(g) + 63) / 64;
+}
+
+void ising_geometry_bit_masks(const ising_geometry *g, uint64_t *masks)
+{
+  const size_t first = bits_first(g), chunks = ising_geometry_bit_chunks(g);
+  for (size_t c = 0; c < chunks; c++) masks[c] = 0;
+  const int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
+      for (int ex = 1; ex <= g->n[0]; ex++) {
+        const size_t o = ising_geometry_index(g, ex, ey, ez) - first;
+        masks[o / 64] |= UINT64_C(1) << (o % 64);
+      }
+}
+
+#if ISING_X86
+/* 64 extended positions at a time: a masked load of the block's bytes among them (nothing else is read), their
+ * sign bits (vpmovb2m), and pext keeps the block's bits, in storage order. */
+ISING_TARGET_AVX512 static void pack_bits_avx512(const ising_geometry *g, const uint64_t *masks, const int8_t *spins,
+                                                 uint64_t *bits)
+{
+  const int8_t *p = spins + bits_first(g);
+  const size_t chunks = ising_geometry_bit_chunks(g);
+  uint64_t acc = 0;
+  int nb = 0; /* bits in acc */
+  for (size_t c = 0; c < chunks; c++, p += 64) {
+    const uint64_t m = masks[c];
+    if (!m) continue;
+    const uint64_t x = _pext_u64(_mm512_movepi8_mask(_mm512_maskz_loadu_epi8(m, p)), m);
+    const int k = (int)_mm_popcnt_u64(m);
+    acc |= x << nb;
+    nb += k;
+    if (nb >= 64) { /* the 64 - (nb - k) low bits of x went into acc, the rest starts the next word */
+      *bits++ = acc;
+      nb -= 64;
+      acc = nb ? x >> (k - nb) : 0;
+    }
+  }
+  if (nb) *bits = acc;
+}
+#endif
+
+void ising_geometry_pack_bits_simd(ising_simd s, const ising_geometry *g, const uint64_t *masks, const int8_t *spins,
+                                   uint64_t *bits)
+{
+#if ISING_X86
+  if (s == ISING_SIMD_AVX512) {
+    pack_bits_avx512(g, masks, spins, bits);
+    return;
+  }
+#endif
+  (void)s;
+  (void)masks;
+  ising_geometry_pack_bits(g, spins, bits);
 }

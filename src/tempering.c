@@ -120,12 +120,14 @@ typedef struct {
   size_t words;            /* 64-bit words of a block's bits (ising_geometry_pack_bits) */
   uint64_t *send, *recv;   /* [K * words] the blocks sent and received, by peer group and slot */
   uint64_t *mine, *theirs; /* [words] a replica's block within the group */
-  int *at;                 /* [K] where slot t's block received lies in recv, in blocks */
-  MPI_Datatype block;      /* words 64-bit words */
-  int typed;               /* block was created */
-  MPI_Request *req;        /* [2K] */
-  int64_t *part, *sum;     /* [K] */
-  double *q;               /* [K] */
+  uint64_t *masks;         /* ising_geometry_bit_masks, for ising_geometry_pack_bits_simd */
+  ising_simd simd;
+  int *at;             /* [K] where slot t's block received lies in recv, in blocks */
+  MPI_Datatype block;  /* words 64-bit words */
+  int typed;           /* block was created */
+  MPI_Request *req;    /* [2K] */
+  int64_t *part, *sum; /* [K] */
+  double *q;           /* [K] */
 } overlap;
 
 static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
@@ -137,6 +139,9 @@ static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
   ov->mine = malloc(sizeof(uint64_t) * (ov->words + 1));
   ov->theirs = malloc(sizeof(uint64_t) * (ov->words + 1));
   ov->at = malloc(sizeof(int) * (size_t)K);
+  ov->masks = malloc(sizeof(uint64_t) * (ising_geometry_bit_chunks(g) + 1));
+  if (ov->masks) ising_geometry_bit_masks(g, ov->masks);
+  ov->simd = ising_simd_default();
   ov->typed = ov->words > 0 && ov->words <= INT_MAX &&
               MPI_Type_contiguous((int)ov->words, MPI_UINT64_T, &ov->block) == MPI_SUCCESS &&
               MPI_Type_commit(&ov->block) == MPI_SUCCESS;
@@ -144,8 +149,8 @@ static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
   ov->part = malloc(sizeof(int64_t) * (size_t)K);
   ov->sum = malloc(sizeof(int64_t) * (size_t)K);
   ov->q = malloc(sizeof(double) * (size_t)K);
-  return !ov->send || !ov->recv || !ov->mine || !ov->theirs || !ov->at || (ov->words > 0 && !ov->typed) || !ov->req ||
-         !ov->part || !ov->sum || !ov->q;
+  return !ov->send || !ov->recv || !ov->mine || !ov->theirs || !ov->at || !ov->masks || (ov->words > 0 && !ov->typed) ||
+         !ov->req || !ov->part || !ov->sum || !ov->q;
 }
 
 static void overlap_free(overlap *ov)
@@ -155,6 +160,7 @@ static void overlap_free(overlap *ov)
   free(ov->mine);
   free(ov->theirs);
   free(ov->at);
+  free(ov->masks);
   if (ov->typed) MPI_Type_free(&ov->block);
   ov->typed = 0;
   free(ov->req);
@@ -175,7 +181,8 @@ static void overlaps(overlap *ov, const ising_geometry *g, const ladder *l, int8
     for (int t = 0; t < K; t++) {
       int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
       if (gb == group && ga == peer)
-        ising_geometry_pack_bits(g, spins[b % per_group], ov->send + (size_t)sent++ * ov->words);
+        ising_geometry_pack_bits_simd(ov->simd, g, ov->masks, spins[b % per_group],
+                                      ov->send + (size_t)sent++ * ov->words);
       if (ga == group && gb == peer) ov->at[t] = received++;
     }
     if (sent > sent0)
@@ -189,15 +196,15 @@ static void overlaps(overlap *ov, const ising_geometry *g, const ladder *l, int8
   for (int t = 0; t < K && ov->words; t++) {
     int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
     if (group != ga || ga != gb) continue;
-    ising_geometry_pack_bits(g, spins[a % per_group], ov->mine);
-    ising_geometry_pack_bits(g, spins[b % per_group], ov->theirs);
+    ising_geometry_pack_bits_simd(ov->simd, g, ov->masks, spins[a % per_group], ov->mine);
+    ising_geometry_pack_bits_simd(ov->simd, g, ov->masks, spins[b % per_group], ov->theirs);
     ov->part[t] = ising_geometry_bits_dot(ov->mine, ov->theirs, ov->words, (int64_t)g->nlocal);
   }
   MPI_Waitall(nreq, ov->req, MPI_STATUSES_IGNORE);
   for (int t = 0; t < K && ov->words; t++) {
     int a = l->replica_at[t], b = l->replica_at[K + t], ga = a / per_group, gb = b / per_group;
     if (group != ga || ga == gb) continue;
-    ising_geometry_pack_bits(g, spins[a % per_group], ov->mine);
+    ising_geometry_pack_bits_simd(ov->simd, g, ov->masks, spins[a % per_group], ov->mine);
     ov->part[t] =
         ising_geometry_bits_dot(ov->mine, ov->recv + (size_t)ov->at[t] * ov->words, ov->words, (int64_t)g->nlocal);
   }

@@ -10,7 +10,9 @@
  * the slowest rank is never slower than with even blocks.  A block's spins
  * as bits (ising_geometry_pack_bits): every bit against its site, the bits
  * past the last site 0, and ising_geometry_bits_dot against the sum of
- * s^a s^b, on rows of 1-20 and 67 sites, halos filled with other values. */
+ * s^a s^b, on rows of 1-20 and 67 sites, halos filled with other values;
+ * ising_geometry_pack_bits_simd gives the same words on every instruction
+ * set this CPU runs. */
 #include "ising/geometry.h"
 
 #include <math.h>
@@ -256,6 +258,8 @@ static void check_bits(const char *name, ising_params p)
   const size_t words = ising_geometry_bit_words(&g);
   int8_t *a = malloc(g.nextended), *b = malloc(g.nextended);
   uint64_t *ba = malloc(sizeof(uint64_t) * (words + 1)), *bb = malloc(sizeof(uint64_t) * (words + 1));
+  uint64_t *masks = malloc(sizeof(uint64_t) * (ising_geometry_bit_chunks(&g) + 1));
+  ising_geometry_bit_masks(&g, masks);
   uint64_t x = UINT64_C(0x9e3779b97f4a7c15) + (uint64_t)(rank > 0 ? rank : 0);
   const int8_t halo[4] = {0, 1, -1, 5};
   int ok = words == (g.nlocal + 63) / 64;
@@ -288,6 +292,13 @@ static void check_bits(const char *name, ising_params p)
           ok &= (int)(ba[k / 64] >> (k % 64) & 1) == (a[ising_geometry_index(&g, ex, ey, ez)] < 0);
     for (; k < 64 * words; k++) ok &= !(ba[k / 64] >> (k % 64) & 1) && !(bb[k / 64] >> (k % 64) & 1);
     ok &= ising_geometry_bits_dot(ba, bb, words, (int64_t)g.nlocal) == dot;
+    /* every instruction set this CPU runs packs the same words, and writes none past them */
+    for (int lvl = ISING_SIMD_SCALAR; lvl <= (int)ising_simd_supported(); lvl++) {
+      bb[words] = UINT64_C(0x5a5a5a5a5a5a5a5a);
+      ising_geometry_pack_bits_simd((ising_simd)lvl, &g, masks, a, bb);
+      for (size_t w = 0; w < words; w++) ok &= bb[w] == ba[w];
+      ok &= bb[words] == UINT64_C(0x5a5a5a5a5a5a5a5a);
+    }
   }
   snprintf(what, sizeof(what), "%s: spins as bits, and their overlap", name);
   check(ok, what);
@@ -295,6 +306,7 @@ static void check_bits(const char *name, ising_params p)
   free(b);
   free(ba);
   free(bb);
+  free(masks);
   ising_geometry_free(&g);
 }
 

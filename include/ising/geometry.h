@@ -87,6 +87,18 @@
  *       per site, set where the spin is -1: site k of the block in storage
  *       order (x fastest, then y, then z) at bit k % 64 of bits[k / 64]; the
  *       bits past the last site are 0.  Eight sites per multiply.
+ *   size_t ising_geometry_bit_chunks(const ising_geometry *g)
+ *   void ising_geometry_bit_masks(const ising_geometry *g, uint64_t *masks)
+ *       Local.  The extended positions from the block's first site to its
+ *       last, 64 at a time: masks[c] (ising_geometry_bit_chunks of them) has
+ *       bit j set where position 64 c + j of that range is a site of the block.
+ *   void ising_geometry_pack_bits_simd(ising_simd s, const ising_geometry *g, const uint64_t *masks,
+ *                                      const int8_t *spins, uint64_t *bits)
+ *       Local.  The same bits as ising_geometry_pack_bits.  With s =
+ *       ISING_SIMD_AVX512, 64 positions per step (a masked load of the block's
+ *       bytes, their sign bits, pext by masks from ising_geometry_bit_masks);
+ *       otherwise ising_geometry_pack_bits (masks unused: pext is microcoded
+ *       on AMD Zen 2, an AVX2 machine).
  *   int64_t ising_geometry_bits_dot(const uint64_t *a, const uint64_t *b, size_t words, int64_t n)
  *       Local.  sum_i s^a_i s^b_i over the n sites of two blocks packed by
  *       ising_geometry_pack_bits: n less twice the bits that differ.
@@ -101,6 +113,7 @@
 #define ISING_GEOMETRY_H
 
 #include "ising/params.h"
+#include "ising/rng.h"
 
 #include <mpi.h>
 #include <stddef.h>
@@ -141,6 +154,10 @@ int ising_geometry_best_grid(int dim, const int64_t *L, int nranks, int *grid);
 size_t ising_geometry_bit_words(const ising_geometry *g);
 void ising_geometry_pack_bits(const ising_geometry *g, const int8_t *spins, uint64_t *bits);
 int64_t ising_geometry_bits_dot(const uint64_t *a, const uint64_t *b, size_t words, int64_t n);
+size_t ising_geometry_bit_chunks(const ising_geometry *g);
+void ising_geometry_bit_masks(const ising_geometry *g, uint64_t *masks);
+void ising_geometry_pack_bits_simd(ising_simd s, const ising_geometry *g, const uint64_t *masks, const int8_t *spins,
+                                   uint64_t *bits);
 void ising_geometry_print_blocks(const ising_geometry *g, const char *what, FILE *out);
 int ising_geometry_recut(const ising_geometry *g, const int64_t *cut, const double *speeds, ising_geometry *out);
 int ising_geometry_move(const ising_geometry *from, const void *src, const ising_geometry *to, void *dst, size_t elem);
