@@ -21,9 +21,22 @@ work=$SLURM_DIR/work
 mkdir -p "$work"
 cd "$work" || exit 1
 export ISING DECK=$SRC/input/default.opts
-# About 10 s on one rank (5 s per 800000 sweeps of 64² on the CI machine): long enough to be interrupted
-# mid-run, the second job about 3 s after it started.
-opts=(-lattice_size 64,64 -thermalize 1000 -sweeps 1600000 -measure_interval 10 -snapshot_interval 0 -quiet)
+# Each run must last long enough to be interrupted mid-run, the second job about 3 s after it started,
+# however fast the kernels are on this machine (a fixed count went stale twice as they got faster): time
+# runs of 100000 and 1100000 sweeps here (their difference is the sweeps alone, without the launch) and
+# take as many as last about 12 s on one rank (at least 2000000).
+opts=(-lattice_size 64,64 -thermalize 1000 -measure_interval 10 -snapshot_interval 0 -quiet)
+stamps=()
+for n in 100000 1100000; do
+  stamps+=("$(date +%s.%N)")
+  run 1 -options_file "$DECK" "${opts[@]}" -sweeps $n -output calibrate.h5 >/dev/null || fail "calibration run"
+done
+stamps+=("$(date +%s.%N)")
+read -r took sweeps < <("$PYTHON" -c "import sys; a, b, c = map(float, sys.argv[1:])
+t = max(0.01, (c - b) - (b - a))
+print(f'{t:.2f}', max(2000000, 1000 * round(1000 * 12 / t)))" "${stamps[@]}")
+echo "1000000 sweeps take $took s here: the runs make $sweeps"
+opts+=(-sweeps "$sweeps")
 submit() { sbatch --parsable --chdir="$work" --ntasks=1 "$@"; }
 requeue=$(LAUNCHER=srun OUTPUT=requeue.h5 CONTINUE=requeue submit "$SRC/jobscripts/checkpointed.sh" "${opts[@]}")
 follow=$(LAUNCHER=mpirun OUTPUT=follow.h5 CONTINUE=sbatch submit "$SRC/jobscripts/checkpointed.sh" "${opts[@]}")
