@@ -342,9 +342,12 @@ if [ -n "$moves" ] && [ "$moves" -ge 2 ]; then pass "tasks: $moves moves of the 
   fail "tasks: fewer than 2 moves of the blocks recorded ('$moves')"
 fi
 
-# kill -9 loop: long enough (about 8 s on one rank) that 5 segments of at most
-# 1 s cannot finish it.
-kl="${mc/-sweeps 360000/-sweeps 2400000} -seed 5"
+# kill -9 loop: long enough (about 8 s on one rank, sized by timing it here)
+# that 5 segments of at most 1 s cannot finish it.
+kl="${mc/-sweeps 360000/} -seed 5"
+read -r sweeps took < <(sweeps_lasting 8 300000 $kl) || fail "kill loop: calibration runs"
+echo "kill loop: 300000 sweeps per beta take $took s here: the runs make $sweeps"
+kl+=" -sweeps $sweeps"
 run 1 $kl -quiet -output k.ref.h5 || fail "kill loop: reference run"
 kills=0
 restarts=0

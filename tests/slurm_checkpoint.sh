@@ -22,19 +22,10 @@ mkdir -p "$work"
 cd "$work" || exit 1
 export ISING DECK=$SRC/input/default.opts
 # Each run must last long enough to be interrupted mid-run, the second job about 3 s after it started,
-# however fast the kernels are on this machine (a fixed count went stale twice as they got faster): time
-# runs of 100000 and 1100000 sweeps here (their difference is the sweeps alone, without the launch) and
-# take as many as last about 12 s on one rank (at least 2000000).
+# however fast the kernels are on this machine (a fixed count went stale twice as they got faster):
+# about 12 s on one rank.
 opts=(-lattice_size 64,64 -thermalize 1000 -measure_interval 10 -snapshot_interval 0 -quiet)
-stamps=()
-for n in 100000 1100000; do
-  stamps+=("$(date +%s.%N)")
-  run 1 -options_file "$DECK" "${opts[@]}" -sweeps $n -output calibrate.h5 >/dev/null || fail "calibration run"
-done
-stamps+=("$(date +%s.%N)")
-read -r took sweeps < <("$PYTHON" -c "import sys; a, b, c = map(float, sys.argv[1:])
-t = max(0.01, (c - b) - (b - a))
-print(f'{t:.2f}', max(2000000, 1000 * round(1000 * 12 / t)))" "${stamps[@]}")
+read -r sweeps took < <(sweeps_lasting 12 1000000 -options_file "$DECK" "${opts[@]}") || fail "calibration runs"
 echo "1000000 sweeps take $took s here: the runs make $sweeps"
 opts+=(-sweeps "$sweeps")
 submit() { sbatch --parsable --chdir="$work" --ntasks=1 "$@"; }
