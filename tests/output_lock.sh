@@ -48,7 +48,11 @@ fi
 
 # Two restarts of one checkpoint: the first takes the output's lock before
 # it restores the file, the second stops at it.
-long=(-lattice_size 64,64 -beta 0.3 -thermalize 0 -sweeps 400000 -quiet -output r.h5 -checkpoint_interval 0.2)
+# About 3 s on one rank here, so that it is still running after its first checkpoint (0.2 s).
+long=(-lattice_size 64,64 -beta 0.3 -thermalize 0)
+read -r sweeps took < <(sweeps_lasting 3 400000 "${long[@]}") || fail "calibration runs"
+echo "400000 sweeps take $took s here: run R makes $sweeps"
+long+=(-sweeps "$sweeps" -quiet -output r.h5 -checkpoint_interval 0.2)
 run 1 "${long[@]}" >r.out 2>&1 &
 mpirun_r=$!
 pid=$(lock_holder r.h5) || { fail "run R never took its lock"; finish; exit; }
