@@ -1916,6 +1916,20 @@ static ring_shape ring_shape_of(const ising_geometry *g)
   if (r.whole) {
     r.R = rows;
     r.Rb = 0;
+    /* In 3D the two-pass plan takes all rows of a colour G apart, so that consecutive steps hold rows q, q + G,
+     * q + 2 G, ... (up to 7 G apart where the kernels take four short rows in a step).  Row q + n1 is q's z
+     * neighbour, q + n1 -+ 1 its diagonal ones, whose stores the 16-byte windows of the AVX-512 general kernel
+     * reach across short rows: a step j G after such a row would load what that row's step has just stored.  G
+     * = n1 did so at 8^3 (AVX-512 Gaussian 0.29 flips per ns against 0.40 with G = 10, AVX2 0.15 against 0.22,
+     * AVX2 uniform 0.30 against 0.33), G = 6 at 12^3 with uniform bonds (j = 2; AVX-512 0.94 against 1.16,
+     * AVX2 0.44 against 0.49): the next G whose small multiples miss them (docs/performance.md, "Rows G apart
+     * in 3D"). */
+    const size_t n1 = (size_t)g->n[1], reach = nc <= 9 ? 7 : nc <= 17 ? 3 : 1;
+    for (size_t j = 1; g->dim == 3 && r.G > 1 && j <= reach; j++)
+      if (j * r.G + 1 >= n1 && j * r.G <= n1 + 1) {
+        r.G++;
+        j = 0; /* check the new G from its first multiple */
+      }
   }
   return r;
 }
