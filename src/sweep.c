@@ -2348,9 +2348,12 @@ void ising_sweep_fused(const ising_sweeper *k, int8_t *spins, uint64_t step, voi
           one(k, spins, pl->seg[j].i0, pl->seg[j].n, pl->seg[j].r, &t);
         }
       break;
-    case OP_WRAP:
-      for (size_t j = op->a; j < op->a + op->n; j++) wrap_row(spins, pl->wrap[j], g->n[0]);
+    case OP_WRAP: { /* locals: a store to the int8_t spins may alias g, pl and op, which the loop would reload */
+      const size_t *x0 = pl->wrap + op->a, nw = op->n;
+      const int n0 = g->n[0];
+      for (size_t j = 0; j < nw; j++) wrap_row(spins, x0[j], n0);
       break;
+    }
     case OP_BEGIN: begin(ctx); break;
     case OP_END: end(ctx); break;
     }
