@@ -114,7 +114,8 @@ static void swap_step(const ising_params *p, ladder *l, uint64_t u, const double
  * b's group sends its block to rank j of a's group.  A block travels as one
  * bit per site (set where the spin is -1; 64 bytes for 8^3 instead of 512),
  * the blocks for one group in one message, and sum_i s_i^a s_i^b is the
- * number of sites less twice the number of bits that differ. */
+ * number of sites less twice the number of bits that differ.  The sums over
+ * the ranks travel in the all-reduce of the energies' changes. */
 typedef struct {
   int K;
   size_t words;            /* 64-bit words of a block's bits (ising_geometry_pack_bits) */
@@ -122,12 +123,12 @@ typedef struct {
   uint64_t *mine, *theirs; /* [words] a replica's block within the group */
   uint64_t *masks;         /* ising_geometry_bit_masks, for ising_geometry_pack_bits_simd */
   ising_simd simd;
-  int *at;             /* [K] where slot t's block received lies in recv, in blocks */
-  MPI_Datatype block;  /* words 64-bit words */
-  int typed;           /* block was created */
-  MPI_Request *req;    /* [2K] */
-  int64_t *part, *sum; /* [K] */
-  double *q;           /* [K] */
+  int *at;            /* [K] where slot t's block received lies in recv, in blocks */
+  MPI_Datatype block; /* words 64-bit words */
+  int typed;          /* block was created */
+  MPI_Request *req;   /* [2K] */
+  int64_t *part;      /* [K] this rank's share of each sum, reduced with the energies */
+  double *q;          /* [K] */
 } overlap;
 
 static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
@@ -147,10 +148,9 @@ static int overlap_alloc(overlap *ov, const ising_geometry *g, int K)
               MPI_Type_commit(&ov->block) == MPI_SUCCESS;
   ov->req = malloc(sizeof(MPI_Request) * (size_t)(2 * K));
   ov->part = malloc(sizeof(int64_t) * (size_t)K);
-  ov->sum = malloc(sizeof(int64_t) * (size_t)K);
   ov->q = malloc(sizeof(double) * (size_t)K);
   return !ov->send || !ov->recv || !ov->mine || !ov->theirs || !ov->at || !ov->masks || (ov->words > 0 && !ov->typed) ||
-         !ov->req || !ov->part || !ov->sum || !ov->q;
+         !ov->req || !ov->part || !ov->q;
 }
 
 static void overlap_free(overlap *ov)
@@ -165,12 +165,13 @@ static void overlap_free(overlap *ov)
   ov->typed = 0;
   free(ov->req);
   free(ov->part);
-  free(ov->sum);
   free(ov->q);
 }
 
-static void overlaps(overlap *ov, const ising_geometry *g, const ladder *l, int8_t **spins, int per_group, int group,
-                     int rpr, MPI_Comm world)
+/* This rank's share of sum s^a s^b of the two replicas at each temperature, into ov->part; their sums over every
+ * rank travel with the energies' all-reduce (overlaps_finish then makes q of them). */
+static void overlaps_part(overlap *ov, const ising_geometry *g, const ladder *l, int8_t **spins, int per_group,
+                          int group, int rpr, MPI_Comm world)
 {
   const int K = l->K, ngroups = 2 * K / per_group;
   int nreq = 0, sent = 0, received = 0;
@@ -208,8 +209,12 @@ static void overlaps(overlap *ov, const ising_geometry *g, const ladder *l, int8
     ov->part[t] =
         ising_geometry_bits_dot(ov->mine, ov->recv + (size_t)ov->at[t] * ov->words, ov->words, (int64_t)g->nlocal);
   }
-  MPI_Allreduce(ov->part, ov->sum, K, MPI_INT64_T, MPI_SUM, world);
-  for (int t = 0; t < K; t++) ov->q[t] = (double)ov->sum[t] / (double)g->nsites;
+}
+
+/* q_t from the reduced sums (sum[t]: overlaps_part's parts summed over every rank). */
+static void overlaps_finish(overlap *ov, const ising_geometry *g, int K, const ising_int128 *sum)
+{
+  for (int t = 0; t < K; t++) ov->q[t] = (double)sum[t] / (double)g->nsites;
 }
 
 typedef struct {
@@ -699,9 +704,10 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   overlap ov = {0};
   int64_t *tatt = NULL, *tacc = NULL, *tup = NULL, *tdown = NULL;
   /* energy_q[r]: replica r's exact energy (units of 2^-32), energy_q[M + r] its sum of spins; denergy the same
-   * changes since the last all-reduce */
+   * changes since the last all-reduce, then (two replica sets, at a measurement) K overlap sums, which travel in
+   * the same all-reduce */
   ising_int128 *energy_q = calloc(2 * (size_t)M, sizeof(ising_int128)),
-               *denergy = calloc(2 * (size_t)M, sizeof(ising_int128));
+               *denergy = calloc(2 * (size_t)M + (size_t)K, sizeof(ising_int128));
   double *initial = NULL;
   int64_t *changed = calloc((size_t)K, sizeof(int64_t)), *changed_all = calloc((size_t)K, sizeof(int64_t));
   ising_sweeper *sweeper = malloc(sizeof(ising_sweeper) * (size_t)K);
@@ -854,7 +860,13 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
        * of a pass over every lattice. */
       const ising_phase phase = measure ? ISING_PHASE_MEASURE : ISING_PHASE_SWAP;
       ising_timer_start(phase);
-      ising_allreduce_int128(world, denergy, 2 * M);
+      const int with_q = measure && R == 2;
+      if (with_q) {
+        overlaps_part(&ov, &g, &l, spins, per_group, group, p->ranks_per_replica, world);
+        for (int t = 0; t < K; t++) denergy[2 * M + t] = ov.part[t];
+      }
+      ising_allreduce_int128(world, denergy, 2 * M + (with_q ? K : 0));
+      if (with_q) overlaps_finish(&ov, &g, K, denergy + 2 * M);
       for (int r = 0; r < M; r++) {
         energy_q[r] += denergy[r];
         energy_q[M + r] += denergy[M + r];
@@ -897,12 +909,8 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
         l.up[t] += l.direction[r] == 1;
         l.down[t] += l.direction[r] == -1;
       }
-      if (R == 2) {
-        ising_timer_start(ISING_PHASE_MEASURE);
-        overlaps(&ov, &g, &l, spins, per_group, group, p->ranks_per_replica, world);
-        ising_timer_stop(ISING_PHASE_MEASURE);
+      if (R == 2)
         for (int t = 0; t < K && keeper; t++) q_ts[t * nmeas + i] = ov.q[t];
-      }
     }
     if (snaps && measure && (done - tune - p->thermalize) % p->snapshot_interval == 0) {
       ising_timer_start(ISING_PHASE_OUTPUT);
