@@ -220,6 +220,9 @@ int main(int argc, char **argv)
       {T, {"-lattice_size", "2048,4,2", "-start", "cold", "-beta", "0.01", NULL}},
       {T, {"-lattice_size", "2048,4", "-start", "cold", "-beta", "0.01", NULL}},
       {PM, {"-lattice_size", "2048,2,4", "-couplings", "pm", "-pm_p", "0", "-start", "cold", "-beta", "0.01", NULL}},
+      /* and before a part-step that ends such a run (rows of 31 steps and 10 sites in 2D, 21 steps and 10 in 3D) */
+      {T, {"-lattice_size", "2004,4", "-start", "cold", "-beta", "0.01", NULL}},
+      {T, {"-lattice_size", "1364,2,2", "-start", "cold", "-beta", "0.01", NULL}},
       /* +-J */
       {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-algorithm", "heatbath", NULL}},
       {PM, {"-lattice_size", "10,8,12", "-couplings", "pm", "-beta", "0.9", "-field", "0.3", NULL}},
