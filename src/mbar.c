@@ -60,38 +60,7 @@ static inline __attribute__((always_inline)) double exp_nonpositive(double x)
   return q * scale;
 }
 
-static inline __attribute__((always_inline)) void exp_loop(const double *x, double *y, size_t n)
-{
-  for (size_t i = 0; i < n; i++) y[i] = exp_nonpositive(x[i]);
-}
-
-#if ISING_X86
-ISING_TARGET_AVX512 static void exp_avx512(const double *x, double *y, size_t n)
-{
-  exp_loop(x, y, n);
-}
-
-ISING_TARGET_AVX2 static void exp_avx2(const double *x, double *y, size_t n)
-{
-  exp_loop(x, y, n);
-}
-#endif
-
-void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n)
-{
-#if ISING_X86
-  if (s == ISING_SIMD_AVX512) {
-    exp_avx512(x, y, n);
-    return;
-  }
-  if (s == ISING_SIMD_AVX2) {
-    exp_avx2(x, y, n);
-    return;
-  }
-#endif
-  (void)s;
-  exp_loop(x, y, n);
-}
+ISING_SIMD_MAP(ising_mbar_exp, exp_nonpositive)
 
 /* Work space of the passes over the energies: 4 arrays of U. */
 typedef struct {

@@ -20,6 +20,11 @@
  *                              double damping, double *m, int colour, double *change)
  *       Local.  One damped Gauss-Seidel update of the sites of one colour;
  *       *change becomes the largest |m_new - m_old| (kernel: no MPI).
+ *   void ising_mf_tanh(ising_simd s, const double *x, double *y, size_t n)
+ *       Local.  y[i] = tanh x[i] (y may be x) to 3 units in the last place,
+ *       with the vector instructions of s and the same bits for every s.
+ *       Every tanh of the task (sweeps, residual, SNES function and
+ *       Jacobian) is this one.
  *   ising_mf_result ising_mf_evaluate(const ising_geometry *g, const ising_couplings *c, double beta,
  *                                     const double *m)
  *       Collective.  ELBO, energy, entropy, magnetisation and the residual
@@ -52,6 +57,7 @@
 #include "ising/geometry.h"
 #include "ising/io.h"
 #include "ising/params.h"
+#include "ising/rng.h"
 
 typedef struct {
   double elbo;          /* total, a lower bound on ln Z */
@@ -63,6 +69,7 @@ typedef struct {
 
 void ising_mf_sweep_colour(const ising_geometry *g, const ising_couplings *c, double beta, double damping, double *m,
                            int colour, double *change);
+void ising_mf_tanh(ising_simd s, const double *x, double *y, size_t n);
 ising_mf_result ising_mf_evaluate(const ising_geometry *g, const ising_couplings *c, double beta, const double *m);
 typedef struct ising_meanfield ising_meanfield;
 int ising_meanfield_create(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
