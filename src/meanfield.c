@@ -113,7 +113,7 @@ void ising_mf_sweep_colour(const ising_geometry *g, const ising_couplings *c, do
         for (int j = 0; j < n; j++) {
           const size_t i = row + (size_t)(e0 + 2 * j);
           const double next = damping * m[i] + (1.0 - damping) * t[j], d = fabs(next - m[i]);
-          worst = d > worst ? d : worst; /* fmax, inline (no NaN arises) */
+          worst = d > worst ? d : worst; /* fmax inline (as fmax, a NaN d would leave worst) */
           m[i] = next;
         }
       }
