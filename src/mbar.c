@@ -35,20 +35,8 @@ static inline __attribute__((always_inline)) double exp_nonpositive(double x)
     memcpy(&x, &xb, sizeof(x));
   }
   const double t = x * 1.4426950408889634074 + shift, kf = t - shift;
-  double r = x - kf * 6.93147180369123816490e-01; /* ln 2 to 32 bits: kf times it is exact */
-  r = r - kf * 1.90821492927058770002e-10;
-  double q = 1.0 / 6227020800.0;
-  q = q * r + 1.0 / 479001600.0;
-  q = q * r + 1.0 / 39916800.0;
-  q = q * r + 1.0 / 3628800.0;
-  q = q * r + 1.0 / 362880.0;
-  q = q * r + 1.0 / 40320.0;
-  q = q * r + 1.0 / 5040.0;
-  q = q * r + 1.0 / 720.0;
-  q = q * r + 1.0 / 120.0;
-  q = q * r + 1.0 / 24.0;
-  q = q * r + 1.0 / 6.0;
-  q = q * r + 0.5;
+  const double r = ising_ln2_reduce(x, kf);
+  double q = ising_exp_horner(1.0 / 6227020800.0, r);
   q = q * r + 1.0;
   q = q * r + 1.0;
   int64_t bits, sh;

@@ -44,24 +44,13 @@ static inline __attribute__((always_inline)) double mf_tanh1(double x)
   memcpy(&a, &clamped, sizeof(a));
   /* k = floor(y / ln2), so that r >= 0 (up to rounding) and the two terms of t have one sign */
   const double y = a + a, u = (y * 1.4426950408889634074 - 0.5) + shift, kf = u - shift;
-  double r = y - kf * 6.93147180369123816490e-01; /* ln 2 to 32 bits: kf times it is exact */
-  r = r - kf * 1.90821492927058770002e-10;
+  const double r = ising_ln2_reduce(y, kf);
   double q = 1.0 / 355687428096000.0;
   q = q * r + 1.0 / 20922789888000.0;
   q = q * r + 1.0 / 1307674368000.0;
   q = q * r + 1.0 / 87178291200.0;
   q = q * r + 1.0 / 6227020800.0;
-  q = q * r + 1.0 / 479001600.0;
-  q = q * r + 1.0 / 39916800.0;
-  q = q * r + 1.0 / 3628800.0;
-  q = q * r + 1.0 / 362880.0;
-  q = q * r + 1.0 / 40320.0;
-  q = q * r + 1.0 / 5040.0;
-  q = q * r + 1.0 / 720.0;
-  q = q * r + 1.0 / 120.0;
-  q = q * r + 1.0 / 24.0;
-  q = q * r + 1.0 / 6.0;
-  q = q * r + 0.5;
+  q = ising_exp_horner(q, r);
   const double em1 = r + (r * r) * q; /* e^r - 1 */
   int64_t ub, sh;
   memcpy(&ub, &u, sizeof(ub));

@@ -157,6 +157,34 @@ double ising_rng_normal(const uint32_t w[2]);
 
 typedef enum { ISING_SIMD_SCALAR = 0, ISING_SIMD_AVX2 = 1, ISING_SIMD_AVX512 = 2 } ising_simd;
 
+/* The pieces shared by the vectorisable exponentials (ising_mbar_exp, ising_mf_tanh), kept in one place so that
+ * both round alike: ising_ln2_reduce gives r = x - kf ln 2 (Cody-Waite: ln 2 to 32 bits, so kf times it is exact
+ * for |kf| < 2^21, then the rest), and ising_exp_horner continues Horner's rule q r + 1/n! for n = 12 down to 2
+ * from q (the coefficient of r^11 and above, already summed).  Only + and *, for files compiled with
+ * -ffp-contract=off. */
+static inline __attribute__((always_inline)) double ising_ln2_reduce(double x, double kf)
+{
+  const double r = x - kf * 6.93147180369123816490e-01;
+  return r - kf * 1.90821492927058770002e-10;
+}
+
+static inline __attribute__((always_inline)) double ising_exp_horner(double q, double r)
+{
+  static const double c[] = {1.0 / 479001600.0,
+                             1.0 / 39916800.0,
+                             1.0 / 3628800.0,
+                             1.0 / 362880.0,
+                             1.0 / 40320.0,
+                             1.0 / 5040.0,
+                             1.0 / 720.0,
+                             1.0 / 120.0,
+                             1.0 / 24.0,
+                             1.0 / 6.0,
+                             0.5};
+  for (int n = 0; n < 11; n++) q = q * r + c[n];
+  return q;
+}
+
 /* ISING_SIMD_MAP(name, f) defines void name(ising_simd s, const double *x, double *y, size_t n): y[i] = f(x[i])
  * (y may be x), f an always-inline function of a double.  The loop is compiled once for AVX-512, once for AVX2 and
  * once plain, so that GCC vectorises it for each, and s chooses.  With f written in +, -, *, / and integer
