@@ -2,16 +2,20 @@
  * Checks: Philox4x32-10 matches the Random123 known-answer vector; each of
  * seed, stream, step and index changes the output; the output is a pure
  * function of the key (same arguments, same words, in any call order);
- * uniform() lies in (0,1); quantize() gives multiples of 2^-32; the normal
+ * uniform() lies in (0,1); quantize() gives multiples of 2^-32, the bits of
+ * nearbyint(x 2^32) 2^-32 on ties, zeros, signs, the ends of its fast path
+ * and 3 million other arguments of every exponent; the normal
  * deviates have mean 0 and variance 1 within 5 standard errors; the
  * vectorised generators (every instruction set this CPU has) give exactly
  * the scalar words, for block and pair layouts, any count (partial vector
  * tails) and counters whose low word wraps. */
 #include "ising/rng.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 static int failures;
 
@@ -19,6 +23,59 @@ static void check(int ok, const char *what)
 {
   printf("%-60s %s\n", what, ok ? "ok" : "FAILED");
   failures += !ok;
+}
+
+/* ising_quantize against nearbyint(x 2^32) 2^-32, bit for bit (NaN: both NaN).  Returns the number that differ. */
+static long quantize_mismatch(double x)
+{
+  const double q = ising_quantize(x), ref = nearbyint(x * ISING_QUANTUM_SCALE) / ISING_QUANTUM_SCALE;
+  if (isnan(ref)) return !isnan(q);
+  return memcmp(&q, &ref, sizeof q) != 0;
+}
+
+static uint64_t splitmix(uint64_t *s)
+{
+  uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+  return z ^ (z >> 31);
+}
+
+static long quantize_cases(void)
+{
+  long bad = 0;
+  const double q = 1 / ISING_QUANTUM_SCALE;
+  const double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, DBL_MAX, -DBL_MAX, DBL_MIN, -DBL_TRUE_MIN, 0.7, -0.7};
+  for (size_t i = 0; i < sizeof special / sizeof *special; i++) bad += quantize_mismatch(special[i]);
+  for (int k = -4001; k <= 4001; k++) { /* ties (k/2) 2^-32 and their neighbours */
+    const double t = 0.5 * k * q;
+    bad += quantize_mismatch(t) + quantize_mismatch(nextafter(t, 1)) + quantize_mismatch(nextafter(t, -1));
+  }
+  for (int e = 50; e <= 54; e++) /* around the fast path's end, 2^51, and 2^52 where y is an integer */
+    for (int k = -8; k <= 8; k++)
+      for (int sgn = -1; sgn <= 1; sgn += 2) {
+        const double y = sgn * (ldexp(1, e) + 0.25 * k);
+        bad += quantize_mismatch(y * q) + quantize_mismatch(nextafter(y, 0) * q) +
+               quantize_mismatch(nextafter(y, 2 * y) * q);
+      }
+  uint64_t seed = 12345;
+  for (int i = 0; i < 1000000; i++) { /* any bit pattern: every exponent, subnormals, NaNs */
+    uint64_t b = splitmix(&seed);
+    double x;
+    memcpy(&x, &b, sizeof x);
+    bad += quantize_mismatch(x);
+  }
+  for (int i = 0; i < 1000000; i++) { /* |x 2^32| between 2^-8 and 2^56: every rounding case of the fast path */
+    const uint64_t b = splitmix(&seed);
+    const double y = ldexp((double)(b >> 11) * 0x1p-53, (int)(b & 63) - 8) * ((b >> 6) & 1 ? -1 : 1);
+    bad += quantize_mismatch(y * q);
+  }
+  for (int i = 0; i < 1000000; i++) { /* half-integers of y and the doubles next to them */
+    const uint64_t b = splitmix(&seed);
+    const double y = ((double)(int64_t)(b >> 12) - (double)(INT64_C(1) << 51)) * ldexp(1, -(int)(b & 31)) + 0.5;
+    bad += quantize_mismatch(y * q) + quantize_mismatch(nextafter(y, 0) * q);
+  }
+  return bad;
 }
 
 int main(void)
@@ -91,6 +148,9 @@ int main(void)
   check(fabs(mean) < 5 / sqrt(n) && fabs(var - 1) < 5 * sqrt(2.0 / n), "normal deviates: mean 0, variance 1");
   double q = ising_quantize(0.7);
   check(q * 4294967296.0 == nearbyint(q * 4294967296.0) && fabs(q - 0.7) <= 0x1p-33, "quantize to 2^-32");
+  const long qbad = quantize_cases();
+  printf("quantize: %ld of about 3 million arguments differ from nearbyint's\n", qbad);
+  check(qbad == 0, "quantize: the bits of nearbyint(x 2^32) 2^-32");
   for (int s = ISING_SIMD_SCALAR; s <= (int)ising_simd_supported(); s++) {
     uint32_t *out = malloc((4 * 100 + 16) * sizeof(uint32_t));
     int ok = 1;

@@ -235,9 +235,16 @@ void ising_rng_halves(ising_simd s, uint64_t seed, uint32_t stream, uint64_t ste
 void ising_rng_halves2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
                        uint16_t *even, uint16_t *odd);
 
+/* nearbyint(x 2^32) 2^-32 without a library call where it can: for |y| < 2^51, y + 1.5 2^52 lies in (2^52, 2^53),
+ * where the doubles are the integers, so the addition rounds y to the nearest integer, ties to even (1.5 2^52 is
+ * even), which is nearbyint in the default rounding mode; copysign gives a zero nearbyint's sign.  Larger y (already
+ * integers from 2^52), infinities and NaN take nearbyint.  x 2^32 is exact, so a fused multiply-add of it and the
+ * shift rounds the same.  test_rng compares the bits with nearbyint's on ties, signs, zeros and 2^51 +- 1/2. */
 static inline double ising_quantize(double x)
 {
-  return nearbyint(x * ISING_QUANTUM_SCALE) / ISING_QUANTUM_SCALE;
+  const double y = x * ISING_QUANTUM_SCALE, shift = 0x1.8p52;
+  const double r = fabs(y) < 0x1p51 ? copysign((y + shift) - shift, y) : nearbyint(y);
+  return r / ISING_QUANTUM_SCALE;
 }
 
 #endif
