@@ -3,7 +3,7 @@
  * seed, stream, step and index changes the output; the output is a pure
  * function of the key (same arguments, same words, in any call order);
  * uniform() lies in (0,1); quantize() gives multiples of 2^-32, the bits of
- * nearbyint(x 2^32) 2^-32 on ties, zeros, signs, the ends of its fast path
+ * nearbyint(x 2^32) 2^-32 on ties, zeros, signs, |x 2^32| from 2^50 to 2^54
  * and 3 million other arguments of every exponent; the normal
  * deviates have mean 0 and variance 1 within 5 standard errors; the
  * vectorised generators (every instruction set this CPU has) give exactly
@@ -51,7 +51,7 @@ static long quantize_cases(void)
     const double t = 0.5 * k * q;
     bad += quantize_mismatch(t) + quantize_mismatch(nextafter(t, 1)) + quantize_mismatch(nextafter(t, -1));
   }
-  for (int e = 50; e <= 54; e++) /* around the fast path's end, 2^51, and 2^52 where y is an integer */
+  for (int e = 50; e <= 54; e++) /* around 2^52, where y + 2^52 leaves [2^52, 2^53) and y is an integer */
     for (int k = -8; k <= 8; k++)
       for (int sgn = -1; sgn <= 1; sgn += 2) {
         const double y = sgn * (ldexp(1, e) + 0.25 * k);
@@ -65,7 +65,7 @@ static long quantize_cases(void)
     memcpy(&x, &b, sizeof x);
     bad += quantize_mismatch(x);
   }
-  for (int i = 0; i < 1000000; i++) { /* |x 2^32| between 2^-8 and 2^56: every rounding case of the fast path */
+  for (int i = 0; i < 1000000; i++) { /* |x 2^32| between 2^-8 and 2^56: every rounding case of the shift */
     const uint64_t b = splitmix(&seed);
     const double y = ldexp((double)(b >> 11) * 0x1p-53, (int)(b & 63) - 8) * ((b >> 6) & 1 ? -1 : 1);
     bad += quantize_mismatch(y * q);

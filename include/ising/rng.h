@@ -235,16 +235,17 @@ void ising_rng_halves(ising_simd s, uint64_t seed, uint32_t stream, uint64_t ste
 void ising_rng_halves2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t step, uint64_t first, size_t n,
                        uint16_t *even, uint16_t *odd);
 
-/* nearbyint(x 2^32) 2^-32 without a library call where it can: for |y| < 2^51, y + 1.5 2^52 lies in (2^52, 2^53),
- * where the doubles are the integers, so the addition rounds y to the nearest integer, ties to even (1.5 2^52 is
- * even), which is nearbyint in the default rounding mode; copysign gives a zero nearbyint's sign.  Larger y (already
- * integers from 2^52), infinities and NaN take nearbyint.  x 2^32 is exact, so a fused multiply-add of it and the
- * shift rounds the same.  test_rng compares the bits with nearbyint's on ties, signs, zeros and 2^51 +- 1/2. */
+/* nearbyint(x 2^32) 2^-32 without a library call or a branch: for a = |x 2^32| < 2^52, a + 2^52 lies in
+ * [2^52, 2^53), where the doubles are the integers, so the addition rounds a to the nearest integer, ties to even
+ * (2^52 is even), which is nearbyint in the default rounding mode, and subtracting 2^52 is exact; larger a are
+ * integers already (or infinite, or NaN, which stays NaN).  nearbyint is odd, so copysign puts the sign back, a
+ * zero's included.  x 2^32 is exact, so a fused multiply-add would round the same.  test_rng compares the bits with
+ * nearbyint's on ties, signs, zeros and 2^51 to 2^54. */
 static inline double ising_quantize(double x)
 {
-  const double y = x * ISING_QUANTUM_SCALE, shift = 0x1.8p52;
-  const double r = fabs(y) < 0x1p51 ? copysign((y + shift) - shift, y) : nearbyint(y);
-  return r / ISING_QUANTUM_SCALE;
+  const double y = x * ISING_QUANTUM_SCALE, a = fabs(y), shift = 0x1p52;
+  const double r = a < shift ? (a + shift) - shift : a;
+  return copysign(r, y) / ISING_QUANTUM_SCALE;
 }
 
 #endif
