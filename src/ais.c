@@ -35,8 +35,12 @@ static void mf_path_set(const ising_geometry *g, const ising_couplings *c, const
     else
       for (size_t i = 0; i < g->nextended; i++) cg->Jp[d][i] = ising_quantize(gamma * c->Jp[d][i]);
   }
-  for (size_t i = 0; i < g->nextended; i++)
-    cg->h[i] = ising_quantize(gamma * (c->uniform_field ? c->field : c->h[i]) + (1.0 - gamma) * sigma * a[i]);
+  double *restrict h = cg->h; /* its own array (mf_path_alloc): the loops vectorise */
+  const double b = (1.0 - gamma) * sigma;
+  if (c->uniform_field)
+    for (size_t i = 0; i < g->nextended; i++) h[i] = ising_quantize(gamma * c->field + b * a[i]);
+  else
+    for (size_t i = 0; i < g->nextended; i++) h[i] = ising_quantize(gamma * c->h[i] + b * a[i]);
 }
 
 static int mf_path_alloc(const ising_geometry *g, const ising_couplings *c, ising_couplings *cg)

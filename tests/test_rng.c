@@ -25,12 +25,28 @@ static void check(int ok, const char *what)
   failures += !ok;
 }
 
-/* ising_quantize against nearbyint(x 2^32) 2^-32, bit for bit (NaN: both NaN).  Returns the number that differ. */
-static long quantize_mismatch(double x)
+/* The arguments of the quantisation check, collected so that one loop quantises them all: this file is compiled
+ * with -fno-trapping-math as ais.c is, so that loop is vectorised as mf_path_set's is, and each argument is also
+ * quantised alone (quantize_one, not inlined, so scalar). */
+typedef struct {
+  double *x;
+  size_t n, cap;
+} args;
+
+static void add(args *a, double x)
 {
-  const double q = ising_quantize(x), ref = nearbyint(x * ISING_QUANTUM_SCALE) / ISING_QUANTUM_SCALE;
-  if (isnan(ref)) return !isnan(q);
-  return memcmp(&q, &ref, sizeof q) != 0;
+  if (a->n == a->cap) {
+    a->cap = a->cap ? 2 * a->cap : 1024;
+    double *p = realloc(a->x, a->cap * sizeof(double));
+    if (!p) abort();
+    a->x = p;
+  }
+  a->x[a->n++] = x;
+}
+
+__attribute__((noinline)) static double quantize_one(double x)
+{
+  return ising_quantize(x);
 }
 
 static uint64_t splitmix(uint64_t *s)
@@ -41,40 +57,59 @@ static uint64_t splitmix(uint64_t *s)
   return z ^ (z >> 31);
 }
 
-static long quantize_cases(void)
+/* ising_quantize, in a loop and alone, against nearbyint(x 2^32) 2^-32, bit for bit (NaN: both NaN).  Returns the
+ * number of arguments where either differs; *n the number of arguments. */
+static long quantize_cases(size_t *n)
 {
-  long bad = 0;
+  args a = {0};
   const double q = 1 / ISING_QUANTUM_SCALE;
   const double special[] = {0.0, -0.0, INFINITY, -INFINITY, NAN, DBL_MAX, -DBL_MAX, DBL_MIN, -DBL_TRUE_MIN, 0.7, -0.7};
-  for (size_t i = 0; i < sizeof special / sizeof *special; i++) bad += quantize_mismatch(special[i]);
+  for (size_t i = 0; i < sizeof special / sizeof *special; i++) add(&a, special[i]);
   for (int k = -4001; k <= 4001; k++) { /* ties (k/2) 2^-32 and their neighbours */
     const double t = 0.5 * k * q;
-    bad += quantize_mismatch(t) + quantize_mismatch(nextafter(t, 1)) + quantize_mismatch(nextafter(t, -1));
+    add(&a, t);
+    add(&a, nextafter(t, 1));
+    add(&a, nextafter(t, -1));
   }
   for (int e = 50; e <= 54; e++) /* around 2^52, where y + 2^52 leaves [2^52, 2^53) and y is an integer */
     for (int k = -8; k <= 8; k++)
       for (int sgn = -1; sgn <= 1; sgn += 2) {
         const double y = sgn * (ldexp(1, e) + 0.25 * k);
-        bad += quantize_mismatch(y * q) + quantize_mismatch(nextafter(y, 0) * q) +
-               quantize_mismatch(nextafter(y, 2 * y) * q);
+        add(&a, y * q);
+        add(&a, nextafter(y, 0) * q);
+        add(&a, nextafter(y, 2 * y) * q);
       }
   uint64_t seed = 12345;
   for (int i = 0; i < 1000000; i++) { /* any bit pattern: every exponent, subnormals, NaNs */
     uint64_t b = splitmix(&seed);
     double x;
     memcpy(&x, &b, sizeof x);
-    bad += quantize_mismatch(x);
+    add(&a, x);
   }
   for (int i = 0; i < 1000000; i++) { /* |x 2^32| between 2^-8 and 2^56: every rounding case of the shift */
     const uint64_t b = splitmix(&seed);
-    const double y = ldexp((double)(b >> 11) * 0x1p-53, (int)(b & 63) - 8) * ((b >> 6) & 1 ? -1 : 1);
-    bad += quantize_mismatch(y * q);
+    add(&a, ldexp((double)(b >> 11) * 0x1p-53, (int)(b & 63) - 8) * ((b >> 6) & 1 ? -1 : 1) * q);
   }
   for (int i = 0; i < 1000000; i++) { /* half-integers of y and the doubles next to them */
     const uint64_t b = splitmix(&seed);
     const double y = ((double)(int64_t)(b >> 12) - (double)(INT64_C(1) << 51)) * ldexp(1, -(int)(b & 31)) + 0.5;
-    bad += quantize_mismatch(y * q) + quantize_mismatch(nextafter(y, 0) * q);
+    add(&a, y * q);
+    add(&a, nextafter(y, 0) * q);
   }
+  double *v = malloc(a.n * sizeof(double));
+  if (!v) abort();
+  for (size_t i = 0; i < a.n; i++) v[i] = ising_quantize(a.x[i]);
+  long bad = 0;
+  for (size_t i = 0; i < a.n; i++) {
+    const double x = a.x[i], ref = nearbyint(x * ISING_QUANTUM_SCALE) / ISING_QUANTUM_SCALE, one = quantize_one(x);
+    if (isnan(ref))
+      bad += !isnan(v[i]) || !isnan(one);
+    else
+      bad += memcmp(&v[i], &ref, sizeof ref) != 0 || memcmp(&one, &ref, sizeof ref) != 0;
+  }
+  *n = a.n;
+  free(v);
+  free(a.x);
   return bad;
 }
 
@@ -148,8 +183,9 @@ int main(void)
   check(fabs(mean) < 5 / sqrt(n) && fabs(var - 1) < 5 * sqrt(2.0 / n), "normal deviates: mean 0, variance 1");
   double q = ising_quantize(0.7);
   check(q * 4294967296.0 == nearbyint(q * 4294967296.0) && fabs(q - 0.7) <= 0x1p-33, "quantize to 2^-32");
-  const long qbad = quantize_cases();
-  printf("quantize: %ld of about 3 million arguments differ from nearbyint's\n", qbad);
+  size_t qn;
+  const long qbad = quantize_cases(&qn);
+  printf("quantize: %ld of %zu arguments differ from nearbyint's\n", qbad, qn);
   check(qbad == 0, "quantize: the bits of nearbyint(x 2^32) 2^-32");
   for (int s = ISING_SIMD_SCALAR; s <= (int)ising_simd_supported(); s++) {
     uint32_t *out = malloc((4 * 100 + 16) * sizeof(uint32_t));

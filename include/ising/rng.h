@@ -239,13 +239,15 @@ void ising_rng_halves2(ising_simd s, uint64_t seed, uint32_t stream, uint64_t st
  * [2^52, 2^53), where the doubles are the integers, so the addition rounds a to the nearest integer, ties to even
  * (2^52 is even), which is nearbyint in the default rounding mode, and subtracting 2^52 is exact; larger a are
  * integers already (or infinite, or NaN, which stays NaN).  nearbyint is odd, so copysign puts the sign back, a
- * zero's included.  x 2^32 is exact, so a fused multiply-add would round the same.  test_rng compares the bits with
- * nearbyint's on ties, signs, zeros and 2^51 to 2^54. */
+ * zero's included.  x 2^32 is exact, so a fused multiply-add would round the same.  t is computed for every a and
+ * chosen by a select, so that a loop of it vectorises where the file is compiled with -fno-trapping-math (ais.c's
+ * mf_path_set).  test_rng compares the bits with nearbyint's, in such a loop and alone, on ties, signs, zeros, 2^50
+ * to 2^54 and 4 million arguments in all. */
 static inline double ising_quantize(double x)
 {
   const double y = x * ISING_QUANTUM_SCALE, a = fabs(y), shift = 0x1p52;
-  const double r = a < shift ? (a + shift) - shift : a;
-  return copysign(r, y) / ISING_QUANTUM_SCALE;
+  const double t = (a + shift) - shift;
+  return copysign(isless(a, shift) ? t : a, y) / ISING_QUANTUM_SCALE;
 }
 
 #endif
