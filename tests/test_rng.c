@@ -3,8 +3,9 @@
  * seed, stream, step and index changes the output; the output is a pure
  * function of the key (same arguments, same words, in any call order);
  * uniform() lies in (0,1); quantize() gives multiples of 2^-32, the bits of
- * nearbyint(x 2^32) 2^-32 on ties, zeros, signs, |x 2^32| from 2^50 to 2^54
- * and 3 million other arguments of every exponent; the normal
+ * nearbyint(x 2^32) 2^-32 in a vectorised loop and one call at a time, on
+ * ties, zeros, signs, |x 2^32| from 2^50 to 2^54 and 4 million arguments of
+ * every exponent in all; the normal
  * deviates have mean 0 and variance 1 within 5 standard errors; the
  * vectorised generators (every instruction set this CPU has) give exactly
  * the scalar words, for block and pair layouts, any count (partial vector
