@@ -37,6 +37,11 @@
  *                     ising_meanfield *mf, ising_io *io, ising_freeenergy *fe)
  *       Collective.  Writes /free_energy/{lnZ_ais, lnZ_ais_err, lnZ_lower_ais, lnZ_lower_ais_err, ais_ess}
  *       and /ais/log_weights [chains, temperatures].  Returns 0 or ISING_EXIT_RUNTIME.
+ *   ising_int128 ising_ais_masked_sum(ising_simd simd, const ising_geometry *g, const int64_t *dh,
+ *                                     const uint64_t *dl, const int8_t *spins)
+ *       Local.  The sum over this rank's interior sites i with spins > 0 of d_i = dh[i] 2^64 + dl[i] (sites
+ *       numbered in row order, x fastest; |d_i| < 2^69), exactly as 128-bit additions would give it, in
+ *       vector lanes where simd allows: the ln q(s) of every step of a chain from mean field.
  */
 #ifndef ISING_AIS_H
 #define ISING_AIS_H
@@ -47,8 +52,13 @@
 #include "ising/io.h"
 #include "ising/meanfield.h"
 #include "ising/params.h"
+#include "ising/rng.h"
+
+#include <stdint.h>
 
 int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_meanfield *mf,
                   ising_io *io, ising_freeenergy *fe);
+ising_int128 ising_ais_masked_sum(ising_simd simd, const ising_geometry *g, const int64_t *dh, const uint64_t *dl,
+                                  const int8_t *spins);
 
 #endif
