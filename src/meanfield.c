@@ -168,11 +168,15 @@ typedef struct {
   int converged;
 } solve_info;
 
-static solve_info solve_sweeps(const ising_params *p, const ising_geometry *g, const ising_couplings *c, double beta,
-                               ising_halo *halo, double *m)
+/* Damped sweeps from m (start `start`, at temperature k) until converged or -mf_max_iter sweeps.  A start that
+ * does not converge runs all of them (a random start below the transition keeps its domain walls for long), so
+ * rank 0 prints a progress line every -progress_interval seconds. */
+static solve_info solve_sweeps(const ising_params *p, const ising_geometry *g, const ising_couplings *c, int k,
+                               int start, ising_halo *halo, double *m)
 {
   solve_info info = {0, 0};
-  const double d = p->mf_damping;
+  const double d = p->mf_damping, beta = p->beta[k];
+  double last = MPI_Wtime();
   for (info.iterations = 1; info.iterations <= p->mf_max_iter; info.iterations++) {
     double change = 0.0, part, total;
     for (int colour = 0; colour < 2; colour++) {
@@ -190,6 +194,13 @@ static solve_info solve_sweeps(const ising_params *p, const ising_geometry *g, c
     if (total <= (1.0 - d) * p->mf_tol && ising_mf_evaluate(g, c, beta, m).residual <= p->mf_tol) {
       info.converged = 1;
       break;
+    }
+    if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
+      last = MPI_Wtime();
+      printf("progress: mean field beta %d/%d = %g, start %s, sweep %lld/%lld, largest change %.3g (tol %g)\n", k + 1,
+             p->nbeta, beta, ising_mf_init_name(start), (long long)info.iterations, (long long)p->mf_max_iter, total,
+             p->mf_tol);
+      fflush(stdout);
     }
   }
   if (info.iterations > p->mf_max_iter) info.iterations = p->mf_max_iter;
@@ -556,7 +567,7 @@ static int solve_at(ising_meanfield *mf, int k, ising_mf_result *top_out, solve_
       PetscPopErrorHandler();
       if (ising_check(g->comm, err != 0, "the mean-field Newton solve failed at beta = %g", beta)) return -1;
     } else {
-      info = solve_sweeps(p, g, c, beta, halo, m);
+      info = solve_sweeps(p, g, c, k, s, halo, m);
     }
     ising_timer_start(ISING_PHASE_MEASURE);
     ising_mf_result r = ising_mf_evaluate(g, c, beta, m);

@@ -11,7 +11,10 @@
 #   across rank counts to 1e-12 relative (its Krylov sums are not
 #   order-independent);
 # - /free_energy holds the bound and, where lnZ is exact, kl_gap = lnZ - ELBO
-#   >= 0.
+#   >= 0;
+# - a start that does not converge (the random start on 64^2 at beta = 0.3
+#   keeps domain walls for all -mf_max_iter sweeps) prints progress lines,
+#   on rank 0 only, and none with -quiet.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -101,4 +104,22 @@ with h5py.File(sys.argv[1]) as f:
     sys.exit(0 if ok else 1)
 PY
 then pass "/free_energy: lower bound, kl_gap = lnZ_exact - ELBO >= 0"; else fail "/free_energy bound and gap"; fi
+
+slow="-task meanfield -lattice_size 64,64 -beta_list 0.3 -mf_init random -mf_max_iter 3000 -progress_interval 0.001"
+# --tag-output: every line starts with [job,rank]<stdout>:
+timeout 300 "$MPIEXEC" -n 2 --oversubscribe --tag-output "$ISING" $slow -output "$work/slow.h5" > "$work/slow.txt" ||
+  fail "run 2 $slow"
+lines=$(grep -c '<stdout>:progress: mean field beta 1/1 = 0.3, start random, sweep [0-9]*/3000, largest change .* (tol 1e-12)$' \
+  "$work/slow.txt")
+others=$(grep '<stdout>:progress:' "$work/slow.txt" | grep -vc '^\[[0-9]*,0\]')
+conv=$(grep -E '<stdout>: +0\.3 ' "$work/slow.txt" | awk '{print $(NF-2), $(NF-1)}')
+echo "  $lines progress lines, $others from other ranks than 0, iterations and conv: $conv"
+if [ "$lines" -ge 2 ] && [ "$others" -eq 0 ] && [ "$conv" = "3000 NO" ]; then
+  pass "a start that does not converge prints progress lines (rank 0 only)"
+else
+  fail "mean-field progress lines"
+fi
+rm -f "$work/slow.h5"
+run 2 $slow -quiet -output "$work/slow.h5" > "$work/quiet.txt" || fail "run 2 $slow -quiet"
+if [ ! -s "$work/quiet.txt" ]; then pass "-quiet: no progress lines"; else fail "-quiet printed: $(head -2 "$work/quiet.txt")"; fi
 finish
