@@ -8,6 +8,7 @@
 #include "ising/observables.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -342,7 +343,7 @@ int ising_trw_solve(const ising_params *p, const ising_geometry *g, const ising_
   /* Pattern search: move weight towards or away from one axis, the others
    * scaled; halve the step when no move helps.  The decisions use values
    * that are identical on every rank. */
-  double step = 0.25;
+  double step = 0.25, last = MPI_Wtime();
   while (r->evaluations < max_evaluations && step > 1.0 / 64) {
     int improved = 0;
     for (int a = 0; a < (dim == 2 ? 1 : dim) && r->evaluations < max_evaluations; a++)
@@ -361,6 +362,13 @@ int ising_trw_solve(const ising_params *p, const ising_geometry *g, const ising_
           r->lnz_upper = v;
           memcpy(r->weights, w, sizeof(w));
           improved = 1;
+        }
+        /* each evaluation is a pass over the whole lattice per tree: seconds on large lattices */
+        if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
+          last = MPI_Wtime();
+          printf("progress: TRW bound at beta = %g, evaluation %d/%d, lnZ/N <= %.10f\n", beta, r->evaluations,
+                 max_evaluations, r->lnz_upper / (double)g->nsites);
+          fflush(stdout);
         }
       }
     if (!improved) step *= 0.5;
