@@ -260,6 +260,12 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
         ising_sweep_stats acc = {0, 0, 0};
         for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
           ising_mc_sweep(&sweeper, halo, spins, ((uint64_t)k << 48) | ((uint64_t)j << 32) | sweep++, &acc);
+        if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
+          last = MPI_Wtime();
+          printf("progress: AIS from mean field, beta %d/%d, chain %d/%d, step %lld/%lld\n", k + 1, K, j + 1, M,
+                 (long long)t, (long long)S);
+          fflush(stdout);
+        }
       }
       w[(size_t)j * (size_t)K + (size_t)k] = logw;
       if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
@@ -325,6 +331,12 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
         ising_mc_sweep(&sweeper, &halo, spins, ((uint64_t)m << 32) | sweep++, &acc);
       ising_allreduce_int128(g->comm, &acc.denergy, 1);
       energy += acc.denergy;
+      if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
+        last = MPI_Wtime();
+        printf("progress: AIS chain %d/%d, step %lld/%lld, beta %g\n", m + 1, M, (long long)(t + 1), (long long)(n - 1),
+               sched[t]);
+        fflush(stdout);
+      }
     }
     if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
       last = MPI_Wtime();

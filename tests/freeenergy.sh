@@ -17,6 +17,7 @@
 #   three temperatures and 0.8 (8000 steps) against Kaufman, the three disordered
 #   models (2000 steps) against enumeration, with the same tolerances; bit-
 #   identical on 1 and 3 ranks.
+# - Progress lines inside long chains (both starts), from rank 0 only.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -136,4 +137,17 @@ run 1 "${opts[@]}" -ais_start meanfield -output "$work/m1.h5" && run 3 "${opts[@
 if h5diff "$work/m1.h5" "$work/m3.h5" /free_energy && h5diff "$work/m1.h5" "$work/m3.h5" /ais; then
   pass "AIS from mean field bit-identical on 1 and 3 ranks"
 else fail "AIS from mean field differs between 1 and 3 ranks"; fi
+
+# Progress lines inside long chains, rank 0 only (mpirun --tag-output: every line starts with [job,rank]<stdout>:).
+for start in uniform meanfield; do
+  timeout 300 "$MPIEXEC" -n 2 --oversubscribe --tag-output "$ISING" -task freeenergy -lattice_size 32,32 -beta_list 0.4 \
+    -ais_chains 2 -ais_steps 2000 -ais_start $start -mf_init ferro -progress_interval 0.001 \
+    -output "$work/p_$start.h5" > "$work/p_$start.txt" || fail "AIS progress run ($start)"
+done
+u=$(grep -c '<stdout>:progress: AIS chain [12]/2, step [0-9]*/1999, beta 0\.[0-9]*$' "$work/p_uniform.txt")
+m=$(grep -c '<stdout>:progress: AIS from mean field, beta 1/1, chain [12]/2, step [0-9]*/2000$' "$work/p_meanfield.txt")
+others=$(cat "$work/p_uniform.txt" "$work/p_meanfield.txt" | grep '<stdout>:progress:' | grep -vc '^\[[0-9]*,0\]')
+echo "  $u lines inside chains from beta = 0, $m from mean field, $others from other ranks than 0"
+if [ "$u" -ge 2 ] && [ "$m" -ge 2 ] && [ "$others" -eq 0 ]; then pass "AIS progress lines inside chains (rank 0 only)"
+else fail "AIS progress lines"; fi
 finish
