@@ -125,6 +125,12 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
           if (ising_rebalance_write(&blk, io, 0)) goto done;
         }
       }
+      if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long restart */
+        last = MPI_Wtime();
+        printf("progress: anneal restart %lld/%lld, sweep %lld/%lld, beta %g\n", (long long)(r + 1), (long long)R,
+               (long long)(n + 1), (long long)per_restart, sweeper.beta);
+        fflush(stdout);
+      }
       const int action = ising_checkpoint_poll(ck);
       if (action != ISING_CHECKPOINT_NONE && anneal_checkpoint(ck, io, g, r, n + 1, hits, spins, best, energies, R))
         goto done;

@@ -12,6 +12,7 @@
 #   4x4 periodic samples; the configuration in /ground_state/tempering has
 #   the reported energy (recomputed from /model/bonds); the result is
 #   bit-identical for the layouts (1 rank) and (4 ranks, 2 per replica).
+# - Progress lines inside a restart, from rank 0 only.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -106,4 +107,14 @@ if h5diff -q "$work/p1.h5" "$work/p4.h5" /ground_state /ground_state >/dev/null;
 else
   fail "tempering's ground state differs between layouts"
 fi
+
+# Progress lines inside a restart, rank 0 only (mpirun --tag-output: every line starts with [job,rank]<stdout>:).
+timeout 300 "$MPIEXEC" -n 2 --oversubscribe --tag-output "$ISING" -task anneal -lattice_size 32,32 -couplings pm \
+  -anneal_restarts 2 -anneal_steps 50 -anneal_sweeps_per_step 40 -progress_interval 0.001 -output "$work/pr.h5" \
+  > "$work/pr.txt" || fail "anneal progress run"
+inside=$(grep -c '<stdout>:progress: anneal restart [12]/2, sweep [0-9]*/2000, beta [0-9.]*$' "$work/pr.txt")
+others=$(grep '<stdout>:progress:' "$work/pr.txt" | grep -vc '^\[[0-9]*,0\]')
+echo "  $inside lines inside restarts, $others from other ranks than 0"
+if [ "$inside" -ge 2 ] && [ "$others" -eq 0 ]; then pass "progress lines inside restarts (rank 0 only)"
+else fail "anneal progress lines"; fi
 finish
