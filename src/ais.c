@@ -205,6 +205,10 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
    * (ais.h), so that both halves of the states are reached. */
   const int symmetric = c->uniform_field && c->field == 0.0;
   double last = MPI_Wtime();
+  /* sweeps made and to make, for the progress lines' rate and ETA (the solves of q are not counted) */
+  const double t0 = last;
+  int64_t done_sweeps = 0, all_sweeps = 0;
+  for (int k = 0; k < K; k++) all_sweeps += p->beta[k] > 0.0 ? (int64_t)M * (S - 1) * p->ais_sweeps_per_step : 0;
   for (int k = 0; k < K && !bad; k++) {
     const double beta = p->beta[k];
     if (beta == 0.0) { /* q is uniform and exact */
@@ -260,10 +264,12 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
         ising_sweep_stats acc = {0, 0, 0};
         for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
           ising_mc_sweep(&sweeper, halo, spins, ((uint64_t)k << 48) | ((uint64_t)j << 32) | sweep++, &acc);
+        done_sweeps += p->ais_sweeps_per_step;
         if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
           last = MPI_Wtime();
-          printf("progress: AIS from mean field, beta %d/%d, chain %d/%d, step %lld/%lld\n", k + 1, K, j + 1, M,
-                 (long long)t, (long long)S);
+          const double rate = (double)done_sweeps / (last - t0);
+          printf("progress: AIS from mean field, beta %d/%d, chain %d/%d, step %lld/%lld, %.1f sweeps/s, ETA %.0f s\n",
+                 k + 1, K, j + 1, M, (long long)t, (long long)S, rate, (double)(all_sweeps - done_sweeps) / rate);
           fflush(stdout);
         }
       }
@@ -309,6 +315,8 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   const int from_mf = p->ais_start == ISING_AIS_MEANFIELD;
   if (from_mf && run_from_meanfield(p, g, c, mf, &halo, spins, w)) goto done;
   double last = MPI_Wtime();
+  const double t0 = last;
+  const int64_t all_steps = (int64_t)M * (n - 1); /* for the progress lines' rate and ETA */
   for (int m = 0; m < M && !from_mf; m++) {
     ising_spins_init(g, p->seed, ISING_STREAM_AIS_INIT, (uint64_t)m, 1, spins);
     ising_halo_exchange(&halo, spins);
@@ -333,8 +341,11 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
       energy += acc.denergy;
       if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
         last = MPI_Wtime();
-        printf("progress: AIS chain %d/%d, step %lld/%lld, beta %g\n", m + 1, M, (long long)(t + 1), (long long)(n - 1),
-               sched[t]);
+        const int64_t done = (int64_t)m * (n - 1) + t + 1;
+        const double rate = (double)(done * p->ais_sweeps_per_step) / (last - t0);
+        printf("progress: AIS chain %d/%d, step %lld/%lld, beta %g, %.1f sweeps/s, ETA %.0f s\n", m + 1, M,
+               (long long)(t + 1), (long long)(n - 1), sched[t], rate,
+               (double)((all_steps - done) * p->ais_sweeps_per_step) / rate);
         fflush(stdout);
       }
     }

@@ -97,6 +97,9 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
   }
   if (p->rebalance > 0 && ising_rebalance_write(&blk, io, 1)) goto done;
   double last = MPI_Wtime();
+  const double t0 = last;
+  const int64_t todo = (R - r0) * per_restart - n0; /* sweeps left, for the progress lines' rate and ETA */
+  int64_t done_sweeps = 0;
   for (int64_t r = r0; r < R; r++) {
     if (!resume || r > r0) ising_spins_init(g, p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, 1, spins);
     ising_halo_exchange(&halo, spins);
@@ -108,6 +111,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
                            ISING_STREAM_ANNEAL0 + (uint32_t)r);
       ising_sweep_stats acc = {0, 0, 0};
       ising_mc_sweep(&sweeper, &halo, spins, (uint64_t)n, &acc);
+      done_sweeps++;
       if (ising_rebalance_due(&blk) && (n + 1 < per_restart || r + 1 < R)) { /* not after the last sweep */
         char when[96];
         snprintf(when, sizeof(when), "after sweep %lld of restart %lld ", (long long)(n + 1), (long long)(r + 1));
@@ -127,8 +131,10 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
       }
       if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long restart */
         last = MPI_Wtime();
-        printf("progress: anneal restart %lld/%lld, sweep %lld/%lld, beta %g\n", (long long)(r + 1), (long long)R,
-               (long long)(n + 1), (long long)per_restart, sweeper.beta);
+        const double rate = (double)done_sweeps / (last - t0);
+        printf("progress: anneal restart %lld/%lld, sweep %lld/%lld, beta %g, %.1f sweeps/s, ETA %.0f s\n",
+               (long long)(r + 1), (long long)R, (long long)(n + 1), (long long)per_restart, sweeper.beta, rate,
+               (double)(todo - done_sweeps) / rate);
         fflush(stdout);
       }
       const int action = ising_checkpoint_poll(ck);

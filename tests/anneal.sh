@@ -112,7 +112,8 @@ fi
 timeout 300 "$MPIEXEC" -n 2 --oversubscribe --tag-output "$ISING" -task anneal -lattice_size 32,32 -couplings pm \
   -anneal_restarts 2 -anneal_steps 50 -anneal_sweeps_per_step 40 -progress_interval 0.001 -output "$work/pr.h5" \
   > "$work/pr.txt" || fail "anneal progress run"
-inside=$(grep -c '<stdout>:progress: anneal restart [12]/2, sweep [0-9]*/2000, beta [0-9.]*$' "$work/pr.txt")
+inside=$(grep -c '<stdout>:progress: anneal restart [12]/2, sweep [0-9]*/2000, beta [0-9.]*, [0-9.]* sweeps/s, ETA [0-9]* s$' \
+  "$work/pr.txt")
 others=$(grep '<stdout>:progress:' "$work/pr.txt" | grep -vc '^\[[0-9]*,0\]')
 echo "  $inside lines inside restarts, $others from other ranks than 0"
 if [ "$inside" -ge 2 ] && [ "$others" -eq 0 ]; then pass "progress lines inside restarts (rank 0 only)"

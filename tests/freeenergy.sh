@@ -144,8 +144,9 @@ for start in uniform meanfield; do
     -ais_chains 2 -ais_steps 2000 -ais_start $start -mf_init ferro -progress_interval 0.001 \
     -output "$work/p_$start.h5" > "$work/p_$start.txt" || fail "AIS progress run ($start)"
 done
-u=$(grep -c '<stdout>:progress: AIS chain [12]/2, step [0-9]*/1999, beta 0\.[0-9]*$' "$work/p_uniform.txt")
-m=$(grep -c '<stdout>:progress: AIS from mean field, beta 1/1, chain [12]/2, step [0-9]*/2000$' "$work/p_meanfield.txt")
+eta=', [0-9.]* sweeps/s, ETA [0-9]* s$'
+u=$(grep -c "<stdout>:progress: AIS chain [12]/2, step [0-9]*/1999, beta 0\.[0-9]*$eta" "$work/p_uniform.txt")
+m=$(grep -c "<stdout>:progress: AIS from mean field, beta 1/1, chain [12]/2, step [0-9]*/2000$eta" "$work/p_meanfield.txt")
 others=$(cat "$work/p_uniform.txt" "$work/p_meanfield.txt" | grep '<stdout>:progress:' | grep -vc '^\[[0-9]*,0\]')
 echo "  $u lines inside chains from beta = 0, $m from mean field, $others from other ranks than 0"
 if [ "$u" -ge 2 ] && [ "$m" -ge 2 ] && [ "$others" -eq 0 ]; then pass "AIS progress lines inside chains (rank 0 only)"
