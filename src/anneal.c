@@ -98,7 +98,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
   if (p->rebalance > 0 && ising_rebalance_write(&blk, io, 1)) goto done;
   double last = MPI_Wtime();
   const double t0 = last;
-  const int64_t todo = (R - r0) * per_restart - n0; /* sweeps left, for the progress lines' rate and ETA */
+  const int64_t sweeps_left = (R - r0) * per_restart - n0; /* for the progress lines' rate and ETA */
   int64_t done_sweeps = 0;
   for (int64_t r = r0; r < R; r++) {
     if (!resume || r > r0) ising_spins_init(g, p->seed, ISING_STREAM_ANNEAL_INIT, (uint64_t)r, 1, spins);
@@ -134,7 +134,7 @@ int ising_anneal_run(const ising_params *p, const ising_geometry *g0, const isin
         const double rate = (double)done_sweeps / (last - t0);
         printf("progress: anneal restart %lld/%lld, sweep %lld/%lld, beta %g, %.1f sweeps/s, ETA %.0f s\n",
                (long long)(r + 1), (long long)R, (long long)(n + 1), (long long)per_restart, sweeper.beta, rate,
-               (double)(todo - done_sweeps) / rate);
+               (double)(sweeps_left - done_sweeps) / rate);
         fflush(stdout);
       }
       const int action = ising_checkpoint_poll(ck);
