@@ -27,7 +27,9 @@
 #include "ising/params.h"
 #include "ising/sweep.h"
 
+#include <math.h>
 #include <petscsys.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,10 +174,132 @@ static void check_case(const char *const *opts, ising_kernel expect)
   ising_params_free(&p);
 }
 
+/* splitmix64: the random cases' generator (the same sequence on every rank). */
+static uint64_t next_random(uint64_t *x)
+{
+  uint64_t z = (*x += UINT64_C(0x9E3779B97F4A7C15));
+  z = (z ^ (z >> 30)) * UINT64_C(0xBF58476D1CE4E5B9);
+  z = (z ^ (z >> 27)) * UINT64_C(0x94D049BB133111EB);
+  return z ^ (z >> 31);
+}
+
+/* An integer in [lo, hi]. */
+static int uniform_int(uint64_t *x, int lo, int hi)
+{
+  return lo + (int)(next_random(x) % (uint64_t)(hi - lo + 1));
+}
+
+/* A real in [lo, hi), rounded to 4 decimals so that the printed option reproduces it. */
+static double uniform_real(uint64_t *x, double lo, double hi)
+{
+  return round((lo + (hi - lo) * (double)(next_random(x) >> 11) * 0x1p-53) * 1e4) / 1e4;
+}
+
+/* One random case (-random N): dimension, sizes (rows of 1 to 150 sites of a colour: short rows that share steps,
+ * partial steps, several steps per row; 1D chains up to 3000 sites), boundary conditions, couplings (uniform,
+ * anisotropic, negative, +-J, Gaussian), uniform and random fields, Metropolis or heat bath, temperatures from 0.01
+ * to 200 and zero temperature, hot or cold starts, and on several ranks a process grid or uneven blocks (-balance
+ * speeds).  Returns the kernel the case must run; the options go to opts (NULL-terminated), their text to buf. */
+static ising_kernel random_case(uint64_t *x, int size, const char *opts[40], char buf[20][256])
+{
+  int n = 0, b = 0;
+#define OPT(name, ...)                                                                                                 \
+  do {                                                                                                                 \
+    snprintf(buf[b], sizeof(buf[b]), __VA_ARGS__);                                                                     \
+    opts[n++] = name;                                                                                                  \
+    opts[n++] = buf[b++];                                                                                              \
+  } while (0)
+  /* a comma list of count entries, entry q the value (an expression in q, evaluated in order) */
+#define LIST(name, fmt, count, value)                                                                                  \
+  do {                                                                                                                 \
+    int len_ = 0;                                                                                                      \
+    for (int q = 0; q < (count); q++)                                                                                  \
+      len_ += snprintf(buf[b] + len_, sizeof(buf[b]) - (size_t)len_, "%s" fmt, q ? "," : "", value);                   \
+    opts[n++] = name;                                                                                                  \
+    opts[n++] = buf[b++];                                                                                              \
+  } while (0)
+  const int dim = uniform_int(x, 0, 7) == 0 ? 1 : uniform_int(x, 0, 2) == 0 ? 2 : 3;
+  int L[3] = {1, 1, 1}, periodic[3] = {0, 0, 0};
+  for (int d = 0; d < dim; d++) {
+    const int r = uniform_int(x, 0, 9);
+    if (d == 0)
+      L[d] = dim == 1 ? (r < 6 ? uniform_int(x, 2, 80) : uniform_int(x, 81, 3000))
+             : r < 7  ? uniform_int(x, 2, dim == 2 ? 72 : 40)
+                      : uniform_int(x, 40, dim == 2 ? 300 : 140);
+    else
+      L[d] = r < 8 ? uniform_int(x, 2, dim == 2 ? 24 : 14) : uniform_int(x, 15, dim == 2 ? 80 : 30);
+    if (L[d] < size) L[d] = size; /* at least one site per rank along every axis, whatever the grid */
+    periodic[d] = uniform_int(x, 0, 1);
+    if (periodic[d] && L[d] % 2) L[d]++; /* periodic axes need an even length */
+  }
+  LIST("-lattice_size", "%d", dim, L[q]);
+  LIST("-lattice_bc", "%s", dim, periodic[q] ? "periodic" : "open");
+  const int couplings = uniform_int(x, 0, 2); /* uniform, pm, gaussian */
+  const int field_sigma = uniform_int(x, 0, 3) == 0;
+  if (couplings == 1) OPT("-couplings", "pm");
+  if (couplings == 2) OPT("-couplings", "gaussian");
+  if (couplings < 2 && uniform_int(x, 0, 1)) /* anisotropic (uniform: of either sign; pm: magnitudes) */
+    LIST("-J", "%g", dim, couplings == 0 ? uniform_real(x, -1.5, 1.5) : uniform_real(x, 0.2, 1.5));
+  if (couplings == 1) OPT("-pm_p", "%g", uniform_real(x, 0, 1));
+  if (couplings == 2 && uniform_int(x, 0, 1)) {
+    OPT("-gaussian_mean", "%g", uniform_real(x, -1, 1));
+    OPT("-gaussian_sigma", "%g", uniform_real(x, 0, 2));
+  }
+  if (uniform_int(x, 0, 1)) OPT("-field", "%g", uniform_real(x, -0.5, 0.5));
+  if (field_sigma) OPT("-field_sigma", "%g", uniform_real(x, 0.05, 1.5));
+  if (uniform_int(x, 0, 1)) OPT("-algorithm", "heatbath");
+  if (uniform_int(x, 0, 9) == 0) {
+    OPT("-task", "quench");
+    OPT("-quench_beta", "inf");
+  } else if (uniform_int(x, 0, 9) == 0)
+    OPT("-beta", "%g", uniform_real(x, 20, 200));
+  else
+    OPT("-beta", "%g", exp(uniform_real(x, log(0.01), log(3))));
+  if (uniform_int(x, 0, 3) == 0) OPT("-start", "cold");
+  OPT("-seed", "%d", uniform_int(x, 0, 1 << 30));
+  OPT("-disorder_seed", "%d", uniform_int(x, 0, 1 << 30));
+  if (size > 1 && uniform_int(x, 0, 2) == 0) { /* a random process grid: the ranks' prime factors on random axes */
+    int grid[3] = {1, 1, 1}, rest = size;
+    for (int f = 2; rest > 1; f++)
+      while (rest % f == 0) {
+        int d = uniform_int(x, 0, dim - 1);
+        while (grid[d] * f > L[d]) d = (d + 1) % dim; /* some axis fits: L[d] >= size */
+        grid[d] *= f;
+        rest /= f;
+      }
+    LIST("-process_grid", "%d", dim, grid[q]);
+  } else if (size > 1 && uniform_int(x, 0, 1)) /* uneven blocks */
+    LIST("-balance", "%g", size, uniform_real(x, 0.3, 3));
+  opts[n] = NULL;
+#undef OPT
+#undef LIST
+  return couplings == 2 || field_sigma ? ISING_KERNEL_GENERAL
+         : couplings == 1              ? ISING_KERNEL_TABLE_PM
+                                       : ISING_KERNEL_TABLE;
+}
+
 int main(int argc, char **argv)
 {
   PetscInitialize(&argc, &argv, NULL, NULL);
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  /* -random N [-random_seed S]: N random cases instead of the fixed ones below (docs/reliability.md) */
+  PetscInt nrandom = 0, random_seed = 1;
+  PetscOptionsGetInt(NULL, NULL, "-random", &nrandom, NULL);
+  PetscOptionsGetInt(NULL, NULL, "-random_seed", &random_seed, NULL);
+  if (nrandom > 0) {
+    int size;
+    MPI_Comm_size(MPI_COMM_WORLD, &size);
+    uint64_t x = (uint64_t)random_seed;
+    for (PetscInt j = 0; j < nrandom; j++) {
+      const char *opts[40];
+      char buf[20][256];
+      const ising_kernel expect = random_case(&x, size, opts, buf);
+      check_case(opts, expect);
+    }
+    if (rank == 0) printf("%d failure(s) in %lld random cases\n", failures, (long long)nrandom);
+    PetscFinalize();
+    return failures != 0;
+  }
   const ising_kernel T = ISING_KERNEL_TABLE, PM = ISING_KERNEL_TABLE_PM, G = ISING_KERNEL_GENERAL;
   const struct {
     ising_kernel kernel;
