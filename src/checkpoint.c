@@ -1,7 +1,7 @@
 /* checkpoint.c: atomic checkpoints and restart (checkpoint.h).
  *   ising_checkpoint_setup, _restore_output, _finish, _poll, _begin, _end,
  *   _resume, _put, _get, _put_spins, _get_spins, _check      collective
- *   ising_checkpoint_arm, _task_done, _mark_done, _signal, _free   local
+ *   ising_checkpoint_arm, _rearm, _task_done, _mark_done, _signal, _free   local
  *
  * The restart file is validated completely by rank 0 alone, with HDF5's
  * serial driver, before any rank reads it in parallel: a damaged file can
@@ -25,13 +25,14 @@
 /* ---- signals: the handler only records the signal ---- */
 
 static volatile sig_atomic_t caught_signal = 0;
+static int armed = 0;
 
 static void on_signal(int sig)
 {
   caught_signal = sig;
 }
 
-void ising_checkpoint_arm(ising_checkpoint *ck)
+static void install_handlers(void)
 {
   struct sigaction sa;
   memset(&sa, 0, sizeof(sa));
@@ -44,7 +45,18 @@ void ising_checkpoint_arm(ising_checkpoint *ck)
   sigaction(SIGTERM, &sa, NULL);
   sigaction(SIGUSR1, &sa, NULL);
   sigaction(SIGINT, &sa, NULL);
+  armed = 1;
+}
+
+void ising_checkpoint_arm(ising_checkpoint *ck)
+{
+  install_handlers();
   ck->last_write = ck->last_poll = MPI_Wtime();
+}
+
+void ising_checkpoint_rearm(void)
+{
+  if (armed) install_handlers();
 }
 
 int ising_checkpoint_signal(void)

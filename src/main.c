@@ -207,6 +207,10 @@ static int check_options_files(int argc, char **argv)
 static int finalize(int status)
 {
   PetscFinalize();
+  /* PetscFinalize puts SIGTERM back to its default action, which would let a signal that arrives now (a batch
+   * system's, as the run ends) kill a rank whose output is complete and turn its exit status into a failure: the
+   * run's handlers stay, and the signal is too late to matter. */
+  ising_checkpoint_rearm();
   MPI_Finalize();
   return status;
 }

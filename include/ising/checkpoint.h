@@ -31,6 +31,10 @@
  *   void ising_checkpoint_arm(ising_checkpoint *ck)
  *       Local.  Installs the signal handlers (they only set a flag) and
  *       starts the checkpoint clock.
+ *   void ising_checkpoint_rearm(void)
+ *       Local.  Installs them again if ising_checkpoint_arm had: after
+ *       PetscFinalize, which resets SIGTERM to its default action, so that
+ *       a signal in MPI_Finalize does not kill a rank whose run is over.
  *   int ising_checkpoint_task_done(const ising_checkpoint *ck, unsigned task)
  *       Local.  1 when the restart checkpoint was written after task (an
  *       ising_task bit) had finished: its results are in the restored output.
@@ -135,6 +139,7 @@ typedef struct {
 int ising_checkpoint_setup(const ising_params *p, MPI_Comm comm, ising_checkpoint *ck);
 int ising_checkpoint_restore_output(ising_checkpoint *ck, ising_io *io);
 void ising_checkpoint_arm(ising_checkpoint *ck);
+void ising_checkpoint_rearm(void);
 int ising_checkpoint_task_done(const ising_checkpoint *ck, unsigned task);
 void ising_checkpoint_mark_done(ising_checkpoint *ck, unsigned task);
 void ising_checkpoint_finish(ising_checkpoint *ck);
