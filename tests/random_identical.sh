@@ -1,8 +1,9 @@
 # random_identical.sh: random whole runs, ten cases (every task once: mc,
 # tempering, quench, anneal, freeenergy, meanfield and their pairs), each on
 # 1 rank and on 2, 3 and 4 ranks with random process grids, uneven blocks,
-# tempering layouts and -rebalance, must write the same file bit for bit
-# (tests/random_identical.py, which draws the cases; check_same.py compares).
+# tempering layouts, -rebalance and instruction sets (ISING_SIMD), must
+# write the same file bit for bit (tests/random_identical.py, which draws
+# the cases; check_same.py compares).
 # RANDOM_CASES and RANDOM_SEED choose other cases (docs/reliability.md,
 # "Random cases").
 source "$(dirname "$0")/common.sh"
