@@ -228,7 +228,8 @@ def restart_cases(ising, work, n, r, mpiexec):
     """-restart mode: each case runs on 1 rank to the end (the reference), then on a random layout until its
     first checkpoint, where a signal (TERM, INT or USR1) stops it (exit status 4), and is restarted on another
     random layout to the end; the file must equal the reference."""
-    failed = compared = early = refused = 0
+    t = Tally()
+    early = 0
     tasks = ["mc", "tempering", "anneal", "mc,meanfield,anneal", "tempering", "mc"]
     first = r.randrange(len(tasks))
     for case in range(n):
@@ -236,9 +237,7 @@ def restart_cases(ising, work, n, r, mpiexec):
         label = f"case {case}: " + " ".join(opts)
         ref = os.path.join(work, f"restart{case}.ref.h5")
         rc, text = run(mpiexec + ["1", ising] + opts, ref)
-        if rc != 0:
-            print(f"FAILED {label} on 1 rank: exit {rc}\n{text}", flush=True)
-            failed += 1
+        if not t.finished(f"{label} on 1 rank", rc, text, refusable=False):
             continue
         np1, np2 = r.randint(1, 4), r.randint(1, 4)
         lay1, lay2 = layout(r, task, np1, dim, L, opts, (50, 500)), layout(r, task, np2, dim, L, opts, (50, 500))
@@ -246,43 +245,58 @@ def restart_cases(ising, work, n, r, mpiexec):
         out = os.path.join(work, f"restart{case}.h5")
         ckpt = out[:-3] + ".ckpt.h5"
         where = f"{label}: {np1} ranks {' '.join(lay1)}, {sig.name}, restarted on {np2} ranks {' '.join(lay2)}"
-        rc, text = stopped_run(mpiexec + [str(np1), ising] + opts + lay1, out,
-                                     os.path.join(work, "run.log"), sig)
-        if rc == 0:
+        rc, text = stopped_run(mpiexec + [str(np1), ising] + opts + lay1, out, os.path.join(work, "run.log"), sig)
+        if rc == 4:
+            rc, text = run(mpiexec + [str(np2), ising] + opts + lay2 + ["-restart", ckpt], out, overwrite=False)
+            if not t.finished(where, rc, text, "restart: exit status"):
+                continue
+        elif rc == 0:
             # it ended before its first checkpoint, or the signal came after its last sweep (it then changes
             # nothing): compared all the same
             early += 1
-        elif rc == 2:
-            refused += 1
+        elif not t.finished(where, rc, text, "stopped run (not stopped by the signal): exit status"):
+            continue
+        if t.compare(where, ref, out, ckpt):
+            os.remove(ref)
+    print(f"{t.compared} restarted runs compared with 1 rank ({early} ended before the signal took effect), "
+          f"{t.refused} layouts refused, {t.failed} failure(s)")
+    return t.failed
+
+
+class Tally:
+    """Prints and counts the outcome of each run: refused layouts, failures, comparisons."""
+
+    def __init__(self):
+        self.failed = self.refused = self.compared = 0
+
+    def finished(self, where, rc, text, what="exit", refusable=True):
+        """True if the run ended with status 0; else a refusal (status 2, where refusable) or a failure is
+        printed and counted."""
+        if rc == 0:
+            return True
+        if rc == 2 and refusable:
+            self.refused += 1
             print(f"refused {where}: {refusal(text)}", flush=True)
-            continue
-        elif rc != 4:
-            print(f"FAILED {where}: the stopped run's exit status is {rc}, not 4\n{text}", flush=True)
-            failed += 1
-            continue
         else:
-            rc, text = run(mpiexec + [str(np2), ising] + opts + lay2 + ["-restart", ckpt], out, overwrite=False)
-            if rc == 2:
-                refused += 1
-                print(f"refused {where}: {refusal(text)}", flush=True)
-                continue
-            if rc != 0:
-                print(f"FAILED {where}: the restart's exit status is {rc}\n{text}", flush=True)
-                failed += 1
-                continue
+            self.failed += 1
+            print(f"FAILED {where}: {what} {rc}\n{text}", flush=True)
+        return False
+
+    def compare(self, where, ref, out, ckpt=None):
+        """check_same.py on ref and out, and no checkpoint left at ckpt: prints ok (and removes out) or FAILED
+        (both files kept); True if ok."""
         equal, report = same(ref, out)
-        compared += 1
-        if not equal or os.path.exists(ckpt):
-            print(f"FAILED {where}: {'checkpoint left behind' if equal else 'differs from 1 rank'} "
-                  f"({ref} and {out} kept)\n{report}", flush=True)
-            failed += 1
-            continue
+        self.compared += 1
+        bad = "" if equal else "differs from 1 rank"
+        if equal and ckpt and os.path.exists(ckpt):
+            bad = "checkpoint left behind"
+        if bad:
+            self.failed += 1
+            print(f"FAILED {where}: {bad} ({ref} and {out} kept)\n{report}", flush=True)
+            return False
         print(f"ok {where}", flush=True)
         os.remove(out)
-        os.remove(ref)
-    print(f"{compared} restarted runs compared with 1 rank ({early} ended before the signal took effect), "
-          f"{refused} layouts refused, {failed} failure(s)")
-    return failed
+        return True
 
 
 def refusal(text):
@@ -328,7 +342,7 @@ def main():
     if "--restart" in sys.argv:
         sys.exit(1 if restart_cases(ising, work, n, r, mpiexec) else 0)
     first = r.randrange(len(TASKS))
-    failed = refused = compared = 0
+    t = Tally()
     for case in range(n):
         task, dim, L, opts = draw(r, TASKS, case, first, task_options)
         if task == "quench" and "inf" not in opts and "heatbath" not in opts and r.random() < 0.5:
@@ -336,38 +350,21 @@ def main():
         ref = os.path.join(work, f"case{case}.np1.h5")
         rc, text = run(mpiexec + ["1", ising] + opts, ref)
         label = f"case {case}: " + " ".join(opts)
-        keep = False
-        if rc != 0:
-            print(f"FAILED {label} on 1 rank: exit {rc}\n{text}", flush=True)
-            failed += 1
+        if not t.finished(f"{label} on 1 rank", rc, text, refusable=False):
             continue
+        keep = False
         for np_ in (2, 3, 4):
             lay = layout(r, task, np_, dim, L, opts)
             out = os.path.join(work, f"case{case}.np{np_}.h5")
             simd = r.choice([None, None, "avx2", "scalar"])
             rc, text = run(mpiexec + [str(np_), ising] + opts + lay, out, simd)
             where = f"{label} on {np_} ranks {' '.join(lay)}" + (f" (ISING_SIMD={simd})" if simd else "")
-            if rc == 2:
-                refused += 1
-                print(f"refused {where}: {refusal(text)}", flush=True)
-                continue
-            if rc != 0:
-                print(f"FAILED {where}: exit {rc}\n{text}", flush=True)
-                failed += 1
-                continue
-            equal, report = same(ref, out)
-            compared += 1
-            if not equal:
-                print(f"FAILED {where}: differs from 1 rank ({ref} and {out} kept)\n{report}", flush=True)
-                failed += 1
+            if t.finished(where, rc, text) and not t.compare(where, ref, out):
                 keep = True
-            else:
-                print(f"ok {where}", flush=True)
-                os.remove(out)
         if not keep:
             os.remove(ref)
-    print(f"{compared} runs compared with 1 rank, {refused} layouts refused, {failed} failure(s)")
-    sys.exit(1 if failed else 0)
+    print(f"{t.compared} runs compared with 1 rank, {t.refused} layouts refused, {t.failed} failure(s)")
+    sys.exit(1 if t.failed else 0)
 
 
 if __name__ == "__main__":
