@@ -26,6 +26,10 @@
 
 static volatile sig_atomic_t caught_signal = 0;
 static int armed = 0;
+static const int handled[] = {SIGTERM, SIGUSR1, SIGINT};
+#define NHANDLED (sizeof(handled) / sizeof(*handled))
+static struct sigaction before[NHANDLED]; /* what the signals did before ising_checkpoint_catch */
+static int have_before = 0;
 
 static void on_signal(int sig)
 {
@@ -42,10 +46,21 @@ static void install_handlers(void)
    * signal delivered twice (by a launcher and a job script, say) must not
    * kill a rank in the middle of the checkpoint the first one asked for. */
   sa.sa_flags = SA_RESTART;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGUSR1, &sa, NULL);
-  sigaction(SIGINT, &sa, NULL);
+  for (size_t k = 0; k < NHANDLED; k++) sigaction(handled[k], &sa, have_before ? NULL : &before[k]);
+  have_before = 1;
   armed = 1;
+}
+
+void ising_checkpoint_catch(void)
+{
+  install_handlers();
+}
+
+void ising_checkpoint_release(void)
+{
+  if (!have_before) return;
+  for (size_t k = 0; k < NHANDLED; k++) sigaction(handled[k], &before[k], NULL);
+  armed = 0;
 }
 
 void ising_checkpoint_arm(ising_checkpoint *ck)

@@ -204,6 +204,12 @@ static int check_options_files(int argc, char **argv)
   return 0;
 }
 
+/* The name of a signal the run catches. */
+static const char *signal_name(int sig)
+{
+  return sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "?";
+}
+
 static int finalize(int status)
 {
   PetscFinalize();
@@ -241,6 +247,9 @@ int main(int argc, char **argv)
     free(command_line);
     return finalize(0);
   }
+  /* From here SIGTERM, SIGUSR1 and SIGINT only set a flag, so that none kills a rank while it creates and fills
+   * the output file; the flag is acted on when set-up is over (below). */
+  ising_checkpoint_catch();
 
   char start[64];
   now_iso(start, sizeof(start));
@@ -319,7 +328,24 @@ int main(int argc, char **argv)
     status = ISING_EXIT_RUNTIME;
     goto finish;
   }
-  if (ckp) ising_checkpoint_arm(ckp);
+  if (ckp) {
+    ising_checkpoint_arm(ckp); /* a signal caught in set-up: a checkpoint at the first sweep, exit 4 */
+  } else {
+    /* Nothing to checkpoint: the signals act as they did before (the handlers go first, so that none can slip
+     * in between), and one that came in set-up stops the run now, its output removed. */
+    ising_checkpoint_release();
+    int sig = ising_checkpoint_signal();
+    MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, PETSC_COMM_WORLD);
+    if (sig) {
+      if (rank == 0)
+        fprintf(stderr,
+                "ising: interrupted by signal %s during set-up: nothing was computed, the output '%s' is removed "
+                "(only -task mc, tempering and anneal write checkpoints)\n",
+                signal_name(sig), p.output);
+      status = 128 + sig;
+      goto finish;
+    }
+  }
   /* The tasks in the order they run; after a restart those that had
    * finished are in the restored file already. */
   static const unsigned order[] = {ISING_TASK_MC,     ISING_TASK_MEANFIELD, ISING_TASK_TEMPERING,
@@ -345,12 +371,11 @@ int main(int argc, char **argv)
     } else {
       have_io = 0;
       const int sig = ising_checkpoint_signal();
-      const char *name = sig == SIGTERM ? "SIGTERM" : sig == SIGUSR1 ? "SIGUSR1" : sig == SIGINT ? "SIGINT" : "";
       if (rank == 0)
         fprintf(stderr,
                 "ising: interrupted by %s%s: checkpoint written to %s; continue with the same options and -restart "
                 "%s\n",
-                name[0] ? "signal " : "a signal to another rank", name, ck.path, ck.path);
+                sig ? "signal " : "a signal to another rank", sig ? signal_name(sig) : "", ck.path, ck.path);
     }
   }
   if (!status) {

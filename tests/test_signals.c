@@ -1,6 +1,10 @@
 /* test_signals.c: the checkpoint's signal handlers (checkpoint.h) outlive
  * PetscFinalize.
  *
+ *   caught     after ising_checkpoint_catch (set-up), the three signals
+ *              are recorded; ising_checkpoint_release puts back the
+ *              actions they had before (PETSc's, or the default), keeps
+ *              the flag, and ising_checkpoint_rearm then installs nothing.
  *   armed      after ising_checkpoint_arm, SIGUSR1, SIGINT and SIGTERM are
  *              caught (the process lives, ising_checkpoint_signal names the
  *              last one).
@@ -35,8 +39,28 @@ int main(int argc, char **argv)
   ising_checkpoint ck;
   memset(&ck, 0, sizeof(ck));
   check("no signal before any", ising_checkpoint_signal() == 0);
-  ising_checkpoint_arm(&ck);
   const int sigs[] = {SIGUSR1, SIGINT, SIGTERM};
+  struct sigaction was[3], now;
+  for (int k = 0; k < 3; k++) sigaction(sigs[k], NULL, &was[k]);
+  ising_checkpoint_catch();
+  for (int k = 0; k < 3; k++) {
+    char what[80];
+    raise(sigs[k]);
+    snprintf(what, sizeof(what), "caught (set-up): signal %d recorded", sigs[k]);
+    check(what, ising_checkpoint_signal() == sigs[k]);
+  }
+  ising_checkpoint_release();
+  int same = 1;
+  for (int k = 0; k < 3; k++) {
+    sigaction(sigs[k], NULL, &now);
+    same = same && now.sa_handler == was[k].sa_handler; /* (glibc adds SA_RESTORER to the flags it installs) */
+  }
+  check("released: every signal's action is the one before the catch", same);
+  check("released: the flag stays", ising_checkpoint_signal() == SIGTERM);
+  ising_checkpoint_rearm();
+  sigaction(SIGTERM, NULL, &now);
+  check("released: ising_checkpoint_rearm installs nothing", now.sa_handler == was[2].sa_handler);
+  ising_checkpoint_arm(&ck);
   for (int k = 0; k < 3; k++) {
     char what[80];
     raise(sigs[k]);

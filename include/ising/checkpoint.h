@@ -28,13 +28,22 @@
  *       output saved in the checkpoint is written to -output and opened
  *       read-write in io, with ising_io_keep_existing set.  Returns 0,
  *       ISING_EXIT_INPUT or ISING_EXIT_RUNTIME.
+ *   void ising_checkpoint_catch(void)
+ *       Local.  Installs the signal handlers (SIGTERM, SIGUSR1 and SIGINT
+ *       only set a flag), remembering what the signals did before: from the
+ *       start of set-up, so that a signal then cannot kill a rank while it
+ *       writes the output file.
+ *   void ising_checkpoint_release(void)
+ *       Local.  Puts back what the signals did before ising_checkpoint_catch
+ *       (a run that does not checkpoint, once set up, ends on them as any
+ *       program does).  The flag stays.
  *   void ising_checkpoint_arm(ising_checkpoint *ck)
- *       Local.  Installs the signal handlers (they only set a flag) and
- *       starts the checkpoint clock.
+ *       Local.  Installs the signal handlers and starts the checkpoint clock.
+ *       A signal caught before (in set-up) is acted on at the first poll.
  *   void ising_checkpoint_rearm(void)
- *       Local.  Installs them again if ising_checkpoint_arm had: after
- *       PetscFinalize, which resets SIGTERM to its default action, so that
- *       a signal in MPI_Finalize does not kill a rank whose run is over.
+ *       Local.  Installs them again if they are installed (not released):
+ *       after PetscFinalize, which resets SIGTERM to its default action, so
+ *       that a signal in MPI_Finalize does not kill a rank whose run is over.
  *   int ising_checkpoint_task_done(const ising_checkpoint *ck, unsigned task)
  *       Local.  1 when the restart checkpoint was written after task (an
  *       ising_task bit) had finished: its results are in the restored output.
@@ -138,6 +147,8 @@ typedef struct {
 
 int ising_checkpoint_setup(const ising_params *p, MPI_Comm comm, ising_checkpoint *ck);
 int ising_checkpoint_restore_output(ising_checkpoint *ck, ising_io *io);
+void ising_checkpoint_catch(void);
+void ising_checkpoint_release(void);
 void ising_checkpoint_arm(ising_checkpoint *ck);
 void ising_checkpoint_rearm(void);
 int ising_checkpoint_task_done(const ising_checkpoint *ck, unsigned task);
