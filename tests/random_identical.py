@@ -1,7 +1,7 @@
 """random_identical.py: random whole runs write the same output file, bit
 for bit, on 1 rank and on 2-4 ranks with random layouts and instruction sets.
 
-usage: random_identical.py ISING WORKDIR N [SEED]
+usage: random_identical.py ISING WORKDIR N [SEED] [--restart [--shim LIB]]
 
 Each case takes the next task of a cycle of ten (mc, tempering, quench,
 anneal, freeenergy, meanfield, mc/freeenergy together with meanfield; any
@@ -224,10 +224,12 @@ def stopped_run(cmd, out, log, sig):
         return rc, f.read()
 
 
-def restart_cases(ising, work, n, r, mpiexec):
+def restart_cases(ising, work, n, r, mpiexec, shim=None):
     """-restart mode: each case runs on 1 rank to the end (the reference), then on a random layout until its
     first checkpoint, where a signal (TERM, INT or USR1) stops it (exit status 4), and is restarted on another
-    random layout to the end; the file must equal the reference."""
+    random layout to the end; the file must equal the reference.  With shim (tests/signal_shim.c, preloaded), a
+    third of the cases get their signal in set-up instead, in a random rank right after it creates the output
+    file: the run must checkpoint at its first sweep and exit 4."""
     t = Tally()
     early = 0
     tasks = ["mc", "tempering", "anneal", "mc,meanfield,anneal", "tempering", "mc"]
@@ -244,8 +246,19 @@ def restart_cases(ising, work, n, r, mpiexec):
         sig = r.choice([signal.SIGTERM, signal.SIGINT, signal.SIGUSR1])
         out = os.path.join(work, f"restart{case}.h5")
         ckpt = out[:-3] + ".ckpt.h5"
-        where = f"{label}: {np1} ranks {' '.join(lay1)}, {sig.name}, restarted on {np2} ranks {' '.join(lay2)}"
-        rc, text = stopped_run(mpiexec + [str(np1), ising] + opts + lay1, out, os.path.join(work, "run.log"), sig)
+        in_setup = shim is not None and r.random() < 1 / 3
+        rank = r.randrange(np1) if in_setup else 0
+        at = f" in set-up (rank {rank})" if in_setup else ""
+        where = f"{label}: {np1} ranks {' '.join(lay1)}, {sig.name}{at}, restarted on {np2} ranks {' '.join(lay2)}"
+        if in_setup:
+            pre = ["-x", f"LD_PRELOAD={shim}", "-x", "ISING_SHIM_AFTER=H5Fcreate", "-x", "ISING_SHIM_CALL=1", "-x",
+                   f"ISING_SHIM_SIGNAL={int(sig)}", "-x", f"ISING_SHIM_RANK={rank}"]
+            rc, text = run(mpiexec + [str(np1)] + pre + [ising] + opts + lay1, out)
+            if rc != 4:
+                t.finished(where, rc if rc else -1, text, "signal in set-up: exit status (want 4)", refusable=False)
+                continue
+        else:
+            rc, text = stopped_run(mpiexec + [str(np1), ising] + opts + lay1, out, os.path.join(work, "run.log"), sig)
         if rc == 4:
             rc, text = run(mpiexec + [str(np2), ising] + opts + lay2 + ["-restart", ckpt], out, overwrite=False)
             if not t.finished(where, rc, text, "restart: exit status"):
@@ -332,7 +345,13 @@ def run(cmd, out, simd=None, overwrite=True):
 
 
 def main():
-    args = [a for a in sys.argv[1:] if a != "--restart"]
+    argv = sys.argv[1:]
+    shim = None
+    if "--shim" in argv:
+        k = argv.index("--shim")
+        shim = os.path.abspath(argv[k + 1])
+        del argv[k:k + 2]
+    args = [a for a in argv if a != "--restart"]
     ising, work, n = args[0], args[1], int(args[2])
     seed = int(args[3]) if len(args) > 3 else 1
     mpiexec = shlex.split(os.environ.get("ISING_MPIEXEC", "mpirun --oversubscribe -n"))
@@ -340,7 +359,7 @@ def main():
     os.environ["ISING_REBALANCE_TEST"] = "1"
     r = random.Random(seed)
     if "--restart" in sys.argv:
-        sys.exit(1 if restart_cases(ising, work, n, r, mpiexec) else 0)
+        sys.exit(1 if restart_cases(ising, work, n, r, mpiexec, shim) else 0)
     first = r.randrange(len(TASKS))
     t = Tally()
     for case in range(n):
