@@ -32,6 +32,17 @@ static void check(const char *what, int ok)
   if (!ok) failures++;
 }
 
+/* Raises each signal in turn: the process must live and record it. */
+static void raise_each(const int *sigs, int n, const char *when)
+{
+  for (int k = 0; k < n; k++) {
+    char what[80];
+    raise(sigs[k]);
+    snprintf(what, sizeof(what), "%s: signal %d caught and recorded", when, sigs[k]);
+    check(what, ising_checkpoint_signal() == sigs[k]);
+  }
+}
+
 int main(int argc, char **argv)
 {
   MPI_Init(&argc, &argv);
@@ -43,12 +54,7 @@ int main(int argc, char **argv)
   struct sigaction was[3], now;
   for (int k = 0; k < 3; k++) sigaction(sigs[k], NULL, &was[k]);
   ising_checkpoint_catch();
-  for (int k = 0; k < 3; k++) {
-    char what[80];
-    raise(sigs[k]);
-    snprintf(what, sizeof(what), "caught (set-up): signal %d recorded", sigs[k]);
-    check(what, ising_checkpoint_signal() == sigs[k]);
-  }
+  raise_each(sigs, 3, "caught (set-up)");
   ising_checkpoint_release();
   int same = 1;
   for (int k = 0; k < 3; k++) {
@@ -61,12 +67,7 @@ int main(int argc, char **argv)
   sigaction(SIGTERM, NULL, &now);
   check("released: ising_checkpoint_rearm installs nothing", now.sa_handler == was[2].sa_handler);
   ising_checkpoint_arm(&ck);
-  for (int k = 0; k < 3; k++) {
-    char what[80];
-    raise(sigs[k]);
-    snprintf(what, sizeof(what), "armed: signal %d caught and recorded", sigs[k]);
-    check(what, ising_checkpoint_signal() == sigs[k]);
-  }
+  raise_each(sigs, 3, "armed");
   PetscFinalize();
   struct sigaction sa;
   sigaction(SIGTERM, NULL, &sa);
