@@ -277,46 +277,46 @@ int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, doub
 #define MBAR_BOOTSTRAP   40
 #define MBAR_MAX_SAMPLES 1000
 
-/* MBAR over every temperature's samples H (n[k] of temperature k; the samples
- * or one bootstrap resample), from the starting guess f: out[0..K) ln Z
- * relative to temperature 0, then per grid point (lnZ rel, e, c).  Local;
- * returns 0 or -1. */
-static int mbar_pass(ising_freeenergy *fe, const size_t *n, const double *H, double *f, const double *grid, int P,
-                     double *out)
+/* MBAR over the pooled energies of every temperature's samples (n[k] of temperature k; the samples or one
+ * bootstrap resample): the U distinct energies Hu with their multiplicities c, from the starting guess f:
+ * out[0..K) ln Z relative to temperature 0, then per grid point (lnZ rel, e, c).  Local; returns 0 or -1. */
+static int mbar_pass(ising_freeenergy *fe, const size_t *n, size_t U, const double *Hu, const double *c, double *f,
+                     const double *grid, int P, double *out)
 {
   const ising_params *p = fe->p;
   const int K = p->nbeta;
   const double N = (double)p->nsites;
-  size_t tot = 0;
-  for (int k = 0; k < K; k++) tot += n[k];
-  /* the pooled energies, each distinct value once with its multiplicity */
-  double *Hu = malloc(sizeof(double) * (tot ? tot : 1)), *c = malloc(sizeof(double) * (tot ? tot : 1));
-  double *lnd = malloc(sizeof(double) * (tot ? tot : 1));
-  if (!Hu || !c || !lnd) {
-    free(Hu);
-    free(c);
-    free(lnd);
-    return -1;
+  double *lnd = malloc(sizeof(double) * (U ? U : 1)), *rw = malloc(sizeof(double) * 3 * (size_t)(P ? P : 1));
+  int rc = !lnd || !rw ? -1 : ising_mbar_solve(K, p->beta, n, U, Hu, c, f, lnd);
+  if (!rc) {
+    /* ln Z, <H> and Var(H) at every grid point */
+    ising_mbar_reweight(U, Hu, c, f, lnd, P, grid, rw, rw + P, rw + 2 * P);
+    for (int k = 0; k < K; k++) out[k] = -f[k];
+    for (int i = 0; i < P; i++) {
+      out[K + 3 * i] = rw[i];
+      out[K + 3 * i + 1] = rw[P + i] / N;
+      out[K + 3 * i + 2] = grid[i] * grid[i] * rw[2 * P + i] / N;
+    }
   }
-  const size_t U = ising_mbar_distinct(tot, H, Hu, c);
-  if (ising_mbar_solve(K, p->beta, n, U, Hu, c, f, lnd)) {
-    free(Hu);
-    free(c);
-    free(lnd);
-    return -1;
-  }
-  for (int k = 0; k < K; k++) out[k] = -f[k];
-  for (int i = 0; i < P; i++) {
-    double rel, h1, var;
-    ising_mbar_reweight(U, Hu, c, f, lnd, grid[i], &rel, &h1, &var);
-    out[K + 3 * i] = rel;
-    out[K + 3 * i + 1] = h1 / N;
-    out[K + 3 * i + 2] = grid[i] * grid[i] * var / N;
-  }
-  free(Hu);
-  free(c);
   free(lnd);
-  return 0;
+  free(rw);
+  return rc;
+}
+
+/* where[i] = the index of H[i] among the U ascending distinct energies Hu (every H[i] is one of them). */
+static void distinct_index(size_t tot, const double *H, size_t U, const double *Hu, size_t *where)
+{
+  for (size_t i = 0; i < tot; i++) {
+    size_t lo = 0, hi = U - 1;
+    while (lo < hi) {
+      const size_t mid = lo + (hi - lo) / 2;
+      if (Hu[mid] < H[i])
+        lo = mid + 1;
+      else
+        hi = mid;
+    }
+    where[i] = lo;
+  }
 }
 
 static int write_array(ising_io *io, const char *path, const double *v, int64_t n)
@@ -351,30 +351,53 @@ static int run_mbar(ising_freeenergy *fe)
    * on any number of ranks, in a fraction of the time. */
   size_t tot = 0;
   for (int k = 0; k < K; k++) tot += fe->nseries[k];
-  double *H = malloc(sizeof(double) * (tot ? tot : 1)), *f = calloc((size_t)K, sizeof(double));
+  const size_t nt = tot ? tot : 1;
+  double *H = malloc(sizeof(double) * nt), *Hu = malloc(sizeof(double) * nt), *c = malloc(sizeof(double) * nt);
+  double *Hb = malloc(sizeof(double) * nt), *cb = malloc(sizeof(double) * nt), *f = calloc((size_t)K, sizeof(double));
   double *fb = malloc(sizeof(double) * (size_t)K);
-  failed = !H || !f || !fb;
-  if (rank == 0 && !failed) {
+  size_t *where = malloc(sizeof(size_t) * nt), U = 0;
+  failed = !H || !Hu || !c || !Hb || !cb || !f || !fb || !where;
+  if (!failed) {
     size_t at = 0;
     for (int k = 0; k < K; k++)
       for (size_t i = 0; i < fe->nseries[k]; i++) H[at++] = fe->series[k][i];
+    /* the pooled energies, each distinct value once with its multiplicity, sorted once: a resample's are some
+     * of them, counted through where[] (what sorting the resample would give, without sorting it) */
+    U = ising_mbar_distinct(tot, H, Hu, c);
+    distinct_index(tot, H, U, Hu, where);
+  }
+  if (rank == 0 && !failed) {
     /* starting guess from thermodynamic integration where it exists */
     for (int k = 0; k < K; k++) f[k] = isfinite(fe->ti[k]) && isfinite(fe->ti[0]) ? fe->ti[0] - fe->ti[k] : 0;
-    failed = mbar_pass(fe, fe->nseries, H, f, grid, P, res);
+    failed = mbar_pass(fe, fe->nseries, U, Hu, c, f, grid, P, res);
   }
   MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, fe->comm);
   if (!failed) MPI_Bcast(f, K, MPI_DOUBLE, 0, fe->comm);
   for (int b = 1 + rank; b <= MBAR_BOOTSTRAP && !failed; b += size) {
-    size_t at = 0;
-    for (int k = 0; k < K; k++)
+    for (size_t u = 0; u < U; u++) cb[u] = 0.0;
+    size_t first = 0;
+    for (int k = 0; k < K; k++) {
       for (size_t i = 0; i < fe->nseries[k]; i++) {
         uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_MBAR, (uint64_t)b, ((uint64_t)k << 32) | i);
-        H[at++] = fe->series[k][r % fe->nseries[k]];
+        cb[where[first + r % fe->nseries[k]]] += 1.0;
+      }
+      first += fe->nseries[k];
+    }
+    size_t Ub = 0;
+    for (size_t u = 0; u < U; u++)
+      if (cb[u] > 0.0) {
+        Hb[Ub] = Hu[u];
+        cb[Ub++] = cb[u];
       }
     memcpy(fb, f, sizeof(double) * (size_t)K);
-    failed = mbar_pass(fe, fe->nseries, H, fb, grid, P, res + (size_t)b * (size_t)W);
+    failed = mbar_pass(fe, fe->nseries, Ub, Hb, cb, fb, grid, P, res + (size_t)b * (size_t)W);
   }
   free(H);
+  free(Hu);
+  free(c);
+  free(Hb);
+  free(cb);
+  free(where);
   free(f);
   free(fb);
   MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, fe->comm);

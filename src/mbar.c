@@ -1,6 +1,6 @@
 /* mbar.c: MBAR and reweighting (mbar.h).
  *   ising_mbar_distinct, ising_mbar_solve, ising_mbar_denominators, ising_mbar_reweight,
- *   ising_mbar_exp   local */
+ *   ising_mbar_exp, ising_mbar_test_blocks   local */
 #include "ising/mbar.h"
 
 #include "ising/rng.h"
@@ -133,29 +133,53 @@ double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_
   return F;
 }
 
-/* ln D_u = m_u + ln sum_j exp(ln n_j + f_j - beta_j H_u - m_u), m_u the largest exponent: a pass over the
- * energies per temperature (the terms of each energy are still added in the order of j). */
+/* Sums in LANES interleaved partial sums (element t into lane t % LANES), added pairwise at the end: the same
+ * order of operations whatever the vector width, and no chain of dependent additions. */
+#define LANES 8
+
+#define DENOMINATOR_BLOCK 1024 /* energies: 5 arrays of them in 40 KiB */
+
+/* ising_mbar_test_blocks: the energies' block size every pass uses instead of its own (0: their own) */
+static size_t forced_block;
+
+void ising_mbar_test_blocks(size_t n)
+{
+  forced_block = (n + LANES - 1) / LANES * LANES;
+}
+
+static size_t block_or(size_t own)
+{
+  return forced_block ? forced_block : own;
+}
+
+/* ln D_u = m_u + ln sum_j exp(ln n_j + f_j - beta_j H_u - m_u), m_u the largest exponent: the energies in
+ * blocks whose arrays stay in the first-level cache through all K temperatures, a pass over the block per
+ * temperature (the terms of each energy are still added in the order of j, and F in the order of u). */
 static double log_denominators(const mbar_work *w, int K, const double *beta, const size_t *n, const double *lnn,
                                size_t U, const double *H, const double *c, const double *f, double *lnd)
 {
   double *const m = w->m, *const sum = w->sum, *const arg = w->arg, *const e = w->e;
-  for (size_t s = 0; s < U; s++) {
-    m[s] = -INFINITY;
-    sum[s] = 0.0;
-  }
-  for (int j = 0; j < K; j++)
-    if (n[j])
-      for (size_t s = 0; s < U; s++) m[s] = max_of(m[s], lnn[j] + f[j] - beta[j] * H[s]);
-  for (int j = 0; j < K; j++) {
-    if (!n[j]) continue;
-    for (size_t s = 0; s < U; s++) arg[s] = lnn[j] + f[j] - beta[j] * H[s] - m[s];
-    ising_mbar_exp(w->simd, arg, e, U);
-    for (size_t s = 0; s < U; s++) sum[s] += e[s];
-  }
   double F = 0.0;
-  for (size_t s = 0; s < U; s++) {
-    lnd[s] = m[s] + log(sum[s]);
-    F += c[s] * lnd[s];
+  const size_t B = block_or(DENOMINATOR_BLOCK);
+  for (size_t s0 = 0; s0 < U; s0 += B) {
+    const size_t s1 = U - s0 > B ? s0 + B : U;
+    for (size_t s = s0; s < s1; s++) {
+      m[s] = -INFINITY;
+      sum[s] = 0.0;
+    }
+    for (int j = 0; j < K; j++)
+      if (n[j])
+        for (size_t s = s0; s < s1; s++) m[s] = max_of(m[s], lnn[j] + f[j] - beta[j] * H[s]);
+    for (int j = 0; j < K; j++) {
+      if (!n[j]) continue;
+      for (size_t s = s0; s < s1; s++) arg[s] = lnn[j] + f[j] - beta[j] * H[s] - m[s];
+      ising_mbar_exp(w->simd, arg + s0, e + s0, s1 - s0);
+      for (size_t s = s0; s < s1; s++) sum[s] += e[s];
+    }
+    for (size_t s = s0; s < s1; s++) {
+      lnd[s] = m[s] + log(sum[s]);
+      F += c[s] * lnd[s];
+    }
   }
   for (int k = 0; k < K; k++) F -= (double)n[k] * f[k];
   return F;
@@ -193,71 +217,153 @@ static int linear_solve(int m, double *A, double *b)
   return 0;
 }
 
-/* Sums in LANES interleaved partial sums (element t into lane t % LANES), added pairwise at the end: the same
- * order of operations whatever the vector width, and no chain of dependent additions. */
-#define LANES 8
+/* LANES doubles in one vector (GCC's vector extensions), for loops the compiler does not vectorise by itself;
+ * element l is lane l.  Loads through them need only a double's alignment. */
+typedef double lanes_d __attribute__((vector_size(8 * LANES), aligned(8)));
+typedef int64_t lanes_i __attribute__((vector_size(8 * LANES), aligned(8)));
 
 static inline __attribute__((always_inline)) double lanes_sum(const double a[LANES])
 {
   return ((a[0] + a[1]) + (a[2] + a[3])) + ((a[4] + a[5]) + (a[6] + a[7]));
 }
 
-/* The solver's sums over the energies, in LANES partial sums (as the reweighting): out[q] = sum_t c_t wi_t w_q,t
- * for the nj <= 4 columns w_q, and out[4] = sum_t c_t wi_t. */
-static inline __attribute__((always_inline)) void dots_body(size_t U, const double *c, const double *wi,
-                                                            const double *const w[4], int nj, double out[5])
+/* The solver's sums over the energies t0 <= t < t1 (t0 a multiple of LANES), added to LANES interleaved partial
+ * sums (as the reweighting): acc[q] += c_t wi_t w_q,t for the 4 columns w_q, and if with_sum acc[4] += c_t wi_t.
+ * Over [0, U) in one call or in consecutive blocks, every partial sum adds the same terms in the same order. */
+static inline __attribute__((always_inline)) void dots_body(size_t t0, size_t t1, const double *c, const double *wi,
+                                                            const double *const w[4], int with_sum,
+                                                            double acc[5][LANES])
 {
-  double acc[5][LANES];
-  for (int q = 0; q < 5; q++)
-    for (size_t l = 0; l < LANES; l++) acc[q][l] = 0.0;
-  size_t t = 0;
-  for (; t + LANES <= U; t += LANES)
-    for (size_t l = 0; l < LANES; l++) {
-      const double cw = c[t + l] * wi[t + l];
-      acc[0][l] += cw * w[0][t + l];
-      acc[1][l] += cw * w[1][t + l];
-      acc[2][l] += cw * w[2][t + l];
-      acc[3][l] += cw * w[3][t + l];
-      acc[4][l] += cw;
-    }
-  for (; t < U; t++) {
+  /* in vector types, which the compiler keeps in registers; each lane's operations are those of the scalar tail */
+  lanes_d a[5];
+  for (int q = 0; q < 5; q++) memcpy(&a[q], acc[q], sizeof(a[q]));
+  size_t t = t0;
+  for (; t + LANES <= t1; t += LANES) {
+    const lanes_d cw = *(const lanes_d *)(c + t) * *(const lanes_d *)(wi + t);
+    a[0] += cw * *(const lanes_d *)(w[0] + t);
+    a[1] += cw * *(const lanes_d *)(w[1] + t);
+    a[2] += cw * *(const lanes_d *)(w[2] + t);
+    a[3] += cw * *(const lanes_d *)(w[3] + t);
+    if (with_sum) a[4] += cw;
+  }
+  for (int q = 0; q < 5; q++) memcpy(acc[q], &a[q], sizeof(a[q]));
+  for (; t < t1; t++) {
     const double cw = c[t] * wi[t];
     for (int q = 0; q < 4; q++) acc[q][t % LANES] += cw * w[q][t];
-    acc[4][t % LANES] += cw;
+    if (with_sum) acc[4][t % LANES] += cw;
   }
-  for (int q = 0; q < 5; q++) out[q] = q < nj || q == 4 ? lanes_sum(acc[q]) : 0.0;
+}
+
+/* sum_t c_t W_it W_jt for 1 <= i <= j < K into S[i K + j], and sum_t c_t W_it into D[i] (W: K columns of U).
+ * The energies go in blocks of T whose K columns stay in cache while every pair (i, j) takes its part, four
+ * columns j at a time, into partial sums kept from block to block (acc: one per four columns of a row): the
+ * same bits as whole passes over the energies, which read every column from memory (K - i) / 4 times. */
+static inline __attribute__((always_inline)) void hessian_body(size_t U, const double *c, const double *W, int K,
+                                                               double (*acc)[5][LANES], double *S, double *D)
+{
+  size_t T = block_or(((size_t)1 << 17) / (size_t)K / LANES * LANES); /* K columns of T doubles: 1 MiB */
+  if (T < LANES) T = LANES;
+  size_t groups = 0;
+  for (int i = 1; i < K; i++) groups += (size_t)(K - i + 3) / 4;
+  memset(acc, 0, sizeof(*acc) * groups);
+  for (size_t t0 = 0; t0 < U; t0 += T) {
+    const size_t t1 = U - t0 > T ? t0 + T : U;
+    double(*a)[5][LANES] = acc;
+    for (int i = 1; i < K; i++)
+      for (int j = i; j < K; j += 4, a++) {
+        const double *w0 = W + (size_t)j * U;
+        const int nj = K - j < 4 ? K - j : 4;
+        const double *const cols[4] = {w0, nj > 1 ? w0 + U : w0, nj > 2 ? w0 + 2 * U : w0, nj > 3 ? w0 + 3 * U : w0};
+        if (j == i) /* the sum of c W_i once per row (two instantiations: with_sum is a constant in each) */
+          dots_body(t0, t1, c, W + (size_t)i * U, cols, 1, *a);
+        else
+          dots_body(t0, t1, c, W + (size_t)i * U, cols, 0, *a);
+      }
+  }
+  double(*a)[5][LANES] = acc;
+  for (int i = 1; i < K; i++)
+    for (int j = i; j < K; j += 4, a++) {
+      for (int q = 0; q < 4 && j + q < K; q++) S[(size_t)i * (size_t)K + (size_t)(j + q)] = lanes_sum((*a)[q]);
+      if (j == i) D[i] = lanes_sum((*a)[4]);
+    }
+}
+
+/* acc[t % LANES] += c_t w_t for t0 <= t < t1 (t0 a multiple of LANES): dots_body's last sum alone. */
+static inline __attribute__((always_inline)) void weighted_sum(size_t t0, size_t t1, const double *c, const double *w,
+                                                               double acc[LANES])
+{
+  lanes_d a;
+  memcpy(&a, acc, sizeof(a));
+  size_t t = t0;
+  for (; t + LANES <= t1; t += LANES) a += *(const lanes_d *)(c + t) * *(const lanes_d *)(w + t);
+  memcpy(acc, &a, sizeof(a));
+  for (; t < t1; t++) acc[t % LANES] += c[t] * w[t];
+}
+
+/* The weights W_uk = exp(f_k - beta_k H_u - ln D_u) of every temperature k into W (K columns of U), and s[k] =
+ * sum_u c_u W_uk.  In blocks of energies that stay in cache from the exponential to the sum, with partial sums
+ * acc[k] kept from block to block: the same bits as whole passes. */
+static inline __attribute__((always_inline)) void weights_body(ising_simd simd, int K, const double *beta,
+                                                               const double *f, size_t U, const double *H,
+                                                               const double *lnd, const double *c, double *W,
+                                                               double (*acc)[5][LANES], double *s)
+{
+  memset(acc, 0, sizeof(*acc) * (size_t)K);
+  const size_t B = block_or(DENOMINATOR_BLOCK);
+  for (size_t t0 = 0; t0 < U; t0 += B) {
+    const size_t t1 = U - t0 > B ? t0 + B : U;
+    for (int k = 0; k < K; k++) {
+      double *wk = W + (size_t)k * U;
+      for (size_t t = t0; t < t1; t++) wk[t] = f[k] - beta[k] * H[t] - lnd[t];
+      ising_mbar_exp(simd, wk + t0, wk + t0, t1 - t0);
+      weighted_sum(t0, t1, c, wk, acc[k][4]);
+    }
+  }
+  for (int k = 0; k < K; k++) s[k] = lanes_sum(acc[k][4]);
 }
 
 #if ISING_X86
-ISING_TARGET_AVX512 static void dots_avx512(size_t U, const double *c, const double *wi, const double *const w[4],
-                                            int nj, double out[5])
+ISING_TARGET_AVX512 static void hessian_avx512(size_t U, const double *c, const double *W, int K,
+                                               double (*acc)[5][LANES], double *S, double *D)
 {
-  dots_body(U, c, wi, w, nj, out);
+  hessian_body(U, c, W, K, acc, S, D);
 }
 
-ISING_TARGET_AVX2 static void dots_avx2(size_t U, const double *c, const double *wi, const double *const w[4], int nj,
-                                        double out[5])
+ISING_TARGET_AVX2 static void hessian_avx2(size_t U, const double *c, const double *W, int K, double (*acc)[5][LANES],
+                                           double *S, double *D)
 {
-  dots_body(U, c, wi, w, nj, out);
+  hessian_body(U, c, W, K, acc, S, D);
+}
+
+ISING_TARGET_AVX512 static void weights_avx512(ising_simd simd, int K, const double *beta, const double *f, size_t U,
+                                               const double *H, const double *lnd, const double *c, double *W,
+                                               double (*acc)[5][LANES], double *s)
+{
+  weights_body(simd, K, beta, f, U, H, lnd, c, W, acc, s);
+}
+
+ISING_TARGET_AVX2 static void weights_avx2(ising_simd simd, int K, const double *beta, const double *f, size_t U,
+                                           const double *H, const double *lnd, const double *c, double *W,
+                                           double (*acc)[5][LANES], double *s)
+{
+  weights_body(simd, K, beta, f, U, H, lnd, c, W, acc, s);
 }
 #endif
 
-static void dots(ising_simd simd, size_t U, const double *c, const double *wi, const double *const w[4], int nj,
-                 double out[5])
-{
+/* name_avx512(...) or name_avx2(...) where simd is that instruction set, else name_body(...). */
 #if ISING_X86
-  if (simd == ISING_SIMD_AVX512) {
-    dots_avx512(U, c, wi, w, nj, out);
-    return;
-  }
-  if (simd == ISING_SIMD_AVX2) {
-    dots_avx2(U, c, wi, w, nj, out);
-    return;
-  }
+#define SIMD_CALL(simd, name, ...)                                                                                     \
+  do {                                                                                                                 \
+    if ((simd) == ISING_SIMD_AVX512)                                                                                   \
+      name##_avx512(__VA_ARGS__);                                                                                      \
+    else if ((simd) == ISING_SIMD_AVX2)                                                                                \
+      name##_avx2(__VA_ARGS__);                                                                                        \
+    else                                                                                                               \
+      name##_body(__VA_ARGS__);                                                                                        \
+  } while (0)
+#else
+#define SIMD_CALL(simd, name, ...) name##_body(__VA_ARGS__)
 #endif
-  (void)simd;
-  dots_body(U, c, wi, w, nj, out);
-}
 
 int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c, double *f,
                      double *lnd_out)
@@ -266,10 +372,14 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
   double *lnd = malloc(sizeof(double) * V), *W = malloc(sizeof(double) * (size_t)K * V);
   double *g = malloc(sizeof(double) * (size_t)K), *A = malloc(sizeof(double) * (size_t)K * (size_t)K);
   double *step = malloc(sizeof(double) * (size_t)K), *trial = malloc(sizeof(double) * (size_t)K);
+  double *S = malloc(sizeof(double) * (size_t)K * (size_t)K), *D = malloc(sizeof(double) * (size_t)K);
+  size_t groups = (size_t)K; /* partial sums: K for the weights, one per four columns of a row for the Hessian */
+  for (int i = 1; i < K; i++) groups += (size_t)(K - i + 3) / 4;
+  double(*acc)[5][LANES] = malloc(sizeof(*acc) * groups);
   double *lnn = log_counts(K, n);
   mbar_work w;
   int rc = -1;
-  if (work_alloc(&w, U) || !lnd || !W || !g || !A || !step || !trial || !lnn) goto done;
+  if (work_alloc(&w, U) || !lnd || !W || !g || !A || !step || !trial || !S || !D || !acc || !lnn) goto done;
   for (int k = K - 1; k >= 0; k--) f[k] -= f[0];
   int newton = 100, plain = 2000;
   /* F and lnd of the current f when the accepted line-search trial left them (the same bits as recomputing) */
@@ -280,15 +390,9 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
     have = 0;
     double gmax = 0.0;
     /* W_uk = exp(f_k - beta_k H_u - ln D_u); gradient g_k = n_k (sum_u c_u W_uk - 1) */
+    SIMD_CALL(w.simd, weights, w.simd, K, beta, f, U, H, lnd, c, W, acc, g);
     for (int k = 0; k < K; k++) {
-      double s = 0.0, *wk = W + (size_t)k * U;
-      for (size_t t = 0; t < U; t++) wk[t] = f[k] - beta[k] * H[t] - lnd[t];
-      ising_mbar_exp(w.simd, wk, wk, U);
-      const double *const cols[4] = {wk, wk, wk, wk};
-      double d[5];
-      dots(w.simd, U, c, wk, cols, 0, d); /* d[4] = sum_t c_t W_tk */
-      s = d[4];
-      g[k] = (double)n[k] * (s - 1.0);
+      g[k] = (double)n[k] * (g[k] - 1.0);
       if (n[k]) gmax = fmax(gmax, fabs(g[k]) / (double)n[k]);
     }
     if (gmax <= 1e-9) {
@@ -299,25 +403,17 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
     int moved = 0;
     if (newton > 0 && K > 1) {
       newton--;
-      /* Hessian over k = 1..K-1: n_i sum c W_i delta_ij - n_i n_j sum c W_i W_j (symmetric: j >= i computed,
-       * four columns per pass over the energies, in interleaved partial sums: dots) */
+      /* Hessian over k = 1..K-1: n_i sum c W_i delta_ij - n_i n_j sum c W_i W_j (symmetric: j >= i computed, in
+       * interleaved partial sums) */
       const int m = K - 1;
+      SIMD_CALL(w.simd, hessian, U, c, W, K, acc, S, D);
       for (int i = 1; i < K; i++) {
-        const double *wi = W + (size_t)i * U;
-        double d = 0.0; /* sum c W_i, from the first pass */
-        for (int j = i; j < K; j += 4) {
-          const int nj = K - j < 4 ? K - j : 4;
-          const double *w0 = W + (size_t)j * U;
-          const double *const cols[4] = {w0, nj > 1 ? w0 + U : w0, nj > 2 ? w0 + 2 * U : w0, nj > 3 ? w0 + 3 * U : w0};
-          double s[5];
-          dots(w.simd, U, c, wi, cols, nj, s);
-          if (j == i) d = s[4];
-          for (int q = 0; q < nj; q++) {
-            A[(i - 1) * m + (j + q - 1)] = -(double)n[i] * (double)n[j + q] * s[q];
-            A[(j + q - 1) * m + (i - 1)] = -(double)n[j + q] * (double)n[i] * s[q];
-          }
+        for (int j = i; j < K; j++) {
+          const double sij = S[(size_t)i * (size_t)K + (size_t)j];
+          A[(i - 1) * m + (j - 1)] = -(double)n[i] * (double)n[j] * sij;
+          A[(j - 1) * m + (i - 1)] = -(double)n[j] * (double)n[i] * sij;
         }
-        A[(i - 1) * m + (i - 1)] += (double)n[i] * d;
+        A[(i - 1) * m + (i - 1)] += (double)n[i] * D[i];
         step[i - 1] = -g[i];
       }
       if (!linear_solve(m, A, step)) {
@@ -356,80 +452,98 @@ done:
   free(A);
   free(step);
   free(trial);
+  free(S);
+  free(D);
+  free(acc);
   return rc;
 }
 
-static inline __attribute__((always_inline)) void reweight_body(size_t U, const double *H, const double *c,
-                                                                const double *f, const double *lnd, double b,
-                                                                double *lnz_rel, double *h1, double *var)
+/* mx[l] = the largest of a H[t] - lnd[t] over t = l mod LANES, as max_of would leave it.  GCC does not vectorise
+ * max_of across lanes by itself; written with vector types, each lane's operations are those of the scalar
+ * code (the comparison x > m picks x, else m), in the same order. */
+static inline __attribute__((always_inline)) void lanes_max(size_t U, const double *H, const double *lnd, double a,
+                                                            double mx[LANES])
 {
-  double n[LANES], mx[LANES], ch[LANES], s[LANES], s1[LANES], s2[LANES];
+  lanes_d m, av;
   for (size_t l = 0; l < LANES; l++) {
-    n[l] = ch[l] = s[l] = s1[l] = s2[l] = 0.0;
-    mx[l] = -INFINITY;
+    m[l] = -INFINITY;
+    av[l] = a;
   }
+  size_t t = 0;
+  for (; t + LANES <= U; t += LANES) {
+    const lanes_d x = av * *(const lanes_d *)(H + t) - *(const lanes_d *)(lnd + t);
+    const lanes_i take = x > m;
+    m = (lanes_d)(((lanes_i)x & take) | ((lanes_i)m & ~take));
+  }
+  for (size_t l = 0; l < LANES; l++) mx[l] = m[l];
+  for (; t < U; t++) mx[t % LANES] = max_of(mx[t % LANES], a * H[t] - lnd[t]);
+}
+
+static inline __attribute__((always_inline)) void reweight_body(size_t U, const double *H, const double *c,
+                                                                const double *f, const double *lnd, int P,
+                                                                const double *bs, double *lnz_rel, double *h1,
+                                                                double *var)
+{
+  double n[LANES], ch[LANES];
+  for (size_t l = 0; l < LANES; l++) n[l] = ch[l] = 0.0;
   size_t t = 0;
   for (; t + LANES <= U; t += LANES)
     for (size_t l = 0; l < LANES; l++) {
       n[l] += c[t + l];
       ch[l] += c[t + l] * H[t + l];
-      mx[l] = max_of(mx[l], -b * H[t + l] - lnd[t + l]);
     }
   for (; t < U; t++) {
     n[t % LANES] += c[t];
     ch[t % LANES] += c[t] * H[t];
-    mx[t % LANES] = max_of(mx[t % LANES], -b * H[t] - lnd[t]);
   }
-  double m = -INFINITY;
-  for (size_t l = 0; l < LANES; l++) m = max_of(m, mx[l]);
   /* energies relative to their mean, so the variance keeps its digits */
   const double N = lanes_sum(n), ref = lanes_sum(ch) / N;
-  for (t = 0; t + LANES <= U; t += LANES)
-    for (size_t l = 0; l < LANES; l++) {
-      const double w = c[t + l] * exp_nonpositive(-b * H[t + l] - lnd[t + l] - m), d = H[t + l] - ref;
-      s[l] += w;
-      s1[l] += w * d;
-      s2[l] += w * d * d;
+  for (int i = 0; i < P; i++) {
+    const double b = bs[i];
+    double mx[LANES], s[LANES], s1[LANES], s2[LANES];
+    for (size_t l = 0; l < LANES; l++) s[l] = s1[l] = s2[l] = 0.0;
+    lanes_max(U, H, lnd, -b, mx);
+    double m = -INFINITY;
+    for (size_t l = 0; l < LANES; l++) m = max_of(m, mx[l]);
+    for (t = 0; t + LANES <= U; t += LANES)
+      for (size_t l = 0; l < LANES; l++) {
+        const double w = c[t + l] * exp_nonpositive(-b * H[t + l] - lnd[t + l] - m), d = H[t + l] - ref;
+        s[l] += w;
+        s1[l] += w * d;
+        s2[l] += w * d * d;
+      }
+    for (; t < U; t++) {
+      const double w = c[t] * exp_nonpositive(-b * H[t] - lnd[t] - m), d = H[t] - ref;
+      s[t % LANES] += w;
+      s1[t % LANES] += w * d;
+      s2[t % LANES] += w * d * d;
     }
-  for (; t < U; t++) {
-    const double w = c[t] * exp_nonpositive(-b * H[t] - lnd[t] - m), d = H[t] - ref;
-    s[t % LANES] += w;
-    s1[t % LANES] += w * d;
-    s2[t % LANES] += w * d * d;
+    const double S = lanes_sum(s), S1 = lanes_sum(s1), S2 = lanes_sum(s2);
+    lnz_rel[i] = m + log(S) + f[0];
+    h1[i] = ref + S1 / S;
+    var[i] = S2 / S - (S1 / S) * (S1 / S);
   }
-  const double S = lanes_sum(s), S1 = lanes_sum(s1), S2 = lanes_sum(s2);
-  *lnz_rel = m + log(S) + f[0];
-  *h1 = ref + S1 / S;
-  *var = S2 / S - (S1 / S) * (S1 / S);
 }
 
 #if ISING_X86
 ISING_TARGET_AVX512 static void reweight_avx512(size_t U, const double *H, const double *c, const double *f,
-                                                const double *lnd, double b, double *lnz_rel, double *h1, double *var)
+                                                const double *lnd, int P, const double *b, double *lnz_rel, double *h1,
+                                                double *var)
 {
-  reweight_body(U, H, c, f, lnd, b, lnz_rel, h1, var);
+  reweight_body(U, H, c, f, lnd, P, b, lnz_rel, h1, var);
 }
 
 ISING_TARGET_AVX2 static void reweight_avx2(size_t U, const double *H, const double *c, const double *f,
-                                            const double *lnd, double b, double *lnz_rel, double *h1, double *var)
+                                            const double *lnd, int P, const double *b, double *lnz_rel, double *h1,
+                                            double *var)
 {
-  reweight_body(U, H, c, f, lnd, b, lnz_rel, h1, var);
+  reweight_body(U, H, c, f, lnd, P, b, lnz_rel, h1, var);
 }
 #endif
 
-void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, double b,
-                         double *lnz_rel, double *h1, double *var)
+void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, int P,
+                         const double *b, double *lnz_rel, double *h1, double *var)
 {
-#if ISING_X86
   const ising_simd simd = ising_simd_default();
-  if (simd == ISING_SIMD_AVX512) {
-    reweight_avx512(U, H, c, f, lnd, b, lnz_rel, h1, var);
-    return;
-  }
-  if (simd == ISING_SIMD_AVX2) {
-    reweight_avx2(U, H, c, f, lnd, b, lnz_rel, h1, var);
-    return;
-  }
-#endif
-  reweight_body(U, H, c, f, lnd, b, lnz_rel, h1, var);
+  SIMD_CALL(simd, reweight, U, H, c, f, lnd, P, b, lnz_rel, h1, var);
 }

@@ -32,19 +32,30 @@
  *       Local.  ln D_u of every energy for the solution f (for reweighting);
  *       returns F(f), NaN if memory is short.
  *   void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f,
- *                            const double *lnd, double b, double *lnz_rel, double *h1, double *var)
- *       Local.  At inverse temperature b: ln Z(b) - ln Z(beta_0)
- *       (= -(f(b) - f_0)), <H> and Var(H).
+ *                            const double *lnd, int P, const double *b, double *lnz_rel,
+ *                            double *h1, double *var)
+ *       Local.  At each inverse temperature b[i], i < P: lnz_rel[i] =
+ *       ln Z(b[i]) - ln Z(beta_0) (= -(f(b[i]) - f_0)), h1[i] = <H> and
+ *       var[i] = Var(H).  What does not depend on b is summed once for all
+ *       P points; each point's results are the same bits as a call for it
+ *       alone.
+ *   void ising_mbar_test_blocks(size_t n)
+ *       Not thread-safe; for tests.  The passes of the solver go over the
+ *       energies in blocks that stay in cache (every sum still adds its
+ *       terms in the same order); from now on they use blocks of n energies
+ *       (rounded up to a multiple of 8), or their own sizes again for n = 0.
+ *       The results must not change.
  *   void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n)
  *       Local.  y[i] = e^x[i] for x[i] <= 0 (y may be x), to 3 units in the
  *       last place (e^-708 for x below -708), with the vector instructions
  *       of s and the same bits for every s.  Every exponential above is
  *       computed by it.
  *
- * The passes over the energies run one temperature at a time over all
- * energies (ising_mbar_exp on whole arrays); every sum still adds its terms
- * in the order of the energies, or of j for D_u, so the results do not
- * depend on the instruction set.
+ * The passes go over the energies in blocks, every temperature of a block
+ * before the next block (ising_mbar_exp on whole blocks), so that a block's
+ * arrays stay in cache; every sum still adds its terms in the order of the
+ * energies (in 8 interleaved partial sums), or of j for D_u, so the results
+ * depend neither on the instruction set nor on the blocks.
  */
 #ifndef ISING_MBAR_H
 #define ISING_MBAR_H
@@ -59,7 +70,8 @@ int ising_mbar_solve(int K, const double *beta, const size_t *n, size_t U, const
 double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_t U, const double *H, const double *c,
                                const double *f, double *lnd);
 void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n);
-void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, double b,
-                         double *lnz_rel, double *h1, double *var);
+void ising_mbar_test_blocks(size_t n);
+void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, int P,
+                         const double *b, double *lnz_rel, double *h1, double *var);
 
 #endif
