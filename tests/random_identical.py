@@ -2,6 +2,7 @@
 for bit, on 1 rank and on 2-4 ranks with random layouts and instruction sets.
 
 usage: random_identical.py ISING WORKDIR N [SEED] [--restart [--shim LIB]]
+(WORKDIR is created if it does not exist)
 
 Each case takes the next task of a cycle of ten (mc, tempering, quench,
 anneal, freeenergy, meanfield, mc/freeenergy together with meanfield; any
@@ -354,6 +355,7 @@ def main():
     args = [a for a in argv if a != "--restart"]
     ising, work, n = args[0], args[1], int(args[2])
     seed = int(args[3]) if len(args) > 3 else 1
+    os.makedirs(work, exist_ok=True)
     mpiexec = shlex.split(os.environ.get("ISING_MPIEXEC", "mpirun --oversubscribe -n"))
     # -rebalance moves the blocks at every check whatever the timing (rebalance.h)
     os.environ["ISING_REBALANCE_TEST"] = "1"
