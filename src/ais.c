@@ -187,19 +187,70 @@ static void log_q_local(ising_simd simd, const ising_geometry *g, const logq_tab
   sum[1] = t->all - sum[0];
 }
 
-/* -ais_start meanfield: w[m K + k] for every chain m and temperature k. */
-static int run_from_meanfield(const ising_params *p, const ising_geometry *g, const ising_couplings *c,
-                              ising_meanfield *mf, ising_halo *halo, int8_t *spins, double *w)
+/* Where the chains run: on the run's lattice, decomposed over all ranks (one group), or with
+ * -ais_ranks_per_chain r < ranks on the lattice of the rank's group of r ranks, which runs the chains group,
+ * group + groups, ...  A chain's weights depend only on its number and the site keys, never on the ranks, so the
+ * groups give the same bits as one. */
+typedef struct {
+  const ising_geometry *g; /* the lattice the chains run on */
+  const ising_couplings *c;
+  ising_halo *halo;
+  int8_t *spins;
+  int group, groups;
+  int printer; /* prints the progress lines: rank 0 of the run */
+} chain_share;
+
+/* The chains of this rank's group among M. */
+static int chains_here(const chain_share *cs, int M)
+{
+  return M > cs->group ? (M - cs->group + cs->groups - 1) / cs->groups : 0;
+}
+
+/* The mean-field m of the run's lattice g (solved over all ranks) as the group lattice gg's: every site's value
+ * from the rank that owns it, in one all-reduce of the whole lattice (the other ranks add zeros, so the sum is
+ * that value).  global has nsites entries. */
+static void to_group_lattice(const ising_geometry *g, const double *m, const ising_geometry *gg, double *global,
+                             int64_t nsites, double *mg)
+{
+  memset(global, 0, sizeof(double) * (size_t)nsites);
+  int zlo = ising_geometry_lo(g, 2), ylo = ising_geometry_lo(g, 1);
+  for (int ez = zlo; ez < zlo + g->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + g->n[1]; ey++)
+      for (int ex = 1; ex <= g->n[0]; ex++)
+        global[ising_geometry_global_index(g, ex, ey, ez)] = m[ising_geometry_index(g, ex, ey, ez)];
+  for (int64_t at = 0; at < nsites; at += INT64_C(1) << 30) {
+    const int64_t part = nsites - at < (INT64_C(1) << 30) ? nsites - at : INT64_C(1) << 30;
+    MPI_Allreduce(MPI_IN_PLACE, global + at, (int)part, MPI_DOUBLE, MPI_SUM, g->comm);
+  }
+  memset(mg, 0, sizeof(double) * gg->nextended);
+  zlo = ising_geometry_lo(gg, 2);
+  ylo = ising_geometry_lo(gg, 1);
+  for (int ez = zlo; ez < zlo + gg->n[2]; ez++)
+    for (int ey = ylo; ey < ylo + gg->n[1]; ey++)
+      for (int ex = 1; ex <= gg->n[0]; ex++)
+        mg[ising_geometry_index(gg, ex, ey, ez)] = global[ising_geometry_global_index(gg, ex, ey, ez)];
+}
+
+/* -ais_start meanfield: w[m K + k] for every chain m of this rank's group and temperature k.  q is solved on the
+ * run's lattice g over all ranks (mf), the chains run on cs's. */
+static int run_from_meanfield(const ising_params *p, const ising_geometry *gw, ising_meanfield *mf,
+                              const chain_share *cs, double *w)
 {
   const int M = p->ais_chains, K = p->nbeta;
   const int64_t S = p->ais_steps;
+  const ising_geometry *g = cs->g;
+  const ising_couplings *c = cs->c;
+  int8_t *spins = cs->spins;
   double *m = malloc(sizeof(double) * g->nextended), *a = malloc(sizeof(double) * g->nextended);
+  /* with groups: q on the run's lattice (mw), and the whole lattice's m on its way to the group's */
+  double *mw = cs->groups > 1 ? malloc(sizeof(double) * gw->nextended) : m;
+  double *global = cs->groups > 1 ? malloc(sizeof(double) * (size_t)p->nsites) : NULL;
   const size_t nl = g->nlocal ? g->nlocal : 1;
   logq_table lqt = {.dh = malloc(sizeof(int64_t) * nl), .dl = malloc(sizeof(uint64_t) * nl)};
   const ising_simd simd = ising_simd_default();
   ising_couplings cg;
-  int bad = mf_path_alloc(g, c, &cg) || !m || !a || !lqt.dh || !lqt.dl;
-  if (ising_check(g->comm, bad, "out of memory for annealed importance sampling from mean field")) goto done;
+  int bad = mf_path_alloc(g, c, &cg) || !m || !a || !mw || (cs->groups > 1 && !global) || !lqt.dh || !lqt.dl;
+  if (ising_check(gw->comm, bad, "out of memory for annealed importance sampling from mean field")) goto done;
   /* Without fields H(s) = H(-s): the start is the mixture of q and its
    * mirror image, a label sigma chosen at random and updated along the path
    * (ais.h), so that both halves of the states are reached. */
@@ -208,20 +259,23 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
   /* sweeps made and to make, for the progress lines' rate and ETA (the solves of q are not counted) */
   const double t0 = last;
   int64_t done_sweeps = 0, all_sweeps = 0;
-  for (int k = 0; k < K; k++) all_sweeps += p->beta[k] > 0.0 ? (int64_t)M * (S - 1) * p->ais_sweeps_per_step : 0;
+  const int64_t mine = chains_here(cs, M);
+  for (int k = 0; k < K; k++) all_sweeps += p->beta[k] > 0.0 ? mine * (S - 1) * p->ais_sweeps_per_step : 0;
   for (int k = 0; k < K && !bad; k++) {
     const double beta = p->beta[k];
     if (beta == 0.0) { /* q is uniform and exact */
-      for (int j = 0; j < M; j++) w[(size_t)j * (size_t)K + (size_t)k] = (double)p->nsites * log(2.0);
+      for (int j = cs->group; j < M; j += cs->groups)
+        w[(size_t)j * (size_t)K + (size_t)k] = (double)p->nsites * log(2.0);
       continue;
     }
-    if ((bad = ising_meanfield_solve(mf, k, m) != 0)) break;
+    if ((bad = ising_meanfield_solve(mf, k, mw) != 0)) break;
+    if (cs->groups > 1) to_group_lattice(gw, mw, g, global, p->nsites, m);
     for (size_t i = 0; i < g->nextended; i++) {
       m[i] = fmax(-MF_CLAMP, fmin(MF_CLAMP, m[i]));
       a[i] = atanh(m[i]) / beta;
     }
     log_q_prepare(g, m, &lqt);
-    for (int j = 0; j < M; j++) {
+    for (int j = cs->group; j < M; j += cs->groups) {
       /* sigma: which of q and its mirror image (symmetric models), then an exact sample of q_sigma */
       const uint64_t key = ((uint64_t)k << 32) | (uint64_t)j, extra = (uint64_t)p->nsites;
       int sigma = !symmetric || ising_rng_u32(p->seed, ISING_STREAM_AIS_MF_INIT, key, extra) & 1 ? 1 : -1;
@@ -235,7 +289,7 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
             uint32_t r = ising_rng_u32(p->seed, ISING_STREAM_AIS_MF_INIT, key, site);
             spins[i] = ising_rng_uniform(r) < 0.5 * (1.0 + sigma * m[i]) ? 1 : -1;
           }
-      ising_halo_exchange(halo, spins);
+      ising_halo_exchange(cs->halo, spins);
       double logw = 0.0;
       uint64_t sweep = 0;
       for (int64_t t = 1; t <= S; t++) {
@@ -263,9 +317,9 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
         ising_sweeper_init(&sweeper, g, &cg, p->algorithm, beta, p->seed, ISING_STREAM_AIS_MF);
         ising_sweep_stats acc = {0, 0, 0};
         for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
-          ising_mc_sweep(&sweeper, halo, spins, ((uint64_t)k << 48) | ((uint64_t)j << 32) | sweep++, &acc);
+          ising_mc_sweep(&sweeper, cs->halo, spins, ((uint64_t)k << 48) | ((uint64_t)j << 32) | sweep++, &acc);
         done_sweeps += p->ais_sweeps_per_step;
-        if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
+        if (!p->quiet && cs->printer && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
           last = MPI_Wtime();
           const double rate = (double)done_sweeps / (last - t0);
           printf("progress: AIS from mean field, beta %d/%d, chain %d/%d, step %lld/%lld, %.1f sweeps/s, ETA %.0f s\n",
@@ -274,7 +328,7 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
         }
       }
       w[(size_t)j * (size_t)K + (size_t)k] = logw;
-      if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
+      if (!p->quiet && cs->printer && MPI_Wtime() - last >= p->progress_interval) {
         last = MPI_Wtime();
         printf("progress: AIS from mean field, beta %d/%d, chain %d/%d done\n", k + 1, K, j + 1, M);
         fflush(stdout);
@@ -282,12 +336,56 @@ static int run_from_meanfield(const ising_params *p, const ising_geometry *g, co
     }
   }
 done:
+  if (mw != m) free(mw);
+  free(global);
   free(m);
   free(a);
   free(lqt.dh);
   free(lqt.dl);
   ising_couplings_free(&cg);
   return bad ? -1 : 0;
+}
+
+/* Every chain's log weights on every rank: rank 0 of each group sends the rows of its chains (group, group +
+ * groups, ...), every rank receives them all, in order of groups, and puts them in place.  0, or -1 (message printed
+ * on every rank) if out of memory. */
+static int gather_weights(MPI_Comm comm, const chain_share *cs, int rpc, int M, int K, double *w)
+{
+  int size, rank;
+  MPI_Comm_size(comm, &size);
+  MPI_Comm_rank(comm, &rank);
+  int *counts = malloc(sizeof(int) * (size_t)size), *displs = malloc(sizeof(int) * (size_t)size);
+  double *mine = malloc(sizeof(double) * ((size_t)chains_here(cs, M) * (size_t)K + 1));
+  double *all = malloc(sizeof(double) * (size_t)M * (size_t)K);
+  if (ising_check(comm, !counts || !displs || !mine || !all, "out of memory for the AIS weights")) {
+    free(counts);
+    free(displs);
+    free(mine);
+    free(all);
+    return -1;
+  }
+  int at = 0;
+  for (int r = 0; r < size; r++) {
+    chain_share other = *cs;
+    other.group = r / rpc;
+    counts[r] = r % rpc ? 0 : chains_here(&other, M) * K;
+    displs[r] = at;
+    at += counts[r];
+  }
+  int n = 0;
+  for (int m = cs->group; m < M && rank % rpc == 0; m += cs->groups, n++)
+    memcpy(mine + (size_t)n * (size_t)K, w + (size_t)m * (size_t)K, sizeof(double) * (size_t)K);
+  MPI_Allgatherv(mine, counts[rank], MPI_DOUBLE, all, counts, displs, MPI_DOUBLE, comm);
+  for (int gi = 0; gi < cs->groups; gi++) {
+    const double *from = all + displs[gi * rpc];
+    for (int m = gi; m < M; m += cs->groups, from += K)
+      memcpy(w + (size_t)m * (size_t)K, from, sizeof(double) * (size_t)K);
+  }
+  free(counts);
+  free(displs);
+  free(mine);
+  free(all);
+  return 0;
 }
 
 int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_couplings *c, ising_meanfield *mf,
@@ -298,10 +396,39 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   int rc = ISING_EXIT_RUNTIME;
   double bmax = 0.0;
   for (int k = 0; k < K; k++) bmax = p->beta[k] > bmax ? p->beta[k] : bmax;
-  double *sched = malloc(sizeof(double) * (size_t)(S + K)), *w = malloc(sizeof(double) * (size_t)M * (size_t)K);
-  int8_t *spins = malloc(g->nextended);
+  double *sched = malloc(sizeof(double) * (size_t)(S + K)), *w = calloc((size_t)M * (size_t)K, sizeof(double));
+  /* the chains' lattice: the run's, or with -ais_ranks_per_chain that of this rank's group */
+  int rank, size;
+  MPI_Comm_rank(g->comm, &rank);
+  MPI_Comm_size(g->comm, &size);
+  const int rpc = p->ais_ranks_per_chain > 0 && p->ais_ranks_per_chain < size ? p->ais_ranks_per_chain : size;
+  MPI_Comm group_comm = MPI_COMM_NULL;
+  ising_geometry gg = {.comm = MPI_COMM_NULL};
+  ising_couplings cgr = {0};
+  chain_share cs = {g, c, NULL, NULL, rank / rpc, size / rpc, rank == 0};
+  int8_t *spins = NULL;
   ising_halo halo;
-  ising_halo_create(g, MPI_INT8_T, &halo);
+  int have_halo = 0;
+  if (cs.groups > 1) {
+    ising_params gp = *p; /* each group lays out its lattice itself (params.c rejects -process_grid here) */
+    gp.have_process_grid = 0;
+    MPI_Comm_split(g->comm, cs.group, rank, &group_comm);
+    int status = ising_geometry_create(group_comm, &gp, &gg);
+    MPI_Allreduce(MPI_IN_PLACE, &status, 1, MPI_INT, MPI_MAX, g->comm); /* every group stops if one must */
+    if (status) {
+      rc = status;
+      goto done;
+    }
+    status = ising_couplings_create(p, &gg, &cgr);
+    MPI_Allreduce(MPI_IN_PLACE, &status, 1, MPI_INT, MPI_MAX, g->comm);
+    if (status) goto done;
+    cs.g = &gg;
+    cs.c = &cgr;
+  }
+  spins = cs.spins = malloc(cs.g->nextended);
+  ising_halo_create(cs.g, MPI_INT8_T, &halo);
+  have_halo = 1;
+  cs.halo = &halo;
   if (ising_check(g->comm, !sched || !w || !spins, "out of memory for annealed importance sampling")) goto done;
   /* the schedule: a uniform grid up to beta_max and every run temperature, sorted, without repeats */
   int64_t ns = 0;
@@ -313,15 +440,18 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
     if (sched[t] > 0 && (n == 0 || sched[t] != sched[n - 1])) sched[n++] = sched[t];
 
   const int from_mf = p->ais_start == ISING_AIS_MEANFIELD;
-  if (from_mf && run_from_meanfield(p, g, c, mf, &halo, spins, w)) goto done;
+  if (from_mf && run_from_meanfield(p, g, mf, &cs, w)) goto done;
+  /* the chains run here, on cs's lattice */
+  const ising_geometry *gc = cs.g;
+  const ising_couplings *cc = cs.c;
   double last = MPI_Wtime();
   const double t0 = last;
-  const int64_t all_steps = (int64_t)M * (n - 1); /* for the progress lines' rate and ETA */
-  for (int m = 0; m < M && !from_mf; m++) {
-    ising_spins_init(g, p->seed, ISING_STREAM_AIS_INIT, (uint64_t)m, 1, spins);
+  const int64_t all_steps = chains_here(&cs, M) * (n - 1); /* for the progress lines' rate and ETA */
+  for (int m = cs.group, mi = 0; m < M && !from_mf; m += cs.groups, mi++) {
+    ising_spins_init(gc, p->seed, ISING_STREAM_AIS_INIT, (uint64_t)m, 1, spins);
     ising_halo_exchange(&halo, spins);
-    ising_int128 energy = ising_observables_local(g, c, spins).energy;
-    ising_allreduce_int128(g->comm, &energy, 1);
+    ising_int128 energy = ising_observables_local(gc, cc, spins).energy;
+    ising_allreduce_int128(gc->comm, &energy, 1);
     double logw = 0.0, prev = 0.0;
     uint64_t sweep = 0;
     for (int k = 0; k < K; k++)
@@ -333,15 +463,15 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
         if (p->beta[k] == sched[t]) w[(size_t)m * (size_t)K + (size_t)k] = logw;
       if (t == n - 1) break; /* the last point needs no sweeps after it */
       ising_sweeper sweeper;
-      ising_sweeper_init(&sweeper, g, c, p->algorithm, sched[t], p->seed, ISING_STREAM_AIS);
+      ising_sweeper_init(&sweeper, gc, cc, p->algorithm, sched[t], p->seed, ISING_STREAM_AIS);
       ising_sweep_stats acc = {0, 0, 0};
       for (int64_t s = 0; s < p->ais_sweeps_per_step; s++)
         ising_mc_sweep(&sweeper, &halo, spins, ((uint64_t)m << 32) | sweep++, &acc);
-      ising_allreduce_int128(g->comm, &acc.denergy, 1);
+      ising_allreduce_int128(gc->comm, &acc.denergy, 1);
       energy += acc.denergy;
-      if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
+      if (!p->quiet && cs.printer && MPI_Wtime() - last >= p->progress_interval) { /* a long chain */
         last = MPI_Wtime();
-        const int64_t done = (int64_t)m * (n - 1) + t + 1;
+        const int64_t done = (int64_t)mi * (n - 1) + t + 1;
         const double rate = (double)(done * p->ais_sweeps_per_step) / (last - t0);
         printf("progress: AIS chain %d/%d, step %lld/%lld, beta %g, %.1f sweeps/s, ETA %.0f s\n", m + 1, M,
                (long long)(t + 1), (long long)(n - 1), sched[t], rate,
@@ -349,7 +479,7 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
         fflush(stdout);
       }
     }
-    if (!p->quiet && g->rank == 0 && MPI_Wtime() - last >= p->progress_interval) {
+    if (!p->quiet && cs.printer && MPI_Wtime() - last >= p->progress_interval) {
       last = MPI_Wtime();
       printf("progress: AIS chain %d/%d done\n", m + 1, M);
       fflush(stdout);
@@ -357,6 +487,10 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   }
 
   ising_timer_start(ISING_PHASE_ANALYSIS);
+  if (cs.groups > 1 && gather_weights(g->comm, &cs, rpc, M, K, w)) {
+    ising_timer_stop(ISING_PHASE_ANALYSIS);
+    goto done;
+  }
   const double ln2n = from_mf ? 0.0 : (double)p->nsites * log(2.0); /* ln Z of the start */
   int bad = 0;
   for (int k = 0; k < K && !bad; k++) {
@@ -392,7 +526,12 @@ int ising_ais_run(const ising_params *p, const ising_geometry *g, const ising_co
   if (bad) goto done;
   rc = 0;
 done:
-  ising_halo_free(&halo);
+  if (have_halo) ising_halo_free(&halo);
+  if (cs.groups > 1) {
+    ising_couplings_free(&cgr);
+    ising_geometry_free(&gg);
+    MPI_Comm_free(&group_comm);
+  }
   free(sched);
   free(w);
   free(spins);

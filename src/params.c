@@ -58,6 +58,10 @@ static const option_doc options[] = {
      "freeenergy: where the chains start, uniform (beta = 0, one chain through every temperature) or meanfield (at "
      "each temperature its mean-field distribution q, annealed to p by q^(1-g) p^g over -ais_steps points; the "
      "-mf_* options apply)"},
+    {"-ais_ranks_per_chain", NULL,
+     "freeenergy: MPI ranks that share (decompose) one AIS chain, a divisor of the rank count; the groups of ranks "
+     "run different chains at once, with the same results (default: the fewest that leave no group without a chain "
+     "and no rank with more than 2^24 sites; all ranks with -process_grid)"},
     {"-reweight_points", "200",
      "mc, tempering: points of the uniform beta grid over the run's range onto which MBAR reweights lnZ, <e> and c "
      "(0: none), in [0, 100000]"},
@@ -566,6 +570,9 @@ static int load_quench(parse_ctx *c, ising_params *p)
   return 0;
 }
 
+/* The most sites of one AIS chain a rank holds when -ais_ranks_per_chain is not given (4096^2 and 256^3 on one). */
+#define AIS_SITES_PER_RANK (INT64_C(1) << 24)
+
 static int load_run(parse_ctx *c, ising_params *p, int nranks)
 {
   static const char *const tasks[] = {"mc", "meanfield", "tempering", "anneal", "quench", "freeenergy"};
@@ -610,6 +617,33 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
     return fail(c, "options -ais_steps/-ais_sweeps_per_step: more than 2^32 sweeps per chain");
   static const char *const ais_starts[] = {"uniform", "meanfield"};
   if (read_keyword(c, "-ais_start", ais_starts, 2, &p->ais_start)) return -1;
+  /* AIS runs its chains in groups of -ais_ranks_per_chain ranks (ais.c), each group laying out its own lattice.
+   * A chain on one rank of a small lattice sends no messages: 2 ranks ran 4 chains of 8^3 2.5 times faster with a
+   * chain on each rank than with every chain on both (docs/performance.md, "AIS chains in groups of ranks"). */
+  int agiven = 0;
+  char abuf[64];
+  get(c, "-ais_ranks_per_chain", abuf, sizeof(abuf), &agiven);
+  p->ais_ranks_per_chain = nranks;
+  if (agiven) {
+    int64_t v;
+    if (parse_int64(abuf, &v) || v < 1 || v > nranks)
+      return fail(c, "option -ais_ranks_per_chain: expected an integer in [1, %d] (the MPI ranks), got '%s'", nranks,
+                  abuf);
+    if (nranks % v)
+      return fail(c, "option -ais_ranks_per_chain: %lld does not divide the %d MPI ranks", (long long)v, nranks);
+    if (v != nranks && given_grid(c))
+      return fail(c,
+                  "option -process_grid: it lays out the lattice on all %d ranks; with -ais_ranks_per_chain %lld "
+                  "each group of ranks lays out its own",
+                  nranks, (long long)v);
+    p->ais_ranks_per_chain = (int)v;
+  } else if (!given_grid(c)) {
+    /* as many groups as the chains can use: the fewest ranks per chain (a divisor of the rank count) that leave no
+     * group without a chain and no rank with more than AIS_SITES_PER_RANK sites of one */
+    int d = 1;
+    while (d < nranks && (nranks % d || nranks / d > p->ais_chains || p->nsites / d > AIS_SITES_PER_RANK)) d++;
+    p->ais_ranks_per_chain = d;
+  }
   static const char *const solvers[] = {"sweeps", "snes"};
   if (read_keyword(c, "-mf_solver", solvers, 2, &p->mf_solver)) return -1;
   get(c, "-mf_init", buf, sizeof(buf), NULL);
@@ -942,6 +976,10 @@ void ising_params_print(const ising_params *p, FILE *out)
       fprintf(out, "%g", p->quench_beta);
     fprintf(out, ", %d measurement times", p->quench_ntimes);
   }
+  if (p->tasks & ISING_TASK_FREEENERGY)
+    fprintf(out, "\nais         %d chains from %s, %lld steps x %lld sweeps, %d rank%s per chain", p->ais_chains,
+            p->ais_start == ISING_AIS_MEANFIELD ? "mean field" : "beta = 0", (long long)p->ais_steps,
+            (long long)p->ais_sweeps_per_step, p->ais_ranks_per_chain, p->ais_ranks_per_chain > 1 ? "s" : "");
   fprintf(out, "\noutput      %s\n", p->output);
 }
 

@@ -12,12 +12,14 @@
 # - 4x4 +-J with a random field and 4x4 Gaussian, open 5x5 +-J (enumeration):
 #   TI and AIS.
 # - 256^2 at beta = 1 (ln Z ~ 1.3e5): AIS finite, ESS >= 1.
-# - AIS bit-identical on 1 and 3 ranks.
+# - AIS bit-identical on 1 and 3 ranks (3 groups of 1 rank, and 1 group of 3
+#   ranks) and on 4 ranks in 2 groups of 2 (-ais_ranks_per_chain).
 # - AIS from the mean-field q (-ais_start meanfield, 32 chains): 16^2 at the
 #   three temperatures and 0.8 (8000 steps) against Kaufman, the three disordered
 #   models (2000 steps) against enumeration, with the same tolerances; bit-
-#   identical on 1 and 3 ranks.
-# - Progress lines inside long chains (both starts), from rank 0 only.
+#   identical in the same four layouts.
+# - Progress lines inside long chains (both starts), from rank 0 only, with
+#   the chains in one group of 2 ranks and in 2 groups of 1.
 source "$(dirname "$0")/common.sh"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -128,27 +130,37 @@ then pass "256^2 at beta = 1: finite AIS estimate and error"; else fail "256^2 a
 
 opts=(-task freeenergy -lattice_size 12,10 -lattice_bc open,periodic -couplings gaussian -beta_list 0.4,0.9
   -ais_chains 5 -ais_steps 100 -quiet)
-run 1 "${opts[@]}" -output "$work/r1.h5" && run 3 "${opts[@]}" -output "$work/r3.h5" || fail "AIS rank runs"
-if h5diff "$work/r1.h5" "$work/r3.h5" /free_energy && h5diff "$work/r1.h5" "$work/r3.h5" /ais; then
-  pass "AIS bit-identical on 1 and 3 ranks"
-else fail "AIS differs between 1 and 3 ranks"; fi
-run 1 "${opts[@]}" -ais_start meanfield -output "$work/m1.h5" && run 3 "${opts[@]}" -ais_start meanfield \
-  -output "$work/m3.h5" || fail "AIS from mean field, rank runs"
-if h5diff "$work/m1.h5" "$work/m3.h5" /free_energy && h5diff "$work/m1.h5" "$work/m3.h5" /ais; then
-  pass "AIS from mean field bit-identical on 1 and 3 ranks"
-else fail "AIS from mean field differs between 1 and 3 ranks"; fi
+# 5 chains: on 3 ranks by default 3 groups of 1 rank (2, 2 and 1 chains), then every chain decomposed over the 3
+# ranks, then 2 groups of 2 ranks on 4 (chains 0, 2, 4 and 1, 3)
+same_as() { # label reference file
+  if h5diff "$2" "$3" /free_energy && h5diff "$2" "$3" /ais; then pass "$1"; else fail "$1"; fi
+}
+for start in uniform meanfield; do
+  run 1 "${opts[@]}" -ais_start $start -output "$work/r1$start.h5" &&
+    run 3 "${opts[@]}" -ais_start $start -output "$work/r3$start.h5" &&
+    run 3 "${opts[@]}" -ais_start $start -ais_ranks_per_chain 3 -output "$work/d3$start.h5" &&
+    run 4 "${opts[@]}" -ais_start $start -ais_ranks_per_chain 2 -output "$work/g4$start.h5" ||
+    fail "AIS rank runs ($start)"
+  same_as "AIS ($start) bit-identical on 1 rank and on 3 groups of 1 rank" "$work/r1$start.h5" "$work/r3$start.h5"
+  same_as "AIS ($start) bit-identical on 1 rank and on 3 ranks per chain" "$work/r1$start.h5" "$work/d3$start.h5"
+  same_as "AIS ($start) bit-identical on 1 rank and on 2 groups of 2 ranks" "$work/r1$start.h5" "$work/g4$start.h5"
+done
 
 # Progress lines inside long chains, rank 0 only (mpirun --tag-output: every line starts with [job,rank]<stdout>:).
-for start in uniform meanfield; do
-  timeout 300 "$MPIEXEC" -n 2 --oversubscribe --tag-output "$ISING" -task freeenergy -lattice_size 32,32 -beta_list 0.4 \
-    -ais_chains 2 -ais_steps 2000 -ais_start $start -mf_init ferro -progress_interval 0.001 \
-    -output "$work/p_$start.h5" > "$work/p_$start.txt" || fail "AIS progress run ($start)"
+for rpc in 2 1; do # both chains on the 2 ranks, or one chain on each
+  for start in uniform meanfield; do
+    timeout 300 "$MPIEXEC" -n 2 --oversubscribe --tag-output "$ISING" -task freeenergy -lattice_size 32,32 \
+      -beta_list 0.4 -ais_chains 2 -ais_steps 2000 -ais_start $start -mf_init ferro -progress_interval 0.001 \
+      -ais_ranks_per_chain $rpc -output "$work/p${rpc}_$start.h5" > "$work/p_$start.txt" || fail "AIS progress run ($start)"
+  done
+  eta=', [0-9.]* sweeps/s, ETA [0-9]* s$'
+  u=$(grep -c "<stdout>:progress: AIS chain [12]/2, step [0-9]*/1999, beta 0\.[0-9]*$eta" "$work/p_uniform.txt")
+  m=$(grep -c "<stdout>:progress: AIS from mean field, beta 1/1, chain [12]/2, step [0-9]*/2000$eta" \
+    "$work/p_meanfield.txt")
+  others=$(cat "$work/p_uniform.txt" "$work/p_meanfield.txt" | grep '<stdout>:progress:' | grep -vc '^\[[0-9]*,0\]')
+  echo "  $rpc ranks per chain: $u lines inside chains from beta = 0, $m from mean field, $others from other ranks than 0"
+  if [ "$u" -ge 2 ] && [ "$m" -ge 2 ] && [ "$others" -eq 0 ]; then
+    pass "AIS progress lines inside chains (rank 0 only), $rpc ranks per chain"
+  else fail "AIS progress lines, $rpc ranks per chain"; fi
 done
-eta=', [0-9.]* sweeps/s, ETA [0-9]* s$'
-u=$(grep -c "<stdout>:progress: AIS chain [12]/2, step [0-9]*/1999, beta 0\.[0-9]*$eta" "$work/p_uniform.txt")
-m=$(grep -c "<stdout>:progress: AIS from mean field, beta 1/1, chain [12]/2, step [0-9]*/2000$eta" "$work/p_meanfield.txt")
-others=$(cat "$work/p_uniform.txt" "$work/p_meanfield.txt" | grep '<stdout>:progress:' | grep -vc '^\[[0-9]*,0\]')
-echo "  $u lines inside chains from beta = 0, $m from mean field, $others from other ranks than 0"
-if [ "$u" -ge 2 ] && [ "$m" -ge 2 ] && [ "$others" -eq 0 ]; then pass "AIS progress lines inside chains (rank 0 only)"
-else fail "AIS progress lines"; fi
 finish

@@ -110,6 +110,9 @@ bad 2 "option -replicas_per_rank: with 2 ranks, -ranks_per_replica 1 and 4 repli
 bad 2 "option -task: mc and tempering both write /observables" -task mc,tempering -beta_list 0.2,0.4
 bad 2 "option -task tempering: needs at least 2 temperatures" -task tempering -beta 0.3
 bad 2 "options -ranks_per_replica, -replicas_per_rank, -pt_swap_interval, -pt_replica_sets, -pt_adapt_sweeps, -disorder_samples: only used with -task tempering" -ranks_per_replica 2
+bad 4 "option -ais_ranks_per_chain: 3 does not divide the 4 MPI ranks" -task freeenergy -ais_ranks_per_chain 3
+bad 2 "option -ais_ranks_per_chain: expected an integer in [1, 2] (the MPI ranks), got '4'" -task freeenergy -ais_ranks_per_chain 4
+bad 2 "option -process_grid: it lays out the lattice on all 2 ranks; with -ais_ranks_per_chain 1 each group of ranks lays out its own" -task freeenergy -ais_ranks_per_chain 1 -process_grid 2,1
 bad 2 "option -pt_adapt_sweeps: not with -disorder_samples > 1" -task tempering -beta_list 0.1,0.2 -disorder_samples 2 -pt_adapt_sweeps 100
 bad 2 "option -pt_adapt_method: expected one of equal_acceptance, feedback" -task tempering -beta_list 0.1,0.2 -pt_adapt_method optimal
 bad 2 "option -pt_replica_sets: expected an integer in [1, 2]" -task tempering -beta_list 0.1,0.2 -pt_replica_sets 3

@@ -13,8 +13,14 @@
  * with the delta-method error sd(exp w) / (sqrt(M) mean(exp w)) and the
  * effective sample size (sum exp w)^2 / sum exp 2w; by Jensen,
  * E[N ln 2 + w_m] <= ln Z, so N ln 2 + mean(w) (error sd(w)/sqrt(M)) is a
- * stochastic lower bound.  Every chain is decomposed over all ranks; the
- * results are bit-identical on any number of ranks.
+ * stochastic lower bound.  The ranks form groups of -ais_ranks_per_chain
+ * (p->ais_ranks_per_chain), each with its own lattice (geometry, couplings,
+ * halo) decomposed over its ranks, and group i runs chains i, i + groups,
+ * ...; the weights are gathered on every rank before the estimates.  A chain
+ * depends only on its number and the global site keys, so the results are
+ * bit-identical on any number of ranks and any grouping (from mean field: q
+ * is solved on the run's lattice over all ranks, as -task meanfield solves
+ * it, and copied to each group's lattice).
  *
  * -ais_start meanfield: each temperature beta_k > 0 gets its own chains,
  * started from the mean-field distribution q(s) = prod_i (1 + m_i s_i) / 2

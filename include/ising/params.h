@@ -112,7 +112,8 @@ typedef struct {
   int ais_chains;
   int64_t reweight_points; /* MBAR reweighting grid (0: none) */
   int64_t ais_steps, ais_sweeps_per_step;
-  int ais_start; /* ISING_AIS_UNIFORM or ISING_AIS_MEANFIELD */
+  int ais_start;           /* ISING_AIS_UNIFORM or ISING_AIS_MEANFIELD */
+  int ais_ranks_per_chain; /* ranks that decompose one chain (a divisor of the rank count; all by default) */
   /* mean field */
   int mf_solver; /* ISING_MF_SWEEPS or ISING_MF_SNES */
   double mf_damping, mf_tol;
