@@ -53,6 +53,12 @@ else
   fail "16x16 with Jy = 0 agrees with the ring of 16"
 fi
 
+# Lattices of at most 32 spins: p(dE = 0) = 1 left the states with zero local
+# field everywhere (4 of the 256 on 4x2, all at E = 0) out of the sampled
+# ones, 6 sigma off at beta = 0.2 (docs/physics.md); ties by a fair coin there.
+mc "4x2" 1 "$work/t42.h5" -lattice_size 4,2 -beta_list 0.1,0.2 -thermalize 1000 -sweeps 800000
+check "4x2 periodic, Metropolis, vs enumeration" "$work/t42.h5" "$q4"
+
 # 2D 16x16 periodic against Kaufman's closed form, anisotropic couplings.
 mc "16x16" 4 "$work/k.h5" -lattice_size 16,16 -J 1.0,0.6 -beta_list 0.3,0.5 -thermalize 2000 -sweeps 100000
 check "2D 16x16 periodic, Jx = 1, Jy = 0.6, vs Kaufman" "$work/k.h5" energy,specific_heat

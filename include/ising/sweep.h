@@ -124,7 +124,7 @@ typedef struct {
   ising_simd simd;                          /* its instruction set (tests may lower it after init) */
   double band;                              /* general kernel: relative band deferred to exp (tests widen it) */
   int force_ties;                           /* table kernels: every decision draws lo (tests set it) */
-  int half_ties;                            /* Metropolis on a chain: p = 1/2 for dE = 0 (sweep.c chain_like) */
+  int half_ties;                            /* Metropolis p = 1/2 for dE = 0: chains, <= 32 spins (sweep.c) */
   uint64_t table[2][ISING_TABLE_SIZE];      /* [s_i == +1][neighbour sums] -> T(p) */
   int64_t flip_energy[2][ISING_TABLE_SIZE]; /* [s_i == +1][neighbour sums] -> 2 s_i h^loc, units of 2^-32 */
   uint32_t tm1[2 * ISING_TABLE_SIZE];       /* max(T, 1) - 1: hi < tm1 >> 16 accepts, > rejects, = draws lo */
