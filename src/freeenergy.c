@@ -55,6 +55,7 @@ static const char *const datasets[] = {"beta",
                                        "f_err",
                                        "lnZ_mbar",
                                        "lnZ_mbar_err",
+                                       "mbar_overlap",
                                        "lnZ_upper_trw",
                                        "lnZ_upper_trivial",
                                        "sandwich_width"};
@@ -289,8 +290,33 @@ int ising_freeenergy_put_sample(ising_freeenergy *fe, int k, double energy, doub
 /* MBAR over the pooled energies of every temperature's samples (n[k] of temperature k; the samples or one
  * bootstrap resample): the U distinct energies Hu with their multiplicities c, from the starting guess f:
  * out[0..K) ln Z relative to temperature 0, then per grid point (lnZ rel, e, c).  Local; returns 0 or -1. */
+/* The overlap of every temperature with the next larger beta (ov[k]; the largest keeps the NaN ov holds on entry):
+ * min(n_k, n_l) S_kl, the smaller off-diagonal element (k, l) or (l, k) of MBAR's overlap matrix (mbar.h). */
+#define MBAR_OVERLAP_MIN                                                                                               \
+  0.03 /* below this between neighbours the estimates are not to be trusted (Klimovich et al.)                         \
+        */
+static void mbar_overlaps(int K, const double *beta, const size_t *n, size_t U, const double *Hu, const double *c,
+                          const double *f, const double *lnd, double *ov)
+{
+  int order[K];
+  for (int k = 0; k < K; k++) order[k] = k;
+  for (int i = 1; i < K; i++) /* insertion sort by beta, stable */
+    for (int j = i; j > 0 && beta[order[j - 1]] > beta[order[j]]; j--) {
+      int t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  for (int i = 0; i + 1 < K; i++) {
+    const int k = order[i], l = order[i + 1];
+    const double S = ising_mbar_overlap(U, Hu, c, lnd, f[k], beta[k], f[l], beta[l]);
+    ov[k] = (double)(n[k] < n[l] ? n[k] : n[l]) * S;
+  }
+}
+
+/* One MBAR solution on the samples (Hu, c) from the start f, reweighted onto the grid: out[0..K) = ln Z_k - ln Z_0
+ * (f), out[K + 3 i ..] = ln Z, <H>/N and c at grid point i.  With ov, also the neighbours' overlaps. */
 static int mbar_pass(ising_freeenergy *fe, const size_t *n, size_t U, const double *Hu, const double *c, double *f,
-                     const double *grid, int P, double *out)
+                     const double *grid, int P, double *out, double *ov)
 {
   const ising_params *p = fe->p;
   const int K = p->nbeta;
@@ -300,6 +326,7 @@ static int mbar_pass(ising_freeenergy *fe, const size_t *n, size_t U, const doub
   if (!rc) {
     /* ln Z, <H> and Var(H) at every grid point */
     ising_mbar_reweight(U, Hu, c, f, lnd, P, grid, rw, rw + P, rw + 2 * P);
+    if (ov) mbar_overlaps(K, p->beta, n, U, Hu, c, f, lnd, ov);
     for (int k = 0; k < K; k++) out[k] = -f[k];
     for (int i = 0; i < P; i++) {
       out[K + 3 * i] = rw[i];
@@ -363,9 +390,10 @@ static int run_mbar(ising_freeenergy *fe)
   const size_t nt = tot ? tot : 1;
   double *H = malloc(sizeof(double) * nt), *Hu = malloc(sizeof(double) * nt), *c = malloc(sizeof(double) * nt);
   double *Hb = malloc(sizeof(double) * nt), *cb = malloc(sizeof(double) * nt), *f = calloc((size_t)K, sizeof(double));
-  double *fb = malloc(sizeof(double) * (size_t)K);
+  double *fb = malloc(sizeof(double) * (size_t)K), *ov = malloc(sizeof(double) * (size_t)K);
   size_t *where = malloc(sizeof(size_t) * nt), U = 0;
-  failed = !H || !Hu || !c || !Hb || !cb || !f || !fb || !where;
+  failed = !H || !Hu || !c || !Hb || !cb || !f || !fb || !ov || !where;
+  for (int k = 0; k < K && ov; k++) ov[k] = NAN;
   if (!failed) {
     size_t at = 0;
     for (int k = 0; k < K; k++)
@@ -378,10 +406,13 @@ static int run_mbar(ising_freeenergy *fe)
   if (rank == 0 && !failed) {
     /* starting guess from thermodynamic integration where it exists */
     for (int k = 0; k < K; k++) f[k] = isfinite(fe->ti[k]) && isfinite(fe->ti[0]) ? fe->ti[0] - fe->ti[k] : 0;
-    failed = mbar_pass(fe, fe->nseries, U, Hu, c, f, grid, P, res);
+    failed = mbar_pass(fe, fe->nseries, U, Hu, c, f, grid, P, res, ov);
   }
   MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, fe->comm);
-  if (!failed) MPI_Bcast(f, K, MPI_DOUBLE, 0, fe->comm);
+  if (!failed) {
+    MPI_Bcast(f, K, MPI_DOUBLE, 0, fe->comm);
+    MPI_Bcast(ov, K, MPI_DOUBLE, 0, fe->comm);
+  }
   for (int b = 1 + rank; b <= MBAR_BOOTSTRAP && !failed; b += size) {
     for (size_t u = 0; u < U; u++) cb[u] = 0.0;
     size_t first = 0;
@@ -399,7 +430,7 @@ static int run_mbar(ising_freeenergy *fe)
         cb[Ub++] = cb[u];
       }
     memcpy(fb, f, sizeof(double) * (size_t)K);
-    failed = mbar_pass(fe, fe->nseries, Ub, Hb, cb, fb, grid, P, res + (size_t)b * (size_t)W);
+    failed = mbar_pass(fe, fe->nseries, Ub, Hb, cb, fb, grid, P, res + (size_t)b * (size_t)W, NULL);
   }
   free(H);
   free(Hu);
@@ -410,6 +441,27 @@ static int run_mbar(ising_freeenergy *fe)
   free(f);
   free(fb);
   MPI_Allreduce(MPI_IN_PLACE, &failed, 1, MPI_INT, MPI_MAX, fe->comm);
+  /* neighbours whose energies hardly overlap: MBAR still converges there, to values its bootstrap cannot
+   * question (the resamples never add energies between them) */
+  int worst = -1;
+  for (int k = 0; k < K && !failed; k++) {
+    if (!rc && isfinite(ov[k])) rc = write_entry(fe->io, "mbar_overlap", k, ov[k]);
+    if (isfinite(ov[k]) && (worst < 0 || ov[k] < ov[worst])) worst = k;
+  }
+  if (!failed && worst >= 0 && ov[worst] < MBAR_OVERLAP_MIN) {
+    int next = -1, poor = 0;
+    for (int k = 0; k < K; k++) {
+      poor += isfinite(ov[k]) && ov[k] < MBAR_OVERLAP_MIN;
+      if (p->beta[k] > p->beta[worst] && (next < 0 || p->beta[k] < p->beta[next])) next = k;
+    }
+    ising_warn(fe->comm,
+               "MBAR: the energies at beta = %g and %g overlap by only %.2g (%d neighbouring pair%s below %g, "
+               "/free_energy/mbar_overlap); lnZ_mbar and the reweighted curves there can be off by more than "
+               "their error bars: add temperatures between them",
+               p->beta[worst], next >= 0 ? p->beta[next] : NAN, ov[worst], poor, poor == 1 ? "" : "s",
+               MBAR_OVERLAP_MIN);
+  }
+  free(ov);
   if (failed) {
     ising_warn(fe->comm, "MBAR did not converge (too little overlap between neighbouring temperatures?); no MBAR "
                          "estimates written");

@@ -541,6 +541,21 @@ ISING_TARGET_AVX2 static void reweight_avx2(size_t U, const double *H, const dou
 }
 #endif
 
+double ising_mbar_overlap(size_t U, const double *H, const double *c, const double *lnd, double fk, double bk,
+                          double fl, double bl)
+{
+  /* W_uk W_ul = exp(fk + fl - (bk + bl) H_u - 2 ln D_u), at most 1 / (n_k n_l) */
+  const ising_simd simd = ising_simd_default();
+  double x[DENOMINATOR_BLOCK], acc[LANES] = {0};
+  for (size_t s0 = 0; s0 < U; s0 += DENOMINATOR_BLOCK) {
+    const size_t m = U - s0 < DENOMINATOR_BLOCK ? U - s0 : DENOMINATOR_BLOCK;
+    for (size_t t = 0; t < m; t++) x[t] = fmin(0.0, fk + fl - (bk + bl) * H[s0 + t] - 2.0 * lnd[s0 + t]);
+    ising_mbar_exp(simd, x, x, m);
+    for (size_t t = 0; t < m; t++) acc[(s0 + t) % LANES] += c[s0 + t] * x[t];
+  }
+  return lanes_sum(acc);
+}
+
 void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, int P,
                          const double *b, double *lnz_rel, double *h1, double *var)
 {

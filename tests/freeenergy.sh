@@ -12,6 +12,8 @@
 # - 4x4 +-J with a random field and 4x4 Gaussian, open 5x5 +-J (enumeration):
 #   TI and AIS.
 # - 256^2 at beta = 1 (ln Z ~ 1.3e5): AIS finite, ESS >= 1.
+# - MBAR's overlap of neighbouring temperatures: >= 0.03 on the 16^2 ladder,
+#   < 0.03 and a warning on 4x4 at beta = 0.05 and 3.
 # - MBAR on a series with negative tau_int (3 sweeps) keeps its samples:
 #   reweighted ln Z at the simulated beta equals lnZ_mbar there (1e-9).
 # - TI on 4x2 periodic (two bonds per pair on the short axis) at beta = 0.1
@@ -94,6 +96,21 @@ print(f'  lnZ_mbar of the two beta = 0.3 states: {v[1]:.12g} {v[2]:.12g}')
 sys.exit(0 if abs(v[1] - v[2]) <= 1e-9 * abs(v[1]) else 1)" "$work/dup.h5"; then
   pass "MBAR: two identical states have equal ln Z"
 else fail "MBAR: two identical states differ"; fi
+# MBAR's overlap between neighbouring temperatures: every neighbour of the fine 16^2 ladder above 0.03; 4x4 at
+# beta = 0.05 and 3 (cold start: disjoint energies), where MBAR converges 12 below the exact difference with a
+# small bootstrap error, under 0.03 and a warning naming the pair.
+run 1 -lattice_size 4,4 -beta_list 0.05,3 -sweeps 2000 -start cold -quiet -output "$work/poor.h5" 2>"$work/poor.txt" ||
+  fail "MBAR poor-overlap run"
+cat "$work/poor.txt"
+if "$PYTHON" -c "
+import sys, h5py, numpy as np
+good = h5py.File(sys.argv[1])['free_energy/mbar_overlap'][:]
+poor = h5py.File(sys.argv[2])['free_energy/mbar_overlap'][:]
+print(f'  16^2 ladder: least overlap {np.nanmin(good):.3g}; 4x4 at 0.05 and 3: {poor[0]:.3g}')
+sys.exit(0 if np.nanmin(good) >= 0.03 and np.isnan(good[-1]) and poor[0] < 0.03 and np.isnan(poor[1]) else 1)" \
+  "$work/ti16.h5" "$work/poor.h5" && grep -q "MBAR: the energies at beta = 0.05 and 3 overlap by only" "$work/poor.txt"; then
+  pass "MBAR overlap: above 0.03 on a fine ladder, below with a warning where energies do not overlap"
+else fail "MBAR overlap between neighbouring temperatures"; fi
 # A series so short that tau_int comes out negative (-0.5 at beta = 0.5 here) still gives MBAR its samples: a
 # negative thinning step once kept none, and MBAR left that temperature at its TI starting value, so that the
 # reweighted ln Z at the same beta disagreed with lnZ_mbar.

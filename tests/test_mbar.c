@@ -26,7 +26,10 @@
  *    on 23 temperatures of 2001 samples (46 023 energies, not a multiple of
  *    8), f and ln D are the same bits with blocks of 8, 24, 1001 (1008) and 10^6
  *    energies (one whole pass) as with the solver's own blocks, on every
- *    instruction set. */
+ *    instruction set.
+ * 6. The overlap matrix (ising_mbar_overlap): rows sum to 1, symmetric,
+ *    the same bits on every instruction set, neighbours of a good ladder
+ *    above 0.03 and far-apart states below 1e-4. */
 #include "ising/mbar.h"
 #include "ising/rng.h"
 
@@ -293,12 +296,67 @@ static void test_solver_blocks(void)
   check(same, "MBAR: the same bits with blocks of 8, 24, 1001, 10^6 energies");
 }
 
+/* 6. The overlap matrix n_l S_kl (ising_mbar_overlap): every row sums to 1 (the weights of a state, split by the
+ *    states their samples came from) to 1e-12, S is symmetric bit for bit, the same bits on every instruction set,
+ *    the neighbours of the ladder of test 2 overlap by more than 0.03 (0.18 at least), and two states whose samples
+ *    lie in disjoint clusters (1000 energies in [10, 11) at beta = 0.5, 1000 in [0, 1) at beta = 3) by less than
+ *    1e-4 (9.6e-6). */
+static void test_overlap(void)
+{
+  const double beta[K] = {0.5, 1.0, 1.5, 2.0, 2.5, 3.0};
+  static double H[K * NS], Hu[K * NS], c[K * NS], lnd[K * NS];
+  double f[K] = {0}, S[K][K];
+  size_t n[K];
+  for (int k = 0; k < K; k++) n[k] = NS;
+  sample(0, beta, H);
+  const size_t U = ising_mbar_distinct(K * NS, H, Hu, c);
+  int ok = !ising_mbar_solve(K, beta, n, U, Hu, c, f, lnd);
+  for (int k = 0; k < K && ok; k++)
+    for (int l = 0; l < K; l++) S[k][l] = ising_mbar_overlap(U, Hu, c, lnd, f[k], beta[k], f[l], beta[l]);
+  double worst = 0.0, least = 1.0;
+  int symmetric = ok, same = ok;
+  for (int k = 0; k < K && ok; k++) {
+    double row = 0.0;
+    for (int l = 0; l < K; l++) {
+      row += (double)n[l] * S[k][l];
+      symmetric &= S[k][l] == S[l][k];
+    }
+    worst = fmax(worst, fabs(row - 1.0));
+    if (k + 1 < K) least = fmin(least, (double)NS * S[k][k + 1]);
+  }
+  for (int s = ISING_SIMD_SCALAR; same && s < (int)ising_simd_supported(); s++) {
+    setenv("ISING_SIMD", ising_simd_name((ising_simd)s), 1);
+    same = ising_mbar_overlap(U, Hu, c, lnd, f[1], beta[1], f[2], beta[2]) == S[1][2];
+  }
+  unsetenv("ISING_SIMD");
+  printf("overlap: largest |row sum - 1| %.2g, least neighbour overlap %.3g\n", worst, least);
+  check(ok && worst <= 1e-12, "overlap: every row of n_l S_kl sums to 1");
+  check(symmetric, "overlap: S_kl = S_lk bit for bit");
+  check(same, "overlap: the same bits on every instruction set");
+  check(least > 0.03, "overlap: neighbours of the ladder above 0.03");
+  /* two far-apart states: 1000 samples in [10, 11) at beta = 0.5 and 1000 in [0, 1) at beta = 3 */
+  static double Hf[2 * NS], Hfu[2 * NS], cf[2 * NS], lndf[2 * NS];
+  const double bf[2] = {0.5, 3.0};
+  size_t nf[2] = {NS, NS};
+  for (int t = 0; t < NS; t++) {
+    Hf[t] = 10.0 + 0.001 * t;
+    Hf[NS + t] = 0.001 * t;
+  }
+  const size_t Uf = ising_mbar_distinct(2 * NS, Hf, Hfu, cf);
+  double ff[2] = {0, 0};
+  const int solved = !ising_mbar_solve(2, bf, nf, Uf, Hfu, cf, ff, lndf);
+  const double o = solved ? (double)NS * ising_mbar_overlap(Uf, Hfu, cf, lndf, ff[0], bf[0], ff[1], bf[1]) : NAN;
+  printf("overlap: two far-apart states %.3g\n", o);
+  check(solved && o < 1e-4, "overlap: states whose energies do not overlap get almost none");
+}
+
 int main(void)
 {
   test_exp();
   test_mbar();
   test_reweight_points();
   test_solver_blocks();
+  test_overlap();
   printf("%d failure(s)\n", failures);
   return failures != 0;
 }

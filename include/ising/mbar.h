@@ -39,6 +39,16 @@
  *       var[i] = Var(H).  What does not depend on b is summed once for all
  *       P points; each point's results are the same bits as a call for it
  *       alone.
+ *   double ising_mbar_overlap(size_t U, const double *H, const double *c, const double *lnd, double fk,
+ *                             double bk, double fl, double bl)
+ *       Local.  S_kl = sum_u c_u W_uk W_ul for states k and l (reduced free
+ *       energies fk, fl of the solution, inverse temperatures bk, bl), with
+ *       W_uk = exp(fk - bk H_u) / D_u the weight of energy u in state k and
+ *       lnd the solution's ln D_u.  n_l S_kl is element (k, l) of the MBAR
+ *       overlap matrix (Klimovich, Shirts and Mobley 2015), whose rows sum
+ *       to 1: the share of state k's weight that state l's samples carry.
+ *       Near 0 for two states whose energies do not overlap, where MBAR's
+ *       estimates, and the spread of its bootstrap, are not to be trusted.
  *   void ising_mbar_test_blocks(size_t n)
  *       Not thread-safe; for tests.  The passes of the solver go over the
  *       energies in blocks that stay in cache (every sum still adds its
@@ -71,6 +81,8 @@ double ising_mbar_denominators(int K, const double *beta, const size_t *n, size_
                                const double *f, double *lnd);
 void ising_mbar_exp(ising_simd s, const double *x, double *y, size_t n);
 void ising_mbar_test_blocks(size_t n);
+double ising_mbar_overlap(size_t U, const double *H, const double *c, const double *lnd, double fk, double bk,
+                          double fl, double bl);
 void ising_mbar_reweight(size_t U, const double *H, const double *c, const double *f, const double *lnd, int P,
                          const double *b, double *lnz_rel, double *h1, double *var);
 
