@@ -670,21 +670,38 @@ int ising_freeenergy_put_ais(ising_freeenergy *fe, int k, double lnz, double lnz
 void ising_freeenergy_report(const ising_freeenergy *fe, FILE *out)
 {
   const ising_params *p = fe->p;
-  int any = 0;
-  for (int k = 0; k < p->nbeta; k++) any |= isfinite(fe->ti[k]) || isfinite(fe->ais[k]);
-  if (!fe->active || !any) return;
-  const double N = (double)p->nsites;
-  fprintf(out, "\nfree energy: ln Z per spin (thermodynamic integration: statistical and quadrature error)\n");
-  fprintf(out, "  %10s  %28s  %22s  %22s  %14s\n", "beta", "TI", "AIS", "AIS lower bound", "exact");
+  int ti = 0, mbar = 0, ais = 0, exact = 0; /* the columns that have a value somewhere */
   for (int k = 0; k < p->nbeta; k++) {
-    char ti[64] = "-", ais[64] = "-", low[64] = "-", ex[64] = "-";
+    ti |= isfinite(fe->ti[k]);
+    mbar |= isfinite(fe->mbar[k]);
+    ais |= isfinite(fe->ais[k]) || isfinite(fe->ais_lower[k]);
+    exact |= fe->state[k] > 0;
+  }
+  if (!fe->active || !(ti || ais)) return;
+  const double N = (double)p->nsites;
+  fprintf(out, "\nfree energy: ln Z per spin%s\n",
+          ti ? " (thermodynamic integration: statistical and quadrature error)" : "");
+  fprintf(out, "  %10s", "beta");
+  if (ti) fprintf(out, "  %28s", "TI");
+  if (mbar) fprintf(out, "  %22s", "MBAR");
+  if (ais) fprintf(out, "  %22s  %22s", "AIS", "AIS lower bound");
+  if (exact) fprintf(out, "  %14s", "exact");
+  fputc('\n', out);
+  for (int k = 0; k < p->nbeta; k++) {
+    char s[5][64] = {"-", "-", "-", "-", "-"};
     if (isfinite(fe->ti[k]))
-      snprintf(ti, sizeof(ti), "%.7f +- %.1e +- %.1e", fe->ti[k] / N, fe->ti_err[k] / N, fe->ti_quad[k] / N);
-    if (isfinite(fe->ais[k])) snprintf(ais, sizeof(ais), "%.7f +- %.1e", fe->ais[k] / N, fe->ais_err[k] / N);
+      snprintf(s[0], sizeof(s[0]), "%.7f +- %.1e +- %.1e", fe->ti[k] / N, fe->ti_err[k] / N, fe->ti_quad[k] / N);
+    if (isfinite(fe->mbar[k])) snprintf(s[1], sizeof(s[1]), "%.7f +- %.1e", fe->mbar[k] / N, fe->mbar_err[k] / N);
+    if (isfinite(fe->ais[k])) snprintf(s[2], sizeof(s[2]), "%.7f +- %.1e", fe->ais[k] / N, fe->ais_err[k] / N);
     if (isfinite(fe->ais_lower[k]))
-      snprintf(low, sizeof(low), "%.7f +- %.1e", fe->ais_lower[k] / N, fe->ais_lower_err[k] / N);
-    if (fe->state[k] > 0) snprintf(ex, sizeof(ex), "%.7f", fe->cache[k].lnZ / N);
-    fprintf(out, "  %10.6g  %28s  %22s  %22s  %14s\n", p->beta[k], ti, ais, low, ex);
+      snprintf(s[3], sizeof(s[3]), "%.7f +- %.1e", fe->ais_lower[k] / N, fe->ais_lower_err[k] / N);
+    if (fe->state[k] > 0) snprintf(s[4], sizeof(s[4]), "%.7f", fe->cache[k].lnZ / N);
+    fprintf(out, "  %10.6g", p->beta[k]);
+    if (ti) fprintf(out, "  %28s", s[0]);
+    if (mbar) fprintf(out, "  %22s", s[1]);
+    if (ais) fprintf(out, "  %22s  %22s", s[2], s[3]);
+    if (exact) fprintf(out, "  %14s", s[4]);
+    fputc('\n', out);
   }
 }
 

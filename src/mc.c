@@ -293,6 +293,7 @@ void ising_mc_print_temperature(FILE *out, double beta, const ising_estimates *e
   if (!have_exact) return;
   fprintf(out, "    exact %-18s %14.8f\n", "lnZ", x->lnZ);
   print_deviation(out, "energy", e->energy, e->energy_err, x->energy);
+  print_deviation(out, "m (signed)", e->magnetization, e->magnetization_err, x->magnetization);
   print_deviation(out, "|m|", e->abs_magnetization, e->abs_magnetization_err, x->abs_magnetization);
   print_deviation(out, "specific heat", e->specific_heat, e->specific_heat_err, x->specific_heat);
   print_deviation(out, "susceptibility", e->susceptibility, e->susceptibility_err, x->susceptibility);

@@ -952,35 +952,44 @@ void ising_params_print(const ising_params *p, FILE *out)
   if (p->field_sigma > 0) fprintf(out, " + %g N(0,1)", p->field_sigma);
   fprintf(out, "\nseeds       dynamics %llu, disorder %llu\n", (unsigned long long)p->seed,
           (unsigned long long)p->disorder_seed);
-  fprintf(out, "beta        ");
-  for (int k = 0; k < p->nbeta && k < 12; k++) fprintf(out, "%s%g", k ? ", " : "", p->beta[k]);
-  if (p->nbeta > 12) fprintf(out, ", ... (%d in all)", p->nbeta);
-  fprintf(out, "\nmonte carlo %s, %s start, %lld thermalisation + %lld sweeps per beta, measure every %lld",
-          ising_algorithm_name(p->algorithm), p->hot_start ? "hot" : "cold", (long long)p->thermalize,
-          (long long)p->sweeps, (long long)p->measure_interval);
-  if (p->snapshot_interval) fprintf(out, ", snapshot every %lld", (long long)p->snapshot_interval);
+  /* the temperatures and the Monte Carlo settings only where a task uses them (anneal and quench have their own) */
+  const unsigned at_betas = ISING_TASK_MC | ISING_TASK_TEMPERING | ISING_TASK_MEANFIELD | ISING_TASK_FREEENERGY;
+  if (p->tasks & at_betas) {
+    fprintf(out, "beta        ");
+    for (int k = 0; k < p->nbeta && k < 12; k++) fprintf(out, "%s%g", k ? ", " : "", p->beta[k]);
+    if (p->nbeta > 12) fprintf(out, ", ... (%d in all)", p->nbeta);
+    fputc('\n', out);
+  }
+  if (p->tasks & ~(unsigned)ISING_TASK_MEANFIELD) /* every task but mean field sweeps with it */
+    fprintf(out, "algorithm   %s\n", ising_algorithm_name(p->algorithm));
+  if (p->tasks & (ISING_TASK_MC | ISING_TASK_TEMPERING)) {
+    fprintf(out, "monte carlo %s start, %lld thermalisation + %lld sweeps per beta, measure every %lld",
+            p->hot_start ? "hot" : "cold", (long long)p->thermalize, (long long)p->sweeps,
+            (long long)p->measure_interval);
+    if (p->snapshot_interval) fprintf(out, ", snapshot every %lld", (long long)p->snapshot_interval);
+    fputc('\n', out);
+  }
   if (p->rebalance > 0 && (p->tasks & ISING_REBALANCE_TASKS)) {
-    fprintf(out, "\nrebalance   every %lld sweeps, ", (long long)p->rebalance);
+    fprintf(out, "rebalance   every %lld sweeps, ", (long long)p->rebalance);
     if (p->rebalance_gain > 0)
-      fprintf(out, "when the slowest rank's time would shrink by >= %g %% and the move pays",
+      fprintf(out, "when the slowest rank's time would shrink by >= %g %% and the move pays\n",
               100.0 * p->rebalance_gain);
     else
-      fprintf(out, "whenever the new blocks are faster");
+      fprintf(out, "whenever the new blocks are faster\n");
   }
   if (p->tasks & ISING_TASK_QUENCH) {
-    fprintf(out, "\nquench      %d histories of %lld sweeps at beta ", p->quench_histories,
-            (long long)p->quench_sweeps);
+    fprintf(out, "quench      %d histories of %lld sweeps at beta ", p->quench_histories, (long long)p->quench_sweeps);
     if (isinf(p->quench_beta))
       fprintf(out, "inf (zero temperature)");
     else
       fprintf(out, "%g", p->quench_beta);
-    fprintf(out, ", %d measurement times", p->quench_ntimes);
+    fprintf(out, ", %d measurement times\n", p->quench_ntimes);
   }
   if (p->tasks & ISING_TASK_FREEENERGY)
-    fprintf(out, "\nais         %d chains from %s, %lld steps x %lld sweeps, %d rank%s per chain", p->ais_chains,
+    fprintf(out, "ais         %d chains from %s, %lld steps x %lld sweeps, %d rank%s per chain\n", p->ais_chains,
             p->ais_start == ISING_AIS_MEANFIELD ? "mean field" : "beta = 0", (long long)p->ais_steps,
             (long long)p->ais_sweeps_per_step, p->ais_ranks_per_chain, p->ais_ranks_per_chain > 1 ? "s" : "");
-  fprintf(out, "\noutput      %s\n", p->output);
+  fprintf(out, "output      %s\n", p->output);
 }
 
 void ising_params_free(ising_params *p)
