@@ -90,7 +90,8 @@ static const option_doc options[] = {
     {"-replicas_per_rank", NULL,
      "tempering: replicas each replica group holds (default and only allowed value: temperatures / groups)"},
     {"-pt_adapt_sweeps", "0",
-     "tempering: sweeps of ladder tuning before thermalisation (0: keep the ladder); the tuned ladder is then frozen"},
+     "tempering: sweeps of ladder tuning before thermalisation (0: keep the ladder; needs the temperatures increasing "
+     "without repeats); the tuned ladder is then frozen"},
     {"-pt_adapt_method", "equal_acceptance",
      "tempering: ladder tuning, equal_acceptance (iterated equal swap acceptance) or feedback (Katzgraber et al. "
      "2006)"},
@@ -697,6 +698,12 @@ static int load_run(parse_ctx *c, ising_params *p, int nranks)
   int64_t samples;
   if (read_int64(c, "-disorder_samples", 1, 100000, &samples)) return -1;
   p->disorder_samples = (int)samples;
+  for (int k = 1; k < p->nbeta && p->pt_adapt_sweeps > 0 && (p->tasks & ISING_TASK_TEMPERING); k++)
+    if (!(p->beta[k] > p->beta[k - 1]))
+      return fail(c,
+                  "option -pt_adapt_sweeps: tuning moves the temperatures between the first and the last and needs "
+                  "them increasing without repeats; beta %g follows %g (sort -beta_list)",
+                  p->beta[k], p->beta[k - 1]);
   if (samples > 1 && p->pt_adapt_sweeps > 0)
     return fail(c, "option -pt_adapt_sweeps: not with -disorder_samples > 1 (every sample must share the ladder; tune "
                    "it on one sample and pass it as -beta_list)");

@@ -29,11 +29,12 @@ typedef struct {
   int K, R;           /* temperatures, replica sets (each set has one replica per temperature) */
   int *replica_at;    /* [R*K] replica holding slot t of set s at s*K + t */
   int *slot_of;       /* [R*K] slot of replica r within its set r / K */
-  int *direction;     /* [R*K] +1 last extreme visited was slot 0, -1 slot K-1, 0 neither yet */
+  int *direction;     /* [R*K] +1 last extreme visited was slot 0; -1 slot K-1, after slot 0; -2 slot K-1, never
+                       * slot 0 (its return there is no round trip); 0 neither yet */
   int64_t *trips;     /* [R*K] round trips slot 0 -> K-1 -> 0 completed by replica r */
   int64_t *attempts;  /* [K-1] swap attempts of pair (t, t+1), production phase */
   int64_t *accepts;   /* [K-1] */
-  int64_t *up, *down; /* [K] measurements at slot t by a replica with direction +1 / -1 */
+  int64_t *up, *down; /* [K] measurements at slot t by a replica with direction +1 / < 0 */
 } ladder;
 
 static int ladder_alloc(ladder *l, int K, int R)
@@ -70,6 +71,8 @@ static void ladder_free(ladder *l)
   free(l->down);
 }
 
+/* A round trip is slot 0 -> K-1 -> 0: a replica that met slot K-1 before it ever met slot 0 (every replica but
+ * those that start at slot 0) completes none by going down (that counted half trips: 8 where the labels showed 5). */
 static void update_directions(ladder *l)
 {
   for (int r = 0; r < l->R * l->K; r++) {
@@ -77,7 +80,7 @@ static void update_directions(ladder *l)
       if (l->direction[r] == -1) l->trips[r]++;
       l->direction[r] = 1;
     } else if (l->slot_of[r] == l->K - 1) {
-      l->direction[r] = -1;
+      l->direction[r] = l->direction[r] == 1 || l->direction[r] == -1 ? -1 : -2;
     }
   }
 }
@@ -262,7 +265,11 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
       q2[i] = q[i] * q[i];
       q4[i] = q2[i] * q2[i];
       aq[i] = fabs(q[i]);
-      int b = (int)lround((q[i] + 1.0) * 0.5 * (nbins_hist - 1));
+      /* the bin nearest q, the same for q and -q (lround of (q + 1) (B - 1) / 2 sent the half-way values all up:
+       * with N >= 200 and B = 201, q = 0.005 to the bin at 0.01 but -0.005 to the one at 0) */
+      int b = (nbins_hist - 1) % 2 ? (int)lround((q[i] + 1.0) * 0.5 * (nbins_hist - 1))
+                                   : (nbins_hist - 1) / 2 + (int)lround(q[i] * 0.5 * (nbins_hist - 1));
+      b = b < 0 ? 0 : b >= nbins_hist ? nbins_hist - 1 : b;
       hist[t * nbins_hist + b] += 1.0 / (double)n;
     }
     double tau = ising_stats_tau_int(q2, n, 0, NULL);
@@ -312,23 +319,28 @@ static int write_overlaps(const ising_params *p, const double *q_ts, int64_t nme
  * endpoints stay.  Each interval t gets a weight w_t = rho_t dbeta_t, the
  * new points divide the cumulative weight equally, and within an interval
  * the density is taken as constant.  Equal acceptance: w_t = sqrt(-ln A_t)
- * (with -ln A ~ c dbeta^2 this equalises the acceptances).  Feedback
+ * (with -ln A ~ c dbeta^2 this equalises the acceptances); a round in which
+ * some pair had no swap attempt (-pt_swap_interval longer than a round, or
+ * only the even pairs' step in it) leaves the ladder as it is.  Feedback
  * (Katzgraber, Trebst, Huse, Troyer 2006): rho_t = sqrt(|df/dbeta|_t /
- * dbeta_t) from the up-fraction f measured at the slots. */
-static void retune(double *beta, int K, int method, const int64_t *att, const int64_t *acc, const int64_t *up,
-                   const int64_t *down)
+ * dbeta_t) from the up-fraction f measured at the slots, so with df/dbeta =
+ * (f_t - f_t+1) / dbeta_t the weight is w_t = sqrt(|f_t - f_t+1|), and the
+ * ladder is left alone once f falls linearly with the slot (the weight was
+ * sqrt(|df| dbeta) before, whose fixed point is not that). */
+void ising_pt_retune(double *beta, int K, int method, const int64_t *att, const int64_t *acc, const int64_t *up,
+                     const int64_t *down)
 {
   double cum[1025], w[1024];
   cum[0] = 0;
   for (int t = 0; t + 1 < K; t++) {
-    double db = beta[t + 1] - beta[t];
+    if (method != ISING_PT_ADAPT_FEEDBACK && !att[t]) return; /* a pair without attempts: nothing to go by */
     if (method == ISING_PT_ADAPT_FEEDBACK) {
       double f0 = up[t] + down[t] ? (double)up[t] / (double)(up[t] + down[t]) : 1.0 - (double)t / (K - 1);
       double f1 = up[t + 1] + down[t + 1] ? (double)up[t + 1] / (double)(up[t + 1] + down[t + 1])
                                           : 1.0 - (double)(t + 1) / (K - 1);
-      w[t] = sqrt(fmax(fabs(f0 - f1), 1e-3) / db) * db;
+      w[t] = sqrt(fmax(fabs(f0 - f1), 1e-3)); /* rho_t dbeta_t with |df/dbeta| = |f0 - f1| / dbeta */
     } else {
-      double a = att[t] ? (double)acc[t] / (double)att[t] : 0.5;
+      double a = (double)acc[t] / (double)att[t];
       w[t] = sqrt(-log(fmin(fmax(a, 1e-4), 1.0 - 1e-4)));
     }
     cum[t + 1] = cum[t] + w[t];
@@ -636,7 +648,7 @@ static int pt_resume(ising_checkpoint *ck, ising_io *cio, const pt_state *st, in
   }
   if (!bad) bad = ising_checkpoint_get(cio, "/tempering/direction", H5T_NATIVE_INT64, M, ints);
   for (int r = 0; r < M && !bad; r++) {
-    bad = ints[r] < -1 || ints[r] > 1 || st->l->trips[r] < 0;
+    bad = ints[r] < -2 || ints[r] > 1 || st->l->trips[r] < 0;
     st->l->direction[r] = (int)ints[r];
   }
   int64_t where[2] = {-1, -1}, *words = bad ? NULL : malloc(sizeof(int64_t) * 2 * (size_t)M);
@@ -907,12 +919,12 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
           labels[i * K + t] = (double)r;
         }
         l.up[t] += l.direction[r] == 1;
-        l.down[t] += l.direction[r] == -1;
+        l.down[t] += l.direction[r] < 0;
       }
       if (R == 2)
         for (int t = 0; t < K && keeper; t++) q_ts[t * nmeas + i] = ov.q[t];
     }
-    if (snaps && measure && (done - tune - p->thermalize) % p->snapshot_interval == 0) {
+    if (snaps && production && (done - tune - p->thermalize) % p->snapshot_interval == 0) {
       ising_timer_start(ISING_PHASE_OUTPUT);
       int64_t base = ((done - tune - p->thermalize) / p->snapshot_interval - 1) * K, one = 1;
       for (int t = 0; t < K; t++) {
@@ -940,12 +952,12 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
     if (tuning)
       for (int t = 0; t < K; t++) {
         tup[t] += l.direction[l.replica_at[t]] == 1;
-        tdown[t] += l.direction[l.replica_at[t]] == -1;
+        tdown[t] += l.direction[l.replica_at[t]] < 0;
       }
     if (tuning && round_len && done % round_len == 0 && done / round_len <= rounds) {
       /* Every rank holds the same statistics, so every rank computes the
        * same ladder. */
-      retune(p->beta, K, p->pt_adapt_method, tatt, tacc, tup, tdown);
+      ising_pt_retune(p->beta, K, p->pt_adapt_method, tatt, tacc, tup, tdown);
       for (int t = 0; t < K; t++) {
         ising_sweeper_init(&sweeper[t], &g, &c, p->algorithm, p->beta[t], p->seed, 0);
         tatt[t] = tacc[t] = tup[t] = tdown[t] = 0;

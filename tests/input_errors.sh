@@ -114,6 +114,8 @@ bad 4 "option -ais_ranks_per_chain: 3 does not divide the 4 MPI ranks" -task fre
 bad 2 "option -ais_ranks_per_chain: expected an integer in [1, 2] (the MPI ranks), got '4'" -task freeenergy -ais_ranks_per_chain 4
 bad 2 "option -process_grid: it lays out the lattice on all 2 ranks; with -ais_ranks_per_chain 1 each group of ranks lays out its own" -task freeenergy -ais_ranks_per_chain 1 -process_grid 2,1
 bad 2 "option -pt_adapt_sweeps: not with -disorder_samples > 1" -task tempering -beta_list 0.1,0.2 -disorder_samples 2 -pt_adapt_sweeps 100
+bad 2 "option -pt_adapt_sweeps: tuning moves the temperatures between the first and the last and needs them increasing without repeats; beta 0.2 follows 0.3" -task tempering -beta_list 0.3,0.2,0.1 -pt_adapt_sweeps 100
+bad 2 "needs them increasing without repeats; beta 0.4 follows 0.4" -task tempering -beta_list 0.3,0.4,0.4,0.5 -pt_adapt_sweeps 100 -pt_adapt_method feedback
 bad 2 "option -pt_adapt_method: expected one of equal_acceptance, feedback" -task tempering -beta_list 0.1,0.2 -pt_adapt_method optimal
 bad 2 "option -pt_replica_sets: expected an integer in [1, 2]" -task tempering -beta_list 0.1,0.2 -pt_replica_sets 3
 bad 2 "options -beta_min, -beta_max, -n_temps: give all three" -beta_min 0.1 -n_temps 4

@@ -20,6 +20,9 @@
 #   geometric ladder's, for both tuning methods; the tuned ladder keeps its
 #   endpoints and is increasing (the layout test above also tunes, so the
 #   tuning is bit-identical across layouts);
+# - round trips per replica equal the count from the label history; snapshots
+#   every 7 sweeps with -measure_interval 2 are all written;
+# - P(q) bins q and -q alike (20x20, where half the q values lie half-way);
 # - disorder samples: sample s of a 3-sample run is bit-identical to a
 #   separate run with -disorder_seed + s and -seed + s, and /disorder holds
 #   the mean over samples with the sample-to-sample error sd/sqrt(S).
@@ -188,6 +191,56 @@ with h5py.File(sys.argv[1]) as f:
 PY
 then pass "snapshots per slot: shape, +-1, the last ones are the final configurations"; else fail "tempering snapshots"; fi
 
+# Round trips 0 -> K-1 -> 0 per replica equal those counted from the label history; with an odd number of
+# sweeps and swaps every 2 the last sweep makes no swap, so the labels hold every swap.  A replica that met slot
+# K-1 before slot 0 once got a trip for coming down (8 trips where the labels showed 5 on this run).  The same run
+# takes a snapshot every 7 sweeps, not a multiple of -measure_interval 2: every snapshot written.
+pt 1 "$work/rt.h5" -lattice_size 12,12 -couplings pm -beta_min 0.2 -beta_max 3 -n_temps 8 -thermalize 0 \
+  -sweeps 3001 -pt_swap_interval 2 -measure_interval 2 -snapshot_interval 7 -exact false
+if "$PYTHON" - "$work/rt.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f:
+    t = f["tempering"]
+    code, labels = t["round_trips_per_replica"][:], t["labels"][:].astype(int)
+    sweeps = f["snapshots/sweep"][:]
+K = labels.shape[1]
+want = []
+for r in range(K):
+    state, n = 0, 0  # 0: not yet at slot 0; 1: left slot 0; 2: reached K-1 after slot 0
+    for row in labels:
+        slot = int(np.nonzero(row == r)[0][0])
+        if slot == 0:
+            n += state == 2
+            state = 1
+        elif slot == K - 1 and state == 1:
+            state = 2
+    want.append(n)
+print(f"  round trips per replica {code.astype(int).tolist()}, from the labels {want}")
+print(f"  snapshots at sweeps {sweeps[:3].tolist()} ... {sweeps[-1]}, {np.isnan(sweeps).sum()} missing of {len(sweeps)}")
+ok = code.tolist() == want and len(sweeps) == 3001 // 7 * K and not np.isnan(sweeps).any()
+ok = ok and np.array_equal(sweeps[::K], 7.0 * np.arange(1, 3001 // 7 + 1))
+sys.exit(0 if ok else 1)
+PY
+then pass "round trips from the label history; snapshots between measurements"; else
+  fail "round trips or snapshots between measurements"; fi
+# P(q) bins q and -q alike (N = 400 >= 200: 201 bins, q in steps of 0.005, so half of its values lie half-way
+# between bins): the histogram is the q series binned to the nearest bin centre, halves away from 0.
+pt 1 "$work/pq.h5" -lattice_size 20,20 -beta_list 0.1,0.2 -pt_replica_sets 2 -thermalize 100 -sweeps 4000
+if "$PYTHON" - "$work/pq.h5" <<'PY'
+import sys, h5py, numpy as np
+with h5py.File(sys.argv[1]) as f:
+    q, hist = f["overlap/q"][:], f["overlap/histogram"][:]
+ok = True
+for t in range(hist.shape[0]):
+    x = q[:, t] * 100.0
+    b = 100 + (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(int)
+    want = np.bincount(b, minlength=201) / len(x)
+    half = np.mean(np.abs(np.abs(x) - np.floor(np.abs(x)) - 0.5) < 1e-9)
+    ok &= np.allclose(hist[t], want, atol=1e-12, rtol=0)
+    print(f"  slot {t}: {half:.0%} of the q values half-way between bins; histogram as binned here: {np.allclose(hist[t], want, atol=1e-12, rtol=0)}")
+sys.exit(0 if ok else 1)
+PY
+then pass "P(q): q and -q in mirror bins"; else fail "P(q) binning"; fi
 adapt="-lattice_size 16,16 -beta_min 0.2 -beta_max 0.8 -n_temps 12 -thermalize 1000 -sweeps 20000"
 pt 2 "$work/geo.h5" $adapt
 pt 2 "$work/eq.h5" $adapt -pt_adapt_sweeps 20000

@@ -41,6 +41,13 @@
  *       in whatever sample, tuning round or phase it was written.  Returns 0,
  *       ISING_EXIT_INTERRUPTED (after a signal's checkpoint),
  *       ISING_EXIT_INPUT or ISING_EXIT_RUNTIME (message printed).
+ *   void ising_pt_retune(double *beta, int K, int method, const int64_t *att, const int64_t *acc,
+ *                        const int64_t *up, const int64_t *down)
+ *       Local.  One tuning round's new ladder in beta[0..K) (increasing;
+ *       the endpoints stay) from the round's swap attempts and acceptances
+ *       of each pair (att, acc: ISING_PT_ADAPT_EQUAL_ACCEPTANCE) or the
+ *       visits of each slot by replicas last at slot 0 or K-1 (up, down:
+ *       ISING_PT_ADAPT_FEEDBACK); docs/physics.md, "Ladder tuning".
  */
 #ifndef ISING_TEMPERING_H
 #define ISING_TEMPERING_H
@@ -51,5 +58,7 @@
 #include "ising/params.h"
 
 int ising_tempering_run(ising_params *p, ising_io *io, ising_freeenergy *fe, ising_checkpoint *ck);
+void ising_pt_retune(double *beta, int K, int method, const int64_t *att, const int64_t *acc, const int64_t *up,
+                     const int64_t *down);
 
 #endif
