@@ -745,7 +745,10 @@ static int run_sample(ising_params *p, ising_io *io, ising_freeenergy *fe, sampl
   }
   status = ISING_EXIT_RUNTIME;
   if (ising_couplings_create(p, &g, &c)) goto done;
-  if (ising_couplings_write(io, &g, &c, group == 0)) goto done;
+  /* With another task in the run, set-up wrote the run's couplings already (the same ones: a pure function of the
+   * options); a disorder sample writes its own under its prefix */
+  const int model_written = (p->tasks & ~(unsigned)ISING_TASK_TEMPERING) && !io->prefix[0];
+  if (!model_written && ising_couplings_write(io, &g, &c, group == 0)) goto done;
   ising_halo_create(&g, MPI_INT8_T, &halo);
   have_halo = 1;
   for (int j = 0; j < per_group; j++) oom |= !(spins[j] = malloc(g.nextended));
