@@ -94,6 +94,9 @@ def main():
         nsites = isingio.model(f, a.sample).nsites
     beta = s["beta"]
     series = classify(s)
+    if not series:
+        raise isingio.InputError(f"{a.file}: /free_energy holds no finite value (no task of this run estimated or "
+                                 "bounded ln Z at its temperatures)")
     scale = 1.0 if a.total else float(nsites)
     unit = "ln Z" if a.total else "ln Z / N"
     lower, upper = best_bounds(series)

@@ -5,8 +5,8 @@ directory).  The file layout is docs/output-format.md; this module only
 reads, never writes.
 
   open_run(path)              the file, read-only, after checking that it is
-                              an ising output (a warning if its status is
-                              not `complete`)
+                              an ising output and not a checkpoint (a
+                              warning if its status is not `complete`)
   samples(f)                  the disorder-sample names under /samples
                               (empty for a single-sample run)
   run_root(f, sample)         the file, or its group /samples/<sample>
@@ -50,8 +50,15 @@ def open_run(path):
     if f.attrs.get("program") != "ising":
         f.close()
         raise InputError(f"{path} is not an ising output file (no root attribute program = ising)")
+    if f.attrs.get("content") == "checkpoint":
+        f.close()
+        raise InputError(f"{path} is a checkpoint, not an output file: continue the run with -restart {path}, "
+                         "then read its -output")
     status = f.attrs.get("status", "")
-    if status != "complete":
+    if status == "interrupted":
+        warn(f"{path} is the output of an interrupted run: it holds only what was finished (continue the run "
+             "with -restart <its checkpoint>); NaN entries and missing groups are results it did not produce")
+    elif status != "complete":
         warn(f"{path} has status '{status}': NaN entries are results the run did not produce")
     return f
 

@@ -9,13 +9,18 @@ recomputed from the others' records in /quench/histories, slope refitted).
 
 Prints one line per fitted length:
   growth exponent <name>: alpha = A +- E  (t in [a, b], n points, H histories)
-and writes the figure when --figure is given.
+and writes the figure when -o (or --figure) is given.  The error is NaN, with
+a warning, where leaving a history out makes L(t) infinite in the window (the
+others ordered completely): narrow the window with --tmax.
 """
 import argparse
+import os
 import sys
 
-import h5py
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import isingio  # noqa: E402
 
 
 def lengths(f, which, keep):
@@ -39,22 +44,31 @@ def exponent(f, which, tmin, tmax):
     done = int(f["/quench"].attrs["histories_done"])
     window = (t >= tmin) & (t <= tmax) & (t > 0)
     if window.sum() < 3:
-        sys.exit("quench.py: fewer than 3 measurement times in [%g, %g]" % (tmin, tmax))
+        raise isingio.InputError("fewer than 3 measurement times in [%g, %g]" % (tmin, tmax))
     all_h = np.zeros(f["/quench/histories/energy"].shape[0], bool)
     all_h[:done] = True
     L = lengths(f, which, all_h)
     if not np.all(np.isfinite(L[window])):
-        sys.exit("quench.py: L(t) is not finite in [%g, %g] (the lattice ordered completely?)" % (tmin, tmax))
+        raise isingio.InputError("L(t) is not finite in [%g, %g] (the lattice ordered completely?): choose a smaller "
+                                 "--tmax" % (tmin, tmax))
     alpha = fit(t, L, window)
     err = float("nan")
     if done > 1:
         jk = []
+        finite = True
         for k in range(done):
             keep = all_h.copy()
             keep[k] = False
-            jk.append(fit(t, lengths(f, which, keep), window))
-        jk = np.array(jk)
-        err = np.sqrt((done - 1) / done * np.sum((jk - jk.mean()) ** 2))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                Lk = lengths(f, which, keep)
+            finite &= bool(np.all(np.isfinite(Lk[window])))
+            jk.append(fit(t, Lk, window) if finite else float("nan"))
+        if finite:
+            jk = np.array(jk)
+            err = np.sqrt((done - 1) / done * np.sum((jk - jk.mean()) ** 2))
+        else:
+            isingio.warn("%s: without one of the histories L(t) is infinite in [%g, %g] (the others ordered "
+                         "completely): no jackknife error; choose a smaller --tmax" % (which, tmin, tmax))
     return t, L, window, alpha, err, done
 
 
@@ -66,15 +80,17 @@ def main():
     ap.add_argument("--length", choices=["walls", "sk", "both"], default="both",
                     help="which domain length to fit: walls (inverse density of unsatisfied bonds), sk (first "
                          "moment of the circularly averaged structure factor) or both [both]")
-    ap.add_argument("--figure", help="write the figure (L(t) log-log with the fits, and snapshots) to this file")
+    ap.add_argument("-o", "--figure", help="write the figure (L(t) log-log with the fits, and snapshots) to this file")
     a = ap.parse_args()
-    with h5py.File(a.file, "r") as f:
+    with isingio.open_run(a.file) as f:
         if "/quench" not in f:
-            sys.exit("quench.py: %s has no /quench group (not a -task quench run)" % a.file)
+            raise isingio.InputError("%s has no /quench group (not a -task quench run)" % a.file)
+        if int(f["/quench"].attrs.get("histories_done", 0)) < 1:
+            raise isingio.InputError("%s has no finished quench history" % a.file)
         kinds = ["walls", "sk"] if a.length == "both" else [a.length]
         if "sk" in kinds and "sk_sum" not in f["/quench/histories"]:
             if a.length == "sk":
-                sys.exit("quench.py: no structure factor in %s (-quench_structure_factor false)" % a.file)
+                raise isingio.InputError("no structure factor in %s (-quench_structure_factor false)" % a.file)
             kinds.remove("sk")
         fits = {}
         for k in kinds:
@@ -122,4 +138,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    isingio.main_guard(main)

@@ -130,8 +130,10 @@ def main():
         else:
             source = a.source
             if source not in present:
-                raise isingio.InputError(f"{a.file} has no /{SOURCES[source]}"
-                                         + (f" (present: {', '.join(present)})" if present else ""))
+                hint = f" (present: {', '.join(present)})" if present else ""
+                if not present and isingio.samples(f) and a.sample is None:
+                    hint = " at the top level: try --sample"
+                raise isingio.InputError(f"{a.file} has no /{SOURCES[source]}{hint}")
         ds = base[SOURCES[source]]
         mdl = isingio.model(f, a.sample)
         lattice_shaped = ds.shape == mdl.shape
@@ -146,7 +148,8 @@ def main():
         line = f"config {0 if i is None else i}: beta = {beta:.10g}, sweep = {sweep:.0f}, m = {np.mean(s):.10g}"
         if is_spins:
             if not np.all(np.abs(s) == 1):
-                raise isingio.InputError(f"{source} entry {i} holds values other than +-1 (an unfinished file?)")
+                raise isingio.InputError(f"{source} {'configuration' if i is None else f'entry {i}'} holds values "
+                                         "other than +-1 (an unfinished file?)")
             line += f", e = {isingio.spins_energy(mdl, s):.12g}"
         print(line)
     plot(a, mdl, source, chosen, info, configs, is_spins)

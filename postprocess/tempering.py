@@ -82,23 +82,29 @@ def slot_history(labels):
 def round_trips(slot, K):
     """Per replica: completed trips slot 0 -> slot K-1 -> slot 0 in the
     history (the program's rule: a trip ends on reaching slot 0 after having
-    been at slot K-1 since the last visit to slot 0)."""
+    been at slot K-1 since a visit to slot 0; a replica that meets slot K-1
+    before it ever met slot 0 completes none by coming down)."""
     trips = np.zeros(slot.shape[1], dtype=np.int64)
-    direction = np.zeros(slot.shape[1], dtype=np.int64)
+    direction = np.zeros(slot.shape[1], dtype=np.int64)  # 1 after slot 0, -1 after K-1 (after 0), -2 K-1 only
     for row in slot:
         at0, atK = row == 0, row == K - 1
         trips += at0 & (direction == -1)
         direction[at0] = 1
-        direction[atK] = -1
+        direction[atK] = np.where((direction[atK] == 1) | (direction[atK] == -1), -1, -2)
     return trips
 
 
 def histogram(q, bins):
     """Fraction of the measurements in each of `bins` equal bins over
-    [-1, 1], bin b centred at -1 + 2b/(bins-1) (the program's binning,
-    rounding half away from zero)."""
+    [-1, 1], bin b centred at -1 + 2b/(bins-1) (the program's binning: the
+    nearest centre, a q half-way between two to the one farther from 0, so
+    that q and -q land in mirror bins)."""
     q = q[np.isfinite(q)]
-    b = np.floor((q + 1.0) * 0.5 * (bins - 1) + 0.5).astype(np.int64)
+    if (bins - 1) % 2:
+        b = np.floor((q + 1.0) * 0.5 * (bins - 1) + 0.5).astype(np.int64)
+    else:
+        x = q * 0.5 * (bins - 1)
+        b = (bins - 1) // 2 + (np.sign(x) * np.floor(np.abs(x) + 0.5)).astype(np.int64)
     return np.bincount(np.clip(b, 0, bins - 1), minlength=bins) / max(len(q), 1)
 
 

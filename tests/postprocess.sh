@@ -1,6 +1,8 @@
 # postprocess.sh: the scripts in postprocess/ on small outputs made here,
 # checking the numbers they print (not only that a figure appears).
-# - every script: --help exits 0; a missing input file exits 2 with a message.
+# - every script: --help exits 0; a missing file, a text file and a
+#   checkpoint exit 2 with a one-line message; freeenergy.py on a file with
+#   nothing finite in /free_energy (a quench) exits 2.
 # - observables.py: beta_c of the periodic 2D ferromagnet from the Binder
 #   crossing of L = 12 and 16 (L = 8 as well; L = 16 split over two files,
 #   as a temperature job array writes it), 9 betas in [0.42, 0.46],
@@ -27,7 +29,7 @@
 #   series equals an independent mean and lies within 4 sigma of the file's
 #   binned <q^2>; round trips from the label history differ from the file's
 #   by at most one per replica (no thermalisation, so the history covers the
-#   whole walk but the last swap, and the first visit to the top).
+#   whole walk but the last swap).
 # - summary.py: every number of the CSV table equals the h5py-read value,
 #   every dataset of the file is accounted for; the Markdown table has a row
 #   per beta.
@@ -39,14 +41,27 @@ PP="$SRC/postprocess"
 py() { "$PYTHON" "$PP/$1" "${@:2}"; }
 is_png() { [ -s "$1" ] && [ "$(head -c 8 "$1" | od -An -tx1 | tr -d ' \n')" = "89504e470d0a1a0a" ]; }
 
-for s in observables freeenergy snapshots tempering summary; do
+# a quench output (no finite /free_energy), a text file and a checkpoint (an output with content = checkpoint)
+run 1 -task quench -lattice_size 16,16 -quench_sweeps 20 -quench_histories 2 -quiet -output "$work/qu.h5" ||
+  fail "quench run"
+echo "not HDF5" >"$work/text.h5"
+cp "$work/qu.h5" "$work/fake.ckpt.h5"
+"$PYTHON" -c 'import sys, h5py; h5py.File(sys.argv[1], "a").attrs["content"] = "checkpoint"' "$work/fake.ckpt.h5"
+for s in observables freeenergy snapshots tempering summary quench; do
   if py $s.py --help >"$work/help" 2>&1 && grep -q "usage:" "$work/help"; then pass "$s.py --help"; else fail "$s.py --help"; fi
-  py $s.py "$work/missing.h5" >/dev/null 2>"$work/err"
-  rc=$?
-  if [ $rc = 2 ] && grep -q "missing.h5" "$work/err"; then pass "$s.py: missing file, exit 2"; else
-    fail "$s.py: missing file gave exit $rc: $(cat "$work/err")"
-  fi
+  for bad in missing.h5 text.h5 fake.ckpt.h5; do
+    py $s.py "$work/$bad" >/dev/null 2>"$work/err"
+    rc=$?
+    if [ $rc = 2 ] && [ "$(wc -l <"$work/err")" = 1 ] && grep -q "$bad" "$work/err"; then
+      pass "$s.py: $bad, exit 2 with one line"
+    else fail "$s.py: $bad gave exit $rc: $(cat "$work/err")"; fi
+  done
 done
+py freeenergy.py "$work/qu.h5" >/dev/null 2>"$work/err"
+rc=$?
+if [ $rc = 2 ] && grep -q "holds no finite value" "$work/err"; then pass "freeenergy.py: nothing finite, exit 2"; else
+  fail "freeenergy.py on a quench output gave exit $rc: $(cat "$work/err")"
+fi
 
 # --- Binder crossing of the 2D Ising model -------------------------------
 mc="-thermalize 5000 -sweeps 200000 -quiet"
