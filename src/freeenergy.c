@@ -452,7 +452,9 @@ static int run_mbar(ising_freeenergy *fe)
     int next = -1, poor = 0;
     for (int k = 0; k < K; k++) {
       poor += isfinite(ov[k]) && ov[k] < MBAR_OVERLAP_MIN;
-      if (p->beta[k] > p->beta[worst] && (next < 0 || p->beta[k] < p->beta[next])) next = k;
+      /* worst's neighbour: the next in the order of mbar_overlaps (by beta, then by index: equal betas too) */
+      const int after = p->beta[k] > p->beta[worst] || (p->beta[k] == p->beta[worst] && k > worst);
+      if (after && (next < 0 || p->beta[k] < p->beta[next] || (p->beta[k] == p->beta[next] && k < next))) next = k;
     }
     ising_warn(fe->comm,
                "MBAR: the energies at beta = %g and %g overlap by only %.2g (%d neighbouring pair%s below %g, "

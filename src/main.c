@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -140,32 +141,53 @@ static int write_provenance(ising_io *io, const ising_params *p, int nprocs, con
  * (#), "alias -new -old", or "-option [value]" with the value one token (double quotes may
  * group words) and an optional trailing comment.  Returns 0 or writes the
  * reason to msg. */
-static int check_deck_syntax(const char *file, char *msg, size_t len)
+#define DECK_DEPTH                                                                                                     \
+  16 /* decks that include decks: PETSc follows them without a limit, and recursed until it crashed                    \
+      */
+
+static int check_deck_syntax(const char *file, char *msg, size_t len, int depth)
 {
+  struct stat st;
+  if (depth > DECK_DEPTH) {
+    snprintf(msg, len, "option -options_file: decks include each other, or nest deeper than %d ('%s')", DECK_DEPTH,
+             file);
+    return -1;
+  }
+  if (stat(file, &st) == 0 && S_ISDIR(st.st_mode)) {
+    snprintf(msg, len, "option -options_file: '%s' is a directory, not a deck", file);
+    return -1;
+  }
   FILE *f = fopen(file, "r");
   if (!f) {
     snprintf(msg, len, "option -options_file: cannot read '%s'", file);
     return -1;
   }
-  char line[65536];
+  static char line[65536]; /* not on the stack: decks that include decks recurse */
   int n = 0, bad = 0;
   while (!bad && fgets(line, sizeof(line), f)) {
     n++;
     char *hash = strchr(line, '#');
     if (hash) *hash = '\0';
-    int tokens = 0, first_dash = 0, alias = 0;
+    int tokens = 0, first_dash = 0, alias = 0, include = 0;
+    char nested[4096] = "";
     for (char *c = line; *c;) {
       while (*c == ' ' || *c == '\t' || *c == '\r' || *c == '\n') c++;
       if (!*c) break;
       if (tokens == 0) {
         first_dash = *c == '-';
         alias = !strncmp(c, "alias", 5) && (c[5] == ' ' || c[5] == '\t'); /* PETSc's "alias -new -old" */
+        include = !strncmp(c, "-options_file", 13) && (c[13] == ' ' || c[13] == '\t');
       }
+      char *start = c;
       if (*c == '"') {
         char *end = strchr(c + 1, '"');
         c = end ? end + 1 : c + strlen(c);
       } else {
         while (*c && *c != ' ' && *c != '\t' && *c != '\r' && *c != '\n') c++;
+      }
+      if (tokens == 1 && include) {
+        const int quoted = *start == '"';
+        snprintf(nested, sizeof(nested), "%.*s", (int)(c - start) - (quoted ? 2 : 0), start + quoted);
       }
       tokens++;
     }
@@ -180,6 +202,16 @@ static int check_deck_syntax(const char *file, char *msg, size_t len)
                "line; quote a value with spaces)",
                file, n);
       bad = 1;
+    } else if (include && nested[0]) {
+      const long at = ftell(f);
+      fclose(f); /* one deck open at a time, however deep */
+      if (check_deck_syntax(nested, msg, len, depth + 1)) return -1;
+      f = fopen(file, "r");
+      if (!f || fseek(f, at, SEEK_SET)) {
+        if (f) fclose(f);
+        snprintf(msg, len, "option -options_file: cannot read '%s'", file);
+        return -1;
+      }
     }
   }
   fclose(f);
@@ -197,7 +229,7 @@ static int check_options_files(int argc, char **argv)
   for (int i = 1; i < argc; i++) {
     if (strcmp(argv[i], "-options_file")) continue;
     const char *file = i + 1 < argc ? argv[i + 1] : "";
-    if (rank == 0) bad = check_deck_syntax(file, msg, sizeof(msg)) != 0;
+    if (rank == 0) bad = check_deck_syntax(file, msg, sizeof(msg), 0) != 0;
     MPI_Bcast(&bad, 1, MPI_INT, 0, MPI_COMM_WORLD);
     if (ising_check(MPI_COMM_WORLD, bad, "%s", msg)) return ISING_EXIT_INPUT;
   }

@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <petscsys.h>
 #include <stdarg.h>
@@ -421,7 +422,8 @@ static int load_couplings(parse_ctx *c, ising_params *p)
   get(c, "-J", buf, sizeof(buf), &jgiven);
   int n = split_list(buf, items, 8);
   if (n != 1 && n != p->dim)
-    return fail(c, "option -J: expected 1 or %d values (one per axis), got %d", p->dim, n < 0 ? 0 : n);
+    return p->dim == 1 ? fail(c, "option -J: expected 1 value on a 1D lattice, got %d", n < 0 ? 0 : n)
+                       : fail(c, "option -J: expected 1 or %d values (one per axis), got %d", p->dim, n < 0 ? 0 : n);
   for (int d = 0; d < ISING_MAX_DIM; d++) p->J[d] = 0.0;
   for (int d = 0; d < p->dim; d++) {
     double v;
@@ -840,6 +842,28 @@ done:
   return rc;
 }
 
+/* The file a path names, for comparing names that need not exist yet: its directory resolved (symbolic links,
+ * "." and ".."), then its last component and suffix; the path as given where the directory cannot be resolved. */
+static void canonical_path(const char *path, const char *suffix, char *out, size_t len)
+{
+  char dir[ISING_PATH_MAX], real[PATH_MAX];
+  const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+  snprintf(dir, sizeof(dir), "%.*s", slash ? (slash == path ? 1 : (int)(slash - path)) : 1, slash ? path : ".");
+  if (realpath(dir, real))
+    snprintf(out, len, "%s/%s%s", real, base, suffix);
+  else
+    snprintf(out, len, "%s%s", path, suffix);
+}
+
+/* Whether file a + sa and file b + sb are one file (by name). */
+static int same_name(const char *a, const char *sa, const char *b, const char *sb)
+{
+  char x[2 * ISING_PATH_MAX], y[2 * ISING_PATH_MAX];
+  canonical_path(a, sa, x, sizeof(x));
+  canonical_path(b, sb, y, sizeof(y));
+  return !strcmp(x, y);
+}
+
 /* Checkpoints: only the Monte Carlo engines (mc, tempering, anneal) have a
  * state worth saving; mean field is fast and always starts afresh. */
 static int load_checkpoint(parse_ctx *c, ising_params *p)
@@ -861,9 +885,17 @@ static int load_checkpoint(parse_ctx *c, ising_params *p)
       return fail(c, "option -output: too long to derive -checkpoint_file from it; give -checkpoint_file");
     snprintf(p->checkpoint_file, sizeof(p->checkpoint_file), "%.*s.ckpt.h5", (int)(n - (h5 ? 3 : 0)), p->output);
   }
-  if (!strcmp(p->checkpoint_file, p->output))
+  /* by name, whatever the spelling (./a.h5, a full path): the checkpoint is renamed over its own name and removed
+   * at the end, so it must not be the output, the output's lock, or have the output as its temporary file */
+  if (same_name(p->checkpoint_file, "", p->output, ""))
     return fail(c, "option -checkpoint_file: '%s' is the -output file; choose another name", p->checkpoint_file);
-  if (rgiven && !strcmp(p->restart, p->output))
+  if (same_name(p->checkpoint_file, "", p->output, ".lock") || same_name(p->checkpoint_file, ".tmp", p->output, "") ||
+      same_name(p->checkpoint_file, ".tmp", p->output, ".lock"))
+    return fail(c,
+                "option -checkpoint_file: '%s' (or its temporary file '%s.tmp') is the -output file '%s' or its "
+                "lock file '%s.lock'; choose another name",
+                p->checkpoint_file, p->checkpoint_file, p->output, p->output);
+  if (rgiven && (same_name(p->restart, "", p->output, "") || same_name(p->restart, "", p->output, ".lock")))
     return fail(c,
                 "option -restart: '%s' is the -output file; pass the checkpoint file (default: -output with .h5 "
                 "replaced by .ckpt.h5)",

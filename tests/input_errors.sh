@@ -58,6 +58,15 @@ printf -- '# a deck\n-beta 0.3 0.4\n' >extra.opts
 bad 2 "option -options_file: 'extra.opts' line 2: more than one value after the option" -options_file extra.opts
 printf -- 'lattice_size 8,8\n' >nodash.opts
 bad 2 "option -options_file: 'nodash.opts' line 1: expected '-option [value]'" -options_file nodash.opts
+# decks that include themselves or each other made PETSc recurse until it crashed (exit 139); a directory as a deck
+# hung 2 ranks
+printf -- '-sweeps 10\n-options_file self.opts\n' >self.opts
+printf -- '-options_file ping.opts\n' >pong.opts
+printf -- '-options_file pong.opts\n' >ping.opts
+mkdir -p deckdir
+bad 2 "option -options_file: decks include each other, or nest deeper than 16 ('self.opts')" -options_file self.opts
+bad 2 "option -options_file: decks include each other, or nest deeper than 16" -options_file ping.opts
+bad 2 "option -options_file: 'deckdir' is a directory, not a deck" -options_file deckdir
 bad 2 "option -beta: expected a real number in [0, 1e6]" -beta abc
 bad 2 "option -beta: expected a real number in [0, 1e6]" -beta 1e7
 bad 2 "Metropolis at beta = 0 accepts every flip" -beta 0
@@ -151,6 +160,12 @@ bad 2 "option -checkpoint_file: cannot create '$work/no/such/dir/c.h5.tmp'" -che
 bad 2 "option -checkpoint_file: 'case$((n + 1)).h5' is the -output file" -checkpoint_file "case$((n + 1)).h5"
 bad 2 "option -restart: cannot open checkpoint 'missing.ckpt.h5'" -restart missing.ckpt.h5
 bad 2 "option -restart: 'case$((n + 1)).h5' is the -output file" -restart "case$((n + 1)).h5"
+# the same files under other spellings: the checkpoint was renamed over the output and removed at the end (exit 0,
+# no output), or over the held lock; a restart from the output deleted the checkpoint
+bad 2 "option -checkpoint_file: './same.h5' is the -output file" -output same.h5 -checkpoint_file ./same.h5
+bad 2 "option -checkpoint_file: 'lk.h5.lock' (or its temporary file 'lk.h5.lock.tmp') is the -output file 'lk.h5' or its lock file" -output lk.h5 -checkpoint_file lk.h5.lock
+bad 2 "option -checkpoint_file: 'tp.h5' (or its temporary file 'tp.h5.tmp') is the -output file 'tp.h5.tmp'" -output tp.h5.tmp -checkpoint_file tp.h5
+bad 2 "option -restart: 'rs.ckpt.h5' is the -output file" -output ./rs.ckpt.h5 -restart rs.ckpt.h5
 echo "not hdf5" >garbage.h5
 bad 2 "option -restart: cannot open checkpoint 'garbage.h5'" -restart garbage.h5
 bad 2 "option -restart: expected the path of a checkpoint file" -restart ""
